@@ -1,0 +1,83 @@
+//! The core of scanopy: the model of a network, the [`Scanner`] trait every scanner implements,
+//! the scan [`Pipeline`], target parsing, the identity merge and the [`Topology`].
+//!
+//! # Overview
+//! Data flows one way. Scanners emit [`Observation`]s (one fact about one address); the
+//! [`Pipeline`] runs discovery scanners over the targets and hands each host found to the
+//! per-host scanners at once; an [`Inventory`] folds observations into [`Device`]s by one set of
+//! identity rules; a [`Topology`] draws devices as a graph and exports it.
+//!
+//! This crate does no I/O of its own: no sockets, no files, no database. Scanners that send
+//! packets live in `scanopy-scanners`; storage lives in `scanopy-store`.
+//!
+//! # Example
+//! A scanner of your own, plugged into the pipeline beside any others:
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use scanopy_core::{
+//!     Fact, Inventory, Pipeline, ScanConfig, ScanContext, ScanError, ScanEvent, Scanner,
+//!     ScannerKind, Scope, TargetSpec,
+//! };
+//!
+//! /// Pretends every even address answers.
+//! struct EvenHosts;
+//!
+//! #[async_trait]
+//! impl Scanner for EvenHosts {
+//!     fn name(&self) -> &str { "even" }
+//!     fn kind(&self) -> ScannerKind { ScannerKind::Discovery }
+//!     async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+//!         let Scope::Targets(targets) = scope else { return Ok(()) };
+//!         for ip in targets.iter() {
+//!             let Some(_permit) = ctx.probe().await else { break }; // cancelled
+//!             if ip.to_string().ends_with(['0', '2', '4', '6', '8']) {
+//!                 ctx.observe(ip, Fact::Alive { method: "even".into(), rtt_us: None }).await;
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let spec = TargetSpec::new(&["10.9.0.1-10"], &[] as &[&str]).unwrap();
+//! let targets = spec.build(&Default::default(), &[], false).unwrap();
+//! let scan = Pipeline::new()
+//!     .with(Box::new(EvenHosts))
+//!     .start(ScanConfig::default(), targets, Default::default());
+//! let (events, summary) = scan.collect().await;
+//!
+//! let mut inventory = Inventory::default();
+//! for e in &events {
+//!     if let ScanEvent::Observation(o) = e {
+//!         inventory.apply(o);
+//!     }
+//! }
+//! assert_eq!(inventory.devices().len(), 5);
+//! assert_eq!(summary.progress.hosts_found, 5);
+//! # });
+//! ```
+
+pub mod config;
+pub mod merge;
+pub mod model;
+pub mod observation;
+pub mod pipeline;
+pub mod scanner;
+pub mod targets;
+pub mod topology;
+
+pub use config::{PRINTER_PORTS, PortSpec, PortSpecError, ScanConfig};
+pub use merge::{Inventory, InventoryConfig};
+pub use model::{
+    Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, MacAddr, MergeReason,
+    Network, PortState, PublishedPort, Service, Transport,
+};
+pub use observation::{Fact, Observation, PortFact};
+pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};
+pub use scanner::{
+    Budget, Capabilities, Needs, ProbePermit, Progress, ProgressSnapshot, ScanContext, ScanError,
+    Scanner, ScannerKind, Scope,
+};
+pub use targets::{HostInterface, Target, TargetError, TargetSet, TargetSpec, attached_subnets};
+pub use topology::{Edge, Node, Topology};

@@ -1,0 +1,16 @@
+//! The model of a network: devices with interfaces and services, containers, networks.
+//!
+//! These types are what the merge produces, what the store keeps and what the API shows. They
+//! are plain data: serde-serialisable, comparable, with no behaviour that does I/O.
+
+mod device;
+mod mac;
+mod network;
+mod service;
+
+pub use device::{
+    Container, ContainerNetwork, Device, DeviceType, Interface, MergeReason, PublishedPort,
+};
+pub use mac::{MacAddr, MacParseError};
+pub use network::{Network, subnet_of};
+pub use service::{Confidence, PortState, Service, Transport};

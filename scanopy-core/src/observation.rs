@@ -1,0 +1,140 @@
+//! Observations: the one thing scanners emit.
+//!
+//! An observation is a single fact about one address, stated by one scanner at one time:
+//! "10.77.0.10 has MAC 00:11:32:aa:00:10 (arp, 12:00:01)", "10.77.0.10:80/tcp is open and runs
+//! nginx 1.22.1 (tcp, 12:00:02)". Scanners never build devices; [`crate::merge::Inventory`] folds
+//! observations into devices with one set of identity rules.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Confidence, Container, DeviceType, MacAddr, PortState, Transport};
+
+/// A fact about an address, by a scanner, at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The address the fact is about. For a container, the address of its Docker host.
+    pub ip: IpAddr,
+    /// The scanner that saw it (`arp`, `tcp`, `docker`, or a custom scanner's name).
+    pub scanner: String,
+    /// When it was seen.
+    pub at: DateTime<Utc>,
+    /// What was seen.
+    pub fact: Fact,
+}
+
+/// What an observation says about its address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fact {
+    /// The address answered: it is in use.
+    Alive {
+        /// How it was proven (`arp`, `tcp-open`, `tcp-refused`, `neighbour-table`, …).
+        method: String,
+        /// Round-trip time of the proof, in microseconds.
+        rtt_us: Option<u64>,
+    },
+    /// The address belongs to this hardware address (seen on the same segment).
+    Mac {
+        /// The MAC.
+        mac: MacAddr,
+    },
+    /// A name for the address.
+    Hostname {
+        /// The name.
+        name: String,
+        /// Where it came from (`ptr`, `http`, `tls`, `docker`, …).
+        source: String,
+    },
+    /// The vendor behind the address's MAC.
+    Vendor {
+        /// The vendor's name from the OUI table.
+        vendor: String,
+    },
+    /// What kind of device this is.
+    DeviceType {
+        /// The type.
+        device_type: DeviceType,
+        /// Why.
+        evidence: String,
+    },
+    /// A port and what runs on it.
+    Port(PortFact),
+    /// A value that only one device can have (an SSH host key, an SNMP engine id, a Docker engine
+    /// id). Addresses sharing one are the same device, even with different MACs.
+    Identity {
+        /// The rule's name (`ssh-hostkey`).
+        rule: String,
+        /// The value.
+        value: String,
+    },
+    /// The address is a default gateway of its subnet.
+    Gateway,
+    /// The address is a Docker host, running this container.
+    Container(Box<Container>),
+}
+
+/// What a probe learned about one port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortFact {
+    /// The port.
+    pub port: u16,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Open, closed, filtered.
+    pub state: PortState,
+    /// The service name, when identified (`None` means not identified, not `unknown`).
+    pub name: Option<String>,
+    /// The product.
+    pub product: Option<String>,
+    /// The version.
+    pub version: Option<String>,
+    /// Further facts (`http.title`, `tls.subject`).
+    pub extra: BTreeMap<String, String>,
+    /// How sure the identification is.
+    pub confidence: Confidence,
+    /// The rule id or reason behind the identification.
+    pub evidence: String,
+}
+
+impl PortFact {
+    /// A port in a state, not (yet) identified.
+    pub fn state(port: u16, transport: Transport, state: PortState) -> Self {
+        PortFact {
+            port,
+            transport,
+            state,
+            name: None,
+            product: None,
+            version: None,
+            extra: BTreeMap::new(),
+            confidence: Confidence::Low,
+            evidence: String::new(),
+        }
+    }
+}
+
+impl Observation {
+    /// An observation stamped now.
+    pub fn now(ip: IpAddr, scanner: impl Into<String>, fact: Fact) -> Self {
+        Observation {
+            ip,
+            scanner: scanner.into(),
+            at: Utc::now(),
+            fact,
+        }
+    }
+
+    /// Whether this fact proves a host is there (the signal the pipeline uses to hand the host
+    /// to per-host scanners).
+    pub fn proves_alive(&self) -> bool {
+        match &self.fact {
+            Fact::Alive { .. } | Fact::Mac { .. } => true,
+            Fact::Port(p) => matches!(p.state, PortState::Open | PortState::Closed),
+            _ => false,
+        }
+    }
+}
