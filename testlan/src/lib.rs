@@ -1,1 +1,171 @@
-//! placeholder
+//! The project's test LAN, seen from Rust tests.
+//!
+//! `testlan/testlan.sh up` (as root) builds a small LAN of network namespaces on 10.77.0.0/16
+//! with real servers on it; this crate names its hosts and runs test code inside the scanner's
+//! namespace ([`in_scanner_ns`]), so that tests send packets only to the test LAN (or to
+//! 127.0.0.1), never to the machine's real network.
+//!
+//! A test that needs the LAN starts with [`require`]: when the LAN is up it returns `true`;
+//! when it is not, the test is skipped with a message on stderr, unless `SCANOPY_TESTLAN=1`
+//! says the environment promised it (as CI does), in which case the test fails loudly.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+/// The namespace the scanner runs in.
+pub const SCANNER_NS: &str = "sclan-scan";
+/// The scanner's own address.
+pub const SCANNER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+/// The LAN the scanner is attached to.
+pub const LAN: &str = "10.77.0.0/24";
+/// The subnet behind the router.
+pub const FAR_LAN: &str = "10.77.1.0/24";
+/// The router's address on the LAN (the default gateway, and the DNS server).
+pub const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+/// The DNS domain of the LAN's names (`web.lab.test`).
+pub const DOMAIN: &str = "lab.test";
+
+/// A host of the test LAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// Its short name (its DNS name is `{name}.lab.test`).
+    pub name: &'static str,
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its MAC, `None` for hosts beyond the router (the scanner never sees their MAC).
+    pub mac: Option<&'static str>,
+    /// TCP ports with a server behind them.
+    pub open_tcp: &'static [u16],
+    /// Whether it drops TCP instead of refusing it.
+    pub drops_tcp: bool,
+}
+
+/// The router (10.77.0.1 and 10.77.1.1): DNS on 53/udp and 53/tcp.
+pub const ROUTER: Host = Host {
+    name: "router",
+    ip: ROUTER_IP,
+    mac: Some("02:77:00:00:00:01"),
+    open_tcp: &[53],
+    drops_tcp: false,
+};
+/// nginx on 80 and redis on 6379, with a Synology MAC.
+pub const WEB: Host = Host {
+    name: "web",
+    ip: Ipv4Addr::new(10, 77, 0, 10),
+    mac: Some("00:11:32:77:00:10"),
+    open_tcp: &[80, 6379],
+    drops_tcp: false,
+};
+/// OpenSSH on 22.
+pub const SSH: Host = Host {
+    name: "ssh",
+    ip: Ipv4Addr::new(10, 77, 0, 11),
+    mac: Some("02:77:00:00:00:11"),
+    open_tcp: &[22],
+    drops_tcp: false,
+};
+/// No open port: every connection is refused.
+pub const QUIET: Host = Host {
+    name: "quiet",
+    ip: Ipv4Addr::new(10, 77, 0, 12),
+    mac: Some("02:77:00:00:00:12"),
+    open_tcp: &[],
+    drops_tcp: false,
+};
+/// Drops every TCP packet.
+pub const DROP: Host = Host {
+    name: "drop",
+    ip: Ipv4Addr::new(10, 77, 0, 13),
+    mac: Some("02:77:00:00:00:13"),
+    open_tcp: &[],
+    drops_tcp: true,
+};
+/// busybox httpd on 8080, beyond the router on 10.77.1.0/24.
+pub const FAR: Host = Host {
+    name: "far",
+    ip: Ipv4Addr::new(10, 77, 1, 10),
+    mac: None,
+    open_tcp: &[8080],
+    drops_tcp: false,
+};
+
+/// Every host but the scanner.
+pub const HOSTS: [Host; 6] = [ROUTER, WEB, SSH, QUIET, DROP, FAR];
+
+impl Host {
+    /// Its address as an [`IpAddr`].
+    pub fn addr(&self) -> IpAddr {
+        IpAddr::V4(self.ip)
+    }
+}
+
+/// Whether the test LAN is up (its scanner namespace exists).
+pub fn is_up() -> bool {
+    Path::new("/run/netns").join(SCANNER_NS).exists()
+}
+
+/// Whether the environment promised the LAN (`SCANOPY_TESTLAN=1`, set by `.ci/run`).
+pub fn promised() -> bool {
+    std::env::var("SCANOPY_TESTLAN").is_ok_and(|v| v == "1")
+}
+
+/// Call first in a test that needs the LAN. `true`: go on. `false`: the LAN is not up and
+/// nobody promised it; the test should return (it has said on stderr that it skipped).
+///
+/// # Panics
+/// When `SCANOPY_TESTLAN=1` promised the LAN and it is not up, or when not running as root.
+pub fn require(test: &str) -> bool {
+    if is_up() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "{test}: the test LAN needs root to enter its namespaces"
+        );
+        return true;
+    }
+    assert!(
+        !promised(),
+        "{test}: SCANOPY_TESTLAN=1 but the test LAN is not up (run `sudo testlan/testlan.sh up`)"
+    );
+    eprintln!(
+        "SKIPPED {test}: the test LAN is not up (run `sudo testlan/testlan.sh up` as root to include it)"
+    );
+    false
+}
+
+/// Runs `f` on a fresh thread that has entered network namespace `ns`, on a Tokio runtime of
+/// its own (current-thread, I/O and time enabled). Every socket it opens belongs to `ns`.
+///
+/// # Panics
+/// When the namespace cannot be entered, or `f` panics.
+pub fn in_ns<F, Fut, T>(ns: &str, f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    let path = Path::new("/run/netns").join(ns);
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("failed to open {}: {e}", path.display()));
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("failed to enter {}: {e}", path.display()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("failed to build a Tokio runtime");
+        rt.block_on(f())
+    })
+    .join()
+    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// [`in_ns`] in the scanner's namespace.
+pub fn in_scanner_ns<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    in_ns(SCANNER_NS, f)
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The project's test LAN: network namespaces, veth pairs and bridges on 10.77.0.0/16, with real
+# servers. Every scanning test sends packets only here or to 127.0.0.1 (DEVELOPERS.md: the
+# network rule). Nothing is created in the machine's own network namespace: even the bridges
+# live in a namespace of their own.
+#
+#   sudo testlan/testlan.sh up        build it (tears down any leftover first)
+#   sudo testlan/testlan.sh down      remove all of it (safe to run any time, twice)
+#   sudo testlan/testlan.sh status    exit 0 when every host answers
+#   sudo testlan/testlan.sh selftest  up, check, down, check it is gone; twice
+#
+# Layout (keep in sync with testlan/src/lib.rs):
+#   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
+#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records)
+#     .2   sclan-scan   the scanner's namespace: tests run their probes from here
+#     .10  sclan-web    nginx on 80, redis on 6379            MAC 00:11:32:77:00:10 (Synology OUI)
+#     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
+#     .12  sclan-quiet  no open port (answers with resets)    MAC 02:77:00:00:00:12
+#     .13  sclan-drop   drops all TCP                         MAC 02:77:00:00:00:13
+#   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
+#     .1   sclan-rtr
+#     .10  sclan-far    busybox httpd on 8080                 MAC 02:77:00:01:00:10
+set -euo pipefail
+
+PREFIX=sclan
+STATE=${SCANOPY_TESTLAN_STATE:-/run/scanopy-testlan}
+SW=$PREFIX-sw
+
+die() { echo "testlan: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "missing $1 (install: $2)"; }
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$PREFIX-" || true; }
+
+down() {
+  local ns pids
+  for ns in $(namespaces); do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -n "$pids" ] && kill $pids 2>/dev/null || true
+  done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local left=""
+    for ns in $(namespaces); do left+=$(ip netns pids "$ns" 2>/dev/null || true); done
+    [ -z "$left" ] && break
+    sleep 0.2
+  done
+  for ns in $(namespaces); do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
+  done
+  rm -rf "$STATE"
+  if [ -n "$(namespaces)" ]; then die "could not remove: $(namespaces | tr '\n' ' ')"; fi
+}
+
+# host NAME IP/PREFIX MAC BRIDGE GATEWAY
+host() {
+  local name=$1 addr=$2 mac=$3 br=$4 gw=$5 ns=$PREFIX-$1
+  ip netns add "$ns"
+  ip -n "$SW" link add "p-$name" type veth peer name eth0 netns "$ns"
+  ip -n "$SW" link set "p-$name" master "$br" up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" addr add "$addr" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  [ -n "$gw" ] && ip -n "$ns" route add default via "$gw"
+  mkdir -p "/etc/netns/$ns"
+  echo "nameserver 10.77.0.1" > "/etc/netns/$ns/resolv.conf"
+}
+
+# start NAMESPACE LOGNAME COMMAND...: detached, its output in $STATE/LOGNAME.log
+start() {
+  local ns=$PREFIX-$1 log=$2; shift 2
+  setsid ip netns exec "$ns" "$@" > "$STATE/$log.log" 2>&1 < /dev/null &
+}
+
+# wait_tcp IP PORT: until it accepts from the scanner's namespace
+wait_tcp() {
+  for _ in $(seq 1 100); do
+    if nsx $PREFIX-scan timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "$1:$2 did not come up; logs in $STATE"
+}
+
+up() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
+  need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
+  down
+  trap 'echo "testlan: failed, tearing down" >&2; down' ERR
+  mkdir -p "$STATE/www" /run/sshd
+  ip netns add "$SW"
+  ip -n "$SW" link set lo up
+  ip -n "$SW" link add br0 type bridge
+  ip -n "$SW" link add br1 type bridge
+  ip -n "$SW" link set br0 up
+  ip -n "$SW" link set br1 up
+
+  # The router: one leg on each bridge.
+  ip netns add $PREFIX-rtr
+  ip -n "$SW" link add p-rtr0 type veth peer name eth0 netns $PREFIX-rtr
+  ip -n "$SW" link add p-rtr1 type veth peer name eth1 netns $PREFIX-rtr
+  ip -n "$SW" link set p-rtr0 master br0 up
+  ip -n "$SW" link set p-rtr1 master br1 up
+  ip -n $PREFIX-rtr link set eth0 address 02:77:00:00:00:01
+  ip -n $PREFIX-rtr link set eth1 address 02:77:00:01:00:01
+  ip -n $PREFIX-rtr addr add 10.77.0.1/24 dev eth0
+  ip -n $PREFIX-rtr addr add 10.77.1.1/24 dev eth1
+  ip -n $PREFIX-rtr link set lo up
+  ip -n $PREFIX-rtr link set eth0 up
+  ip -n $PREFIX-rtr link set eth1 up
+  nsx $PREFIX-rtr sysctl -qw net.ipv4.ip_forward=1
+
+  host scan  10.77.0.2/24  02:77:00:00:00:02 br0 10.77.0.1
+  host web   10.77.0.10/24 00:11:32:77:00:10 br0 10.77.0.1
+  host ssh   10.77.0.11/24 02:77:00:00:00:11 br0 10.77.0.1
+  host quiet 10.77.0.12/24 02:77:00:00:00:12 br0 10.77.0.1
+  host drop  10.77.0.13/24 02:77:00:00:00:13 br0 10.77.0.1
+  host far   10.77.1.10/24 02:77:00:01:00:10 br1 10.77.1.1
+
+  # DNS with reverse records, on the router.
+  start rtr dnsmasq dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.77.0.1 \
+    --pid-file="$STATE/dnsmasq.pid" --domain=lab.test --local=/lab.test/ \
+    --host-record=router.lab.test,10.77.0.1 --host-record=web.lab.test,10.77.0.10 \
+    --host-record=ssh.lab.test,10.77.0.11 --host-record=quiet.lab.test,10.77.0.12 \
+    --host-record=drop.lab.test,10.77.0.13 --host-record=far.lab.test,10.77.1.10
+
+  # nginx and redis on web.
+  cat > "$STATE/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $STATE/nginx.pid;
+error_log $STATE/nginx-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $STATE/nginx-body;
+  proxy_temp_path $STATE/nginx-proxy;
+  fastcgi_temp_path $STATE/nginx-fastcgi;
+  uwsgi_temp_path $STATE/nginx-uwsgi;
+  scgi_temp_path $STATE/nginx-scgi;
+  server {
+    listen 10.77.0.10:80;
+    default_type text/html;
+    location / { return 200 "<!doctype html><html><head><title>Scanopy test web</title></head><body>ok</body></html>\n"; }
+  }
+}
+NGINX
+  start web nginx nginx -c "$STATE/nginx.conf" -p "$STATE"
+  start web redis redis-server --bind 10.77.0.10 --port 6379 --save "" --appendonly no \
+    --protected-mode no --dir "$STATE" --daemonize no
+
+  # OpenSSH on ssh, with a host key of its own.
+  ssh-keygen -q -t ed25519 -N '' -f "$STATE/ssh_host_ed25519_key"
+  cat > "$STATE/sshd_config" <<SSHD
+ListenAddress 10.77.0.11
+HostKey $STATE/ssh_host_ed25519_key
+PidFile $STATE/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+SSHD
+  start ssh sshd "$(command -v sshd)" -D -e -f "$STATE/sshd_config"
+
+  # drop: a firewall that drops every TCP packet.
+  nsx $PREFIX-drop nft -f - <<NFT
+table inet testlan {
+  chain input { type filter hook input priority 0; policy accept; meta l4proto tcp drop; }
+}
+NFT
+
+  # far: an HTTP server beyond the router.
+  echo '<html><head><title>far away</title></head><body>far</body></html>' > "$STATE/www/index.html"
+  start far httpd busybox httpd -f -p 10.77.1.10:8080 -h "$STATE/www"
+
+  wait_tcp 10.77.0.10 80
+  wait_tcp 10.77.0.10 6379
+  wait_tcp 10.77.0.11 22
+  wait_tcp 10.77.1.10 8080
+  trap - ERR
+  echo "testlan: up (10.77.0.0/24 and 10.77.1.0/24; scanner namespace $PREFIX-scan)"
+}
+
+status() {
+  local ok=0
+  for ns in sw rtr scan web ssh quiet drop far; do
+    ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
+  done
+  [ $ok = 0 ] || return 1
+  for t in 10.77.0.10:80 10.77.0.10:6379 10.77.0.11:22 10.77.1.10:8080; do
+    nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null \
+      || { echo "$t does not answer"; ok=1; }
+  done
+  [ $ok = 0 ] && echo "testlan: all hosts answer"
+  return $ok
+}
+
+selftest() {
+  for round in 1 2; do
+    up
+    status || die "round $round: not every host answered"
+    down
+    [ -z "$(namespaces)" ] || die "round $round: namespaces left: $(namespaces)"
+    [ ! -e "$STATE" ] || die "round $round: $STATE left"
+    echo "testlan: round $round up and down cleanly"
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down; echo "testlan: down" ;;
+  status) status ;;
+  selftest) selftest ;;
+  *) echo "usage: $0 up|down|status|selftest" >&2; exit 2 ;;
+esac
