@@ -1,1 +1,1 @@
-//! placeholder
+//! scanopy-scanners: the built-in ARP, TCP/service and Docker scanners. Not built yet (issue #3).
