@@ -1,1 +1,39 @@
-//! scanopy-scanners: the built-in ARP, TCP/service and Docker scanners. Not built yet (issue #3).
+//! The built-in scanners of scanopy, each an implementation of [`scanopy_core::Scanner`].
+//!
+//! # Overview
+//! - [`TcpPing`] (discovery): finds hosts by TCP connection attempts (an accepted or a refused
+//!   connection proves a host), then reads the kernel's neighbour table for the MACs of on-link
+//!   hosts, including those that drop all TCP. Needs no privilege, and reaches routed subnets.
+//! - [`TcpScanner`] (per host): a connect scan of the configured ports with adaptive timeouts,
+//!   identifying each open port from the data-driven [`Catalogue`] (banners, probes, HTTP facts).
+//!
+//! All of them send only to the scan's targets and take a probe permit from the scan's shared
+//! budget for every connection.
+//!
+//! # Example
+//! ```no_run
+//! use scanopy_core::{Pipeline, ScanConfig, TargetSpec};
+//! use scanopy_scanners::{TcpPing, TcpScanner};
+//!
+//! # async fn run() {
+//! let config = ScanConfig { ports: "22,80".parse().unwrap(), ..ScanConfig::default() };
+//! let targets = TargetSpec::new(&["192.168.1.0/24"], &[] as &[&str]).unwrap()
+//!     .build(&Default::default(), &[], false).unwrap();
+//! let scan = Pipeline::new()
+//!     .with(Box::new(TcpPing::default()))
+//!     .with(Box::new(TcpScanner::default()))
+//!     .start(config, targets, Default::default());
+//! let (events, summary) = scan.collect().await;
+//! # }
+//! ```
+
+pub mod catalogue;
+pub mod limits;
+pub mod ping;
+pub mod ports;
+mod probe;
+pub mod tcp;
+
+pub use catalogue::{Catalogue, CatalogueError, Identification};
+pub use ping::TcpPing;
+pub use tcp::{TcpScanner, TcpSettings};

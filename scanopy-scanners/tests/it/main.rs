@@ -1,0 +1,220 @@
+//! The built-in scanners against the test LAN (needs root and `testlan/testlan.sh up`; skipped
+//! with a message otherwise, failed when `SCANOPY_TESTLAN=1`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use scanopy_core::{
+    Device, Inventory, InventoryConfig, Pipeline, PortState, ScanConfig, ScanEvent, Scanner,
+    TargetSpec,
+};
+use scanopy_scanners::{TcpPing, TcpScanner};
+use scanopy_testlan::{DROP, FAR, QUIET, ROUTER, SSH, WEB, in_scanner_ns, require};
+use tokio_util::sync::CancellationToken;
+
+fn scan(
+    targets: &[&str],
+    ports: &str,
+    scanners: Vec<Box<dyn Scanner>>,
+) -> (Vec<Device>, Vec<String>) {
+    let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+    let ports = ports.to_owned();
+    in_scanner_ns(move || async move {
+        let spec = TargetSpec::new(&targets, &[] as &[&str]).unwrap();
+        let set = spec.build(&BTreeMap::new(), &[], false).unwrap();
+        let config = ScanConfig {
+            targets: spec,
+            ports: ports.parse().unwrap(),
+            timeout_ms: 500,
+            ..Default::default()
+        };
+        let mut p = Pipeline::new();
+        for s in scanners {
+            p.add(s);
+        }
+        let (events, summary) = p
+            .start(config, set, CancellationToken::new())
+            .collect()
+            .await;
+        let mut inv = Inventory::new(InventoryConfig {
+            network_id: Default::default(),
+            subnets: vec![
+                "10.77.0.0/24".parse().unwrap(),
+                "10.77.1.0/24".parse().unwrap(),
+            ],
+        });
+        for e in &events {
+            if let ScanEvent::Observation(o) = e {
+                inv.apply(o);
+            }
+        }
+        (inv.devices(), summary.warnings)
+    })
+}
+
+fn device(devices: &[Device], ip: IpAddr) -> &Device {
+    devices
+        .iter()
+        .find(|d| d.ips().contains(&ip))
+        .unwrap_or_else(|| panic!("{ip} not found in {devices:#?}"))
+}
+
+#[test]
+fn testlan_tcp_scanner_identifies_real_services() {
+    if !require("testlan_tcp_scanner_identifies_real_services") {
+        return;
+    }
+    let targets = [
+        "10.77.0.10",
+        "10.77.0.11",
+        "10.77.0.12",
+        "10.77.0.13",
+        "10.77.1.10",
+        "10.77.0.1",
+    ];
+    let (devices, warnings) = scan(
+        &targets,
+        "22,53,80,81,6379,8080",
+        vec![Box::new(TcpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    let web = device(&devices, WEB.addr());
+    let by_port: BTreeMap<u16, _> = web.services.iter().map(|s| (s.port, s)).collect();
+    assert_eq!(
+        by_port.keys().copied().collect::<Vec<_>>(),
+        [80, 6379],
+        "only open ports are services"
+    );
+    let http = by_port[&80];
+    assert_eq!(
+        (http.name.as_str(), http.product.as_deref()),
+        ("http", Some("nginx"))
+    );
+    assert!(
+        http.version.as_deref().is_some_and(|v| v.starts_with("1.")),
+        "{http:?}"
+    );
+    assert_eq!(
+        http.extra.get("http.title").map(String::as_str),
+        Some("Scanopy test web")
+    );
+    assert_eq!(http.evidence, "http-nginx");
+    assert_eq!(by_port[&6379].name, "redis");
+
+    let ssh = &device(&devices, SSH.addr()).services[0];
+    assert_eq!(
+        (ssh.name.as_str(), ssh.product.as_deref()),
+        ("ssh", Some("OpenSSH"))
+    );
+    assert!(ssh.version.is_some());
+
+    let dns = &device(&devices, ROUTER.addr()).services[0];
+    assert_eq!(
+        (dns.port, dns.name.as_str(), dns.product.as_deref()),
+        (53, "domain", Some("dnsmasq"))
+    );
+
+    let far = &device(&devices, FAR.addr()).services[0];
+    assert_eq!(
+        (far.port, far.name.as_str(), far.state),
+        (8080, "http", PortState::Open)
+    );
+    assert_eq!(
+        far.extra.get("http.title").map(String::as_str),
+        Some("far away")
+    );
+
+    // quiet refuses everything: alive, no services. drop answers nothing: not seen at all.
+    let quiet = device(&devices, QUIET.addr());
+    assert!(quiet.services.is_empty());
+    assert!(
+        !devices.iter().any(|d| d.ips().contains(&DROP.addr())),
+        "a silent host is not invented"
+    );
+}
+
+#[test]
+fn testlan_discovery_finds_every_host_and_hands_it_on() {
+    if !require("testlan_discovery_finds_every_host_and_hands_it_on") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.0/24", "10.77.1.0/24"],
+        "22,80,8080",
+        vec![
+            Box::new(TcpPing::default()),
+            Box::new(TcpScanner::default()),
+        ],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    for h in [ROUTER, WEB, SSH, QUIET, DROP, FAR] {
+        let d = device(&devices, h.addr());
+        if let Some(mac) = h.mac {
+            assert_eq!(
+                d.macs().iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+                [mac],
+                "{}",
+                h.name
+            );
+        } else {
+            assert!(d.macs().is_empty(), "{}: beyond the router, no MAC", h.name);
+        }
+    }
+    // The router answers on both subnets with one MAC per leg, found as separate interfaces of
+    // devices; the far host's web server was port-scanned through the router.
+    let far = device(&devices, FAR.addr());
+    assert!(
+        far.services
+            .iter()
+            .any(|s| s.port == 8080 && s.name == "http")
+    );
+    let web = device(&devices, WEB.addr());
+    assert!(
+        web.services
+            .iter()
+            .any(|s| s.port == 80 && s.product.as_deref() == Some("nginx"))
+    );
+    // Only addresses that answered: no phantom devices.
+    assert!(
+        devices.len() <= 8,
+        "{} devices: {devices:#?}",
+        devices.len()
+    );
+}
+
+#[test]
+fn testlan_cancellation_stops_a_sweep_promptly() {
+    if !require("testlan_cancellation_stops_a_sweep_promptly") {
+        return;
+    }
+    let elapsed = in_scanner_ns(|| async {
+        let spec = TargetSpec::new(&["10.77.0.0/24"], &[] as &[&str]).unwrap();
+        let set = spec.build(&BTreeMap::new(), &[], false).unwrap();
+        let config = ScanConfig {
+            ports: "1-2000".parse().unwrap(),
+            rate: Some(200),
+            ..Default::default()
+        };
+        let cancel = CancellationToken::new();
+        let handle = Pipeline::new()
+            .with(Box::new(TcpPing::default()))
+            .with(Box::new(TcpScanner::default()))
+            .start(config, set, cancel.clone());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = std::time::Instant::now();
+        cancel.cancel();
+        let summary = handle.finish().await;
+        assert!(summary.cancelled);
+        assert!(
+            summary.warnings.iter().all(|w| !w.contains("aborted")),
+            "scanners stopped by themselves: {:?}",
+            summary.warnings
+        );
+        start.elapsed()
+    });
+    // Not a timing assertion on speed: a scanner that ignored cancellation would be aborted
+    // after the pipeline's 2 s grace and say so (checked above).
+    eprintln!("stopped {elapsed:?} after cancellation");
+}
