@@ -1,5 +1,14 @@
 use super::*;
 
+/// (probe, response, service, product, version)
+type Case = (
+    &'static str,
+    &'static [u8],
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 fn id(on: &str, bytes: &[u8]) -> Option<(String, Option<String>, Option<String>, String)> {
     Catalogue::builtin()
         .identify(on, bytes)
@@ -8,7 +17,7 @@ fn id(on: &str, bytes: &[u8]) -> Option<(String, Option<String>, Option<String>,
 
 #[test]
 fn real_responses_are_identified() {
-    let cases: &[(&str, &[u8], &str, Option<&str>, Option<&str>)] = &[
+    let cases: &[Case] = &[
         ("banner", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", "ssh", Some("OpenSSH"), Some("9.2p1")),
         ("banner", b"SSH-2.0-dropbear_2022.83\r\n", "ssh", Some("Dropbear sshd"), Some("2022.83")),
         ("banner", b"SSH-2.0-Go\r\n", "ssh", None, None),
