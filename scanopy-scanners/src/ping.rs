@@ -1,14 +1,16 @@
 //! TCP discovery: finds hosts among the targets without raw sockets, and beyond the local
-//! segment. Each address gets connection attempts to a few commonly open ports, in turn, until
-//! one answers: an accepted or a refused connection both prove the host is up. After the sweep,
+//! segment. Each address gets connection attempts to a few commonly open ports, all at once,
+//! and the first to answer counts: an accepted or a refused connection both prove the host is up. After the sweep,
 //! the kernel's neighbour table is read: every on-link address the sweep touched was resolved by
 //! ARP, so hosts that drop all TCP still show up there, with their MAC.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use scanopy_core::{Fact, MacAddr, ScanContext, ScanError, Scanner, ScannerKind, Scope};
 
 use crate::probe::{Connect, connect};
@@ -50,11 +52,11 @@ impl Scanner for TcpPing {
                 "tcp-ping sweeps targets, not one host".into(),
             ));
         };
-        let limit = Duration::from_millis(ctx.config().timeout_ms.max(50));
+        let rtt = RttEstimate::new(Duration::from_millis(ctx.config().timeout_ms.max(50)));
         let hosts = ctx.config().hosts_in_flight.max(1);
         futures::stream::iter(targets.iter())
             .take_while(|_| futures::future::ready(!ctx.is_cancelled()))
-            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, limit))
+            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt))
             .await;
         if self.neighbour_table && !ctx.is_cancelled() {
             for (ip, mac) in read_neighbours() {
@@ -76,20 +78,33 @@ impl Scanner for TcpPing {
 }
 
 impl TcpPing {
-    async fn ping(&self, ctx: &ScanContext, ip: IpAddr, limit: Duration) {
-        for port in &self.ports {
-            if !ctx.config().port_allowed(*port) {
-                continue;
-            }
-            let Some(_permit) = ctx.probe().await else {
-                return;
-            };
-            let (method, rtt) = match connect(SocketAddr::new(ip, *port), limit).await {
+    /// Tries the ping ports of one address at once and reports the first answer; one connect
+    /// timeout bounds a silent address, however many ports are tried.
+    async fn ping(&self, ctx: &ScanContext, ip: IpAddr, rtt: &RttEstimate) {
+        let limit = rtt.timeout();
+        let mut attempts: FuturesUnordered<_> = self
+            .ports
+            .iter()
+            .filter(|p| ctx.config().port_allowed(**p))
+            .map(|port| async move {
+                let _permit = ctx.probe().await?;
+                Some((*port, connect(SocketAddr::new(ip, *port), limit).await))
+            })
+            .collect();
+        while let Some(r) = attempts.next().await {
+            let Some((port, outcome)) = r else { return };
+            let rtt_estimate = rtt;
+            let (method, rtt) = match outcome {
                 Connect::Open(_, rtt) => ("tcp-open", rtt),
                 Connect::Refused(rtt) => ("tcp-refused", rtt),
-                Connect::Unreachable => return,
-                Connect::Silent => continue,
+                Connect::Unreachable | Connect::Silent => continue,
             };
+            rtt_estimate.record(rtt);
+            // The kernel resolved an on-link address by ARP to connect: report its MAC first,
+            // so the device has its identity before the per-host scanners start.
+            if let Some((_, mac)) = read_neighbours().into_iter().find(|(n, _)| *n == ip) {
+                ctx.observe(ip, Fact::Mac { mac }).await;
+            }
             let rtt_us = u64::try_from(rtt.as_micros()).ok();
             ctx.observe(
                 ip,
@@ -100,6 +115,39 @@ impl TcpPing {
             )
             .await;
             return;
+        }
+    }
+}
+
+/// The sweep's connect timeout, learned from the hosts that answered: four times the slowest
+/// answer seen so far plus a margin, between 150 ms and the configured timeout. Until a host
+/// answers, the configured timeout holds.
+#[derive(Debug)]
+pub(crate) struct RttEstimate {
+    initial: Duration,
+    max_us: AtomicU64,
+}
+
+impl RttEstimate {
+    pub(crate) fn new(initial: Duration) -> Self {
+        RttEstimate {
+            initial,
+            max_us: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn record(&self, rtt: Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        match self.max_us.load(Ordering::Relaxed) {
+            0 => self.initial,
+            us => (Duration::from_micros(us.saturating_mul(4)) + Duration::from_millis(100)).clamp(
+                Duration::from_millis(150),
+                self.initial.max(Duration::from_millis(150)),
+            ),
         }
     }
 }
@@ -131,6 +179,18 @@ pub fn parse_neighbours(text: &str) -> Vec<(IpAddr, MacAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweep_timeout_follows_the_slowest_answer() {
+        let r = RttEstimate::new(Duration::from_secs(1));
+        assert_eq!(r.timeout(), Duration::from_secs(1));
+        r.record(Duration::from_micros(300));
+        assert_eq!(r.timeout(), Duration::from_millis(150));
+        r.record(Duration::from_millis(100));
+        assert_eq!(r.timeout(), Duration::from_millis(500));
+        r.record(Duration::from_secs(2));
+        assert_eq!(r.timeout(), Duration::from_secs(1));
+    }
 
     #[test]
     fn neighbour_table_keeps_complete_entries() {

@@ -1,0 +1,287 @@
+//! `scanopy-daemon scan`: a one-shot scan, printed.
+//!
+//! Everything the user typed is checked before a packet is sent: a bad target, port list,
+//! scanner name or catalogue file exits with status 2 and a message naming it. Ctrl-C stops the
+//! scan promptly, prints what was found, and exits with status 130.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::Utc;
+use scanopy_core::{
+    Inventory, InventoryConfig, Pipeline, PortSpec, ScanConfig, ScanEvent, Scanner, Target,
+    TargetSpec, attached_subnets,
+};
+use scanopy_scanners::{Catalogue, TcpPing, TcpScanner, TcpSettings, limits};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::cli::{Format, ScanArgs};
+use crate::output::{self, ScanInfo};
+use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
+
+/// The scanners `scan` can run, by name.
+pub const AVAILABLE: [&str; 2] = ["tcp-ping", "tcp"];
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("scanopy-daemon: {msg}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs `scan` and returns the exit status.
+pub fn run(args: ScanArgs) -> ExitCode {
+    // 1. Check everything typed, before any packet.
+    let ports: PortSpec = match args.ports.parse() {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    let spec = match TargetSpec::new(&args.targets, &args.exclude) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let scanners: Vec<String> = if args.scanners.is_empty() {
+        AVAILABLE.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.scanners.iter().map(|s| s.trim().to_owned()).collect()
+    };
+    if let Some(bad) = scanners.iter().find(|s| !AVAILABLE.contains(&s.as_str())) {
+        return usage(format!(
+            "unknown scanner {bad:?} (available: {})",
+            AVAILABLE.join(", ")
+        ));
+    }
+    let catalogue = match &args.services {
+        Some(path) => match Catalogue::builtin().with_file(path) {
+            Ok(c) => c,
+            Err(e) => return usage(e),
+        },
+        None => Catalogue::builtin(),
+    };
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scanopy-daemon: failed to start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(scan(args, spec, ports, scanners, catalogue, format))
+}
+
+async fn scan(
+    args: ScanArgs,
+    spec: TargetSpec,
+    ports: PortSpec,
+    scanners: Vec<String>,
+    catalogue: Catalogue,
+    format: Format,
+) -> ExitCode {
+    let mut warnings: Vec<String> = Vec::new();
+    let ifaces = system::interfaces();
+    let (attached, attach_warnings) = attached_subnets(&ifaces);
+    let resolved = system::resolve(&spec.host_names()).await;
+    let targets = match spec.build(&resolved, &attached, args.allow_large) {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    let target_labels: Vec<String> = if spec.include.is_empty() {
+        warnings.extend(attach_warnings);
+        attached.iter().map(|n| n.to_string()).collect()
+    } else {
+        spec.include.clone()
+    };
+    if targets.is_empty() {
+        return usage(if spec.include.is_empty() {
+            "no target given and no attached IPv4 subnet to scan".to_owned()
+        } else {
+            "the targets leave no address to scan after exclusions".to_owned()
+        });
+    }
+    if scanners.iter().any(|s| s == "tcp-ping") {
+        warnings.push(
+            "ARP discovery is not built yet: hosts are found by TCP probes and the kernel's neighbour table"
+                .into(),
+        );
+    }
+
+    let nofile = limits::raise_nofile();
+    let concurrency = limits::fit_concurrency(args.concurrency, nofile);
+    if concurrency < args.concurrency {
+        warnings.push(format!(
+            "concurrency lowered from {} to {concurrency} to fit the open-file limit ({nofile})",
+            args.concurrency
+        ));
+    }
+    let config = ScanConfig {
+        targets: spec.clone(),
+        ports,
+        exclude_ports: args.exclude_ports.clone(),
+        scanners: scanners.clone(),
+        rate: (args.rate > 0).then_some(args.rate),
+        concurrency,
+        allow_large: args.allow_large,
+        probe_printer_ports: args.probe_printer_ports,
+        timeout_ms: args.timeout_ms,
+        ..ScanConfig::default()
+    };
+
+    let mut pipeline = Pipeline::new();
+    for name in &scanners {
+        let s: Box<dyn Scanner> = match name.as_str() {
+            "tcp-ping" => Box::new(TcpPing::default()),
+            _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
+        };
+        pipeline.add(s);
+    }
+
+    // Interfaces are labelled with the most specific known subnet: the machine's own and any
+    // CIDR target.
+    let mut subnets = system::local_subnets(&ifaces);
+    if let Ok((inc, _)) = spec.parsed() {
+        subnets.extend(inc.into_iter().filter_map(|t| {
+            if let Target::Net(n) = t {
+                Some(n)
+            } else {
+                None
+            }
+        }));
+    }
+    subnets.extend(attached.iter().copied());
+    let mut inventory = Inventory::new(InventoryConfig {
+        network_id: Uuid::nil(),
+        subnets,
+    });
+
+    let started_at = Utc::now();
+    let cancel = CancellationToken::new();
+    let interrupted = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+                true
+            } else {
+                false
+            }
+        })
+    };
+    let mut handle = pipeline.start(config.clone(), targets, cancel.clone());
+    let show_progress = std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut printed: BTreeSet<IpAddr> = BTreeSet::new();
+    let stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            ev = handle.events.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    ScanEvent::Observation(o) => inventory.apply(&o),
+                    ScanEvent::HostDone(ip) if format == Format::Ndjson => {
+                        print_device_of(&inventory, ip, &mut printed, &stdout);
+                    }
+                    ScanEvent::Warning(w) => warnings.push(w),
+                    _ => {}
+                }
+            }
+            _ = tick.tick(), if show_progress => {
+                let p = handle.progress();
+                eprint!(
+                    "\r\x1b[2K{} hosts found, {} done of {} addresses, {} ports probed",
+                    p.hosts_found, p.hosts_done, p.hosts_total, p.ports_probed
+                );
+            }
+        }
+    }
+    let summary = handle.finish().await;
+    if show_progress {
+        eprintln!();
+    }
+    let was_interrupted = cancel.is_cancelled();
+    interrupted.abort();
+
+    let devices = inventory.devices();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let info = ScanInfo {
+        id: Uuid::new_v4(),
+        started_at,
+        finished_at: Utc::now(),
+        targets: target_labels,
+        scanners,
+        config,
+        interrupted: was_interrupted,
+    };
+    let mut out = stdout.lock();
+    let written = match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &output::document(&info, &devices, &warnings))
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(out))
+        }
+        Format::Ndjson => {
+            let mut r = Ok(());
+            for d in devices
+                .iter()
+                .filter(|d| !d.ips().iter().any(|ip| printed.contains(ip)))
+            {
+                r = r.and_then(|_| writeln!(out, "{}", output::device_json(d)));
+            }
+            r
+        }
+        Format::Table => output::table(&mut out, &devices),
+        Format::Csv => output::csv(&mut out, &devices),
+    };
+    let _ = out.flush();
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("scanopy-daemon: failed to write the results: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let p = summary.progress;
+    eprintln!(
+        "scanopy-daemon: {} device(s), {} host(s) answered of {} address(es), {} ports probed{}",
+        devices.len(),
+        p.hosts_found,
+        p.hosts_total,
+        p.ports_probed,
+        if was_interrupted { "; interrupted" } else { "" }
+    );
+    if was_interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Prints the device holding `ip` unless one of its addresses was printed already.
+fn print_device_of(
+    inv: &Inventory,
+    ip: IpAddr,
+    printed: &mut BTreeSet<IpAddr>,
+    stdout: &std::io::Stdout,
+) {
+    let Some(d) = inv.devices().into_iter().find(|d| d.ips().contains(&ip)) else {
+        return;
+    };
+    let ips = d.ips();
+    if !ips.iter().any(|i| printed.contains(i)) {
+        printed.extend(ips);
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{}", output::device_json(&d));
+        let _ = out.flush();
+    }
+}
