@@ -15,7 +15,7 @@ use scanopy_core::{
     Inventory, InventoryConfig, Pipeline, PortSpec, ScanConfig, ScanEvent, Scanner, Target,
     TargetSpec, attached_subnets,
 };
-use scanopy_scanners::{Catalogue, TcpPing, TcpScanner, TcpSettings, limits};
+use scanopy_scanners::{ArpScanner, Catalogue, TcpPing, TcpScanner, TcpSettings, arp, limits};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ use crate::output::{self, ScanInfo};
 use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
 
 /// The scanners `scan` can run, by name.
-pub const AVAILABLE: [&str; 2] = ["tcp-ping", "tcp"];
+pub const AVAILABLE: [&str; 3] = ["arp", "tcp-ping", "tcp"];
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");
@@ -109,11 +109,26 @@ async fn scan(
             "the targets leave no address to scan after exclusions".to_owned()
         });
     }
-    if scanners.iter().any(|s| s == "tcp-ping") {
-        warnings.push(
-            "ARP discovery is not built yet: hosts are found by TCP probes and the kernel's neighbour table"
-                .into(),
-        );
+    // ARP sweeps the attached subnets when raw sockets are allowed; TCP discovery covers the
+    // rest, and everything when they are not.
+    let mut scanners = scanners;
+    let mut arp_nets: Vec<ipnet::IpNet> = Vec::new();
+    if scanners.iter().any(|s| s == "arp") {
+        if arp::raw_sockets_allowed() {
+            arp_nets = arp::arp_subnets()
+                .into_iter()
+                .map(ipnet::IpNet::V4)
+                .collect();
+        } else {
+            warnings.push(format!(
+                "{}; falling back to TCP discovery and the kernel's neighbour table",
+                arp::NO_RAW_SOCKETS
+            ));
+            scanners.retain(|s| s != "arp");
+            if !scanners.iter().any(|s| s == "tcp-ping") {
+                scanners.insert(0, "tcp-ping".into());
+            }
+        }
     }
 
     let nofile = limits::raise_nofile();
@@ -140,7 +155,11 @@ async fn scan(
     let mut pipeline = Pipeline::new();
     for name in &scanners {
         let s: Box<dyn Scanner> = match name.as_str() {
-            "tcp-ping" => Box::new(TcpPing::default()),
+            "arp" => Box::new(ArpScanner::default()),
+            "tcp-ping" => Box::new(TcpPing {
+                skip: arp_nets.clone(),
+                ..TcpPing::default()
+            }),
             _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
         };
         pipeline.add(s);

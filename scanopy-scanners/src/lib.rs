@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod arp;
 pub mod catalogue;
 pub mod limits;
 pub mod ping;
@@ -34,6 +35,7 @@ pub mod ports;
 mod probe;
 pub mod tcp;
 
+pub use arp::{ArpScanner, ArpSettings};
 pub use catalogue::{Catalogue, CatalogueError, Identification};
 pub use ping::TcpPing;
 pub use tcp::{TcpScanner, TcpSettings};

@@ -25,6 +25,8 @@ pub struct TcpPing {
     pub ports: Vec<u16>,
     /// Read the kernel's neighbour table after the sweep.
     pub neighbour_table: bool,
+    /// Subnets left to another discovery scanner (ARP sweeps attached subnets better).
+    pub skip: Vec<ipnet::IpNet>,
 }
 
 impl Default for TcpPing {
@@ -32,6 +34,7 @@ impl Default for TcpPing {
         TcpPing {
             ports: PING_PORTS.to_vec(),
             neighbour_table: true,
+            skip: Vec::new(),
         }
     }
 }
@@ -56,11 +59,12 @@ impl Scanner for TcpPing {
         let hosts = ctx.config().hosts_in_flight.max(1);
         futures::stream::iter(targets.iter())
             .take_while(|_| futures::future::ready(!ctx.is_cancelled()))
+            .filter(|ip| futures::future::ready(!self.skip.iter().any(|n| n.contains(ip))))
             .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt))
             .await;
         if self.neighbour_table && !ctx.is_cancelled() {
             for (ip, mac) in read_neighbours() {
-                if targets.contains(ip) {
+                if targets.contains(ip) && !self.skip.iter().any(|n| n.contains(&ip)) {
                     ctx.observe(ip, Fact::Mac { mac }).await;
                     ctx.observe(
                         ip,

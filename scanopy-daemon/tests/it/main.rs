@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use scanopy_testlan::{SCANNER_NS, WEB, in_scanner_ns, require};
+use scanopy_testlan::{DROP, QUIET, SCANNER_NS, SSH, WEB, in_scanner_ns, require};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scanopy-daemon");
@@ -353,4 +353,56 @@ fn testlan_printer_ports_are_never_probed_by_default() {
         count(&["--probe-printer-ports"]) > 0,
         "with --probe-printer-ports it is (the test can fail)"
     );
+}
+
+#[test]
+fn testlan_without_cap_net_raw_the_scan_falls_back_and_says_so() {
+    if !require("testlan_without_cap_net_raw_the_scan_falls_back_and_says_so") {
+        return;
+    }
+    let cmd = format!("{BIN} scan 10.77.0.0/24 -p 22,80 --timeout-ms 500 -f json");
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            SCANNER_NS,
+            "capsh",
+            "--drop=cap_net_raw",
+            "--",
+            "-c",
+            &cmd,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("CAP_NET_RAW") && warnings.contains("setcap"),
+        "{warnings}"
+    );
+    assert!(
+        !doc["scan"]["scanners"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("arp"))
+    );
+    let macs: Vec<&str> = doc["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["interfaces"][0]["mac"].as_str())
+        .collect();
+    // The neighbour table still yields every on-link host's MAC, even the one dropping all TCP.
+    for h in [WEB, SSH, QUIET, DROP] {
+        assert!(
+            macs.contains(&h.mac.unwrap()),
+            "{} missing: {macs:?}",
+            h.name
+        );
+    }
 }

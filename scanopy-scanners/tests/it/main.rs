@@ -9,7 +9,7 @@ use scanopy_core::{
     Device, Inventory, InventoryConfig, Pipeline, PortState, ScanConfig, ScanEvent, Scanner,
     TargetSpec,
 };
-use scanopy_scanners::{TcpPing, TcpScanner};
+use scanopy_scanners::{ArpScanner, TcpPing, TcpScanner};
 use scanopy_testlan::{DROP, FAR, QUIET, ROUTER, SSH, WEB, in_scanner_ns, require};
 use tokio_util::sync::CancellationToken;
 
@@ -217,4 +217,37 @@ fn testlan_cancellation_stops_a_sweep_promptly() {
     // Not a timing assertion on speed: a scanner that ignored cancellation would be aborted
     // after the pipeline's 2 s grace and say so (checked above).
     eprintln!("stopped {elapsed:?} after cancellation");
+}
+
+#[test]
+fn testlan_arp_finds_every_on_link_host_with_mac_and_vendor() {
+    if !require("testlan_arp_finds_every_on_link_host_with_mac_and_vendor") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.0/24"],
+        "1",
+        vec![Box::new(ArpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    for h in [ROUTER, WEB, SSH, QUIET, DROP] {
+        let d = device(&devices, h.addr());
+        assert_eq!(
+            d.macs().iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            [h.mac.unwrap()],
+            "{}",
+            h.name
+        );
+        assert!(d.sources.contains("arp"));
+    }
+    assert_eq!(
+        device(&devices, WEB.addr()).vendor.as_deref(),
+        Some("Synology Incorporated")
+    );
+    assert!(
+        device(&devices, SSH.addr()).randomized_mac,
+        "02:… is locally administered"
+    );
+    // The scanner's own address is on the subnet too; nothing else answered.
+    assert_eq!(devices.len(), 6, "{devices:#?}");
 }
