@@ -58,6 +58,7 @@
 //! # });
 //! ```
 
+pub mod compliance;
 pub mod config;
 pub mod merge;
 pub mod model;

@@ -295,15 +295,6 @@ impl ArpScanner {
                 })?
         };
 
-        // The machine itself is on the subnet too.
-        if plan.addrs.contains(&plan.own_ip) {
-            let ip = IpAddr::V4(plan.own_ip);
-            ctx.observe(ip, Fact::Mac { mac: plan.mac }).await;
-            if let Some(v) = vendor(plan.mac) {
-                ctx.observe(ip, Fact::Vendor { vendor: v }).await;
-            }
-        }
-
         let mut sent: HashMap<Ipv4Addr, Instant> = HashMap::new();
         let mut answered: HashSet<Ipv4Addr> = HashSet::new();
         let mut seen_unasked: HashSet<Ipv4Addr> = HashSet::new();
@@ -392,6 +383,15 @@ impl ArpScanner {
             )
             .await;
         }
+        // The machine itself is on the subnet too.
+        if plan.addrs.contains(&plan.own_ip) && !ctx.is_cancelled() {
+            let ip = IpAddr::V4(plan.own_ip);
+            ctx.observe(ip, Fact::Mac { mac: plan.mac }).await;
+            if let Some(v) = vendor(plan.mac) {
+                ctx.observe(ip, Fact::Vendor { vendor: v }).await;
+            }
+        }
+
         match error {
             Some(e) => Err(e),
             None => Ok(()),

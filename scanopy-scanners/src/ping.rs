@@ -57,11 +57,14 @@ impl Scanner for TcpPing {
         };
         let rtt = RttEstimate::new(Duration::from_millis(ctx.config().timeout_ms.max(50)));
         let hosts = ctx.config().hosts_in_flight.max(1);
-        futures::stream::iter(targets.iter())
+        let sweep = futures::stream::iter(targets.iter())
             .take_while(|_| futures::future::ready(!ctx.is_cancelled()))
             .filter(|ip| futures::future::ready(!self.skip.iter().any(|n| n.contains(ip))))
-            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt))
-            .await;
+            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt));
+        tokio::select! {
+            _ = sweep => {}
+            _ = ctx.cancelled() => return Ok(()),
+        }
         if self.neighbour_table && !ctx.is_cancelled() {
             for (ip, mac) in read_neighbours() {
                 if targets.contains(ip) && !self.skip.iter().any(|n| n.contains(&ip)) {

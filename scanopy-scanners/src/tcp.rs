@@ -157,9 +157,12 @@ impl Scanner for TcpScanner {
                 let Some(port) = next.next() else { break };
                 running.push(self.port(ctx, &host, port));
             }
-            let Some(outcome) = running.next().await else {
-                break;
+            let next_done = tokio::select! {
+                biased;
+                _ = ctx.cancelled() => break,
+                o = running.next() => o,
             };
+            let Some(outcome) = next_done else { break };
             match outcome {
                 Outcome::Open => open += 1,
                 Outcome::Closed => closed += 1,

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use scanopy_core::compliance::{Fixture, check};
 use scanopy_core::{
     Fact, Inventory, Needs, Pipeline, PortFact, PortState, ScanConfig, ScanContext, ScanError,
     ScanEvent, Scanner, ScannerKind, Scope, TargetSpec, Transport,
@@ -104,4 +105,67 @@ async fn a_scanner_from_outside_the_core_runs_in_the_pipeline() {
     expected.sort();
     assert_eq!(states, expected);
     assert_eq!(devices[0].sources.iter().collect::<Vec<_>>(), ["connect"]);
+}
+
+#[tokio::test]
+async fn the_custom_scanner_passes_the_compliance_suite() {
+    let open = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open_port = open.local_addr().unwrap().port();
+    // The open port first, then a long run of ports (refused at once on loopback) that the
+    // suite's rate limit makes slow enough to see streaming.
+    let mut ports = vec![open_port];
+    ports.extend(40000u16..40400);
+    let make = move || -> Box<dyn Scanner> {
+        Box::new(Connect {
+            ports: ports.clone(),
+        })
+    };
+    let failures = check(make, &Fixture::host(IpAddr::from([127, 0, 0, 1]))).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Breaks every rule: reports everything at the end, ignores cancellation, takes no permit.
+struct Rude;
+
+#[async_trait]
+impl Scanner for Rude {
+    fn name(&self) -> &str {
+        "rude"
+    }
+    fn kind(&self) -> ScannerKind {
+        ScannerKind::PerHost
+    }
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        let Scope::Host(ip) = scope else {
+            panic!("bad scope")
+        };
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        ctx.observe(
+            ip,
+            Fact::Alive {
+                method: "rude".into(),
+                rtt_us: None,
+            },
+        )
+        .await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_suite_catches_a_scanner_that_breaks_the_rules() {
+    let failures = check(
+        || Box::new(Rude),
+        &Fixture::host(IpAddr::from([127, 0, 0, 1])),
+    )
+    .await;
+    let text = failures.join("\n");
+    for rule in [
+        "streams",
+        "rate limit",
+        "cancels promptly",
+        "panicked on the wrong kind of scope",
+    ] {
+        assert!(text.contains(rule), "{rule} not caught: {text}");
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use scanopy_core::compliance::{Fixture, check};
 use scanopy_core::{
     Device, Inventory, InventoryConfig, Pipeline, PortState, ScanConfig, ScanEvent, Scanner,
     TargetSpec,
@@ -250,4 +251,63 @@ fn testlan_arp_finds_every_on_link_host_with_mac_and_vendor() {
     );
     // The scanner's own address is on the subnet too; nothing else answered.
     assert_eq!(devices.len(), 6, "{devices:#?}");
+}
+
+#[tokio::test]
+async fn tcp_scanner_passes_the_compliance_suite_on_loopback() {
+    // An SSH-like banner on one port (identified at once) and a silent one (the scanner waits
+    // for its banner, then probes it): results stream while work remains.
+    let speaking = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (p1, p2) = (
+        speaking.local_addr().unwrap().port(),
+        silent.local_addr().unwrap().port(),
+    );
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = speaking.accept().await.unwrap();
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut s, b"SSH-2.0-OpenSSH_9.2\r\n").await;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                drop(s)
+            });
+        }
+    });
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (s, _) = silent.accept().await.unwrap();
+            held.push(s);
+        }
+    });
+    let config = ScanConfig {
+        ports: format!("{p1},{p2}").parse().unwrap(),
+        ..ScanConfig::default()
+    };
+    let fixture = Fixture::host("127.0.0.1".parse().unwrap()).with_config(config);
+    let failures = check(|| Box::new(TcpScanner::default()), &fixture).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn tcp_ping_passes_the_compliance_suite_on_loopback() {
+    // 127.0.0.0/8 answers on Linux: a thousand loopback addresses keep the sweep busy.
+    let spec = TargetSpec::new(&["127.0.0.1-127.0.3.232"], &[] as &[&str]).unwrap();
+    let targets = spec.build(&BTreeMap::new(), &[], false).unwrap();
+    let fixture = Fixture::targets(targets);
+    let failures = check(|| Box::new(TcpPing::default()), &fixture).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn testlan_arp_passes_the_compliance_suite() {
+    if !require("testlan_arp_passes_the_compliance_suite") {
+        return;
+    }
+    let failures = in_scanner_ns(|| async {
+        let spec = TargetSpec::new(&["10.77.0.0/24"], &[] as &[&str]).unwrap();
+        let fixture = Fixture::targets(spec.build(&BTreeMap::new(), &[], false).unwrap());
+        check(|| Box::new(ArpScanner::default()), &fixture).await
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
 }
