@@ -58,6 +58,7 @@
 //! # });
 //! ```
 
+pub mod classify;
 pub mod compliance;
 pub mod config;
 pub mod merge;

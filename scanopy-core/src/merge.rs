@@ -448,7 +448,7 @@ impl Inventory {
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
         let seen = seen.unwrap_or(Seen::at(epoch));
         services.sort_by_key(|s| (s.ip, s.transport, s.port));
-        Device {
+        let mut device = Device {
             id: Uuid::new_v5(&ns, id_key.as_bytes()),
             hostname: hostname.map(|(_, h)| h),
             vendor: vendor.map(|(_, v)| v),
@@ -463,7 +463,14 @@ impl Inventory {
             parent: None,
             container: container_facts,
             merge_reasons,
+        };
+        if device.device_type == DeviceType::Unknown {
+            if let Some((t, rule)) = crate::classify::infer(&device) {
+                device.device_type = t;
+                device.device_type_evidence = Some(format!("inferred:{rule}"));
+            }
         }
+        device
     }
 
     fn subnet(&self, ip: IpAddr) -> Option<IpNet> {

@@ -145,6 +145,7 @@ impl Pipeline {
             cancel: cancel.clone(),
             progress: Arc::clone(&progress),
             tx: obs_tx,
+            rtt_hints: Default::default(),
         });
         let scanners = self.scanners.clone();
         let join = tokio::spawn(coordinate(scanners, shared, obs_rx, ev_tx));
@@ -307,6 +308,17 @@ async fn on_observation<F, S, Fut>(
 {
     let ip = o.ip;
     let alive = o.proves_alive();
+    if let crate::observation::Fact::Alive {
+        rtt_us: Some(us), ..
+    } = &o.fact
+    {
+        if let Ok(mut hints) = shared.rtt_hints.lock() {
+            hints
+                .entry(ip)
+                .and_modify(|h| *h = (*h).max(*us))
+                .or_insert(*us);
+        }
+    }
     send(ScanEvent::Observation(o)).await;
     // Only addresses within the targets are examined further: replies nobody asked for are
     // recorded, never probed.

@@ -241,6 +241,8 @@ pub(crate) struct Shared {
     pub(crate) budget: Budget,
     pub(crate) progress: Arc<Progress>,
     pub(crate) tx: mpsc::Sender<Observation>,
+    /// Round-trip times discovery measured, by address, in microseconds.
+    pub(crate) rtt_hints: std::sync::Mutex<std::collections::HashMap<IpAddr, u64>>,
 }
 
 /// What a scanner gets to do its work: the scan's configuration and targets, the shared
@@ -276,6 +278,7 @@ impl ScanContext {
             budget,
             progress: Arc::new(Progress::default()),
             tx,
+            rtt_hints: Default::default(),
         });
         (ScanContext::new(shared, scanner), rx)
     }
@@ -324,6 +327,13 @@ impl ScanContext {
                 Some(ProbePermit { _permit: p })
             }
         }
+    }
+
+    /// The round-trip time discovery measured to `ip` (an ARP reply, a TCP answer), if any:
+    /// a per-host scanner can start its timeouts from it instead of the configured default.
+    pub fn rtt_hint(&self, ip: IpAddr) -> Option<Duration> {
+        let hints = self.shared.rtt_hints.lock().ok()?;
+        hints.get(&ip).map(|us| Duration::from_micros(*us))
     }
 
     /// The scan's progress counters.

@@ -15,7 +15,9 @@ use scanopy_core::{
     Inventory, InventoryConfig, Pipeline, PortSpec, ScanConfig, ScanEvent, Scanner, Target,
     TargetSpec, attached_subnets,
 };
-use scanopy_scanners::{ArpScanner, Catalogue, TcpPing, TcpScanner, TcpSettings, arp, limits};
+use scanopy_scanners::{
+    ArpScanner, Catalogue, NameScanner, TcpPing, TcpScanner, TcpSettings, arp, limits,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -24,7 +26,7 @@ use crate::output::{self, ScanInfo};
 use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
 
 /// The scanners `scan` can run, by name.
-pub const AVAILABLE: [&str; 3] = ["arp", "tcp-ping", "tcp"];
+pub const AVAILABLE: [&str; 4] = ["arp", "tcp-ping", "tcp", "names"];
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");
@@ -160,6 +162,7 @@ async fn scan(
                 skip: arp_nets.clone(),
                 ..TcpPing::default()
             }),
+            "names" => Box::new(NameScanner::default()),
             _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
         };
         pipeline.add(s);

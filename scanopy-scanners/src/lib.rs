@@ -29,7 +29,9 @@
 
 pub mod arp;
 pub mod catalogue;
+pub mod dns;
 pub mod limits;
+pub mod names;
 pub mod ping;
 pub mod ports;
 mod probe;
@@ -37,5 +39,6 @@ pub mod tcp;
 
 pub use arp::{ArpScanner, ArpSettings};
 pub use catalogue::{Catalogue, CatalogueError, Identification};
+pub use names::{NameScanner, NameSettings};
 pub use ping::TcpPing;
 pub use tcp::{TcpScanner, TcpSettings};

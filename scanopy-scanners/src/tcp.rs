@@ -71,6 +71,14 @@ impl TcpScanner {
     }
 }
 
+/// The shortest connect timeout, however fast the host answered.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Ports of one host in flight at once (the scan's shared concurrency limit applies too):
+/// enough to finish a silent host's thousand ports in a few timeouts, few enough not to
+/// overwhelm a small device.
+const HOST_WINDOW: usize = 256;
+
 /// Per-host state: the adaptive timeout and the byte budget.
 struct HostState {
     ip: IpAddr,
@@ -87,11 +95,8 @@ impl HostState {
             return self.initial;
         }
         // Four times the smoothed RTT plus a margin, never above the configured timeout.
-        let t = Duration::from_micros(srtt.saturating_mul(4)) + Duration::from_millis(100);
-        t.clamp(
-            Duration::from_millis(150),
-            self.initial.max(Duration::from_millis(150)),
-        )
+        let t = Duration::from_micros(srtt.saturating_mul(4)) + Duration::from_millis(50);
+        t.clamp(MIN_TIMEOUT, self.initial.max(MIN_TIMEOUT))
     }
 
     fn record_rtt(&self, rtt: Duration) {
@@ -138,9 +143,13 @@ impl Scanner for TcpScanner {
                 "the tcp scanner examines one host at a time".into(),
             ));
         };
+        // Start from the round-trip time discovery measured, when there is one.
+        let hint = ctx
+            .rtt_hint(ip)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
         let host = HostState {
             ip,
-            srtt_us: AtomicU64::new(0),
+            srtt_us: AtomicU64::new(hint.unwrap_or(0)),
             initial: Duration::from_millis(ctx.config().timeout_ms.max(50)),
             bytes_left: AtomicUsize::new(self.settings.max_bytes_per_host),
         };
@@ -151,7 +160,7 @@ impl Scanner for TcpScanner {
         let mut next = ports.into_iter();
         // Keep a bounded number of this host's ports in flight; the shared budget bounds the
         // whole scan.
-        let window = ctx.config().concurrency.clamp(1, 128);
+        let window = ctx.config().concurrency.clamp(1, HOST_WINDOW);
         loop {
             while running.len() < window {
                 let Some(port) = next.next() else { break };

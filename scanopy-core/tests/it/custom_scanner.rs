@@ -140,14 +140,11 @@ impl Scanner for Rude {
             panic!("bad scope")
         };
         tokio::time::sleep(Duration::from_millis(3000)).await;
-        ctx.observe(
-            ip,
-            Fact::Alive {
-                method: "rude".into(),
-                rtt_us: None,
-            },
-        )
-        .await;
+        // Everything at once, at the end.
+        for port in [1, 2, 3] {
+            let fact = Fact::Port(PortFact::state(port, Transport::Tcp, PortState::Open));
+            ctx.observe(ip, fact).await;
+        }
         Ok(())
     }
 }

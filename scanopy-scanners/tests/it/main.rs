@@ -10,7 +10,7 @@ use scanopy_core::{
     Device, Inventory, InventoryConfig, Pipeline, PortState, ScanConfig, ScanEvent, Scanner,
     TargetSpec,
 };
-use scanopy_scanners::{ArpScanner, TcpPing, TcpScanner};
+use scanopy_scanners::{ArpScanner, NameScanner, NameSettings, TcpPing, TcpScanner};
 use scanopy_testlan::{DROP, FAR, QUIET, ROUTER, SSH, WEB, in_scanner_ns, require};
 use tokio_util::sync::CancellationToken;
 
@@ -308,6 +308,46 @@ fn testlan_arp_passes_the_compliance_suite() {
         let spec = TargetSpec::new(&["10.77.0.0/24"], &[] as &[&str]).unwrap();
         let fixture = Fixture::targets(spec.build(&BTreeMap::new(), &[], false).unwrap());
         check(|| Box::new(ArpScanner::default()), &fixture).await
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn lan_names() -> NameScanner {
+    NameScanner::new(NameSettings {
+        resolv_conf: format!("/etc/netns/{}/resolv.conf", scanopy_testlan::SCANNER_NS).into(),
+        ..NameSettings::default()
+    })
+}
+
+#[test]
+fn testlan_names_come_from_reverse_dns() {
+    if !require("testlan_names_come_from_reverse_dns") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.10", "10.77.0.11", "10.77.1.10", "10.77.0.99"],
+        "1",
+        vec![Box::new(lan_names())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let name = |h: scanopy_testlan::Host| device(&devices, h.addr()).hostname.clone();
+    assert_eq!(name(WEB).as_deref(), Some("web.lab.test"));
+    assert_eq!(name(SSH).as_deref(), Some("ssh.lab.test"));
+    assert_eq!(name(FAR).as_deref(), Some("far.lab.test"));
+    assert!(
+        devices
+            .iter()
+            .all(|d| !d.ips().contains(&"10.77.0.99".parse().unwrap()) || d.hostname.is_none())
+    );
+}
+
+#[test]
+fn testlan_names_scanner_passes_the_compliance_suite() {
+    if !require("testlan_names_scanner_passes_the_compliance_suite") {
+        return;
+    }
+    let failures = in_scanner_ns(|| async {
+        check(|| Box::new(lan_names()), &Fixture::host(WEB.addr())).await
     });
     assert!(failures.is_empty(), "{failures:#?}");
 }
