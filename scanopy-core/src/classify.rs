@@ -192,9 +192,16 @@ mod tests {
         }
     }
 
+    /// (vendor, open ports with products, expected type)
+    type Case = (
+        Option<&'static str>,
+        &'static [(u16, Option<&'static str>)],
+        Option<DeviceType>,
+    );
+
     #[test]
     fn table() {
-        let cases: &[(Option<&str>, &[(u16, Option<&str>)], Option<DeviceType>)] = &[
+        let cases: &[Case] = &[
             (None, &[(9100, None)], Some(DeviceType::Printer)),
             (
                 Some("Synology Incorporated"),
