@@ -17,6 +17,8 @@
 #     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
 #     .12  sclan-quiet  no open port (answers with resets)    MAC 02:77:00:00:00:12
 #     .13  sclan-drop   drops all TCP                         MAC 02:77:00:00:00:13
+#     .20  sclan-svc    PostgreSQL 5432, mosquitto 1883, snmpd 161/udp   MAC 02:77:00:00:00:20
+#     .21  sclan-many   200 open ports (nginx on 20001-20200)  MAC 02:77:00:00:00:21
 #   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
 #     .1   sclan-rtr
 #     .10  sclan-far    busybox httpd on 8080                 MAC 02:77:00:01:00:10
@@ -25,6 +27,7 @@ set -euo pipefail
 PREFIX=sclan
 STATE=${SCANOPY_TESTLAN_STATE:-/run/scanopy-testlan}
 SW=$PREFIX-sw
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 die() { echo "testlan: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "missing $1 (install: $2)"; }
@@ -88,8 +91,12 @@ up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
   need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
+  need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux
+  [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
-  trap 'echo "testlan: failed, tearing down" >&2; down' ERR
+  # Whatever fails from here on (a command, or die), tear down what was built.
+  trap 'rc=$?; if [ $rc != 0 ]; then echo "testlan: failed, tearing down" >&2; down; fi' EXIT
+  trap 'exit 1' ERR
   mkdir -p "$STATE/www" /run/sshd
   ip netns add "$SW"
   ip -n "$SW" link set lo up
@@ -118,6 +125,8 @@ up() {
   host ssh   10.77.0.11/24 02:77:00:00:00:11 br0 10.77.0.1
   host quiet 10.77.0.12/24 02:77:00:00:00:12 br0 10.77.0.1
   host drop  10.77.0.13/24 02:77:00:00:00:13 br0 10.77.0.1
+  host svc   10.77.0.20/24 02:77:00:00:00:20 br0 10.77.0.1
+  host many  10.77.0.21/24 02:77:00:00:00:21 br0 10.77.0.1
   host far   10.77.1.10/24 02:77:00:01:00:10 br1 10.77.1.1
 
   # DNS with reverse records, on the router.
@@ -125,7 +134,8 @@ up() {
     --pid-file="$STATE/dnsmasq.pid" --domain=lab.test --local=/lab.test/ \
     --host-record=router.lab.test,10.77.0.1 --host-record=web.lab.test,10.77.0.10 \
     --host-record=ssh.lab.test,10.77.0.11 --host-record=quiet.lab.test,10.77.0.12 \
-    --host-record=drop.lab.test,10.77.0.13 --host-record=far.lab.test,10.77.1.10
+    --host-record=drop.lab.test,10.77.0.13 --host-record=svc.lab.test,10.77.0.20 \
+    --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10
 
   # nginx and redis on web.
   cat > "$STATE/nginx.conf" <<NGINX
@@ -175,21 +185,56 @@ NFT
   echo '<html><head><title>far away</title></head><body>far</body></html>' > "$STATE/www/index.html"
   start far httpd busybox httpd -f -p 10.77.1.10:8080 -h "$STATE/www"
 
+  # svc: PostgreSQL (a throwaway cluster), mosquitto, snmpd.
+  mkdir -p "$STATE/pg" "$STATE/pgsock"
+  chown postgres "$STATE/pg" "$STATE/pgsock"
+  runuser -u postgres -- "$PGBIN/initdb" -D "$STATE/pg" --auth=trust --no-sync -U postgres >/dev/null
+  start svc postgres runuser -u postgres -- "$PGBIN/postgres" -D "$STATE/pg" -k "$STATE/pgsock" \
+    -c listen_addresses=10.77.0.20 -c port=5432 -c fsync=off
+  cat > "$STATE/mosquitto.conf" <<MQTT
+listener 1883 10.77.0.20
+allow_anonymous true
+persistence false
+MQTT
+  start svc mosquitto mosquitto -c "$STATE/mosquitto.conf"
+  echo "rocommunity public default" > "$STATE/snmpd.conf"
+  echo "sysName svc.lab.test" >> "$STATE/snmpd.conf"
+  echo "sysDescr scanopy test LAN service host" >> "$STATE/snmpd.conf"
+  start svc snmpd snmpd -f -Lo -C -c "$STATE/snmpd.conf" -p "$STATE/snmpd.pid" udp:10.77.0.20:161
+
+  # many: one nginx listening on 200 ports.
+  {
+    echo "daemon off; worker_processes 1; pid $STATE/nginx-many.pid; error_log $STATE/nginx-many-error.log;"
+    echo "events { worker_connections 1024; }"
+    echo "http { access_log off; client_body_temp_path $STATE/nm-body; proxy_temp_path $STATE/nm-proxy;"
+    echo "  fastcgi_temp_path $STATE/nm-fcgi; uwsgi_temp_path $STATE/nm-uwsgi; scgi_temp_path $STATE/nm-scgi;"
+    echo "  server {"
+    for p in $(seq 20001 20200); do echo "    listen 10.77.0.21:$p;"; done
+    echo "    location / { return 200 \"many\\n\"; }"
+    echo "  }"
+    echo "}"
+  } > "$STATE/nginx-many.conf"
+  start many nginx-many nginx -c "$STATE/nginx-many.conf" -p "$STATE"
+
   wait_tcp 10.77.0.10 80
+  wait_tcp 10.77.0.20 5432
+  wait_tcp 10.77.0.20 1883
+  wait_tcp 10.77.0.21 20200
   wait_tcp 10.77.0.10 6379
   wait_tcp 10.77.0.11 22
   wait_tcp 10.77.1.10 8080
-  trap - ERR
+  trap - ERR EXIT
   echo "testlan: up (10.77.0.0/24 and 10.77.1.0/24; scanner namespace $PREFIX-scan)"
 }
 
 status() {
   local ok=0
-  for ns in sw rtr scan web ssh quiet drop far; do
+  for ns in sw rtr scan web ssh quiet drop svc many far; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1
-  for t in 10.77.0.10:80 10.77.0.10:6379 10.77.0.11:22 10.77.1.10:8080; do
+  for t in 10.77.0.10:80 10.77.0.10:6379 10.77.0.11:22 10.77.0.20:5432 10.77.0.20:1883 \
+           10.77.0.21:20001 10.77.0.21:20200 10.77.1.10:8080; do
     nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null \
       || { echo "$t does not answer"; ok=1; }
   done

@@ -47,7 +47,7 @@ impl Default for TcpSettings {
         TcpSettings {
             banner_wait: Duration::from_millis(700),
             probe_wait: Duration::from_millis(1500),
-            max_bytes_per_host: 16 * 1024,
+            max_bytes_per_host: 64 * 1024,
             max_read: 16 * 1024,
             max_probes_per_port: 2,
         }

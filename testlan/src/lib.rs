@@ -81,6 +81,24 @@ pub const DROP: Host = Host {
     open_tcp: &[],
     drops_tcp: true,
 };
+/// PostgreSQL on 5432, mosquitto on 1883, snmpd on 161/udp (community `public`).
+pub const SVC: Host = Host {
+    name: "svc",
+    ip: Ipv4Addr::new(10, 77, 0, 20),
+    mac: Some("02:77:00:00:00:20"),
+    open_tcp: &[5432, 1883],
+    drops_tcp: false,
+};
+/// 200 open ports: nginx on 20001-20200.
+pub const MANY: Host = Host {
+    name: "many",
+    ip: Ipv4Addr::new(10, 77, 0, 21),
+    mac: Some("02:77:00:00:00:21"),
+    open_tcp: &[20001, 20100, 20200],
+    drops_tcp: false,
+};
+/// The ports open on [`MANY`].
+pub const MANY_PORTS: std::ops::RangeInclusive<u16> = 20001..=20200;
 /// busybox httpd on 8080, beyond the router on 10.77.1.0/24.
 pub const FAR: Host = Host {
     name: "far",
@@ -91,7 +109,7 @@ pub const FAR: Host = Host {
 };
 
 /// Every host but the scanner.
-pub const HOSTS: [Host; 6] = [ROUTER, WEB, SSH, QUIET, DROP, FAR];
+pub const HOSTS: [Host; 8] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR];
 
 impl Host {
     /// Its address as an [`IpAddr`].

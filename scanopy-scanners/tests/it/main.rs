@@ -11,7 +11,9 @@ use scanopy_core::{
     TargetSpec,
 };
 use scanopy_scanners::{ArpScanner, NameScanner, NameSettings, TcpPing, TcpScanner};
-use scanopy_testlan::{DROP, FAR, QUIET, ROUTER, SSH, WEB, in_scanner_ns, require};
+use scanopy_testlan::{
+    DROP, FAR, MANY, MANY_PORTS, QUIET, ROUTER, SSH, SVC, WEB, in_scanner_ns, require,
+};
 use tokio_util::sync::CancellationToken;
 
 fn scan(
@@ -178,11 +180,29 @@ fn testlan_discovery_finds_every_host_and_hands_it_on() {
             .any(|s| s.port == 80 && s.product.as_deref() == Some("nginx"))
     );
     // Only addresses that answered: no phantom devices.
-    assert!(
-        devices.len() <= 8,
-        "{} devices: {devices:#?}",
-        devices.len()
-    );
+    let mut found: Vec<String> = devices
+        .iter()
+        .flat_map(|d| d.ips())
+        .map(|i| i.to_string())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = [
+        "10.77.0.1",
+        "10.77.0.2",
+        "10.77.0.10",
+        "10.77.0.11",
+        "10.77.0.12",
+        "10.77.0.13",
+        "10.77.0.20",
+        "10.77.0.21",
+        "10.77.1.1",
+        "10.77.1.10",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    expected.sort();
+    assert_eq!(found, expected);
 }
 
 #[test]
@@ -250,7 +270,7 @@ fn testlan_arp_finds_every_on_link_host_with_mac_and_vendor() {
         "02:… is locally administered"
     );
     // The scanner's own address is on the subnet too; nothing else answered.
-    assert_eq!(devices.len(), 6, "{devices:#?}");
+    assert_eq!(devices.len(), 8, "{devices:#?}");
 }
 
 #[tokio::test]
@@ -350,4 +370,51 @@ fn testlan_names_scanner_passes_the_compliance_suite() {
         check(|| Box::new(lan_names()), &Fixture::host(WEB.addr())).await
     });
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn testlan_databases_and_brokers_are_identified() {
+    if !require("testlan_databases_and_brokers_are_identified") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.20"],
+        "1883,5432",
+        vec![Box::new(TcpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let svc = device(&devices, SVC.addr());
+    let names: Vec<(u16, &str, Option<&str>)> = svc
+        .services
+        .iter()
+        .map(|s| (s.port, s.name.as_str(), s.product.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (1883, "mqtt", None),
+            (5432, "postgresql", Some("PostgreSQL"))
+        ]
+    );
+}
+
+#[test]
+fn testlan_a_host_with_two_hundred_open_ports_is_scanned_whole() {
+    if !require("testlan_a_host_with_two_hundred_open_ports_is_scanned_whole") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.21"],
+        "20000-20300",
+        vec![Box::new(TcpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let many = device(&devices, MANY.addr());
+    let ports: Vec<u16> = many.services.iter().map(|s| s.port).collect();
+    assert_eq!(ports, MANY_PORTS.collect::<Vec<_>>());
+    assert!(
+        many.services
+            .iter()
+            .all(|s| s.name == "http" && s.product.as_deref() == Some("nginx"))
+    );
 }
