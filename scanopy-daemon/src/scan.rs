@@ -16,7 +16,7 @@ use scanopy_core::{
     TargetSpec, attached_subnets,
 };
 use scanopy_scanners::{
-    ArpScanner, Catalogue, NameScanner, TcpPing, TcpScanner, TcpSettings, arp, limits,
+    ArpScanner, Catalogue, NameScanner, TcpPing, TcpScanner, TcpSettings, UdpScanner, arp, limits,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ use crate::output::{self, ScanInfo};
 use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
 
 /// The scanners `scan` can run, by name.
-pub const AVAILABLE: [&str; 4] = ["arp", "tcp-ping", "tcp", "names"];
+pub const AVAILABLE: [&str; 5] = ["arp", "tcp-ping", "tcp", "udp", "names"];
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");
@@ -163,6 +163,7 @@ async fn scan(
                 ..TcpPing::default()
             }),
             "names" => Box::new(NameScanner::default()),
+            "udp" => Box::new(UdpScanner::default()),
             _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
         };
         pipeline.add(s);

@@ -36,9 +36,11 @@ pub mod ping;
 pub mod ports;
 mod probe;
 pub mod tcp;
+pub mod udp;
 
 pub use arp::{ArpScanner, ArpSettings};
 pub use catalogue::{Catalogue, CatalogueError, Identification};
 pub use names::{NameScanner, NameSettings};
 pub use ping::TcpPing;
 pub use tcp::{TcpScanner, TcpSettings};
+pub use udp::UdpScanner;

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use scanopy_core::{Fact, MacAddr, ScanContext, ScanError, Scanner, ScannerKind, Scope};
 
-use crate::probe::{Connect, connect};
+use crate::probe::{Connect, connect_adaptive};
 
 /// Ports tried in turn on each address: the most commonly open, across systems.
 pub const PING_PORTS: [u16; 8] = [80, 443, 22, 445, 3389, 8080, 139, 53];
@@ -88,14 +88,16 @@ impl TcpPing {
     /// Tries the ping ports of one address at once and reports the first answer; one connect
     /// timeout bounds a silent address, however many ports are tried.
     async fn ping(&self, ctx: &ScanContext, ip: IpAddr, rtt: &RttEstimate) {
-        let limit = rtt.timeout();
         let mut attempts: FuturesUnordered<_> = self
             .ports
             .iter()
             .filter(|p| ctx.config().port_allowed(**p))
             .map(|port| async move {
                 let _permit = ctx.probe().await?;
-                Some((*port, connect(SocketAddr::new(ip, *port), limit).await))
+                Some((
+                    *port,
+                    connect_adaptive(SocketAddr::new(ip, *port), || rtt.timeout()).await,
+                ))
             })
             .collect();
         while let Some(r) = attempts.next().await {

@@ -51,6 +51,25 @@ pub(crate) async fn connect(addr: SocketAddr, limit: Duration) -> Connect {
     Connect::Silent
 }
 
+/// Connects to `addr`, giving up once the attempt is older than `limit()`, which is read again
+/// every 20 ms: when round-trip times learned meanwhile shorten the timeout, attempts already
+/// under way benefit too.
+pub(crate) async fn connect_adaptive(addr: SocketAddr, limit: impl Fn() -> Duration) -> Connect {
+    let start = Instant::now();
+    let attempt = connect(addr, limit().max(Duration::from_millis(1)));
+    tokio::pin!(attempt);
+    loop {
+        tokio::select! {
+            r = &mut attempt => return r,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if start.elapsed() >= limit() {
+                    return Connect::Silent;
+                }
+            }
+        }
+    }
+}
+
 /// Reads what the peer sends: waits up to `first` for the first bytes, then keeps reading while
 /// more arrives within `idle`, up to `max` bytes or the end of the stream.
 pub(crate) async fn read_some(

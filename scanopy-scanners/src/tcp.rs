@@ -25,7 +25,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::catalogue::{Catalogue, http_facts};
 use crate::ports::tcp_ports;
-use crate::probe::{Connect, connect, printable, read_some};
+use crate::probe::{Connect, connect, connect_adaptive, printable, read_some};
 
 /// Settings of the [`TcpScanner`].
 #[derive(Debug, Clone)]
@@ -205,7 +205,7 @@ impl TcpScanner {
             return Outcome::Other;
         };
         let addr = SocketAddr::new(host.ip, port);
-        let result = connect(addr, host.timeout()).await;
+        let result = connect_adaptive(addr, || host.timeout()).await;
         ctx.progress().add_ports_probed(1);
         match result {
             Connect::Open(stream, rtt) => {

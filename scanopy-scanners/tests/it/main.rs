@@ -10,7 +10,7 @@ use scanopy_core::{
     Device, Inventory, InventoryConfig, Pipeline, PortState, ScanConfig, ScanEvent, Scanner,
     TargetSpec,
 };
-use scanopy_scanners::{ArpScanner, NameScanner, NameSettings, TcpPing, TcpScanner};
+use scanopy_scanners::{ArpScanner, NameScanner, NameSettings, TcpPing, TcpScanner, UdpScanner};
 use scanopy_testlan::{
     DROP, FAR, MANY, MANY_PORTS, QUIET, ROUTER, SSH, SVC, WEB, in_scanner_ns, require,
 };
@@ -417,4 +417,52 @@ fn testlan_a_host_with_two_hundred_open_ports_is_scanned_whole() {
             .iter()
             .all(|s| s.name == "http" && s.product.as_deref() == Some("nginx"))
     );
+}
+
+#[test]
+fn testlan_udp_probes_find_dns_and_snmp() {
+    if !require("testlan_udp_probes_find_dns_and_snmp") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.1", "10.77.0.20", "10.77.0.12"],
+        "1",
+        vec![Box::new(UdpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let dns = device(&devices, ROUTER.addr())
+        .services
+        .iter()
+        .find(|s| s.port == 53)
+        .expect("dns");
+    assert_eq!(
+        (dns.name.as_str(), dns.product.as_deref()),
+        ("domain", Some("dnsmasq"))
+    );
+    assert_eq!(dns.transport, scanopy_core::Transport::Udp);
+    let svc = device(&devices, SVC.addr());
+    let snmp = svc.services.iter().find(|s| s.port == 161).expect("snmp");
+    assert_eq!(snmp.name, "snmp");
+    assert_eq!(
+        snmp.extra.get("snmp.sysDescr").map(String::as_str),
+        Some("scanopy test LAN service host")
+    );
+    assert_eq!(svc.hostname.as_deref(), Some("svc.lab.test"));
+    // quiet answers UDP with port unreachable: nothing reported, nothing invented.
+    assert!(devices.iter().all(|d| !d.ips().contains(&QUIET.addr())));
+}
+
+#[test]
+fn testlan_udp_scanner_passes_the_compliance_suite() {
+    if !require("testlan_udp_scanner_passes_the_compliance_suite") {
+        return;
+    }
+    let failures = in_scanner_ns(|| async {
+        check(
+            || Box::new(UdpScanner::default()),
+            &Fixture::host(SVC.addr()),
+        )
+        .await
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -1,0 +1,355 @@
+//! UDP probes for the services that matter on a LAN and only answer UDP: DNS (53), NTP (123)
+//! and SNMP (161, community `public`). A service that answers is reported open and named; one
+//! that stays silent is not reported (open and filtered cannot be told apart), nor is one that
+//! the host says is closed (ICMP port unreachable).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scanopy_core::{
+    Confidence, Fact, PortFact, PortState, ScanContext, ScanError, Scanner, ScannerKind, Scope,
+    Transport,
+};
+use tokio::net::UdpSocket;
+
+use crate::catalogue::Catalogue;
+
+/// The SNMPv2c GetRequest for sysDescr.0 and sysName.0 with community `public`.
+pub const SNMP_GET: [u8; 57] = [
+    0x30, 0x37, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa0, 0x2a, 0x02,
+    0x04, 0x5c, 0xa9, 0x00, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x1c, 0x30, 0x0c, 0x06,
+    0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00, 0x30, 0x0c, 0x06, 0x08, 0x2b,
+    0x06, 0x01, 0x02, 0x01, 0x01, 0x05, 0x00, 0x05, 0x00,
+];
+
+/// sysDescr.0 and sysName.0, as encoded object identifiers.
+const SYS_DESCR: [u8; 8] = [0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00];
+const SYS_NAME: [u8; 8] = [0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x05, 0x00];
+
+/// An NTPv4 client request.
+pub fn ntp_request() -> [u8; 48] {
+    let mut p = [0u8; 48];
+    p[0] = 0x23; // LI 0, version 4, mode 3 (client)
+    p
+}
+
+/// The DNS `version.bind` CH TXT query (the TCP probe of the catalogue, without its length).
+pub const DNS_VERSION: [u8; 30] = [
+    0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'v', b'e', b'r',
+    b's', b'i', b'o', b'n', 0x04, b'b', b'i', b'n', b'd', 0x00, 0x00, 0x10, 0x00, 0x03,
+];
+
+/// Reads one BER TLV at `pos`: (tag, value range, position after it).
+fn tlv(b: &[u8], pos: usize) -> Option<(u8, std::ops::Range<usize>, usize)> {
+    let tag = *b.get(pos)?;
+    let first = *b.get(pos + 1)?;
+    let (len, hdr) = if first & 0x80 == 0 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | usize::from(*b.get(pos + 2 + i)?);
+        }
+        (len, 2 + n)
+    };
+    let start = pos.checked_add(hdr)?;
+    let end = start.checked_add(len)?;
+    (end <= b.len()).then_some((tag, start..end, end))
+}
+
+/// The string values of an SNMP response's variable bindings, by object identifier. Never
+/// panics, whatever the bytes.
+pub fn snmp_strings(b: &[u8]) -> Vec<(Vec<u8>, String)> {
+    let mut out = Vec::new();
+    let Some((0x30, msg, _)) = tlv(b, 0) else {
+        return out;
+    };
+    // version, community, then the PDU.
+    let Some((0x02, _, p)) = tlv(b, msg.start) else {
+        return out;
+    };
+    let Some((0x04, _, p)) = tlv(b, p) else {
+        return out;
+    };
+    let Some((0xa2, pdu, _)) = tlv(b, p) else {
+        return out;
+    };
+    let mut p = pdu.start;
+    for _ in 0..3 {
+        let Some((0x02, _, next)) = tlv(b, p) else {
+            return out;
+        };
+        p = next;
+    }
+    let Some((0x30, list, _)) = tlv(b, p) else {
+        return out;
+    };
+    let mut p = list.start;
+    while p < list.end {
+        let Some((0x30, vb, next)) = tlv(b, p) else {
+            break;
+        };
+        if let Some((0x06, oid, after)) = tlv(b, vb.start) {
+            if let Some((0x04, val, _)) = tlv(b, after) {
+                out.push((
+                    b[oid].to_vec(),
+                    String::from_utf8_lossy(&b[val]).trim().to_owned(),
+                ));
+            }
+        }
+        p = next;
+    }
+    out
+}
+
+/// What an NTP answer says: its stratum, if it is a server's reply.
+pub fn ntp_stratum(b: &[u8]) -> Option<u8> {
+    (b.len() >= 48 && b[0] & 0x07 == 4).then(|| b[1])
+}
+
+/// The UDP probe scanner.
+#[derive(Debug, Clone, Default)]
+pub struct UdpScanner {
+    catalogue: Catalogue,
+}
+
+enum Answer {
+    Bytes(Vec<u8>),
+    Closed,
+    Silent,
+}
+
+async fn ask(ip: IpAddr, port: u16, payload: &[u8], wait: Duration) -> Answer {
+    let bind: SocketAddr = if ip.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let Ok(sock) = UdpSocket::bind(bind).await else {
+        return Answer::Silent;
+    };
+    if sock.connect(SocketAddr::new(ip, port)).await.is_err() || sock.send(payload).await.is_err() {
+        return Answer::Silent;
+    }
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+        Ok(Ok(n)) => {
+            buf.truncate(n);
+            Answer::Bytes(buf)
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Answer::Closed,
+        _ => Answer::Silent,
+    }
+}
+
+#[async_trait]
+impl Scanner for UdpScanner {
+    fn name(&self) -> &str {
+        "udp"
+    }
+
+    fn kind(&self) -> ScannerKind {
+        ScannerKind::PerHost
+    }
+
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        let Scope::Host(ip) = scope else {
+            return Err(ScanError::Config("udp probes one host at a time".into()));
+        };
+        let wait = ctx
+            .rtt_hint(ip)
+            .map(|r| {
+                (r * 8 + Duration::from_millis(200))
+                    .min(Duration::from_millis(ctx.config().timeout_ms.max(200)))
+            })
+            .unwrap_or(Duration::from_millis(ctx.config().timeout_ms.max(200)));
+        // SNMP first: it tells the most (the host's own name and description).
+        let probes: [(u16, Vec<u8>); 3] = [
+            (161, SNMP_GET.to_vec()),
+            (53, DNS_VERSION.to_vec()),
+            (123, ntp_request().to_vec()),
+        ];
+        for (port, payload) in probes {
+            if !ctx.config().port_allowed(port) {
+                continue;
+            }
+            // Two tries: UDP may be lost.
+            let mut answer = Answer::Silent;
+            for _ in 0..2 {
+                let Some(_permit) = ctx.probe().await else {
+                    return Ok(());
+                };
+                answer = tokio::select! {
+                    a = ask(ip, port, &payload, wait) => a,
+                    _ = ctx.cancelled() => return Ok(()),
+                };
+                if !matches!(answer, Answer::Silent) {
+                    break;
+                }
+            }
+            ctx.progress().add_ports_probed(1);
+            let Answer::Bytes(bytes) = answer else {
+                continue;
+            };
+            if let Some(fact) = self.identify(ctx, ip, port, &bytes).await {
+                ctx.observe(ip, Fact::Port(fact)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl UdpScanner {
+    async fn identify(
+        &self,
+        ctx: &ScanContext,
+        ip: IpAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Option<PortFact> {
+        let mut f = PortFact::state(port, Transport::Udp, PortState::Open);
+        match port {
+            53 => {
+                // The catalogue's DNS rules read the TCP form: prefix the length.
+                let mut framed = u16::try_from(bytes.len()).ok()?.to_be_bytes().to_vec();
+                framed.extend_from_slice(bytes);
+                let id = self.catalogue.identify("dns-version", &framed)?;
+                f.name = Some(id.service);
+                f.product = id.product;
+                f.version = id.version;
+                f.confidence = id.confidence;
+                f.evidence = format!("udp-{}", id.rule);
+            }
+            123 => {
+                let stratum = ntp_stratum(bytes)?;
+                f.name = Some("ntp".into());
+                f.confidence = Confidence::High;
+                f.evidence = "ntp-server-reply".into();
+                f.extra.insert("ntp.stratum".into(), stratum.to_string());
+            }
+            161 => {
+                let values = snmp_strings(bytes);
+                if values.is_empty() {
+                    return None;
+                }
+                f.name = Some("snmp".into());
+                f.confidence = Confidence::High;
+                f.evidence = "snmp-public-get".into();
+                for (oid, v) in values {
+                    if oid == SYS_DESCR {
+                        f.extra
+                            .insert("snmp.sysDescr".into(), v.chars().take(200).collect());
+                    } else if oid == SYS_NAME && !v.is_empty() {
+                        f.extra.insert("snmp.sysName".into(), v.clone());
+                        ctx.observe(
+                            ip,
+                            Fact::Hostname {
+                                name: v,
+                                source: "snmp".into(),
+                            },
+                        )
+                        .await;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn the_snmp_request_is_well_formed() {
+        let (tag, body, end) = tlv(&SNMP_GET, 0).unwrap();
+        assert_eq!(
+            (tag, body.len() + 2, end),
+            (0x30, SNMP_GET.len(), SNMP_GET.len())
+        );
+    }
+
+    #[test]
+    fn reads_a_real_snmp_response() {
+        // The request turned into a response (tag a2) carrying two strings.
+        let descr = b"Linux svc 6.1";
+        let name = b"svc.lab.test";
+        let vb = |oid: &[u8; 8], v: &[u8]| {
+            let mut x = vec![0x06, 8];
+            x.extend_from_slice(oid);
+            x.push(0x04);
+            x.push(v.len() as u8);
+            x.extend_from_slice(v);
+            let mut s = vec![0x30, x.len() as u8];
+            s.extend(x);
+            s
+        };
+        let mut list = vb(&SYS_DESCR, descr);
+        list.extend(vb(&SYS_NAME, name));
+        let mut pdu = vec![
+            0x02,
+            0x04,
+            0x5c,
+            0xa9,
+            0,
+            1,
+            0x02,
+            1,
+            0,
+            0x02,
+            1,
+            0,
+            0x30,
+            list.len() as u8,
+        ];
+        pdu.extend(list);
+        let mut msg = vec![0x02, 1, 1, 0x04, 6];
+        msg.extend_from_slice(b"public");
+        msg.push(0xa2);
+        msg.push(pdu.len() as u8);
+        msg.extend(pdu);
+        let mut full = vec![0x30, msg.len() as u8];
+        full.extend(msg);
+        let v = snmp_strings(&full);
+        assert_eq!(
+            v,
+            [
+                (SYS_DESCR.to_vec(), "Linux svc 6.1".to_owned()),
+                (SYS_NAME.to_vec(), "svc.lab.test".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn ntp_replies() {
+        let mut r = [0u8; 48];
+        r[0] = 0x24;
+        r[1] = 2;
+        assert_eq!(ntp_stratum(&r), Some(2));
+        assert_eq!(
+            ntp_stratum(&ntp_request()),
+            None,
+            "a request is not a reply"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = snmp_strings(&bytes);
+            let _ = ntp_stratum(&bytes);
+            let mut framed = vec![0x30, 0x82, 0x00, bytes.len() as u8];
+            framed.extend_from_slice(&bytes);
+            let _ = snmp_strings(&framed);
+        }
+    }
+}
