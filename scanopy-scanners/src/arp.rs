@@ -436,6 +436,9 @@ impl ArpScanner {
         if let Some(v) = vendor(a.sender_mac) {
             ctx.observe(addr, Fact::Vendor { vendor: v }).await;
         }
+        if crate::ping::default_gateways().contains(&addr) {
+            ctx.observe(addr, Fact::Gateway).await;
+        }
         let method = if asked { "arp" } else { "arp-unsolicited" };
         ctx.observe(
             addr,

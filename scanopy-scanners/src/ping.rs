@@ -114,6 +114,9 @@ impl TcpPing {
             if let Some((_, mac)) = read_neighbours().into_iter().find(|(n, _)| *n == ip) {
                 ctx.observe(ip, Fact::Mac { mac }).await;
             }
+            if default_gateways().contains(&ip) {
+                ctx.observe(ip, Fact::Gateway).await;
+            }
             let rtt_us = u64::try_from(rtt.as_micros()).ok();
             ctx.observe(
                 ip,
@@ -210,5 +213,50 @@ mod tests {
         let n = parse_neighbours(text);
         assert_eq!(n.len(), 2);
         assert_eq!(n[0].1.to_string(), "00:11:32:77:00:10");
+    }
+}
+
+/// The IPv4 default gateways of the calling thread's network namespace, from the kernel's
+/// routing table.
+pub fn default_gateways() -> Vec<IpAddr> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/route")
+        .or_else(|_| std::fs::read_to_string("/proc/net/route"))
+        .unwrap_or_default();
+    parse_default_gateways(&text)
+}
+
+/// Parses `/proc/net/route`: rows whose destination and mask are 0 name a default gateway
+/// (little-endian hex).
+pub fn parse_default_gateways(text: &str) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.get(1)? != &"00000000" || f.get(7)? != &"00000000" {
+                return None;
+            }
+            let gw = u32::from_str_radix(f.get(2)?, 16).ok()?;
+            (gw != 0).then(|| IpAddr::V4(std::net::Ipv4Addr::from(gw.swap_bytes())))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn default_gateway_from_the_routing_table() {
+        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                    eth0\t00000000\t01004D0A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                    eth0\t00004D0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        assert_eq!(
+            parse_default_gateways(text),
+            vec![IpAddr::from([10, 77, 0, 1])]
+        );
     }
 }
