@@ -269,6 +269,11 @@ fn testlan_arp_finds_every_on_link_host_with_mac_and_vendor() {
         device(&devices, SSH.addr()).randomized_mac,
         "02:… is locally administered"
     );
+    assert_eq!(
+        device(&devices, ROUTER.addr()).device_type,
+        scanopy_core::DeviceType::Gateway,
+        "the scanner's default gateway"
+    );
     // The scanner's own address is on the subnet too; nothing else answered.
     assert_eq!(devices.len(), 8, "{devices:#?}");
 }
