@@ -89,13 +89,37 @@ pub fn table(out: &mut impl Write, devices: &[Device]) -> std::io::Result<()> {
             })
             .collect::<Vec<_>>()
             .join(", ");
+        if let Some(c) = &d.container {
+            // A container: its Docker addresses (read from the API, never scanned), its name,
+            // and what runs in it.
+            let ips = c
+                .networks
+                .iter()
+                .filter_map(|n| n.ip)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut what = format!("{} [{}", c.image, c.state);
+            if let Some(h) = &c.health {
+                what.push_str(&format!(", {h}"));
+            }
+            what.push(']');
+            rows.push([
+                ips,
+                String::new(),
+                format!("└ {}", c.name),
+                d.device_type.to_string(),
+                what,
+            ]);
+            continue;
+        }
         rows.push([ip, mac, name, d.device_type.to_string(), services]);
     }
     let header = ["ADDRESS", "MAC", "NAME / VENDOR", "TYPE", "SERVICES"];
     let mut widths = header.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()).take(4) {
-            *w = (*w).max(c.len());
+            *w = (*w).max(c.chars().count());
         }
     }
     let line = |cells: [&str; 5]| {

@@ -16,7 +16,8 @@ use scanopy_core::{
     TargetSpec, attached_subnets,
 };
 use scanopy_scanners::{
-    ArpScanner, Catalogue, NameScanner, TcpPing, TcpScanner, TcpSettings, UdpScanner, arp, limits,
+    ArpScanner, Catalogue, DockerScanner, DockerSettings, NameScanner, TcpPing, TcpScanner,
+    TcpSettings, UdpScanner, arp, limits,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ use crate::output::{self, ScanInfo};
 use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
 
 /// The scanners `scan` can run, by name.
-pub const AVAILABLE: [&str; 5] = ["arp", "tcp-ping", "tcp", "udp", "names"];
+pub const AVAILABLE: [&str; 6] = ["arp", "tcp-ping", "tcp", "udp", "names", "docker"];
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");
@@ -45,7 +46,13 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     let scanners: Vec<String> = if args.scanners.is_empty() {
-        AVAILABLE.iter().map(|s| s.to_string()).collect()
+        // Docker by default only where an engine is configured or its socket exists; asked for
+        // explicitly, a missing engine is a warning naming the socket.
+        AVAILABLE
+            .iter()
+            .filter(|s| **s != "docker" || docker_configured())
+            .map(|s| s.to_string())
+            .collect()
     } else {
         args.scanners.iter().map(|s| s.trim().to_owned()).collect()
     };
@@ -164,6 +171,10 @@ async fn scan(
             }),
             "names" => Box::new(NameScanner::default()),
             "udp" => Box::new(UdpScanner::default()),
+            "docker" => Box::new(DockerScanner::new(DockerSettings {
+                host: None,
+                host_ip: own_address_in(&ifaces, &targets),
+            })),
             _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
         };
         pipeline.add(s);
@@ -307,4 +318,23 @@ fn print_device_of(
         let _ = writeln!(out, "{}", output::device_json(&d));
         let _ = out.flush();
     }
+}
+
+/// Whether a Docker engine is configured here: `DOCKER_HOST` is set or the local socket exists.
+fn docker_configured() -> bool {
+    std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty())
+        || std::path::Path::new("/var/run/docker.sock").exists()
+}
+
+/// This machine's own address within the targets (where a local Docker engine's containers
+/// are attached), if it has one there.
+fn own_address_in(
+    ifaces: &[scanopy_core::HostInterface],
+    targets: &scanopy_core::TargetSet,
+) -> Option<IpAddr> {
+    ifaces
+        .iter()
+        .filter(|i| !i.loopback)
+        .flat_map(|i| i.addrs.iter().map(|a| a.addr()))
+        .find(|ip| targets.contains(*ip))
 }

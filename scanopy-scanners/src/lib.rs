@@ -30,6 +30,7 @@
 pub mod arp;
 pub mod catalogue;
 pub mod dns;
+pub mod docker;
 pub mod limits;
 pub mod names;
 pub mod ping;
@@ -40,6 +41,7 @@ pub mod udp;
 
 pub use arp::{ArpScanner, ArpSettings};
 pub use catalogue::{Catalogue, CatalogueError, Identification};
+pub use docker::{DockerScanner, DockerSettings};
 pub use names::{NameScanner, NameSettings};
 pub use ping::TcpPing;
 pub use tcp::{TcpScanner, TcpSettings};

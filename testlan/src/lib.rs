@@ -187,3 +187,32 @@ where
 {
     in_ns(SCANNER_NS, f)
 }
+
+/// The Docker socket the tests use.
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Call first in a test that needs a Docker engine (`testlan/docker.sh up`). `true`: go on.
+/// `false`: no engine answers and nobody promised one; the test should return (it has said so
+/// on stderr).
+///
+/// # Panics
+/// When `SCANOPY_DOCKER=1` promised an engine and none answers.
+pub fn require_docker(test: &str) -> bool {
+    let up = std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ID}}"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if up {
+        return true;
+    }
+    assert!(
+        !std::env::var("SCANOPY_DOCKER").is_ok_and(|v| v == "1"),
+        "{test}: SCANOPY_DOCKER=1 but no Docker engine answers (run `sudo testlan/docker.sh up`)"
+    );
+    eprintln!(
+        "SKIPPED {test}: no Docker engine answers (run `sudo testlan/docker.sh up` as root to include it)"
+    );
+    false
+}

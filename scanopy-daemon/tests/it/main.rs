@@ -406,3 +406,71 @@ fn testlan_without_cap_net_raw_the_scan_falls_back_and_says_so() {
         );
     }
 }
+
+#[test]
+fn testlan_docker_containers_hang_off_the_scanning_host() {
+    if !require("testlan_docker_containers_hang_off_the_scanning_host")
+        || !scanopy_testlan::require_docker("testlan_docker_containers_hang_off_the_scanning_host")
+    {
+        return;
+    }
+    let name = "scanopy-test-daemon";
+    let _ = Command::new("docker").args(["rm", "-f", name]).output();
+    let run = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            "127.0.0.1:18082:8080",
+            "scanopy-test/busybox:latest",
+            "httpd",
+            "-f",
+            "-p",
+            "8080",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = in_lan(&["scan", "10.77.0.2", "-p", "1", "-f", "json"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rm", "-f", name]).output();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["scan"]["scanners"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("docker"))
+    );
+    let devices = doc["devices"].as_array().unwrap();
+    let host = devices
+        .iter()
+        .find(|d| d["interfaces"][0]["ip"] == "10.77.0.2")
+        .expect("the scanning host");
+    assert_eq!(host["device_type"], "docker_host");
+    let c = devices
+        .iter()
+        .find(|d| d["container"]["name"] == name)
+        .expect("the container");
+    assert_eq!(c["device_type"], "container");
+    assert_eq!(c["parent"], host["id"]);
+    assert_eq!(c["container"]["ports"][0]["host_port"], 18082);
+    assert!(
+        host["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["port"] == 18082)
+    );
+}

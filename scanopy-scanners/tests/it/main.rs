@@ -1,6 +1,8 @@
 //! The built-in scanners against the test LAN (needs root and `testlan/testlan.sh up`; skipped
 //! with a message otherwise, failed when `SCANOPY_TESTLAN=1`).
 
+mod docker;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
