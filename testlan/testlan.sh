@@ -13,7 +13,7 @@
 #   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
 #     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records)
 #     .2   sclan-scan   the scanner's namespace: tests run their probes from here
-#     .10  sclan-web    nginx on 80, redis on 6379            MAC 00:11:32:77:00:10 (Synology OUI)
+#     .10  sclan-web    nginx on 80 and 443 (TLS), redis on 6379  MAC 00:11:32:77:00:10 (Synology OUI)
 #     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
 #     .12  sclan-quiet  no open port (answers with resets)    MAC 02:77:00:00:00:12
 #     .13  sclan-drop   drops all TCP                         MAC 02:77:00:00:00:13
@@ -91,7 +91,7 @@ up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
   need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
-  need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux
+  need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux; need openssl openssl
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -137,7 +137,10 @@ up() {
     --host-record=drop.lab.test,10.77.0.13 --host-record=svc.lab.test,10.77.0.20 \
     --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10
 
-  # nginx and redis on web.
+  # nginx (HTTP, and HTTPS with a self-signed certificate) and redis on web.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/O=Scanopy test LAN/CN=web.lab.test" -addext "subjectAltName=DNS:web.lab.test,IP:10.77.0.10" \
+    -keyout "$STATE/web.key" -out "$STATE/web.crt" 2>/dev/null
   cat > "$STATE/nginx.conf" <<NGINX
 daemon off;
 worker_processes 1;
@@ -153,6 +156,9 @@ http {
   scgi_temp_path $STATE/nginx-scgi;
   server {
     listen 10.77.0.10:80;
+    listen 10.77.0.10:443 ssl;
+    ssl_certificate $STATE/web.crt;
+    ssl_certificate_key $STATE/web.key;
     default_type text/html;
     location / { return 200 "<!doctype html><html><head><title>Scanopy test web</title></head><body>ok</body></html>\n"; }
   }
@@ -217,6 +223,7 @@ MQTT
   start many nginx-many nginx -c "$STATE/nginx-many.conf" -p "$STATE"
 
   wait_tcp 10.77.0.10 80
+  wait_tcp 10.77.0.10 443
   wait_tcp 10.77.0.20 5432
   wait_tcp 10.77.0.20 1883
   wait_tcp 10.77.0.21 20200

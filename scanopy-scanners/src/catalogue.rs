@@ -99,6 +99,10 @@ struct RuleDef {
     version: Option<String>,
     #[serde(default)]
     confidence: Confidence,
+    /// A response this rule must identify (same escapes as `send`); the built-in catalogue's
+    /// test checks every rule against its example, so no rule is shadowed by an earlier one.
+    #[serde(default)]
+    example: Option<String>,
 }
 
 /// A probe: bytes to send to a port that did not speak first.
@@ -134,6 +138,7 @@ impl Probe {
 
 #[derive(Debug, Clone)]
 struct Rule {
+    example: Option<Vec<u8>>,
     id: String,
     on: String,
     service: String,
@@ -203,6 +208,7 @@ impl Catalogue {
                 .build()
                 .map_err(|e| err(format!("bad pattern: {e}")))?;
             rules.push(Rule {
+                example: r.example.as_deref().map(unescape),
                 id: r.id.clone(),
                 on: r.on.clone(),
                 service: r.service.clone(),
@@ -273,6 +279,34 @@ impl Catalogue {
         self.rules.len()
     }
 
+    /// Number of definitions: rules and probes.
+    pub fn definition_count(&self) -> usize {
+        self.rules.len() + self.probes.len()
+    }
+
+    /// Checks every rule that carries an example: the example must be identified by that very
+    /// rule (not by an earlier, broader one). Returns the rules that fail, with what matched.
+    pub fn check_examples(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &self.rules {
+            let Some(ex) = &r.example else {
+                out.push(format!("{}: no example", r.id));
+                continue;
+            };
+            match self.identify(&r.on, ex) {
+                Some(id) if id.rule == r.id => {}
+                Some(id) => out.push(format!("{}: its example is taken by {}", r.id, id.rule)),
+                None => out.push(format!("{}: its example matches nothing", r.id)),
+            }
+        }
+        out
+    }
+
+    /// The ids of the probes.
+    pub fn probe_ids(&self) -> Vec<&str> {
+        self.probes.iter().map(|p| p.id.as_str()).collect()
+    }
+
     /// The probes to try on `port`, in order: those that name the port, then the fallbacks.
     pub fn probes_for(&self, port: u16) -> Vec<&Probe> {
         let mut out: Vec<&Probe> = self
@@ -299,7 +333,10 @@ impl Catalogue {
                 let tpl = tpl.as_ref()?;
                 let mut out = Vec::new();
                 caps.expand(tpl.as_bytes(), &mut out);
-                let s = String::from_utf8_lossy(&out).trim().to_owned();
+                let s = String::from_utf8_lossy(&out)
+                    .trim()
+                    .trim_end_matches('.')
+                    .to_owned();
                 (!s.is_empty()).then_some(s)
             };
             Some(Identification {

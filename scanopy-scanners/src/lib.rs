@@ -37,6 +37,7 @@ pub mod ping;
 pub mod ports;
 mod probe;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 pub use arp::{ArpScanner, ArpSettings};

@@ -72,8 +72,8 @@ pub(crate) async fn connect_adaptive(addr: SocketAddr, limit: impl Fn() -> Durat
 
 /// Reads what the peer sends: waits up to `first` for the first bytes, then keeps reading while
 /// more arrives within `idle`, up to `max` bytes or the end of the stream.
-pub(crate) async fn read_some(
-    s: &mut TcpStream,
+pub(crate) async fn read_some<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
     first: Duration,
     idle: Duration,
     max: usize,

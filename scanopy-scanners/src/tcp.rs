@@ -26,6 +26,7 @@ use tokio::io::AsyncWriteExt;
 use crate::catalogue::{Catalogue, http_facts};
 use crate::ports::tcp_ports;
 use crate::probe::{Connect, connect, connect_adaptive, printable, read_some};
+use crate::tls::{TLS_PORTS, common_name, handshake, looks_like_tls};
 
 /// Settings of the [`TcpScanner`].
 #[derive(Debug, Clone)]
@@ -247,12 +248,21 @@ impl TcpScanner {
                 return fact;
             }
         }
-        // 2. Ask it, with the probes for this port, then the fallback.
         let mut reuse = if banner.is_empty() {
             Some(stream)
         } else {
             None
         };
+        // 2. On a TLS port, a silent service is asked with a TLS handshake first.
+        if TLS_PORTS.contains(&port) {
+            if let Some(done) = self
+                .over_tls(ctx, host, port, reuse.take(), &mut fact)
+                .await
+            {
+                return done;
+            }
+        }
+        // 3. Ask it, with the probes for this port, then the fallback.
         let host_text = host.ip.to_string();
         for probe in self
             .catalogue
@@ -270,13 +280,10 @@ impl TcpScanner {
             }
             let mut stream = match reuse.take() {
                 Some(st) => st,
-                None => {
-                    let Some(_p) = ctx.probe().await else { break };
-                    match connect(SocketAddr::new(host.ip, port), host.timeout()).await {
-                        Connect::Open(st, _) => st,
-                        _ => break,
-                    }
-                }
+                None => match self.reconnect(ctx, host, port).await {
+                    Some(st) => st,
+                    None => break,
+                },
             };
             if stream.write_all(&payload).await.is_err() {
                 continue;
@@ -292,12 +299,129 @@ impl TcpScanner {
                 fact.extra.extend(http_facts(&response));
             }
             if let Some(id) = self.catalogue.identify(&probe.id, &response) {
-                apply(&mut fact, id);
-                return fact;
+                if !(id.service == "http" && looks_like_tls(&response)) {
+                    apply(&mut fact, id);
+                    return fact;
+                }
+            }
+            // A TLS service met in plain text: ask again, over TLS.
+            if looks_like_tls(&response) && !TLS_PORTS.contains(&port) {
+                if let Some(done) = self.over_tls(ctx, host, port, None, &mut fact).await {
+                    return done;
+                }
+                break;
             }
         }
         fact.evidence = "no rule matched".into();
         fact
+    }
+
+    async fn reconnect(
+        &self,
+        ctx: &ScanContext,
+        host: &HostState,
+        port: u16,
+    ) -> Option<tokio::net::TcpStream> {
+        let _p = ctx.probe().await?;
+        match connect(SocketAddr::new(host.ip, port), host.timeout()).await {
+            Connect::Open(st, _) => Some(st),
+            _ => None,
+        }
+    }
+
+    /// Handshakes (on `stream`, or a new connection), records the certificate's facts, then
+    /// identifies what speaks inside: an HTTP request first, else a banner. `Some` when the
+    /// handshake worked (the fact is complete), `None` when the port does not speak TLS.
+    async fn over_tls(
+        &self,
+        ctx: &ScanContext,
+        host: &HostState,
+        port: u16,
+        stream: Option<tokio::net::TcpStream>,
+        fact: &mut PortFact,
+    ) -> Option<PortFact> {
+        let s = &self.settings;
+        let tcp = match stream {
+            Some(st) => st,
+            None => self.reconnect(ctx, host, port).await?,
+        };
+        if !host.spend(512) {
+            return None;
+        }
+        let (mut tls, facts) = handshake(tcp, host.ip, s.probe_wait).await?;
+        if let Some(cn) = facts.get("tls.subject").and_then(|sub| common_name(sub)) {
+            if cn.contains('.')
+                && !cn.contains(' ')
+                && !cn.starts_with('*')
+                && cn.parse::<IpAddr>().is_err()
+            {
+                ctx.observe(
+                    host.ip,
+                    Fact::Hostname {
+                        name: cn.to_owned(),
+                        source: "tls".into(),
+                    },
+                )
+                .await;
+            }
+        }
+        fact.extra.extend(facts);
+        let mut done = fact.clone();
+        // Mail and directory services speak first inside TLS; HTTP waits to be asked.
+        let banner = read_some(
+            &mut tls,
+            Duration::from_millis(300),
+            Duration::from_millis(100),
+            s.max_read,
+        )
+        .await;
+        let (on, response) = if banner.is_empty() {
+            let request = self
+                .catalogue
+                .probes_for(80)
+                .into_iter()
+                .find(|p| p.id == "http-get")
+                .map(|p| p.payload(&host.ip.to_string()))
+                .unwrap_or_default();
+            if !host.spend(request.len()) || tls.write_all(&request).await.is_err() {
+                done.evidence = "tls-handshake".into();
+                return Some(done);
+            }
+            (
+                "http-get",
+                read_some(
+                    &mut tls,
+                    s.probe_wait,
+                    Duration::from_millis(200),
+                    s.max_read,
+                )
+                .await,
+            )
+        } else {
+            done.extra.insert("banner".into(), printable(&banner, 160));
+            ("banner", banner)
+        };
+        if on == "http-get" && response.starts_with(b"HTTP/") {
+            done.extra.extend(http_facts(&response));
+        }
+        match self.catalogue.identify(on, &response) {
+            Some(id) => {
+                apply(&mut done, id);
+                let secure = match done.name.as_deref() {
+                    Some("http") => Some("https"),
+                    Some("imap") => Some("imaps"),
+                    Some("pop3") => Some("pop3s"),
+                    Some("smtp") => Some("smtps"),
+                    Some("ldap") => Some("ldaps"),
+                    _ => None,
+                };
+                if let Some(n) = secure {
+                    done.name = Some(n.into());
+                }
+            }
+            None => done.evidence = "tls-handshake".into(),
+        }
+        Some(done)
     }
 }
 

@@ -49,12 +49,13 @@ pub const ROUTER: Host = Host {
     open_tcp: &[53],
     drops_tcp: false,
 };
-/// nginx on 80 and redis on 6379, with a Synology MAC.
+/// nginx on 80 and 443 (TLS, a self-signed certificate for `web.lab.test`) and redis on
+/// 6379, with a Synology MAC.
 pub const WEB: Host = Host {
     name: "web",
     ip: Ipv4Addr::new(10, 77, 0, 10),
     mac: Some("00:11:32:77:00:10"),
-    open_tcp: &[80, 6379],
+    open_tcp: &[80, 443, 6379],
     drops_tcp: false,
 };
 /// OpenSSH on 22.

@@ -100,8 +100,32 @@ fn probes_for_a_port_come_before_the_fallback() {
 }
 
 #[test]
-fn the_builtin_catalogue_loads() {
-    assert!(Catalogue::builtin().rule_count() >= 35);
+fn the_builtin_catalogue_has_over_a_hundred_definitions_each_proven_by_its_example() {
+    let c = Catalogue::builtin();
+    assert!(
+        c.definition_count() >= 100,
+        "{} definitions",
+        c.definition_count()
+    );
+    let failures = c.check_examples();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn shared() -> &'static Catalogue {
+    static CAT: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+    CAT.get_or_init(Catalogue::builtin)
+}
+
+proptest::proptest! {
+    #[test]
+    fn matching_any_bytes_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+        let c = shared();
+        let _ = c.identify("banner", &bytes);
+        for id in c.probe_ids() {
+            let _ = c.identify(id, &bytes);
+        }
+        let _ = http_facts(&bytes);
+    }
 }
 
 #[test]

@@ -473,3 +473,46 @@ fn testlan_udp_scanner_passes_the_compliance_suite() {
     });
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn testlan_tls_certificates_are_read_and_https_identified() {
+    if !require("testlan_tls_certificates_are_read_and_https_identified") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &["10.77.0.10"],
+        "443",
+        vec![Box::new(TcpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let web = device(&devices, WEB.addr());
+    let https = web
+        .services
+        .iter()
+        .find(|s| s.port == 443)
+        .expect("443 open");
+    assert_eq!(
+        (https.name.as_str(), https.product.as_deref()),
+        ("https", Some("nginx"))
+    );
+    let subject = https.extra.get("tls.subject").expect("certificate subject");
+    assert!(subject.contains("CN=web.lab.test"), "{subject}");
+    assert!(
+        https
+            .extra
+            .get("tls.san")
+            .is_some_and(|s| s.contains("10.77.0.10")),
+        "{:?}",
+        https.extra
+    );
+    assert!(https.extra.contains_key("tls.not_after"));
+    assert_eq!(
+        https.extra.get("http.title").map(String::as_str),
+        Some("Scanopy test web")
+    );
+    assert_eq!(
+        web.hostname.as_deref(),
+        Some("web.lab.test"),
+        "the certificate names the host"
+    );
+}
