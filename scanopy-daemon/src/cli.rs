@@ -70,6 +70,9 @@ pub struct ScanArgs {
     /// Connect timeout in milliseconds, before measured round-trip times refine it.
     #[arg(long, default_value_t = 1000, env = "SCANOPY_TIMEOUT_MS")]
     pub timeout_ms: u64,
+    /// Only tell open ports from closed ones: no banners, probes or TLS handshakes.
+    #[arg(long, env = "SCANOPY_NO_IDENTIFY")]
+    pub no_identify: bool,
     /// A service catalogue file of your own (JSON), tried before the built-in rules.
     #[arg(long, env = "SCANOPY_SERVICES")]
     pub services: Option<std::path::PathBuf>,

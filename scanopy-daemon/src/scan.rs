@@ -75,8 +75,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Format::Json
     });
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -175,7 +174,13 @@ async fn scan(
                 host: None,
                 host_ip: own_address_in(&ifaces, &targets),
             })),
-            _ => Box::new(TcpScanner::new(catalogue.clone(), TcpSettings::default())),
+            _ => Box::new(TcpScanner::new(
+                catalogue.clone(),
+                TcpSettings {
+                    identify: !args.no_identify,
+                    ..TcpSettings::default()
+                },
+            )),
         };
         pipeline.add(s);
     }

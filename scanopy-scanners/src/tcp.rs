@@ -41,6 +41,8 @@ pub struct TcpSettings {
     pub max_read: usize,
     /// Probes tried on one port at most.
     pub max_probes_per_port: usize,
+    /// Identify open ports (banners, probes, TLS); off, the scan only tells open from closed.
+    pub identify: bool,
 }
 
 impl Default for TcpSettings {
@@ -51,6 +53,7 @@ impl Default for TcpSettings {
             max_bytes_per_host: 64 * 1024,
             max_read: 16 * 1024,
             max_probes_per_port: 2,
+            identify: true,
         }
     }
 }
@@ -98,6 +101,17 @@ impl HostState {
         // Four times the smoothed RTT plus a margin, never above the configured timeout.
         let t = Duration::from_micros(srtt.saturating_mul(4)) + Duration::from_millis(50);
         t.clamp(MIN_TIMEOUT, self.initial.max(MIN_TIMEOUT))
+    }
+
+    /// How long to wait for a service to speak first: services that do, greet at once, so on a
+    /// host that answers fast a short wait is enough (a late greeting is still recognised in
+    /// the answer to the first probe). Never longer than `max`.
+    fn banner_wait(&self, max: Duration) -> Duration {
+        match self.srtt_us.load(Ordering::Relaxed) {
+            0 => max,
+            srtt => (Duration::from_micros(srtt.saturating_mul(8)) + Duration::from_millis(250))
+                .min(max),
+        }
     }
 
     fn record_rtt(&self, rtt: Duration) {
@@ -206,12 +220,24 @@ impl TcpScanner {
             return Outcome::Other;
         };
         let addr = SocketAddr::new(host.ip, port);
-        let result = connect_adaptive(addr, || host.timeout()).await;
+        // Until the host has answered once, the timeout may still shrink while the attempt runs;
+        // afterwards it is known, and one timer per attempt is enough.
+        let result = if host.srtt_us.load(Ordering::Relaxed) == 0 {
+            connect_adaptive(addr, || host.timeout()).await
+        } else {
+            connect(addr, host.timeout()).await
+        };
         ctx.progress().add_ports_probed(1);
         match result {
             Connect::Open(stream, rtt) => {
                 host.record_rtt(rtt);
-                let fact = self.identify(ctx, host, port, stream).await;
+                let fact = if self.settings.identify {
+                    self.identify(ctx, host, port, stream).await
+                } else {
+                    let mut f = PortFact::state(port, Transport::Tcp, PortState::Open);
+                    f.evidence = "identification off".into();
+                    f
+                };
                 drop(permit);
                 ctx.observe(host.ip, Fact::Port(fact)).await;
                 Outcome::Open
@@ -236,7 +262,7 @@ impl TcpScanner {
         // 1. Let it speak first.
         let banner = read_some(
             &mut stream,
-            s.banner_wait,
+            host.banner_wait(s.banner_wait),
             Duration::from_millis(100),
             s.max_read,
         )
@@ -303,6 +329,13 @@ impl TcpScanner {
                     apply(&mut fact, id);
                     return fact;
                 }
+            }
+            // A greeting that came late, after the probe was sent.
+            if let Some(id) = self.catalogue.identify("banner", &response) {
+                fact.extra
+                    .insert("banner".into(), printable(&response, 160));
+                apply(&mut fact, id);
+                return fact;
             }
             // A TLS service met in plain text: ask again, over TLS.
             if looks_like_tls(&response) && !TLS_PORTS.contains(&port) {
