@@ -93,9 +93,13 @@ def main():
     try:
         lan = "10.77.0.0/24"
         rows.append(("ARP sweep of a /24", ours([lan, "--scanners", "arp"]),
-                     [("arp-scan", arp_scan(["-I", "eth0", lan])), ("nmap -sn", nmap(["-sn", lan]))]))
-        rows.append(("65,535 TCP ports, 200 open", ours(["10.77.0.21", "--scanners", "arp,tcp", "-p", "all"]),
+                     [("arp-scan", arp_scan(["-I", "eth0", lan])), ("nmap -sn -n", nmap(["-sn", "-n", lan]))]))
+        rows.append(("65,535 TCP ports, 200 open (open/closed only)",
+                     ours(["10.77.0.21", "--scanners", "arp,tcp", "-p", "all", "--no-identify"]),
                      [("nmap -sT -p-", nmap(["-sT", "-p-", "-n", "10.77.0.21"]))]))
+        rows.append(("65,535 TCP ports, 200 open, identified",
+                     ours(["10.77.0.21", "--scanners", "arp,tcp", "-p", "all"]),
+                     [("nmap -sT -sV -p-", nmap(["-sT", "-sV", "-p-", "-n", "10.77.0.21"]))]))
         rows.append(("1,000 ports, host drops all", ours(["10.77.0.13", "--scanners", "arp,tcp"]),
                      [("nmap -sT", nmap(["-sT", "-Pn", "-n", "--top-ports", "1000", "10.77.0.13"]))]))
         if not a.skip_slow:

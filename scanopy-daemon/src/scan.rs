@@ -121,6 +121,8 @@ async fn scan(
     // rest, and everything when they are not.
     let mut scanners = scanners;
     let mut arp_nets: Vec<ipnet::IpNet> = Vec::new();
+    // With raw sockets, ports are swept with SYN segments (the connect scan otherwise).
+    let raw_ok = arp::raw_sockets_allowed();
     if scanners.iter().any(|s| s == "arp") {
         if arp::raw_sockets_allowed() {
             arp_nets = arp::arp_subnets()
@@ -178,6 +180,7 @@ async fn scan(
                 catalogue.clone(),
                 TcpSettings {
                     identify: !args.no_identify,
+                    syn: raw_ok,
                     ..TcpSettings::default()
                 },
             )),

@@ -348,13 +348,16 @@ impl ArpScanner {
                     .await;
                 }
             }
-            let wait = match slowest {
+            // The wait follows the replies: it is recomputed whenever one arrives, so the first
+            // answers of a fast network cut a round short even if they came in after it began.
+            let wait_for = |slowest: Option<Duration>| match slowest {
                 None => self.settings.initial_wait,
                 Some(s) => (s * 4 + Duration::from_millis(10))
                     .clamp(self.settings.min_wait, Duration::from_secs(1)),
             };
-            let deadline = tokio::time::Instant::now() + wait;
+            let round_end = tokio::time::Instant::now();
             loop {
+                let deadline = round_end + wait_for(slowest);
                 tokio::select! {
                     r = replies.recv() => match r {
                         Some((a, at)) => self.handle(ctx, a, at, &wanted, &sent, &mut answered, &mut seen_unasked, &mut slowest).await,

@@ -43,6 +43,9 @@ pub struct TcpSettings {
     pub max_probes_per_port: usize,
     /// Identify open ports (banners, probes, TLS); off, the scan only tells open from closed.
     pub identify: bool,
+    /// Sweep IPv4 hosts with SYN segments (needs raw sockets; falls back to connecting when
+    /// they are not allowed). Open ports are still connected to for identification.
+    pub syn: bool,
 }
 
 impl Default for TcpSettings {
@@ -54,6 +57,7 @@ impl Default for TcpSettings {
             max_read: 16 * 1024,
             max_probes_per_port: 2,
             identify: true,
+            syn: false,
         }
     }
 }
@@ -169,6 +173,11 @@ impl Scanner for TcpScanner {
             bytes_left: AtomicUsize::new(self.settings.max_bytes_per_host),
         };
         let ports = tcp_ports(ctx.config());
+        if let (true, IpAddr::V4(v4)) = (self.settings.syn, ip) {
+            if let Some(done) = self.syn_then_identify(ctx, &host, v4, &ports).await {
+                return done;
+            }
+        }
         let mut open = 0usize;
         let mut closed = 0usize;
         let mut running = FuturesUnordered::new();
@@ -207,6 +216,66 @@ impl Scanner for TcpScanner {
             .await;
         }
         Ok(())
+    }
+}
+
+impl TcpScanner {
+    /// The SYN sweep, then identification of the open ports. `None` when raw sockets cannot be
+    /// used: the caller connects instead.
+    async fn syn_then_identify(
+        &self,
+        ctx: &ScanContext,
+        host: &HostState,
+        v4: std::net::Ipv4Addr,
+        ports: &[u16],
+    ) -> Option<Result<(), ScanError>> {
+        let wait = |slowest: Option<Duration>| match slowest {
+            // Answers to a burst come back as fast as the slowest one measured; ports still
+            // silent after this wait are asked a second time, with the wait re-measured.
+            Some(s) => (s * 4 + Duration::from_millis(20))
+                .clamp(Duration::from_millis(20), host.initial.max(MIN_TIMEOUT)),
+            None => host.timeout(),
+        };
+        let swept = crate::syn::sweep(ctx, v4, ports, wait).await.ok()?;
+        if let Some(s) = swept.slowest {
+            host.record_rtt(s);
+        }
+        let mut running = FuturesUnordered::new();
+        let mut next = swept.open.iter().copied();
+        let window = ctx.config().concurrency.clamp(1, HOST_WINDOW);
+        loop {
+            while running.len() < window {
+                let Some(port) = next.next() else { break };
+                running.push(async move {
+                    if self.settings.identify {
+                        let _ = self.port(ctx, host, port).await;
+                    } else {
+                        let mut f = PortFact::state(port, Transport::Tcp, PortState::Open);
+                        f.evidence = "identification off".into();
+                        ctx.observe(host.ip, Fact::Port(f)).await;
+                    }
+                });
+            }
+            let done = tokio::select! {
+                biased;
+                _ = ctx.cancelled() => break,
+                d = running.next() => d,
+            };
+            if done.is_none() {
+                break;
+            }
+        }
+        if swept.open.is_empty() && swept.closed > 0 {
+            ctx.observe(
+                host.ip,
+                Fact::Alive {
+                    method: "tcp-refused".into(),
+                    rtt_us: srtt(host),
+                },
+            )
+            .await;
+        }
+        Some(Ok(()))
     }
 }
 

@@ -516,3 +516,70 @@ fn testlan_tls_certificates_are_read_and_https_identified() {
         "the certificate names the host"
     );
 }
+
+fn syn_scanner() -> TcpScanner {
+    TcpScanner::new(
+        scanopy_scanners::Catalogue::builtin(),
+        scanopy_scanners::TcpSettings {
+            syn: true,
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn testlan_syn_sweep_finds_what_connecting_finds() {
+    if !require("testlan_syn_sweep_finds_what_connecting_finds") {
+        return;
+    }
+    let targets = [
+        "10.77.0.10",
+        "10.77.0.12",
+        "10.77.0.13",
+        "10.77.0.20",
+        "10.77.0.21",
+        "10.77.1.10",
+    ];
+    let ports = "22,80,443,1883,5432,6379,8080,20000-20300";
+    let summarise =
+        |devices: &[scanopy_core::Device]| -> Vec<(String, u16, String, Option<String>)> {
+            let mut v: Vec<_> = devices
+                .iter()
+                .flat_map(|d| {
+                    d.services
+                        .iter()
+                        .map(|s| (s.ip.to_string(), s.port, s.name.clone(), s.product.clone()))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+    let (by_syn, w1) = scan(&targets, ports, vec![Box::new(syn_scanner())]);
+    let (by_connect, w2) = scan(&targets, ports, vec![Box::new(TcpScanner::default())]);
+    assert!(w1.is_empty() && w2.is_empty(), "{w1:?} {w2:?}");
+    let syn = summarise(&by_syn);
+    assert_eq!(syn, summarise(&by_connect));
+    assert_eq!(syn.iter().filter(|s| s.0 == "10.77.0.21").count(), 200);
+    // quiet refuses (alive, no services); drop answers nothing (not invented).
+    assert!(device(&by_syn, QUIET.addr()).services.is_empty());
+    assert!(!by_syn.iter().any(|d| d.ips().contains(&DROP.addr())));
+}
+
+#[test]
+fn testlan_syn_scanner_passes_the_compliance_suite() {
+    if !require("testlan_syn_scanner_passes_the_compliance_suite") {
+        return;
+    }
+    let failures = in_scanner_ns(|| async {
+        let config = ScanConfig {
+            ports: "20001-20200".parse().unwrap(),
+            ..ScanConfig::default()
+        };
+        check(
+            || Box::new(syn_scanner()),
+            &Fixture::host(MANY.addr()).with_config(config),
+        )
+        .await
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+}
