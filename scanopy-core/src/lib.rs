@@ -65,6 +65,11 @@ pub mod merge;
 pub mod model;
 pub mod observation;
 pub mod pipeline;
+
+/// How to write a scanner of your own: the trait, observations, cancellation, rate limits,
+/// capabilities and the compliance suite.
+#[doc = include_str!("../docs/writing-a-scanner.md")]
+pub mod guide {}
 pub mod scanner;
 pub mod targets;
 pub mod topology;
