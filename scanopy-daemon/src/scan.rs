@@ -223,6 +223,10 @@ async fn scan(
     let show_progress = std::io::stderr().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut printed: BTreeSet<IpAddr> = BTreeSet::new();
+    // Hosts completed since the last NDJSON flush. Devices are computed once per flush (at
+    // most every 100 ms), not once per host, so large scans stay linear.
+    let mut done_hosts: Vec<IpAddr> = Vec::new();
+    let mut flush = tokio::time::interval(Duration::from_millis(100));
     let stdout = std::io::stdout();
     loop {
         tokio::select! {
@@ -230,12 +234,13 @@ async fn scan(
                 let Some(ev) = ev else { break };
                 match ev {
                     ScanEvent::Observation(o) => inventory.apply(&o),
-                    ScanEvent::HostDone(ip) if format == Format::Ndjson => {
-                        print_device_of(&inventory, ip, &mut printed, &stdout);
-                    }
+                    ScanEvent::HostDone(ip) if format == Format::Ndjson => done_hosts.push(ip),
                     ScanEvent::Warning(w) => warnings.push(w),
                     _ => {}
                 }
+            }
+            _ = flush.tick(), if !done_hosts.is_empty() => {
+                print_devices_of(&inventory, &std::mem::take(&mut done_hosts), &mut printed, &stdout);
             }
             _ = tick.tick(), if show_progress => {
                 let p = handle.progress();
@@ -309,23 +314,25 @@ async fn scan(
     }
 }
 
-/// Prints the device holding `ip` unless one of its addresses was printed already.
-fn print_device_of(
+/// Prints the devices holding `ips`, except those with an address printed already.
+fn print_devices_of(
     inv: &Inventory,
-    ip: IpAddr,
+    ips: &[IpAddr],
     printed: &mut BTreeSet<IpAddr>,
     stdout: &std::io::Stdout,
 ) {
-    let Some(d) = inv.devices().into_iter().find(|d| d.ips().contains(&ip)) else {
-        return;
-    };
-    let ips = d.ips();
-    if !ips.iter().any(|i| printed.contains(i)) {
-        printed.extend(ips);
-        let mut out = stdout.lock();
-        let _ = writeln!(out, "{}", output::device_json(&d));
-        let _ = out.flush();
+    let wanted: BTreeSet<IpAddr> = ips.iter().copied().collect();
+    let mut out = stdout.lock();
+    for d in inv.devices() {
+        let dev_ips = d.ips();
+        if dev_ips.iter().any(|i| wanted.contains(i))
+            && !dev_ips.iter().any(|i| printed.contains(i))
+        {
+            printed.extend(dev_ips);
+            let _ = writeln!(out, "{}", output::device_json(&d));
+        }
     }
+    let _ = out.flush();
 }
 
 /// Whether a Docker engine is configured here: `DOCKER_HOST` is set or the local socket exists.
