@@ -1,1 +1,116 @@
-//! scanopy-store: the `Store` trait and its SQLite and PostgreSQL backends. Not built yet (issue #4).
+//! scanopy-store: the inventory's memory. One [`Store`] trait; an embedded SQLite backend
+//! ([`SqliteStore`], the default feature). PostgreSQL, jobs for daemons, users and keys are still
+//! to come (issue #4); the conformance suite in `tests/it` is written against the trait so that
+//! every backend runs the same checks.
+//!
+//! # Overview
+//! - [`Store::apply_batch`] folds a batch of observations of a scan run into the inventory in one
+//!   transaction and returns what changed. Identity follows the core's rules with indexed
+//!   lookups (MAC, then network + address), never by loading a whole network. A batch id applied
+//!   twice changes nothing the second time (daemons retry).
+//! - History: first and last seen for devices and services; a device missing from
+//!   [`OFFLINE_AFTER`] finished scans that covered its address is marked offline, not deleted;
+//!   a deleted device stays deleted unless seen again after the deletion; what users set (name,
+//!   notes, tags) is never overwritten by a scan.
+//! - Events (`device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
+//!   `scan_done`) with a sequence number to resume from.
+//!
+//! Only this crate knows SQL. Errors say what failed without SQL text, and tell a database that
+//! is down ([`StoreError::Unavailable`]) from a bad request.
+
+mod model;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use model::{
+    ChangeSet, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun, StoredDevice,
+};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use ipnet::IpNet;
+use scanopy_core::{Network, Observation};
+use uuid::Uuid;
+
+/// Finished scans that must miss a device before it is marked offline.
+pub const OFFLINE_AFTER: i64 = 3;
+
+/// What can go wrong, in words fit for users: no SQL, no paths.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request cannot be served as it is.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The database cannot be reached; retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database was written by a newer version of scanopy.
+    #[error(
+        "the database has schema version {found}, newer than this program's {supported}: upgrade scanopy"
+    )]
+    TooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest this program knows.
+        supported: i64,
+    },
+    /// Anything else, described without internals.
+    #[error("failed to {0}")]
+    Internal(String),
+}
+
+/// A short alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The inventory's memory. Every backend passes the same conformance suite.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates a network.
+    async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network>;
+
+    /// All networks, by name.
+    async fn networks(&self) -> Result<Vec<Network>>;
+
+    /// Records the start of a scan run.
+    async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun>;
+
+    /// One scan run.
+    async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>>;
+
+    /// Applies a batch of observations of `run`, in one transaction, and returns what changed.
+    /// A `batch` id already applied changes nothing.
+    async fn apply_batch(
+        &self,
+        run: Uuid,
+        batch: Uuid,
+        observations: &[Observation],
+    ) -> Result<ChangeSet>;
+
+    /// Ends a run. A run that finished (`Done`) counts as a miss for every device of its targets
+    /// it did not see; [`OFFLINE_AFTER`] misses mark a device offline.
+    async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet>;
+
+    /// Devices matching `filter`, `limit` at a time, after `cursor`.
+    async fn devices(
+        &self,
+        filter: &DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<StoredDevice>>;
+
+    /// One device with everything.
+    async fn device(&self, id: Uuid) -> Result<Option<StoredDevice>>;
+
+    /// Applies a user's edit; scans never overwrite it.
+    async fn edit_device(&self, id: Uuid, edit: DeviceEdit) -> Result<StoredDevice>;
+
+    /// Deletes a device: it stays deleted unless seen again after now.
+    async fn delete_device(&self, id: Uuid) -> Result<()>;
+
+    /// Events after sequence number `after`, oldest first.
+    async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
+}

@@ -1,0 +1,994 @@
+//! The embedded SQLite backend: one file in the data directory, WAL mode, one writer at a time.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use ipnet::IpNet;
+use scanopy_core::{
+    Confidence, Container, Device, DeviceType, Interface, Inventory, InventoryConfig, MacAddr,
+    Network, Observation, Service,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::model::{
+    ChangeSet, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun, StoredDevice,
+};
+use crate::{OFFLINE_AFTER, Result, Store, StoreError};
+
+/// The migrations, in order; the schema version is their count.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// SQLite has one writer: writes queue here instead of failing with "database is locked".
+    write: Mutex<()>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+fn db_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(what.to_owned()),
+        _ => StoreError::Internal(what.to_owned()),
+    }
+}
+
+fn json_err(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |_| StoreError::Internal(what.to_owned())
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` and brings its schema up to
+    /// date. A database written by a newer scanopy is refused.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    /// An in-memory database, for tests and throwaway use.
+    pub async fn in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|_| StoreError::Internal("open an in-memory database".into()))?
+            .foreign_keys(true);
+        // One connection: every connection to :memory: would be a database of its own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(db_err("open the database"))?;
+        let store = SqliteStore {
+            pool,
+            write: Mutex::new(()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_err("open the database"))?;
+        let store = SqliteStore {
+            pool,
+            write: Mutex::new(()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The schema version this program writes.
+    pub fn supported_version() -> i64 {
+        MIGRATIONS.len() as i64
+    }
+
+    /// The database's schema version.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let v: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("read the schema version"))?;
+        Ok(v)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let _w = self.write.lock().await;
+        let current = self.schema_version().await?;
+        let supported = Self::supported_version();
+        if current > supported {
+            return Err(StoreError::TooNew {
+                found: current,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(db_err("start a migration"))?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("apply a migration"))?;
+            sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("record the schema version"))?;
+            tx.commit().await.map_err(db_err("commit a migration"))?;
+        }
+        Ok(())
+    }
+
+    async fn network_subnets(conn: &mut SqliteConnection, network: Uuid) -> Result<Vec<IpNet>> {
+        let row = sqlx::query("SELECT subnets FROM networks WHERE id = ?")
+            .bind(network.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read a network"))?
+            .ok_or_else(|| StoreError::NotFound(format!("network {network}")))?;
+        let subnets: Vec<IpNet> =
+            serde_json::from_str(&row.get::<String, _>(0)).map_err(json_err("read a network"))?;
+        Ok(subnets)
+    }
+
+    async fn event(
+        conn: &mut SqliteConnection,
+        network: Uuid,
+        kind: &str,
+        device: Option<Uuid>,
+        run: Option<Uuid>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO events (network_id, kind, device_id, scan_run_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(network.to_string())
+            .bind(kind)
+            .bind(device.map(|d| d.to_string()))
+            .bind(run.map(|r| r.to_string()))
+            .bind(detail.to_string())
+            .bind(ts(Utc::now()))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("record an event"))?;
+        Ok(())
+    }
+
+    /// Finds the stored device a batch device is: by MAC; for a container, by container id; for
+    /// a device without MAC, the device holding its address; for a device with a MAC, an
+    /// address-only device holding its address (it now has a MAC).
+    async fn resolve(
+        conn: &mut SqliteConnection,
+        network: Uuid,
+        d: &Device,
+    ) -> Result<Option<Uuid>> {
+        let net = network.to_string();
+        for mac in d.macs() {
+            let hit: Option<String> = sqlx::query_scalar(
+                "SELECT device_id FROM interfaces WHERE network_id = ? AND mac = ? LIMIT 1",
+            )
+            .bind(&net)
+            .bind(mac.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("look a device up by MAC"))?;
+            if let Some(h) = hit {
+                return Ok(Uuid::parse_str(&h).ok());
+            }
+        }
+        if let Some(c) = &d.container {
+            let hit: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM devices WHERE network_id = ? AND container_id = ? LIMIT 1",
+            )
+            .bind(&net)
+            .bind(&c.id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("look a container up"))?;
+            return Ok(hit.and_then(|h| Uuid::parse_str(&h).ok()));
+        }
+        let has_mac = !d.macs().is_empty();
+        for ip in d.ips() {
+            let sql = if has_mac {
+                // Only a device known by address alone may take on this MAC.
+                "SELECT i.device_id FROM interfaces i WHERE i.network_id = ? AND i.ip = ? \
+                 AND NOT EXISTS (SELECT 1 FROM interfaces j WHERE j.device_id = i.device_id AND j.mac <> '') \
+                 ORDER BY i.last_seen DESC LIMIT 1"
+            } else {
+                "SELECT device_id FROM interfaces WHERE network_id = ? AND ip = ? ORDER BY last_seen DESC, mac DESC LIMIT 1"
+            };
+            let hit: Option<String> = sqlx::query_scalar(sql)
+                .bind(&net)
+                .bind(ip.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err("look a device up by address"))?;
+            if let Some(h) = hit {
+                return Ok(Uuid::parse_str(&h).ok());
+            }
+        }
+        Ok(None)
+    }
+
+    async fn load_device(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<StoredDevice>> {
+        let Some(row) = sqlx::query("SELECT * FROM devices WHERE id = ? AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read a device"))?
+        else {
+            return Ok(None);
+        };
+        let interfaces = sqlx::query(
+            "SELECT ip, mac, subnet FROM interfaces WHERE device_id = ? ORDER BY ip, mac",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("read interfaces"))?
+        .into_iter()
+        .filter_map(|r| {
+            Some(Interface {
+                ip: r.get::<String, _>("ip").parse().ok()?,
+                mac: MacAddr::from_str(&r.get::<String, _>("mac")).ok(),
+                subnet: r
+                    .get::<Option<String>, _>("subnet")
+                    .and_then(|s| s.parse().ok()),
+            })
+        })
+        .collect();
+        let services =
+            sqlx::query("SELECT * FROM services WHERE device_id = ? ORDER BY ip, transport, port")
+                .bind(id.to_string())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err("read services"))?
+                .into_iter()
+                .filter_map(|r| {
+                    Some(Service {
+                        ip: r.get::<String, _>("ip").parse().ok()?,
+                        port: u16::try_from(r.get::<i64, _>("port")).ok()?,
+                        transport: serde_json::from_value(serde_json::Value::String(
+                            r.get("transport"),
+                        ))
+                        .ok()?,
+                        state: serde_json::from_value(serde_json::Value::String(r.get("state")))
+                            .ok()?,
+                        name: r.get("name"),
+                        product: r.get("product"),
+                        version: r.get("version"),
+                        extra: serde_json::from_str(&r.get::<String, _>("extra"))
+                            .unwrap_or_default(),
+                        confidence: serde_json::from_value(serde_json::Value::String(
+                            r.get("confidence"),
+                        ))
+                        .unwrap_or_default(),
+                        evidence: r.get("evidence"),
+                        first_seen: parse_ts(&r.get::<String, _>("first_seen")),
+                        last_seen: parse_ts(&r.get::<String, _>("last_seen")),
+                    })
+                })
+                .collect();
+        let device = Device {
+            id,
+            hostname: row.get("hostname"),
+            vendor: row.get("vendor"),
+            device_type: DeviceType::from_str(&row.get::<String, _>("device_type"))
+                .unwrap_or_default(),
+            device_type_evidence: row.get("device_type_evidence"),
+            interfaces,
+            services,
+            first_seen: parse_ts(&row.get::<String, _>("first_seen")),
+            last_seen: parse_ts(&row.get::<String, _>("last_seen")),
+            sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),
+            randomized_mac: row.get::<i64, _>("randomized_mac") != 0,
+            parent: row
+                .get::<Option<String>, _>("parent_id")
+                .and_then(|p| Uuid::parse_str(&p).ok()),
+            container: row
+                .get::<Option<String>, _>("container")
+                .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+            merge_reasons: Vec::new(),
+        };
+        Ok(Some(StoredDevice {
+            device,
+            network: Uuid::parse_str(&row.get::<String, _>("network_id")).unwrap_or_default(),
+            user_name: row.get("user_name"),
+            notes: row.get("notes"),
+            tags: serde_json::from_str(&row.get::<String, _>("tags")).unwrap_or_default(),
+            offline: row.get::<i64, _>("offline") != 0,
+        }))
+    }
+}
+
+fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ScanRun> {
+    Ok(ScanRun {
+        id: Uuid::parse_str(&r.get::<String, _>("id"))
+            .map_err(|_| StoreError::Internal("read a scan run".into()))?,
+        network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+        daemon: r
+            .get::<Option<String>, _>("daemon_id")
+            .and_then(|d| Uuid::parse_str(&d).ok()),
+        config: serde_json::from_str(&r.get::<String, _>("config"))
+            .map_err(json_err("read a scan run"))?,
+        targets: serde_json::from_str(&r.get::<String, _>("targets"))
+            .map_err(json_err("read a scan run"))?,
+        started_at: parse_ts(&r.get::<String, _>("started_at")),
+        finished_at: r
+            .get::<Option<String>, _>("finished_at")
+            .map(|s| parse_ts(&s)),
+        status: RunStatus::parse(&r.get::<String, _>("status")).unwrap_or(RunStatus::Failed),
+        devices_seen: r.get("devices_seen"),
+    })
+}
+
+fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network> {
+        if name.trim().is_empty() {
+            return Err(StoreError::BadRequest("a network needs a name".into()));
+        }
+        let n = Network::new(name.trim(), subnets.to_vec());
+        let _w = self.write.lock().await;
+        sqlx::query("INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)")
+            .bind(n.id.to_string())
+            .bind(&n.name)
+            .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("store a network"))?;
+        Ok(n)
+    }
+
+    async fn networks(&self) -> Result<Vec<Network>> {
+        let rows = sqlx::query("SELECT id, name, subnets FROM networks ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list networks"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Network {
+                    id: Uuid::parse_str(&r.get::<String, _>("id"))
+                        .map_err(|_| StoreError::Internal("read a network".into()))?,
+                    name: r.get("name"),
+                    subnets: serde_json::from_str(&r.get::<String, _>("subnets"))
+                        .map_err(json_err("read a network"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun> {
+        let _w = self.write.lock().await;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("start a scan run"))?;
+        Self::network_subnets(&mut conn, run.network).await?;
+        let stored = ScanRun {
+            id: Uuid::new_v4(),
+            network: run.network,
+            daemon: run.daemon,
+            config: run.config,
+            targets: run.targets,
+            started_at: Utc::now(),
+            finished_at: None,
+            status: RunStatus::Running,
+            devices_seen: 0,
+        };
+        sqlx::query("INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(stored.id.to_string())
+            .bind(stored.network.to_string())
+            .bind(stored.daemon.map(|d| d.to_string()))
+            .bind(serde_json::to_string(&stored.config).map_err(json_err("store a scan run"))?)
+            .bind(serde_json::to_string(&stored.targets).map_err(json_err("store a scan run"))?)
+            .bind(ts(stored.started_at))
+            .bind(stored.status.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("store a scan run"))?;
+        Ok(stored)
+    }
+
+    async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>> {
+        let row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("read a scan run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn apply_batch(
+        &self,
+        run: Uuid,
+        batch: Uuid,
+        observations: &[Observation],
+    ) -> Result<ChangeSet> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err("start a batch"))?;
+        let mut changes = ChangeSet::default();
+        let done: Option<String> = sqlx::query_scalar("SELECT id FROM batches WHERE id = ?")
+            .bind(batch.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("check a batch"))?;
+        if done.is_some() {
+            return Ok(changes);
+        }
+        let run_row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+            .bind(run.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("read a scan run"))?
+            .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
+        let run_info = run_from_row(&run_row)?;
+        let network = run_info.network;
+        let mut subnets = Self::network_subnets(&mut tx, network).await?;
+        subnets.extend(run_info.targets.iter().copied());
+
+        // The batch on its own, merged by the core's rules.
+        let mut inv = Inventory::new(InventoryConfig {
+            network_id: network,
+            subnets,
+        });
+        inv.apply_all(observations);
+        let mut batch_devices = inv.devices();
+        // Hosts before the containers they run.
+        batch_devices.sort_by_key(|d| d.container.is_some());
+        let mut stored_id: HashMap<Uuid, Uuid> = HashMap::new();
+
+        for d in &batch_devices {
+            let existing = Self::resolve(&mut tx, network, d).await?;
+            let parent = d.parent.and_then(|p| stored_id.get(&p).copied());
+            let id = match existing {
+                Some(id) => {
+                    let row = sqlx::query("SELECT * FROM devices WHERE id = ?")
+                        .bind(id.to_string())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err("read a device"))?;
+                    let deleted_at: Option<String> = row.get("deleted_at");
+                    if let Some(del) = deleted_at {
+                        if d.last_seen <= parse_ts(&del) {
+                            // Deleted, and not seen since: it stays deleted.
+                            continue;
+                        }
+                        sqlx::query("UPDATE devices SET deleted_at = NULL WHERE id = ?")
+                            .bind(id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err("restore a device"))?;
+                        changes.devices_new.push(id);
+                        Self::event(
+                            &mut tx,
+                            network,
+                            "device_new",
+                            Some(id),
+                            Some(run),
+                            serde_json::json!({"seen_again": true}),
+                        )
+                        .await?;
+                    }
+                    let old_host: Option<String> = row.get("hostname");
+                    let old_vendor: Option<String> = row.get("vendor");
+                    let old_type: String = row.get("device_type");
+                    let mut sources: BTreeSet<String> =
+                        serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default();
+                    sources.extend(d.sources.iter().cloned());
+                    let hostname = d.hostname.clone().or(old_host.clone());
+                    let vendor = d.vendor.clone().or(old_vendor.clone());
+                    let (dtype, evidence) = if d.device_type != DeviceType::Unknown {
+                        (d.device_type.to_string(), d.device_type_evidence.clone())
+                    } else {
+                        (old_type.clone(), row.get("device_type_evidence"))
+                    };
+                    let first = parse_ts(&row.get::<String, _>("first_seen")).min(d.first_seen);
+                    let last = parse_ts(&row.get::<String, _>("last_seen")).max(d.last_seen);
+                    sqlx::query(
+                        "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
+                         last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
+                         container = COALESCE(?, container), missed_scans = 0, offline = 0 WHERE id = ?",
+                    )
+                    .bind(&hostname)
+                    .bind(&vendor)
+                    .bind(&dtype)
+                    .bind(&evidence)
+                    .bind(ts(first))
+                    .bind(ts(last))
+                    .bind(serde_json::to_string(&sources).map_err(json_err("update a device"))?)
+                    .bind(i64::from(d.randomized_mac))
+                    .bind(parent.map(|p| p.to_string()))
+                    .bind(d.container.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("update a device"))?;
+                    if (hostname != old_host || vendor != old_vendor || dtype != old_type)
+                        && !changes.devices_new.contains(&id)
+                    {
+                        changes.devices_changed.push(id);
+                        Self::event(
+                            &mut tx,
+                            network,
+                            "device_changed",
+                            Some(id),
+                            Some(run),
+                            serde_json::json!({"hostname": hostname, "vendor": vendor, "device_type": dtype}),
+                        )
+                        .await?;
+                    }
+                    id
+                }
+                None => {
+                    let taken: Option<String> =
+                        sqlx::query_scalar("SELECT id FROM devices WHERE id = ?")
+                            .bind(d.id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err("create a device"))?;
+                    let id = if taken.is_some() {
+                        Uuid::new_v4()
+                    } else {
+                        d.id
+                    };
+                    sqlx::query(
+                        "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, \
+                         sources, randomized_mac, parent_id, container_id, container) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(id.to_string())
+                    .bind(network.to_string())
+                    .bind(&d.hostname)
+                    .bind(&d.vendor)
+                    .bind(d.device_type.to_string())
+                    .bind(&d.device_type_evidence)
+                    .bind(ts(d.first_seen))
+                    .bind(ts(d.last_seen))
+                    .bind(serde_json::to_string(&d.sources).map_err(json_err("create a device"))?)
+                    .bind(i64::from(d.randomized_mac))
+                    .bind(parent.map(|p| p.to_string()))
+                    .bind(d.container.as_ref().map(|c| c.id.clone()))
+                    .bind(d.container.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("create a device"))?;
+                    changes.devices_new.push(id);
+                    Self::event(
+                        &mut tx,
+                        network,
+                        "device_new",
+                        Some(id),
+                        Some(run),
+                        serde_json::json!({"ips": d.ips()}),
+                    )
+                    .await?;
+                    id
+                }
+            };
+            stored_id.insert(d.id, id);
+
+            // Interfaces: a new one changes the device.
+            for i in &d.interfaces {
+                let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
+                let r = sqlx::query(
+                    "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (device_id, ip, mac) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), \
+                     first_seen = MIN(first_seen, excluded.first_seen), subnet = COALESCE(excluded.subnet, subnet)",
+                )
+                .bind(id.to_string())
+                .bind(network.to_string())
+                .bind(i.ip.to_string())
+                .bind(&mac)
+                .bind(i.subnet.map(|s| s.to_string()))
+                .bind(ts(d.first_seen))
+                .bind(ts(d.last_seen))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("store an interface"))?;
+                let _ = r;
+                // An address-only interface is superseded by the same address with a MAC.
+                if !mac.is_empty() {
+                    sqlx::query(
+                        "DELETE FROM interfaces WHERE device_id = ? AND ip = ? AND mac = ''",
+                    )
+                    .bind(id.to_string())
+                    .bind(i.ip.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("store an interface"))?;
+                }
+            }
+
+            // Services.
+            for s in &d.services {
+                let key = (id, s.port, s.transport.to_string());
+                let old = sqlx::query("SELECT state, name, product, version, confidence FROM services WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?")
+                    .bind(id.to_string())
+                    .bind(s.ip.to_string())
+                    .bind(s.transport.to_string())
+                    .bind(i64::from(s.port))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err("read a service"))?;
+                let extra = serde_json::to_string(&s.extra).map_err(json_err("store a service"))?;
+                match old {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        )
+                        .bind(id.to_string())
+                        .bind(s.ip.to_string())
+                        .bind(i64::from(s.port))
+                        .bind(s.transport.to_string())
+                        .bind(enum_str(&s.state))
+                        .bind(&s.name)
+                        .bind(&s.product)
+                        .bind(&s.version)
+                        .bind(&extra)
+                        .bind(enum_str(&s.confidence))
+                        .bind(&s.evidence)
+                        .bind(ts(s.first_seen))
+                        .bind(ts(s.last_seen))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("store a service"))?;
+                        changes.services_new.push(key.clone());
+                        Self::event(&mut tx, network, "service_new", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "protocol": s.transport, "name": s.name, "product": s.product})).await?;
+                    }
+                    Some(o) => {
+                        let old_conf: Confidence =
+                            serde_json::from_value(serde_json::Value::String(o.get("confidence")))
+                                .unwrap_or_default();
+                        // A weaker identification never replaces a stronger one.
+                        let keep_old = s.name == Service::UNKNOWN || s.confidence < old_conf;
+                        let (name, product, version, conf, evidence): (
+                            String,
+                            Option<String>,
+                            Option<String>,
+                            String,
+                            Option<String>,
+                        ) = if keep_old {
+                            (
+                                o.get("name"),
+                                o.get("product"),
+                                o.get("version"),
+                                o.get("confidence"),
+                                None,
+                            )
+                        } else {
+                            (
+                                s.name.clone(),
+                                s.product.clone(),
+                                s.version.clone(),
+                                enum_str(&s.confidence),
+                                Some(s.evidence.clone()),
+                            )
+                        };
+                        let state = enum_str(&s.state);
+                        let changed = state != o.get::<String, _>("state")
+                            || name != o.get::<String, _>("name")
+                            || product != o.get::<Option<String>, _>("product")
+                            || version != o.get::<Option<String>, _>("version");
+                        sqlx::query(
+                            "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
+                             extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?",
+                        )
+                        .bind(&state)
+                        .bind(&name)
+                        .bind(&product)
+                        .bind(&version)
+                        .bind(&conf)
+                        .bind(&evidence)
+                        .bind(&extra)
+                        .bind(ts(s.last_seen))
+                        .bind(id.to_string())
+                        .bind(s.ip.to_string())
+                        .bind(s.transport.to_string())
+                        .bind(i64::from(s.port))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("update a service"))?;
+                        if changed {
+                            changes.services_changed.push(key.clone());
+                            Self::event(&mut tx, network, "service_changed", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version})).await?;
+                        }
+                    }
+                }
+            }
+        }
+        sqlx::query("INSERT INTO batches (id, scan_run_id, applied_at) VALUES (?, ?, ?)")
+            .bind(batch.to_string())
+            .bind(run.to_string())
+            .bind(ts(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("record a batch"))?;
+        sqlx::query("UPDATE scan_runs SET devices_seen = devices_seen + ? WHERE id = ?")
+            .bind(stored_id.len() as i64)
+            .bind(run.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("update a scan run"))?;
+        tx.commit().await.map_err(db_err("commit a batch"))?;
+        Ok(changes)
+    }
+
+    async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet> {
+        let _w = self.write.lock().await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("finish a scan run"))?;
+        let row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+            .bind(run.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("read a scan run"))?
+            .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
+        let info = run_from_row(&row)?;
+        if info.finished_at.is_some() {
+            return Err(StoreError::BadRequest(format!(
+                "scan run {run} has already finished"
+            )));
+        }
+        sqlx::query("UPDATE scan_runs SET status = ?, finished_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(ts(Utc::now()))
+            .bind(run.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("finish a scan run"))?;
+        let mut changes = ChangeSet::default();
+        if status == RunStatus::Done && !info.targets.is_empty() {
+            // Devices of the network not seen since the run started, with an address it covered.
+            let rows = sqlx::query(
+                "SELECT d.id, i.ip, d.missed_scans, d.offline FROM devices d JOIN interfaces i ON i.device_id = d.id \
+                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen < ?",
+            )
+            .bind(info.network.to_string())
+            .bind(ts(info.started_at))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err("find missed devices"))?;
+            let mut missed: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+            for r in &rows {
+                let ip: Option<std::net::IpAddr> = r.get::<String, _>("ip").parse().ok();
+                if ip.is_some_and(|ip| info.targets.iter().any(|t| t.contains(&ip))) {
+                    missed.insert(r.get("id"), (r.get("missed_scans"), r.get("offline")));
+                }
+            }
+            for (id, (misses, offline)) in missed {
+                let misses = misses + 1;
+                let now_offline = misses >= OFFLINE_AFTER;
+                sqlx::query("UPDATE devices SET missed_scans = ?, offline = ? WHERE id = ?")
+                    .bind(misses)
+                    .bind(i64::from(now_offline))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("mark a device offline"))?;
+                if now_offline && offline == 0 {
+                    let uid = Uuid::parse_str(&id).ok();
+                    if let Some(u) = uid {
+                        changes.devices_gone.push(u);
+                    }
+                    Self::event(
+                        &mut tx,
+                        info.network,
+                        "device_gone",
+                        uid,
+                        Some(run),
+                        serde_json::json!({"missed_scans": misses}),
+                    )
+                    .await?;
+                }
+            }
+        }
+        Self::event(
+            &mut tx,
+            info.network,
+            "scan_done",
+            None,
+            Some(run),
+            serde_json::json!({"status": status.as_str()}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("finish a scan run"))?;
+        Ok(changes)
+    }
+
+    async fn devices(
+        &self,
+        filter: &DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<StoredDevice>> {
+        let limit = limit.clamp(1, 1000);
+        if let Some(c) = cursor {
+            Uuid::parse_str(c)
+                .map_err(|_| StoreError::BadRequest(format!("invalid cursor {c:?}")))?;
+        }
+        let mut sql = String::from("SELECT d.id FROM devices d WHERE d.deleted_at IS NULL");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(n) = filter.network {
+            sql.push_str(" AND d.network_id = ?");
+            binds.push(n.to_string());
+        }
+        if let Some(s) = filter.subnet {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM interfaces i WHERE i.device_id = d.id AND i.subnet = ?)");
+            binds.push(s.trunc().to_string());
+        }
+        if let Some(q) = filter.q.as_ref().filter(|q| !q.is_empty()) {
+            let like = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            sql.push_str(
+                " AND (d.hostname LIKE ? ESCAPE '\\' OR d.vendor LIKE ? ESCAPE '\\' OR d.user_name LIKE ? ESCAPE '\\' \
+                 OR EXISTS (SELECT 1 FROM interfaces i WHERE i.device_id = d.id AND (i.ip LIKE ? ESCAPE '\\' OR i.mac LIKE ? ESCAPE '\\')))",
+            );
+            for _ in 0..5 {
+                binds.push(like.clone());
+            }
+        }
+        if let Some(svc) = &filter.service {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM services s WHERE s.device_id = d.id AND s.name = ?)",
+            );
+            binds.push(svc.clone());
+        }
+        if let Some(since) = filter.seen_since {
+            sql.push_str(" AND d.last_seen >= ?");
+            binds.push(ts(since));
+        }
+        if let Some(c) = cursor {
+            sql.push_str(" AND d.id > ?");
+            binds.push(c.to_owned());
+        }
+        sql.push_str(" ORDER BY d.id LIMIT ?");
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let ids = query
+            .bind((limit + 1) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list devices"))?;
+        let more = ids.len() > limit;
+        let mut conn = self.pool.acquire().await.map_err(db_err("list devices"))?;
+        let mut items = Vec::with_capacity(limit);
+        for id in ids.iter().take(limit) {
+            if let Some(d) =
+                Self::load_device(&mut conn, Uuid::parse_str(id).unwrap_or_default()).await?
+            {
+                items.push(d);
+            }
+        }
+        let next_cursor = if more {
+            items.last().map(|d| d.device.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn device(&self, id: Uuid) -> Result<Option<StoredDevice>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err("read a device"))?;
+        Self::load_device(&mut conn, id).await
+    }
+
+    async fn edit_device(&self, id: Uuid, edit: DeviceEdit) -> Result<StoredDevice> {
+        let _w = self.write.lock().await;
+        let mut conn = self.pool.acquire().await.map_err(db_err("edit a device"))?;
+        if Self::load_device(&mut conn, id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("device {id}")));
+        }
+        if let Some(name) = edit.name {
+            sqlx::query("UPDATE devices SET user_name = ? WHERE id = ?")
+                .bind(name)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        if let Some(notes) = edit.notes {
+            sqlx::query("UPDATE devices SET notes = ? WHERE id = ?")
+                .bind(notes)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        if let Some(tags) = edit.tags {
+            let tags = serde_json::to_string(&tags).map_err(json_err("edit a device"))?;
+            sqlx::query("UPDATE devices SET tags = ? WHERE id = ?")
+                .bind(tags)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        Self::load_device(&mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("device {id}")))
+    }
+
+    async fn delete_device(&self, id: Uuid) -> Result<()> {
+        let _w = self.write.lock().await;
+        let r =
+            sqlx::query("UPDATE devices SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(ts(Utc::now()))
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err("delete a device"))?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("device {id}")));
+        }
+        Ok(())
+    }
+
+    async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(limit.clamp(1, 1000) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read events"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Event {
+                seq: r.get("seq"),
+                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+                kind: r.get("kind"),
+                device: r
+                    .get::<Option<String>, _>("device_id")
+                    .and_then(|d| Uuid::parse_str(&d).ok()),
+                scan_run: r
+                    .get::<Option<String>, _>("scan_run_id")
+                    .and_then(|d| Uuid::parse_str(&d).ok()),
+                detail: serde_json::from_str(&r.get::<String, _>("detail")).unwrap_or_default(),
+                at: parse_ts(&r.get::<String, _>("at")),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,568 @@
+//! The checks every backend passes.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use scanopy_core::{
+    Confidence, Fact, MacAddr, Observation, PortFact, PortState, ScanConfig, Transport,
+};
+use scanopy_store::{DeviceEdit, DeviceFilter, NewScanRun, RunStatus, Store, StoreError};
+use uuid::Uuid;
+
+fn t(s: i64) -> DateTime<Utc> {
+    Utc::now() - Duration::hours(1) + Duration::seconds(s)
+}
+
+fn obs(ip: &str, at: DateTime<Utc>, fact: Fact) -> Observation {
+    Observation {
+        ip: ip.parse().unwrap(),
+        scanner: "test".into(),
+        at,
+        fact,
+    }
+}
+
+fn mac(s: &str) -> Fact {
+    Fact::Mac {
+        mac: s.parse::<MacAddr>().unwrap(),
+    }
+}
+
+fn port(p: u16) -> Fact {
+    Fact::Port(PortFact::state(p, Transport::Tcp, PortState::Open))
+}
+
+async fn run(store: &dyn Store, network: Uuid) -> Uuid {
+    store
+        .start_scan(NewScanRun {
+            network,
+            daemon: None,
+            config: ScanConfig::default(),
+            targets: vec!["10.0.0.0/24".parse().unwrap()],
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn network(store: &dyn Store) -> Uuid {
+    store
+        .create_network("lab", &["10.0.0.0/24".parse().unwrap()])
+        .await
+        .unwrap()
+        .id
+}
+
+async fn all(store: &dyn Store) -> Vec<scanopy_store::StoredDevice> {
+    store
+        .devices(&DeviceFilter::default(), 1000, None)
+        .await
+        .unwrap()
+        .items
+}
+
+pub(crate) async fn merge_rules_follow_the_core(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    // A MAC, then (another batch) the same address without MAC: one device.
+    let c1 = store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(1), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(c1.devices_new.len(), 1);
+    let c2 = store
+        .apply_batch(r, Uuid::new_v4(), &[obs("10.0.0.5", t(2), port(22))])
+        .await
+        .unwrap();
+    assert!(c2.devices_new.is_empty(), "{c2:?}");
+    assert_eq!(c2.services_new.len(), 1);
+    // A second MAC on another address: another device.
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.6", t(3), mac("00:11:32:00:00:06"))],
+        )
+        .await
+        .unwrap();
+    // An address known only by address, later seen with a MAC: the same device, now with it.
+    store
+        .apply_batch(r, Uuid::new_v4(), &[obs("10.0.0.7", t(4), port(80))])
+        .await
+        .unwrap();
+    let c = store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.7", t(5), mac("00:11:32:00:00:07"))],
+        )
+        .await
+        .unwrap();
+    assert!(c.devices_new.is_empty(), "{c:?}");
+    let devices = all(store).await;
+    assert_eq!(devices.len(), 3, "{devices:#?}");
+    let d5 = devices
+        .iter()
+        .find(|d| d.device.ips().contains(&"10.0.0.5".parse().unwrap()))
+        .unwrap();
+    assert_eq!(d5.device.macs().len(), 1);
+    assert_eq!(d5.device.services.len(), 1);
+    assert_eq!(
+        d5.device.interfaces[0].subnet,
+        Some("10.0.0.0/24".parse().unwrap())
+    );
+    let d7 = devices
+        .iter()
+        .find(|d| d.device.ips().contains(&"10.0.0.7".parse().unwrap()))
+        .unwrap();
+    assert_eq!(
+        d7.device.interfaces.len(),
+        1,
+        "the address-only interface took on the MAC"
+    );
+    assert_eq!(d7.device.macs().len(), 1);
+    assert_eq!(d7.device.services.len(), 1);
+}
+
+pub(crate) async fn a_batch_applied_twice_changes_nothing(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let batch = Uuid::new_v4();
+    let o = [
+        obs("10.0.0.5", t(1), mac("00:11:32:00:00:05")),
+        obs("10.0.0.5", t(1), port(80)),
+    ];
+    let first = store.apply_batch(r, batch, &o).await.unwrap();
+    assert!(!first.is_empty());
+    let before = all(store).await;
+    let events_before = store.events(0, 1000).await.unwrap().len();
+    let again = store.apply_batch(r, batch, &o).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(all(store).await, before);
+    assert_eq!(store.events(0, 1000).await.unwrap().len(), events_before);
+    assert_eq!(store.scan_run(r).await.unwrap().unwrap().devices_seen, 1);
+}
+
+pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(1), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    store.finish_scan(r, RunStatus::Done).await.unwrap();
+    let mut gone = Vec::new();
+    for _ in 0..scanopy_store::OFFLINE_AFTER {
+        let r = run(store, net).await;
+        let c = store.finish_scan(r, RunStatus::Done).await.unwrap();
+        gone.extend(c.devices_gone);
+    }
+    let devices = all(store).await;
+    assert_eq!(devices.len(), 1, "offline, not deleted");
+    assert!(devices[0].offline);
+    assert_eq!(gone, vec![devices[0].device.id]);
+    // Seen again: online.
+    let r = run(store, net).await;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    assert!(!all(store).await[0].offline);
+    // A run that failed does not count as a miss.
+    let r = run(store, net).await;
+    assert!(
+        store
+            .finish_scan(r, RunStatus::Failed)
+            .await
+            .unwrap()
+            .devices_gone
+            .is_empty()
+    );
+    assert!(matches!(
+        store.finish_scan(r, RunStatus::Done).await,
+        Err(StoreError::BadRequest(_))
+    ));
+}
+
+pub(crate) async fn deleted_devices_stay_deleted_unless_seen_again(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(1), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    let id = all(store).await[0].device.id;
+    store.delete_device(id).await.unwrap();
+    assert!(all(store).await.is_empty());
+    assert!(matches!(
+        store.delete_device(id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A late batch with an observation from before the deletion: still deleted.
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(2), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    assert!(
+        all(store).await.is_empty(),
+        "brought back by an old observation"
+    );
+    // Seen after the deletion: back.
+    let c = store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(
+                "10.0.0.5",
+                Utc::now() + Duration::seconds(1),
+                mac("00:11:32:00:00:05"),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.devices_new, vec![id]);
+    assert_eq!(all(store).await.len(), 1);
+}
+
+pub(crate) async fn user_edits_survive_scans(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(1), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    let id = all(store).await[0].device.id;
+    let edited = store
+        .edit_device(
+            id,
+            DeviceEdit {
+                name: Some(Some("NAS".into())),
+                notes: Some(Some("attic".into())),
+                tags: Some(vec!["storage".into()]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.user_name.as_deref(), Some("NAS"));
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(
+                "10.0.0.5",
+                t(2),
+                Fact::Hostname {
+                    name: "diskstation.lan".into(),
+                    source: "ptr".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    let d = store.device(id).await.unwrap().unwrap();
+    assert_eq!(d.user_name.as_deref(), Some("NAS"));
+    assert_eq!(d.notes.as_deref(), Some("attic"));
+    assert_eq!(d.tags, ["storage"]);
+    assert_eq!(d.device.hostname.as_deref(), Some("diskstation.lan"));
+    assert!(matches!(
+        store
+            .edit_device(Uuid::new_v4(), DeviceEdit::default())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub(crate) async fn events_come_in_order_and_resume_from_a_cursor(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[
+                obs("10.0.0.5", t(1), mac("00:11:32:00:00:05")),
+                obs("10.0.0.5", t(1), port(22)),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(
+                "10.0.0.5",
+                t(2),
+                Fact::Hostname {
+                    name: "a".into(),
+                    source: "ptr".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    store.finish_scan(r, RunStatus::Done).await.unwrap();
+    let events = store.events(0, 100).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["device_new", "service_new", "device_changed", "scan_done"]
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let rest = store.events(events[1].seq, 100).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(store.events(events[3].seq, 100).await.unwrap().is_empty());
+}
+
+pub(crate) async fn pagination_visits_every_device_once(store: &dyn Store) {
+    let net = store
+        .create_network("big", &["10.1.0.0/16".parse().unwrap()])
+        .await
+        .unwrap()
+        .id;
+    let r = store
+        .start_scan(NewScanRun {
+            network: net,
+            daemon: None,
+            config: ScanConfig::default(),
+            targets: vec!["10.1.0.0/16".parse().unwrap()],
+        })
+        .await
+        .unwrap()
+        .id;
+    let o: Vec<Observation> = (0..250u32)
+        .map(|i| {
+            let ip = IpAddr::from([10, 1, (i / 200) as u8, (i % 200 + 1) as u8]);
+            Observation {
+                ip,
+                scanner: "t".into(),
+                at: t(1),
+                fact: port(80),
+            }
+        })
+        .collect();
+    store.apply_batch(r, Uuid::new_v4(), &o).await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .devices(&DeviceFilter::default(), 100, cursor.as_deref())
+            .await
+            .unwrap();
+        pages += 1;
+        for d in &page.items {
+            assert!(seen.insert(d.device.id), "a device listed twice");
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (250, 3));
+    assert!(matches!(
+        store
+            .devices(&DeviceFilter::default(), 10, Some("not-a-cursor"))
+            .await,
+        Err(StoreError::BadRequest(_))
+    ));
+}
+
+pub(crate) async fn filters_narrow_the_list(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let mut ssh = PortFact::state(22, Transport::Tcp, PortState::Open);
+    ssh.name = Some("ssh".into());
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[
+                obs("10.0.0.5", t(1), mac("00:11:32:00:00:05")),
+                obs(
+                    "10.0.0.5",
+                    t(1),
+                    Fact::Hostname {
+                        name: "nas.lan".into(),
+                        source: "ptr".into(),
+                    },
+                ),
+                obs("10.0.0.6", t(1), Fact::Port(ssh)),
+                obs("10.0.0.7", t(1), port(80)),
+            ],
+        )
+        .await
+        .unwrap();
+    let count =
+        |f: DeviceFilter| async move { store.devices(&f, 100, None).await.unwrap().items.len() };
+    assert_eq!(count(DeviceFilter::default()).await, 3);
+    assert_eq!(
+        count(DeviceFilter {
+            q: Some("nas".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            q: Some("00:11:32".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            q: Some("%".into()),
+            ..Default::default()
+        })
+        .await,
+        0,
+        "wildcards are literal"
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            service: Some("ssh".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            subnet: Some("10.0.0.0/24".parse().unwrap()),
+            ..Default::default()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            network: Some(Uuid::new_v4()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            seen_since: Some(Utc::now()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(DeviceFilter {
+            q: Some("'; DROP TABLE devices; --".into()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(count(DeviceFilter::default()).await, 3);
+}
+
+pub(crate) async fn concurrent_writers_lose_nothing(store: &dyn Store) {
+    let net = store
+        .create_network("busy", &["10.2.0.0/16".parse().unwrap()])
+        .await
+        .unwrap()
+        .id;
+    let r = store
+        .start_scan(NewScanRun {
+            network: net,
+            daemon: None,
+            config: ScanConfig::default(),
+            targets: vec!["10.2.0.0/16".parse().unwrap()],
+        })
+        .await
+        .unwrap()
+        .id;
+    let writer = |base: u8| async move {
+        for i in 0..40u8 {
+            let o = [Observation {
+                ip: IpAddr::from([10, 2, base, i + 1]),
+                scanner: "t".into(),
+                at: t(1),
+                fact: port(80),
+            }];
+            store.apply_batch(r, Uuid::new_v4(), &o).await.unwrap();
+        }
+    };
+    futures_join(writer(1), writer(2)).await;
+    assert_eq!(
+        store
+            .devices(&DeviceFilter::default(), 1000, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        80
+    );
+}
+
+async fn futures_join<A: std::future::Future<Output = ()>, B: std::future::Future<Output = ()>>(
+    a: A,
+    b: B,
+) {
+    tokio::join!(a, b);
+}
+
+pub(crate) async fn services_keep_their_best_identification(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let mut strong = PortFact::state(80, Transport::Tcp, PortState::Open);
+    strong.name = Some("http".into());
+    strong.product = Some("nginx".into());
+    strong.confidence = Confidence::High;
+    strong.evidence = "http-nginx".into();
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", t(1), Fact::Port(strong))],
+        )
+        .await
+        .unwrap();
+    // A later scan that could not identify it does not erase what was known.
+    let c = store
+        .apply_batch(r, Uuid::new_v4(), &[obs("10.0.0.5", t(2), port(80))])
+        .await
+        .unwrap();
+    assert!(c.services_changed.is_empty(), "{c:?}");
+    let d = &all(store).await[0];
+    assert_eq!(d.device.services[0].product.as_deref(), Some("nginx"));
+    // A closed port is a change.
+    let closed = Fact::Port(PortFact::state(80, Transport::Tcp, PortState::Closed));
+    let c = store
+        .apply_batch(r, Uuid::new_v4(), &[obs("10.0.0.5", t(3), closed)])
+        .await
+        .unwrap();
+    assert_eq!(c.services_changed.len(), 1);
+}
