@@ -1,7 +1,7 @@
-//! scanopy-store: the inventory's memory. One [`Store`] trait; an embedded SQLite backend
-//! ([`SqliteStore`], the default feature). PostgreSQL, jobs for daemons, users and keys are still
-//! to come (issue #4); the conformance suite in `tests/it` is written against the trait so that
-//! every backend runs the same checks.
+//! scanopy-store: the inventory's memory. One [`Store`] trait, implemented by [`SqlStore`] for
+//! an embedded SQLite file ([`SqlStore::open`]) and for PostgreSQL
+//! ([`SqlStore::connect_postgres`]). The conformance suite in `tests/it` runs against both. Jobs
+//! for daemons, users and keys are still to come (issue #4).
 //!
 //! # Overview
 //! - [`Store::apply_batch`] folds a batch of observations of a scan run into the inventory in one
@@ -19,14 +19,12 @@
 //! is down ([`StoreError::Unavailable`]) from a bad request.
 
 mod model;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod sql;
 
 pub use model::{
     ChangeSet, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun, StoredDevice,
 };
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sql::{Dialect, SqlStore, SqliteStore};
 
 use async_trait::async_trait;
 use ipnet::IpNet;

@@ -1,5 +1,8 @@
-//! The embedded SQLite backend: one file in the data directory, WAL mode, one writer at a time.
+//! The SQL backends: embedded SQLite (one file in the data directory, WAL mode) and PostgreSQL,
+//! one implementation over sqlx's `Any` driver. The SQL is written once, for SQLite, and
+//! [`q`] adapts it to PostgreSQL (numbered placeholders, `GREATEST`/`LEAST`, `ILIKE`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
@@ -11,8 +14,8 @@ use scanopy_core::{
     Confidence, Container, Device, DeviceType, Interface, Inventory, InventoryConfig, MacAddr,
     Network, Observation, Service,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -21,16 +24,60 @@ use crate::model::{
 };
 use crate::{OFFLINE_AFTER, Result, Store, StoreError};
 
-/// The migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
+/// Which SQL the database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
 
-/// The SQLite store.
+/// The migrations of each dialect, in order; the schema version is how many were applied.
+const SQLITE_MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
+const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
+
+/// Adapts SQL written for SQLite to the dialect.
+pub(crate) fn q(dia: Dialect, sql: &str) -> Cow<'_, str> {
+    if dia == Dialect::Sqlite {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(
+        out.replace("MAX(", "GREATEST(")
+            .replace("MIN(", "LEAST(")
+            .replace(" LIKE ", " ILIKE "),
+    )
+}
+
+/// A store in SQLite or PostgreSQL.
 #[derive(Debug)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// SQLite has one writer: writes queue here instead of failing with "database is locked".
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// One writer at a time in this process (SQLite has one writer; PostgreSQL also takes a
+    /// per-network advisory lock, for several servers on one database).
     write: Mutex<()>,
 }
+
+/// The embedded backend's name, kept for callers that want SQLite.
+pub type SqliteStore = SqlStore;
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
@@ -47,7 +94,8 @@ fn db_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(what.to_owned()),
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(what.to_owned()),
         _ => StoreError::Internal(what.to_owned()),
     }
 }
@@ -56,88 +104,149 @@ fn json_err(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |_| StoreError::Internal(what.to_owned())
 }
 
-impl SqliteStore {
-    /// Opens (creating it if needed) the database file at `path` and brings its schema up to
-    /// date. A database written by a newer scanopy is refused.
+impl SqlStore {
+    /// Opens (creating it if needed) the SQLite database file at `path` and brings its schema
+    /// up to date. A database written by a newer scanopy is refused.
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        Self::with_options(options).await
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        Self::connect_sqlite(&url, 4).await
     }
 
-    /// An in-memory database, for tests and throwaway use.
+    /// An in-memory SQLite database, for tests and throwaway use.
     pub async fn in_memory() -> Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|_| StoreError::Internal("open an in-memory database".into()))?
-            .foreign_keys(true);
         // One connection: every connection to :memory: would be a database of its own.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
+        Self::connect_sqlite("sqlite::memory:", 1).await
+    }
+
+    async fn connect_sqlite(url: &str, connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
             .await
             .map_err(db_err("open the database"))?;
-        let store = SqliteStore {
+        let store = SqlStore {
             pool,
+            dialect: Dialect::Sqlite,
             write: Mutex::new(()),
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn with_options(options: SqliteConnectOptions) -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+    /// Connects to PostgreSQL (`postgres://…`) and brings the schema up to date. A connection
+    /// that fails is [`StoreError::Unavailable`]; the URL, which may hold a password, is never
+    /// part of an error.
+    pub async fn connect_postgres(url: &str) -> Result<Self> {
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StoreError::BadRequest(
+                "a PostgreSQL URL starts with postgres://".into(),
+            ));
+        }
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
             .await
-            .map_err(db_err("open the database"))?;
-        let store = SqliteStore {
+            .map_err(|_| StoreError::Unavailable("connect to PostgreSQL".into()))?;
+        let store = SqlStore {
             pool,
+            dialect: Dialect::Postgres,
             write: Mutex::new(()),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Which SQL this store speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn migrations(&self) -> &'static [&'static str] {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS,
+            Dialect::Postgres => POSTGRES_MIGRATIONS,
+        }
     }
 
     /// The schema version this program writes.
     pub fn supported_version() -> i64 {
-        MIGRATIONS.len() as i64
+        SQLITE_MIGRATIONS.len() as i64
     }
 
-    /// The database's schema version.
+    /// The database's schema version (0 for an empty database).
     pub async fn schema_version(&self) -> Result<i64> {
-        let v: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&self.pool)
+        let dia = self.dialect;
+        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .execute(&self.pool)
             .await
             .map_err(db_err("read the schema version"))?;
-        Ok(v)
+        let v: Option<i64> = sqlx::query_scalar(&q(
+            dia,
+            "SELECT version FROM schema_version ORDER BY version DESC LIMIT 1",
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("read the schema version"))?;
+        Ok(v.unwrap_or(0))
     }
 
     async fn migrate(&self) -> Result<()> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
         let current = self.schema_version().await?;
-        let supported = Self::supported_version();
+        let migrations = self.migrations();
+        let supported = migrations.len() as i64;
         if current > supported {
             return Err(StoreError::TooNew {
                 found: current,
                 supported,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
             let mut tx = self
                 .pool
                 .begin()
                 .await
                 .map_err(db_err("start a migration"))?;
+            if dia == Dialect::Postgres {
+                // Two servers starting at once: one migrates, the other waits.
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7231)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("lock for a migration"))?;
+                let again: Option<i64> = sqlx::query_scalar(
+                    "SELECT version FROM schema_version ORDER BY version DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("read the schema version"))?;
+                if again.unwrap_or(0) > i as i64 {
+                    continue;
+                }
+            }
             sqlx::raw_sql(sql)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("apply a migration"))?;
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1))
+            sqlx::query(&q(dia, "INSERT INTO schema_version (version) VALUES (?)"))
+                .bind((i + 1) as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("record the schema version"))?;
@@ -146,8 +255,26 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn network_subnets(conn: &mut SqliteConnection, network: Uuid) -> Result<Vec<IpNet>> {
-        let row = sqlx::query("SELECT subnets FROM networks WHERE id = ?")
+    /// Serialises writers to one network across processes (PostgreSQL); nothing on SQLite,
+    /// whose writes are serialised anyway.
+    async fn lock_network(dia: Dialect, conn: &mut AnyConnection, network: Uuid) -> Result<()> {
+        if dia == Dialect::Postgres {
+            let key = i64::from_be_bytes(network.as_bytes()[..8].try_into().unwrap_or([0; 8]));
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("lock a network"))?;
+        }
+        Ok(())
+    }
+
+    async fn network_subnets(
+        dia: Dialect,
+        conn: &mut AnyConnection,
+        network: Uuid,
+    ) -> Result<Vec<IpNet>> {
+        let row = sqlx::query(&q(dia, "SELECT subnets FROM networks WHERE id = ?"))
             .bind(network.to_string())
             .fetch_optional(&mut *conn)
             .await
@@ -159,14 +286,15 @@ impl SqliteStore {
     }
 
     async fn event(
-        conn: &mut SqliteConnection,
+        dia: Dialect,
+        conn: &mut AnyConnection,
         network: Uuid,
         kind: &str,
         device: Option<Uuid>,
         run: Option<Uuid>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO events (network_id, kind, device_id, scan_run_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query(&q(dia, "INSERT INTO events (network_id, kind, device_id, scan_run_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)"))
             .bind(network.to_string())
             .bind(kind)
             .bind(device.map(|d| d.to_string()))
@@ -183,15 +311,17 @@ impl SqliteStore {
     /// a device without MAC, the device holding its address; for a device with a MAC, an
     /// address-only device holding its address (it now has a MAC).
     async fn resolve(
-        conn: &mut SqliteConnection,
+        dia: Dialect,
+        conn: &mut AnyConnection,
         network: Uuid,
         d: &Device,
     ) -> Result<Option<Uuid>> {
         let net = network.to_string();
         for mac in d.macs() {
-            let hit: Option<String> = sqlx::query_scalar(
+            let hit: Option<String> = sqlx::query_scalar(&q(
+                dia,
                 "SELECT device_id FROM interfaces WHERE network_id = ? AND mac = ? LIMIT 1",
-            )
+            ))
             .bind(&net)
             .bind(mac.to_string())
             .fetch_optional(&mut *conn)
@@ -202,9 +332,10 @@ impl SqliteStore {
             }
         }
         if let Some(c) = &d.container {
-            let hit: Option<String> = sqlx::query_scalar(
+            let hit: Option<String> = sqlx::query_scalar(&q(
+                dia,
                 "SELECT id FROM devices WHERE network_id = ? AND container_id = ? LIMIT 1",
-            )
+            ))
             .bind(&net)
             .bind(&c.id)
             .fetch_optional(&mut *conn)
@@ -222,7 +353,7 @@ impl SqliteStore {
             } else {
                 "SELECT device_id FROM interfaces WHERE network_id = ? AND ip = ? ORDER BY last_seen DESC, mac DESC LIMIT 1"
             };
-            let hit: Option<String> = sqlx::query_scalar(sql)
+            let hit: Option<String> = sqlx::query_scalar(&q(dia, sql))
                 .bind(&net)
                 .bind(ip.to_string())
                 .fetch_optional(&mut *conn)
@@ -235,18 +366,26 @@ impl SqliteStore {
         Ok(None)
     }
 
-    async fn load_device(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<StoredDevice>> {
-        let Some(row) = sqlx::query("SELECT * FROM devices WHERE id = ? AND deleted_at IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err("read a device"))?
+    async fn load_device(
+        dia: Dialect,
+        conn: &mut AnyConnection,
+        id: Uuid,
+    ) -> Result<Option<StoredDevice>> {
+        let Some(row) = sqlx::query(&q(
+            dia,
+            "SELECT * FROM devices WHERE id = ? AND deleted_at IS NULL",
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("read a device"))?
         else {
             return Ok(None);
         };
-        let interfaces = sqlx::query(
+        let interfaces = sqlx::query(&q(
+            dia,
             "SELECT ip, mac, subnet FROM interfaces WHERE device_id = ? ORDER BY ip, mac",
-        )
+        ))
         .bind(id.to_string())
         .fetch_all(&mut *conn)
         .await
@@ -262,38 +401,34 @@ impl SqliteStore {
             })
         })
         .collect();
-        let services =
-            sqlx::query("SELECT * FROM services WHERE device_id = ? ORDER BY ip, transport, port")
-                .bind(id.to_string())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err("read services"))?
-                .into_iter()
-                .filter_map(|r| {
-                    Some(Service {
-                        ip: r.get::<String, _>("ip").parse().ok()?,
-                        port: u16::try_from(r.get::<i64, _>("port")).ok()?,
-                        transport: serde_json::from_value(serde_json::Value::String(
-                            r.get("transport"),
-                        ))
-                        .ok()?,
-                        state: serde_json::from_value(serde_json::Value::String(r.get("state")))
-                            .ok()?,
-                        name: r.get("name"),
-                        product: r.get("product"),
-                        version: r.get("version"),
-                        extra: serde_json::from_str(&r.get::<String, _>("extra"))
-                            .unwrap_or_default(),
-                        confidence: serde_json::from_value(serde_json::Value::String(
-                            r.get("confidence"),
-                        ))
-                        .unwrap_or_default(),
-                        evidence: r.get("evidence"),
-                        first_seen: parse_ts(&r.get::<String, _>("first_seen")),
-                        last_seen: parse_ts(&r.get::<String, _>("last_seen")),
-                    })
-                })
-                .collect();
+        let services = sqlx::query(&q(
+            dia,
+            "SELECT * FROM services WHERE device_id = ? ORDER BY ip, transport, port",
+        ))
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("read services"))?
+        .into_iter()
+        .filter_map(|r| {
+            Some(Service {
+                ip: r.get::<String, _>("ip").parse().ok()?,
+                port: u16::try_from(r.get::<i64, _>("port")).ok()?,
+                transport: serde_json::from_value(serde_json::Value::String(r.get("transport")))
+                    .ok()?,
+                state: serde_json::from_value(serde_json::Value::String(r.get("state"))).ok()?,
+                name: r.get("name"),
+                product: r.get("product"),
+                version: r.get("version"),
+                extra: serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_default(),
+                confidence: serde_json::from_value(serde_json::Value::String(r.get("confidence")))
+                    .unwrap_or_default(),
+                evidence: r.get("evidence"),
+                first_seen: parse_ts(&r.get::<String, _>("first_seen")),
+                last_seen: parse_ts(&r.get::<String, _>("last_seen")),
+            })
+        })
+        .collect();
         let device = Device {
             id,
             hostname: row.get("hostname"),
@@ -326,7 +461,7 @@ impl SqliteStore {
     }
 }
 
-fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ScanRun> {
+fn run_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRun> {
     Ok(ScanRun {
         id: Uuid::parse_str(&r.get::<String, _>("id"))
             .map_err(|_| StoreError::Internal("read a scan run".into()))?,
@@ -355,29 +490,37 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network> {
+        let dia = self.dialect;
         if name.trim().is_empty() {
             return Err(StoreError::BadRequest("a network needs a name".into()));
         }
         let n = Network::new(name.trim(), subnets.to_vec());
         let _w = self.write.lock().await;
-        sqlx::query("INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)")
-            .bind(n.id.to_string())
-            .bind(&n.name)
-            .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
-            .bind(ts(Utc::now()))
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("store a network"))?;
+        sqlx::query(&q(
+            dia,
+            "INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)",
+        ))
+        .bind(n.id.to_string())
+        .bind(&n.name)
+        .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("store a network"))?;
         Ok(n)
     }
 
     async fn networks(&self) -> Result<Vec<Network>> {
-        let rows = sqlx::query("SELECT id, name, subnets FROM networks ORDER BY name, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list networks"))?;
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT id, name, subnets FROM networks ORDER BY name, id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("list networks"))?;
         rows.iter()
             .map(|r| {
                 Ok(Network {
@@ -392,13 +535,14 @@ impl Store for SqliteStore {
     }
 
     async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
         let mut conn = self
             .pool
             .acquire()
             .await
             .map_err(db_err("start a scan run"))?;
-        Self::network_subnets(&mut conn, run.network).await?;
+        Self::network_subnets(dia, &mut conn, run.network).await?;
         let stored = ScanRun {
             id: Uuid::new_v4(),
             network: run.network,
@@ -410,7 +554,7 @@ impl Store for SqliteStore {
             status: RunStatus::Running,
             devices_seen: 0,
         };
-        sqlx::query("INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)"))
             .bind(stored.id.to_string())
             .bind(stored.network.to_string())
             .bind(stored.daemon.map(|d| d.to_string()))
@@ -425,7 +569,8 @@ impl Store for SqliteStore {
     }
 
     async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>> {
-        let row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+        let dia = self.dialect;
+        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -439,18 +584,20 @@ impl Store for SqliteStore {
         batch: Uuid,
         observations: &[Observation],
     ) -> Result<ChangeSet> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db_err("start a batch"))?;
         let mut changes = ChangeSet::default();
-        let done: Option<String> = sqlx::query_scalar("SELECT id FROM batches WHERE id = ?")
-            .bind(batch.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("check a batch"))?;
+        let done: Option<String> =
+            sqlx::query_scalar(&q(dia, "SELECT id FROM batches WHERE id = ?"))
+                .bind(batch.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("check a batch"))?;
         if done.is_some() {
             return Ok(changes);
         }
-        let run_row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+        let run_row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
             .bind(run.to_string())
             .fetch_optional(&mut *tx)
             .await
@@ -458,7 +605,8 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
         let run_info = run_from_row(&run_row)?;
         let network = run_info.network;
-        let mut subnets = Self::network_subnets(&mut tx, network).await?;
+        Self::lock_network(dia, &mut tx, network).await?;
+        let mut subnets = Self::network_subnets(dia, &mut tx, network).await?;
         subnets.extend(run_info.targets.iter().copied());
 
         // The batch on its own, merged by the core's rules.
@@ -473,11 +621,11 @@ impl Store for SqliteStore {
         let mut stored_id: HashMap<Uuid, Uuid> = HashMap::new();
 
         for d in &batch_devices {
-            let existing = Self::resolve(&mut tx, network, d).await?;
+            let existing = Self::resolve(dia, &mut tx, network, d).await?;
             let parent = d.parent.and_then(|p| stored_id.get(&p).copied());
             let id = match existing {
                 Some(id) => {
-                    let row = sqlx::query("SELECT * FROM devices WHERE id = ?")
+                    let row = sqlx::query(&q(dia, "SELECT * FROM devices WHERE id = ?"))
                         .bind(id.to_string())
                         .fetch_one(&mut *tx)
                         .await
@@ -488,13 +636,14 @@ impl Store for SqliteStore {
                             // Deleted, and not seen since: it stays deleted.
                             continue;
                         }
-                        sqlx::query("UPDATE devices SET deleted_at = NULL WHERE id = ?")
+                        sqlx::query(&q(dia, "UPDATE devices SET deleted_at = NULL WHERE id = ?"))
                             .bind(id.to_string())
                             .execute(&mut *tx)
                             .await
                             .map_err(db_err("restore a device"))?;
                         changes.devices_new.push(id);
                         Self::event(
+                            dia,
                             &mut tx,
                             network,
                             "device_new",
@@ -519,11 +668,9 @@ impl Store for SqliteStore {
                     };
                     let first = parse_ts(&row.get::<String, _>("first_seen")).min(d.first_seen);
                     let last = parse_ts(&row.get::<String, _>("last_seen")).max(d.last_seen);
-                    sqlx::query(
-                        "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
+                    sqlx::query(&q(dia, "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
                          last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
-                         container = COALESCE(?, container), missed_scans = 0, offline = 0 WHERE id = ?",
-                    )
+                         container = COALESCE(?, container), missed_scans = 0, offline = 0 WHERE id = ?"))
                     .bind(&hostname)
                     .bind(&vendor)
                     .bind(&dtype)
@@ -542,8 +689,7 @@ impl Store for SqliteStore {
                         && !changes.devices_new.contains(&id)
                     {
                         changes.devices_changed.push(id);
-                        Self::event(
-                            &mut tx,
+                        Self::event(dia, &mut tx,
                             network,
                             "device_changed",
                             Some(id),
@@ -556,7 +702,7 @@ impl Store for SqliteStore {
                 }
                 None => {
                     let taken: Option<String> =
-                        sqlx::query_scalar("SELECT id FROM devices WHERE id = ?")
+                        sqlx::query_scalar(&q(dia, "SELECT id FROM devices WHERE id = ?"))
                             .bind(d.id.to_string())
                             .fetch_optional(&mut *tx)
                             .await
@@ -566,10 +712,8 @@ impl Store for SqliteStore {
                     } else {
                         d.id
                     };
-                    sqlx::query(
-                        "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, \
-                         sources, randomized_mac, parent_id, container_id, container) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
+                    sqlx::query(&q(dia, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, \
+                         sources, randomized_mac, parent_id, container_id, container) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
                     .bind(id.to_string())
                     .bind(network.to_string())
                     .bind(&d.hostname)
@@ -588,6 +732,7 @@ impl Store for SqliteStore {
                     .map_err(db_err("create a device"))?;
                     changes.devices_new.push(id);
                     Self::event(
+                        dia,
                         &mut tx,
                         network,
                         "device_new",
@@ -604,11 +749,9 @@ impl Store for SqliteStore {
             // Interfaces: a new one changes the device.
             for i in &d.interfaces {
                 let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
-                let r = sqlx::query(
-                    "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (device_id, ip, mac) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen), \
-                     first_seen = MIN(first_seen, excluded.first_seen), subnet = COALESCE(excluded.subnet, subnet)",
-                )
+                let r = sqlx::query(&q(dia, "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (device_id, ip, mac) DO UPDATE SET last_seen = MAX(interfaces.last_seen, excluded.last_seen), \
+                     first_seen = MIN(interfaces.first_seen, excluded.first_seen), subnet = COALESCE(excluded.subnet, interfaces.subnet)"))
                 .bind(id.to_string())
                 .bind(network.to_string())
                 .bind(i.ip.to_string())
@@ -622,9 +765,10 @@ impl Store for SqliteStore {
                 let _ = r;
                 // An address-only interface is superseded by the same address with a MAC.
                 if !mac.is_empty() {
-                    sqlx::query(
+                    sqlx::query(&q(
+                        dia,
                         "DELETE FROM interfaces WHERE device_id = ? AND ip = ? AND mac = ''",
-                    )
+                    ))
                     .bind(id.to_string())
                     .bind(i.ip.to_string())
                     .execute(&mut *tx)
@@ -636,7 +780,7 @@ impl Store for SqliteStore {
             // Services.
             for s in &d.services {
                 let key = (id, s.port, s.transport.to_string());
-                let old = sqlx::query("SELECT state, name, product, version, confidence FROM services WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?")
+                let old = sqlx::query(&q(dia, "SELECT state, name, product, version, confidence FROM services WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?"))
                     .bind(id.to_string())
                     .bind(s.ip.to_string())
                     .bind(s.transport.to_string())
@@ -647,10 +791,8 @@ impl Store for SqliteStore {
                 let extra = serde_json::to_string(&s.extra).map_err(json_err("store a service"))?;
                 match old {
                     None => {
-                        sqlx::query(
-                            "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) \
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        )
+                        sqlx::query(&q(dia, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
                         .bind(id.to_string())
                         .bind(s.ip.to_string())
                         .bind(i64::from(s.port))
@@ -668,7 +810,7 @@ impl Store for SqliteStore {
                         .await
                         .map_err(db_err("store a service"))?;
                         changes.services_new.push(key.clone());
-                        Self::event(&mut tx, network, "service_new", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "protocol": s.transport, "name": s.name, "product": s.product})).await?;
+                        Self::event(dia, &mut tx, network, "service_new", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "protocol": s.transport, "name": s.name, "product": s.product})).await?;
                     }
                     Some(o) => {
                         let old_conf: Confidence =
@@ -704,10 +846,8 @@ impl Store for SqliteStore {
                             || name != o.get::<String, _>("name")
                             || product != o.get::<Option<String>, _>("product")
                             || version != o.get::<Option<String>, _>("version");
-                        sqlx::query(
-                            "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
-                             extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?",
-                        )
+                        sqlx::query(&q(dia, "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
+                             extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?"))
                         .bind(&state)
                         .bind(&name)
                         .bind(&product)
@@ -725,62 +865,71 @@ impl Store for SqliteStore {
                         .map_err(db_err("update a service"))?;
                         if changed {
                             changes.services_changed.push(key.clone());
-                            Self::event(&mut tx, network, "service_changed", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version})).await?;
+                            Self::event(dia, &mut tx, network, "service_changed", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version})).await?;
                         }
                     }
                 }
             }
         }
-        sqlx::query("INSERT INTO batches (id, scan_run_id, applied_at) VALUES (?, ?, ?)")
-            .bind(batch.to_string())
-            .bind(run.to_string())
-            .bind(ts(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("record a batch"))?;
-        sqlx::query("UPDATE scan_runs SET devices_seen = devices_seen + ? WHERE id = ?")
-            .bind(stored_id.len() as i64)
-            .bind(run.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("update a scan run"))?;
+        sqlx::query(&q(
+            dia,
+            "INSERT INTO batches (id, scan_run_id, applied_at) VALUES (?, ?, ?)",
+        ))
+        .bind(batch.to_string())
+        .bind(run.to_string())
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("record a batch"))?;
+        sqlx::query(&q(
+            dia,
+            "UPDATE scan_runs SET devices_seen = devices_seen + ? WHERE id = ?",
+        ))
+        .bind(stored_id.len() as i64)
+        .bind(run.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("update a scan run"))?;
         tx.commit().await.map_err(db_err("commit a batch"))?;
         Ok(changes)
     }
 
     async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
         let mut tx = self
             .pool
             .begin()
             .await
             .map_err(db_err("finish a scan run"))?;
-        let row = sqlx::query("SELECT * FROM scan_runs WHERE id = ?")
+        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
             .bind(run.to_string())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err("read a scan run"))?
             .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
         let info = run_from_row(&row)?;
+        Self::lock_network(dia, &mut tx, info.network).await?;
         if info.finished_at.is_some() {
             return Err(StoreError::BadRequest(format!(
                 "scan run {run} has already finished"
             )));
         }
-        sqlx::query("UPDATE scan_runs SET status = ?, finished_at = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(ts(Utc::now()))
-            .bind(run.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("finish a scan run"))?;
+        sqlx::query(&q(
+            dia,
+            "UPDATE scan_runs SET status = ?, finished_at = ? WHERE id = ?",
+        ))
+        .bind(status.as_str())
+        .bind(ts(Utc::now()))
+        .bind(run.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("finish a scan run"))?;
         let mut changes = ChangeSet::default();
         if status == RunStatus::Done && !info.targets.is_empty() {
             // Devices of the network not seen since the run started, with an address it covered.
-            let rows = sqlx::query(
-                "SELECT d.id, i.ip, d.missed_scans, d.offline FROM devices d JOIN interfaces i ON i.device_id = d.id \
-                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen < ?",
-            )
+            let rows = sqlx::query(&q(dia, "SELECT d.id, i.ip, d.missed_scans, d.offline FROM devices d JOIN interfaces i ON i.device_id = d.id \
+                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen < ?"))
             .bind(info.network.to_string())
             .bind(ts(info.started_at))
             .fetch_all(&mut *tx)
@@ -796,19 +945,23 @@ impl Store for SqliteStore {
             for (id, (misses, offline)) in missed {
                 let misses = misses + 1;
                 let now_offline = misses >= OFFLINE_AFTER;
-                sqlx::query("UPDATE devices SET missed_scans = ?, offline = ? WHERE id = ?")
-                    .bind(misses)
-                    .bind(i64::from(now_offline))
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("mark a device offline"))?;
+                sqlx::query(&q(
+                    dia,
+                    "UPDATE devices SET missed_scans = ?, offline = ? WHERE id = ?",
+                ))
+                .bind(misses)
+                .bind(i64::from(now_offline))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("mark a device offline"))?;
                 if now_offline && offline == 0 {
                     let uid = Uuid::parse_str(&id).ok();
                     if let Some(u) = uid {
                         changes.devices_gone.push(u);
                     }
                     Self::event(
+                        dia,
                         &mut tx,
                         info.network,
                         "device_gone",
@@ -821,6 +974,7 @@ impl Store for SqliteStore {
             }
         }
         Self::event(
+            dia,
             &mut tx,
             info.network,
             "scan_done",
@@ -839,6 +993,7 @@ impl Store for SqliteStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<StoredDevice>> {
+        let dia = self.dialect;
         let limit = limit.clamp(1, 1000);
         if let Some(c) = cursor {
             Uuid::parse_str(c)
@@ -884,7 +1039,8 @@ impl Store for SqliteStore {
             binds.push(c.to_owned());
         }
         sql.push_str(" ORDER BY d.id LIMIT ?");
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        let adapted = q(dia, &sql);
+        let mut query = sqlx::query_scalar::<_, String>(&adapted);
         for b in &binds {
             query = query.bind(b);
         }
@@ -898,7 +1054,7 @@ impl Store for SqliteStore {
         let mut items = Vec::with_capacity(limit);
         for id in ids.iter().take(limit) {
             if let Some(d) =
-                Self::load_device(&mut conn, Uuid::parse_str(id).unwrap_or_default()).await?
+                Self::load_device(dia, &mut conn, Uuid::parse_str(id).unwrap_or_default()).await?
             {
                 items.push(d);
             }
@@ -912,18 +1068,20 @@ impl Store for SqliteStore {
     }
 
     async fn device(&self, id: Uuid) -> Result<Option<StoredDevice>> {
+        let dia = self.dialect;
         let mut conn = self.pool.acquire().await.map_err(db_err("read a device"))?;
-        Self::load_device(&mut conn, id).await
+        Self::load_device(dia, &mut conn, id).await
     }
 
     async fn edit_device(&self, id: Uuid, edit: DeviceEdit) -> Result<StoredDevice> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
         let mut conn = self.pool.acquire().await.map_err(db_err("edit a device"))?;
-        if Self::load_device(&mut conn, id).await?.is_none() {
+        if Self::load_device(dia, &mut conn, id).await?.is_none() {
             return Err(StoreError::NotFound(format!("device {id}")));
         }
         if let Some(name) = edit.name {
-            sqlx::query("UPDATE devices SET user_name = ? WHERE id = ?")
+            sqlx::query(&q(dia, "UPDATE devices SET user_name = ? WHERE id = ?"))
                 .bind(name)
                 .bind(id.to_string())
                 .execute(&mut *conn)
@@ -931,7 +1089,7 @@ impl Store for SqliteStore {
                 .map_err(db_err("edit a device"))?;
         }
         if let Some(notes) = edit.notes {
-            sqlx::query("UPDATE devices SET notes = ? WHERE id = ?")
+            sqlx::query(&q(dia, "UPDATE devices SET notes = ? WHERE id = ?"))
                 .bind(notes)
                 .bind(id.to_string())
                 .execute(&mut *conn)
@@ -940,27 +1098,30 @@ impl Store for SqliteStore {
         }
         if let Some(tags) = edit.tags {
             let tags = serde_json::to_string(&tags).map_err(json_err("edit a device"))?;
-            sqlx::query("UPDATE devices SET tags = ? WHERE id = ?")
+            sqlx::query(&q(dia, "UPDATE devices SET tags = ? WHERE id = ?"))
                 .bind(tags)
                 .bind(id.to_string())
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err("edit a device"))?;
         }
-        Self::load_device(&mut conn, id)
+        Self::load_device(dia, &mut conn, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("device {id}")))
     }
 
     async fn delete_device(&self, id: Uuid) -> Result<()> {
+        let dia = self.dialect;
         let _w = self.write.lock().await;
-        let r =
-            sqlx::query("UPDATE devices SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(ts(Utc::now()))
-                .bind(id.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(db_err("delete a device"))?;
+        let r = sqlx::query(&q(
+            dia,
+            "UPDATE devices SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+        ))
+        .bind(ts(Utc::now()))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("delete a device"))?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("device {id}")));
         }
@@ -968,12 +1129,16 @@ impl Store for SqliteStore {
     }
 
     async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after)
-            .bind(limit.clamp(1, 1000) as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read events"))?;
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        ))
+        .bind(after)
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("read events"))?;
         Ok(rows
             .iter()
             .map(|r| Event {
