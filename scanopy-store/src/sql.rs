@@ -371,93 +371,144 @@ impl SqlStore {
         conn: &mut AnyConnection,
         id: Uuid,
     ) -> Result<Option<StoredDevice>> {
-        let Some(row) = sqlx::query(&q(
-            dia,
-            "SELECT * FROM devices WHERE id = ? AND deleted_at IS NULL",
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("read a device"))?
-        else {
-            return Ok(None);
-        };
-        let interfaces = sqlx::query(&q(
-            dia,
-            "SELECT ip, mac, subnet FROM interfaces WHERE device_id = ? ORDER BY ip, mac",
-        ))
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err("read interfaces"))?
-        .into_iter()
-        .filter_map(|r| {
-            Some(Interface {
-                ip: r.get::<String, _>("ip").parse().ok()?,
-                mac: MacAddr::from_str(&r.get::<String, _>("mac")).ok(),
-                subnet: r
-                    .get::<Option<String>, _>("subnet")
-                    .and_then(|s| s.parse().ok()),
-            })
-        })
-        .collect();
-        let services = sqlx::query(&q(
-            dia,
-            "SELECT * FROM services WHERE device_id = ? ORDER BY ip, transport, port",
-        ))
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err("read services"))?
-        .into_iter()
-        .filter_map(|r| {
-            Some(Service {
-                ip: r.get::<String, _>("ip").parse().ok()?,
-                port: u16::try_from(r.get::<i64, _>("port")).ok()?,
-                transport: serde_json::from_value(serde_json::Value::String(r.get("transport")))
+        Ok(Self::load_devices(dia, conn, &[id]).await?.pop())
+    }
+
+    /// Devices by id, in the order given (deleted ones left out): three queries however many.
+    async fn load_devices(
+        dia: Dialect,
+        conn: &mut AnyConnection,
+        ids: &[Uuid],
+    ) -> Result<Vec<StoredDevice>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let id_strings: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        let rows_sql =
+            format!("SELECT * FROM devices WHERE deleted_at IS NULL AND id IN ({marks})");
+        let rows_sql = q(dia, &rows_sql).into_owned();
+        let mut query = sqlx::query(&rows_sql).persistent(false);
+        for id in &id_strings {
+            query = query.bind(id);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("read devices"))?;
+
+        let if_sql = format!(
+            "SELECT device_id, ip, mac, subnet FROM interfaces WHERE device_id IN ({marks}) ORDER BY ip, mac"
+        );
+        let if_sql = q(dia, &if_sql).into_owned();
+        let mut query = sqlx::query(&if_sql).persistent(false);
+        for id in &id_strings {
+            query = query.bind(id);
+        }
+        let mut interfaces: HashMap<String, Vec<Interface>> = HashMap::new();
+        for r in query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("read interfaces"))?
+        {
+            let Ok(ip) = r.get::<String, _>("ip").parse() else {
+                continue;
+            };
+            interfaces
+                .entry(r.get("device_id"))
+                .or_default()
+                .push(Interface {
+                    ip,
+                    mac: MacAddr::from_str(&r.get::<String, _>("mac")).ok(),
+                    subnet: r
+                        .get::<Option<String>, _>("subnet")
+                        .and_then(|s| s.parse().ok()),
+                });
+        }
+
+        let svc_sql = format!(
+            "SELECT * FROM services WHERE device_id IN ({marks}) ORDER BY ip, transport, port"
+        );
+        let svc_sql = q(dia, &svc_sql).into_owned();
+        let mut query = sqlx::query(&svc_sql).persistent(false);
+        for id in &id_strings {
+            query = query.bind(id);
+        }
+        let mut services: HashMap<String, Vec<Service>> = HashMap::new();
+        for r in query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("read services"))?
+        {
+            let parsed = (|| {
+                Some(Service {
+                    ip: r.get::<String, _>("ip").parse().ok()?,
+                    port: u16::try_from(r.get::<i64, _>("port")).ok()?,
+                    transport: serde_json::from_value(serde_json::Value::String(
+                        r.get("transport"),
+                    ))
                     .ok()?,
-                state: serde_json::from_value(serde_json::Value::String(r.get("state"))).ok()?,
-                name: r.get("name"),
-                product: r.get("product"),
-                version: r.get("version"),
-                extra: serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_default(),
-                confidence: serde_json::from_value(serde_json::Value::String(r.get("confidence")))
+                    state: serde_json::from_value(serde_json::Value::String(r.get("state")))
+                        .ok()?,
+                    name: r.get("name"),
+                    product: r.get("product"),
+                    version: r.get("version"),
+                    extra: serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_default(),
+                    confidence: serde_json::from_value(serde_json::Value::String(
+                        r.get("confidence"),
+                    ))
                     .unwrap_or_default(),
-                evidence: r.get("evidence"),
-                first_seen: parse_ts(&r.get::<String, _>("first_seen")),
-                last_seen: parse_ts(&r.get::<String, _>("last_seen")),
-            })
-        })
-        .collect();
-        let device = Device {
-            id,
-            hostname: row.get("hostname"),
-            vendor: row.get("vendor"),
-            device_type: DeviceType::from_str(&row.get::<String, _>("device_type"))
-                .unwrap_or_default(),
-            device_type_evidence: row.get("device_type_evidence"),
-            interfaces,
-            services,
-            first_seen: parse_ts(&row.get::<String, _>("first_seen")),
-            last_seen: parse_ts(&row.get::<String, _>("last_seen")),
-            sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),
-            randomized_mac: row.get::<i64, _>("randomized_mac") != 0,
-            parent: row
-                .get::<Option<String>, _>("parent_id")
-                .and_then(|p| Uuid::parse_str(&p).ok()),
-            container: row
-                .get::<Option<String>, _>("container")
-                .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
-            merge_reasons: Vec::new(),
-        };
-        Ok(Some(StoredDevice {
-            device,
-            network: Uuid::parse_str(&row.get::<String, _>("network_id")).unwrap_or_default(),
-            user_name: row.get("user_name"),
-            notes: row.get("notes"),
-            tags: serde_json::from_str(&row.get::<String, _>("tags")).unwrap_or_default(),
-            offline: row.get::<i64, _>("offline") != 0,
-        }))
+                    evidence: r.get("evidence"),
+                    first_seen: parse_ts(&r.get::<String, _>("first_seen")),
+                    last_seen: parse_ts(&r.get::<String, _>("last_seen")),
+                })
+            })();
+            if let Some(svc) = parsed {
+                services.entry(r.get("device_id")).or_default().push(svc);
+            }
+        }
+
+        let mut by_id: HashMap<String, StoredDevice> = HashMap::new();
+        for row in rows {
+            let id_s: String = row.get("id");
+            let Ok(id) = Uuid::parse_str(&id_s) else {
+                continue;
+            };
+            let device = Device {
+                id,
+                hostname: row.get("hostname"),
+                vendor: row.get("vendor"),
+                device_type: DeviceType::from_str(&row.get::<String, _>("device_type"))
+                    .unwrap_or_default(),
+                device_type_evidence: row.get("device_type_evidence"),
+                interfaces: interfaces.remove(&id_s).unwrap_or_default(),
+                services: services.remove(&id_s).unwrap_or_default(),
+                first_seen: parse_ts(&row.get::<String, _>("first_seen")),
+                last_seen: parse_ts(&row.get::<String, _>("last_seen")),
+                sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),
+                randomized_mac: row.get::<i64, _>("randomized_mac") != 0,
+                parent: row
+                    .get::<Option<String>, _>("parent_id")
+                    .and_then(|p| Uuid::parse_str(&p).ok()),
+                container: row
+                    .get::<Option<String>, _>("container")
+                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+                merge_reasons: Vec::new(),
+            };
+            by_id.insert(
+                id_s,
+                StoredDevice {
+                    device,
+                    network: Uuid::parse_str(&row.get::<String, _>("network_id"))
+                        .unwrap_or_default(),
+                    user_name: row.get("user_name"),
+                    notes: row.get("notes"),
+                    tags: serde_json::from_str(&row.get::<String, _>("tags")).unwrap_or_default(),
+                    offline: row.get::<i64, _>("offline") != 0,
+                },
+            );
+        }
+        Ok(id_strings.iter().filter_map(|i| by_id.remove(i)).collect())
     }
 }
 
@@ -1051,14 +1102,12 @@ impl Store for SqlStore {
             .map_err(db_err("list devices"))?;
         let more = ids.len() > limit;
         let mut conn = self.pool.acquire().await.map_err(db_err("list devices"))?;
-        let mut items = Vec::with_capacity(limit);
-        for id in ids.iter().take(limit) {
-            if let Some(d) =
-                Self::load_device(dia, &mut conn, Uuid::parse_str(id).unwrap_or_default()).await?
-            {
-                items.push(d);
-            }
-        }
+        let wanted: Vec<Uuid> = ids
+            .iter()
+            .take(limit)
+            .filter_map(|i| Uuid::parse_str(i).ok())
+            .collect();
+        let items = Self::load_devices(dia, &mut conn, &wanted).await?;
         let next_cursor = if more {
             items.last().map(|d| d.device.id.to_string())
         } else {
