@@ -512,6 +512,142 @@ impl SqlStore {
     }
 }
 
+/// A value bound into a bulk statement.
+#[derive(Debug, Clone)]
+enum Val {
+    S(Option<String>),
+    I(i64),
+}
+
+impl Val {
+    fn s(v: &str) -> Val {
+        Val::S(Some(v.to_owned()))
+    }
+    fn o(v: Option<String>) -> Val {
+        Val::S(v)
+    }
+}
+
+/// Bound parameters per statement: within every SQLite build's limit (999) and PostgreSQL's.
+const PARAMS_PER_STATEMENT: usize = 900;
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    vals: impl IntoIterator<Item = &'q Val>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for v in vals {
+        query = match v {
+            Val::S(s) => query.bind(s.as_deref()),
+            Val::I(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
+/// `prefix (?, ?…), (?, ?…)…` for rows of equal width, as few statements as the limit allows.
+async fn insert_rows(
+    dia: Dialect,
+    conn: &mut AnyConnection,
+    prefix: &str,
+    rows: &[Vec<Val>],
+) -> Result<()> {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    for chunk in rows.chunks((PARAMS_PER_STATEMENT / width).max(1)) {
+        let one = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!("{prefix} {}", vec![one.as_str(); chunk.len()].join(", "));
+        let sql = q(dia, &sql).into_owned();
+        bind_all(sqlx::query(&sql).persistent(false), chunk.iter().flatten())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("store a batch"))?;
+    }
+    Ok(())
+}
+
+/// `prefix (VALUES (…), (…))` with `first` bound before the rows: bulk updates by key.
+async fn touch_rows(
+    dia: Dialect,
+    conn: &mut AnyConnection,
+    prefix: &str,
+    first: &str,
+    rows: &[Vec<Val>],
+) -> Result<()> {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let head = Val::s(first);
+    for chunk in rows.chunks(((PARAMS_PER_STATEMENT - 1) / width).max(1)) {
+        let one = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!(
+            "{prefix} (VALUES {})",
+            vec![one.as_str(); chunk.len()].join(", ")
+        );
+        let sql = q(dia, &sql).into_owned();
+        bind_all(
+            sqlx::query(&sql).persistent(false),
+            std::iter::once(&head).chain(chunk.iter().flatten()),
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("record what was seen again"))?;
+    }
+    Ok(())
+}
+
+/// `sql (?, ?…)` over `keys` in chunks, with `net` bound first; pairs of the two columns.
+async fn select_pairs(
+    dia: Dialect,
+    conn: &mut AnyConnection,
+    sql: &str,
+    net: &str,
+    keys: &[String],
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(PARAMS_PER_STATEMENT - 1) {
+        let full = format!("{sql} ({})", vec!["?"; chunk.len()].join(", "));
+        let full = q(dia, &full).into_owned();
+        let mut query = sqlx::query(&full).persistent(false).bind(net);
+        for k in chunk {
+            query = query.bind(k);
+        }
+        for r in query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("look devices up"))?
+        {
+            out.push((r.get::<String, _>(0), r.get::<String, _>(1)));
+        }
+    }
+    Ok(out)
+}
+
+/// `sql (?, ?…)` over `keys` in chunks: every row.
+async fn select_rows(
+    dia: Dialect,
+    conn: &mut AnyConnection,
+    sql: &str,
+    keys: &[String],
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(PARAMS_PER_STATEMENT) {
+        let full = format!("{sql} ({})", vec!["?"; chunk.len()].join(", "));
+        let full = q(dia, &full).into_owned();
+        let mut query = sqlx::query(&full).persistent(false);
+        for k in chunk {
+            query = query.bind(k);
+        }
+        out.extend(
+            query
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err("read known devices"))?,
+        );
+    }
+    Ok(out)
+}
+
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRun> {
     Ok(ScanRun {
         id: Uuid::parse_str(&r.get::<String, _>("id"))
@@ -669,159 +805,293 @@ impl Store for SqlStore {
         let mut batch_devices = inv.devices();
         // Hosts before the containers they run.
         batch_devices.sort_by_key(|d| d.container.is_some());
-        let mut stored_id: HashMap<Uuid, Uuid> = HashMap::new();
+        let net = network.to_string();
 
+        // What the store already knows about this batch, in a few indexed queries: devices by
+        // MAC, which of the batch's addresses are known at all, and the known devices' rows,
+        // interfaces and services.
+        let macs: Vec<String> = batch_devices
+            .iter()
+            .flat_map(|d| d.macs())
+            .map(|m| m.to_string())
+            .collect();
+        let mut by_mac: HashMap<String, Uuid> = HashMap::new();
+        for (mac, id) in select_pairs(
+            dia,
+            &mut tx,
+            "SELECT mac, device_id FROM interfaces WHERE network_id = ? AND mac IN",
+            &net,
+            &macs,
+        )
+        .await?
+        {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                by_mac.entry(mac).or_insert(id);
+            }
+        }
+        let ips: Vec<String> = batch_devices
+            .iter()
+            .flat_map(|d| d.ips())
+            .map(|i| i.to_string())
+            .collect();
+        let known_ips: BTreeSet<String> = select_pairs(
+            dia,
+            &mut tx,
+            "SELECT ip, ip FROM interfaces WHERE network_id = ? AND ip IN",
+            &net,
+            &ips,
+        )
+        .await?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .collect();
+        let mut resolved: Vec<Option<Uuid>> = Vec::with_capacity(batch_devices.len());
         for d in &batch_devices {
-            let existing = Self::resolve(dia, &mut tx, network, d).await?;
+            let hit = d
+                .macs()
+                .iter()
+                .find_map(|m| by_mac.get(&m.to_string()).copied());
+            let r = match hit {
+                Some(id) => Some(id),
+                // Nothing known by MAC: only a container, or an address already on record, can
+                // still be a known device.
+                None if d.container.is_some()
+                    || d.ips().iter().any(|ip| known_ips.contains(&ip.to_string())) =>
+                {
+                    Self::resolve(dia, &mut tx, network, d).await?
+                }
+                None => None,
+            };
+            resolved.push(r);
+        }
+        let known: Vec<String> = resolved.iter().flatten().map(|u| u.to_string()).collect();
+        let rows = select_rows(dia, &mut tx, "SELECT * FROM devices WHERE id IN", &known).await?;
+        let mut device_rows: HashMap<String, sqlx::any::AnyRow> = rows
+            .into_iter()
+            .map(|r| (r.get::<String, _>("id"), r))
+            .collect();
+        let mut known_ifaces: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for r in select_rows(
+            dia,
+            &mut tx,
+            "SELECT device_id, ip, mac FROM interfaces WHERE device_id IN",
+            &known,
+        )
+        .await?
+        {
+            known_ifaces.insert((r.get("device_id"), r.get("ip"), r.get("mac")));
+        }
+        let mut known_services: HashMap<(String, String, String, i64), sqlx::any::AnyRow> =
+            HashMap::new();
+        for r in select_rows(
+            dia,
+            &mut tx,
+            "SELECT * FROM services WHERE device_id IN",
+            &known,
+        )
+        .await?
+        {
+            let key = (
+                r.get("device_id"),
+                r.get("ip"),
+                r.get("transport"),
+                r.get("port"),
+            );
+            known_services.insert(key, r);
+        }
+
+        let mut stored_id: HashMap<Uuid, Uuid> = HashMap::new();
+        let mut events: Vec<Vec<Val>> = Vec::new();
+        let now = ts(Utc::now());
+        let mut event = |kind: &str, device: Uuid, detail: serde_json::Value| {
+            events.push(vec![
+                Val::s(&net),
+                Val::s(kind),
+                Val::s(&device.to_string()),
+                Val::s(&run.to_string()),
+                Val::s(&detail.to_string()),
+                Val::s(&now),
+            ]);
+        };
+        let mut new_devices: Vec<Vec<Val>> = Vec::new();
+        let mut new_ifaces: Vec<Vec<Val>> = Vec::new();
+        let mut new_services: Vec<Vec<Val>> = Vec::new();
+        // (id, last_seen) of known devices whose row needs no other change.
+        let mut touch_devices: Vec<(String, String)> = Vec::new();
+        let mut touch_ifaces: Vec<Vec<Val>> = Vec::new();
+        let mut touch_services: Vec<Vec<Val>> = Vec::new();
+
+        for (d, existing) in batch_devices.iter().zip(resolved) {
             let parent = d.parent.and_then(|p| stored_id.get(&p).copied());
-            let id = match existing {
-                Some(id) => {
-                    let row = sqlx::query(&q(dia, "SELECT * FROM devices WHERE id = ?"))
+            // Two devices of one batch may be the same stored one: the second reads it again.
+            let known_row = match existing {
+                Some(id) => match device_rows.remove(&id.to_string()) {
+                    Some(row) => Some((id, row)),
+                    None => sqlx::query(&q(dia, "SELECT * FROM devices WHERE id = ?"))
                         .bind(id.to_string())
-                        .fetch_one(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await
-                        .map_err(db_err("read a device"))?;
+                        .map_err(db_err("read a device"))?
+                        .map(|row| (id, row)),
+                },
+                None => None,
+            };
+            let id = match known_row {
+                Some((id, row)) => {
                     let deleted_at: Option<String> = row.get("deleted_at");
+                    let mut restored = false;
                     if let Some(del) = deleted_at {
                         if d.last_seen <= parse_ts(&del) {
                             // Deleted, and not seen since: it stays deleted.
                             continue;
                         }
-                        sqlx::query(&q(dia, "UPDATE devices SET deleted_at = NULL WHERE id = ?"))
-                            .bind(id.to_string())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err("restore a device"))?;
+                        restored = true;
                         changes.devices_new.push(id);
-                        Self::event(
-                            dia,
-                            &mut tx,
-                            network,
-                            "device_new",
-                            Some(id),
-                            Some(run),
-                            serde_json::json!({"seen_again": true}),
-                        )
-                        .await?;
+                        event("device_new", id, serde_json::json!({"seen_again": true}));
                     }
                     let old_host: Option<String> = row.get("hostname");
                     let old_vendor: Option<String> = row.get("vendor");
                     let old_type: String = row.get("device_type");
-                    let mut sources: BTreeSet<String> =
+                    let old_sources: BTreeSet<String> =
                         serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default();
+                    let mut sources = old_sources.clone();
                     sources.extend(d.sources.iter().cloned());
                     let hostname = d.hostname.clone().or(old_host.clone());
                     let vendor = d.vendor.clone().or(old_vendor.clone());
-                    let (dtype, evidence) = if d.device_type != DeviceType::Unknown {
-                        (d.device_type.to_string(), d.device_type_evidence.clone())
+                    let (dtype, evidence): (String, Option<String>) =
+                        if d.device_type != DeviceType::Unknown {
+                            (d.device_type.to_string(), d.device_type_evidence.clone())
+                        } else {
+                            (old_type.clone(), row.get("device_type_evidence"))
+                        };
+                    let old_first = parse_ts(&row.get::<String, _>("first_seen"));
+                    let old_container: Option<String> = row.get("container");
+                    let container = d
+                        .container
+                        .as_ref()
+                        .map(|c| serde_json::to_string(c).unwrap_or_default());
+                    let old_parent: Option<String> = row.get("parent_id");
+                    let fields_changed =
+                        hostname != old_host || vendor != old_vendor || dtype != old_type;
+                    let row_changed = fields_changed
+                        || restored
+                        || sources != old_sources
+                        || d.first_seen < old_first
+                        || (container.is_some() && container != old_container)
+                        || (parent.is_some() && parent.map(|p| p.to_string()) != old_parent)
+                        || (d.randomized_mac && row.get::<i64, _>("randomized_mac") == 0)
+                        || row.get::<i64, _>("offline") != 0
+                        || row.get::<i64, _>("missed_scans") != 0;
+                    if row_changed {
+                        let last = parse_ts(&row.get::<String, _>("last_seen")).max(d.last_seen);
+                        sqlx::query(&q(
+                            dia,
+                            "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
+                             last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
+                             container = COALESCE(?, container), missed_scans = 0, offline = 0, deleted_at = NULL WHERE id = ?",
+                        ))
+                        .bind(&hostname)
+                        .bind(&vendor)
+                        .bind(&dtype)
+                        .bind(&evidence)
+                        .bind(ts(old_first.min(d.first_seen)))
+                        .bind(ts(last))
+                        .bind(serde_json::to_string(&sources).map_err(json_err("update a device"))?)
+                        .bind(i64::from(d.randomized_mac))
+                        .bind(parent.map(|p| p.to_string()))
+                        .bind(container)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("update a device"))?;
                     } else {
-                        (old_type.clone(), row.get("device_type_evidence"))
-                    };
-                    let first = parse_ts(&row.get::<String, _>("first_seen")).min(d.first_seen);
-                    let last = parse_ts(&row.get::<String, _>("last_seen")).max(d.last_seen);
-                    sqlx::query(&q(dia, "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
-                         last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
-                         container = COALESCE(?, container), missed_scans = 0, offline = 0 WHERE id = ?"))
-                    .bind(&hostname)
-                    .bind(&vendor)
-                    .bind(&dtype)
-                    .bind(&evidence)
-                    .bind(ts(first))
-                    .bind(ts(last))
-                    .bind(serde_json::to_string(&sources).map_err(json_err("update a device"))?)
-                    .bind(i64::from(d.randomized_mac))
-                    .bind(parent.map(|p| p.to_string()))
-                    .bind(d.container.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("update a device"))?;
-                    if (hostname != old_host || vendor != old_vendor || dtype != old_type)
-                        && !changes.devices_new.contains(&id)
-                    {
+                        touch_devices.push((id.to_string(), ts(d.last_seen)));
+                    }
+                    if fields_changed && !changes.devices_new.contains(&id) {
                         changes.devices_changed.push(id);
-                        Self::event(dia, &mut tx,
-                            network,
+                        event(
                             "device_changed",
-                            Some(id),
-                            Some(run),
+                            id,
                             serde_json::json!({"hostname": hostname, "vendor": vendor, "device_type": dtype}),
-                        )
-                        .await?;
+                        );
                     }
                     id
                 }
                 None => {
-                    let taken: Option<String> =
-                        sqlx::query_scalar(&q(dia, "SELECT id FROM devices WHERE id = ?"))
-                            .bind(d.id.to_string())
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_err("create a device"))?;
-                    let id = if taken.is_some() {
-                        Uuid::new_v4()
+                    // A fresh id, unless the core's (derived from the device's identity) is free.
+                    let id = if existing.is_none() && !device_rows.contains_key(&d.id.to_string()) {
+                        let taken: Option<String> =
+                            sqlx::query_scalar(&q(dia, "SELECT id FROM devices WHERE id = ?"))
+                                .bind(d.id.to_string())
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db_err("create a device"))?;
+                        if taken.is_some() {
+                            Uuid::new_v4()
+                        } else {
+                            d.id
+                        }
                     } else {
-                        d.id
+                        Uuid::new_v4()
                     };
-                    sqlx::query(&q(dia, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, \
-                         sources, randomized_mac, parent_id, container_id, container) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                    .bind(id.to_string())
-                    .bind(network.to_string())
-                    .bind(&d.hostname)
-                    .bind(&d.vendor)
-                    .bind(d.device_type.to_string())
-                    .bind(&d.device_type_evidence)
-                    .bind(ts(d.first_seen))
-                    .bind(ts(d.last_seen))
-                    .bind(serde_json::to_string(&d.sources).map_err(json_err("create a device"))?)
-                    .bind(i64::from(d.randomized_mac))
-                    .bind(parent.map(|p| p.to_string()))
-                    .bind(d.container.as_ref().map(|c| c.id.clone()))
-                    .bind(d.container.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("create a device"))?;
+                    new_devices.push(vec![
+                        Val::s(&id.to_string()),
+                        Val::s(&net),
+                        Val::o(d.hostname.clone()),
+                        Val::o(d.vendor.clone()),
+                        Val::s(&d.device_type.to_string()),
+                        Val::o(d.device_type_evidence.clone()),
+                        Val::s(&ts(d.first_seen)),
+                        Val::s(&ts(d.last_seen)),
+                        Val::s(
+                            &serde_json::to_string(&d.sources)
+                                .map_err(json_err("create a device"))?,
+                        ),
+                        Val::I(i64::from(d.randomized_mac)),
+                        Val::o(parent.map(|p| p.to_string())),
+                        Val::o(d.container.as_ref().map(|c| c.id.clone())),
+                        Val::o(
+                            d.container
+                                .as_ref()
+                                .map(|c| serde_json::to_string(c).unwrap_or_default()),
+                        ),
+                    ]);
                     changes.devices_new.push(id);
-                    Self::event(
-                        dia,
-                        &mut tx,
-                        network,
-                        "device_new",
-                        Some(id),
-                        Some(run),
-                        serde_json::json!({"ips": d.ips()}),
-                    )
-                    .await?;
+                    event("device_new", id, serde_json::json!({"ips": d.ips()}));
                     id
                 }
             };
             stored_id.insert(d.id, id);
+            let id_s = id.to_string();
 
-            // Interfaces: a new one changes the device.
+            // Interfaces.
             for i in &d.interfaces {
                 let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
-                let r = sqlx::query(&q(dia, "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (device_id, ip, mac) DO UPDATE SET last_seen = MAX(interfaces.last_seen, excluded.last_seen), \
-                     first_seen = MIN(interfaces.first_seen, excluded.first_seen), subnet = COALESCE(excluded.subnet, interfaces.subnet)"))
-                .bind(id.to_string())
-                .bind(network.to_string())
-                .bind(i.ip.to_string())
-                .bind(&mac)
-                .bind(i.subnet.map(|s| s.to_string()))
-                .bind(ts(d.first_seen))
-                .bind(ts(d.last_seen))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("store an interface"))?;
-                let _ = r;
+                let ip = i.ip.to_string();
+                if known_ifaces.contains(&(id_s.clone(), ip.clone(), mac.clone())) {
+                    touch_ifaces.push(vec![Val::s(&id_s), Val::s(&ip), Val::s(&mac)]);
+                    continue;
+                }
+                known_ifaces.insert((id_s.clone(), ip.clone(), mac.clone()));
+                new_ifaces.push(vec![
+                    Val::s(&id_s),
+                    Val::s(&net),
+                    Val::s(&ip),
+                    Val::s(&mac),
+                    Val::o(i.subnet.map(|s| s.to_string())),
+                    Val::s(&ts(d.first_seen)),
+                    Val::s(&ts(d.last_seen)),
+                ]);
                 // An address-only interface is superseded by the same address with a MAC.
-                if !mac.is_empty() {
+                if !mac.is_empty()
+                    && known_ifaces.remove(&(id_s.clone(), ip.clone(), String::new()))
+                {
                     sqlx::query(&q(
                         dia,
                         "DELETE FROM interfaces WHERE device_id = ? AND ip = ? AND mac = ''",
                     ))
-                    .bind(id.to_string())
-                    .bind(i.ip.to_string())
+                    .bind(&id_s)
+                    .bind(&ip)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("store an interface"))?;
@@ -831,104 +1101,152 @@ impl Store for SqlStore {
             // Services.
             for s in &d.services {
                 let key = (id, s.port, s.transport.to_string());
-                let old = sqlx::query(&q(dia, "SELECT state, name, product, version, confidence FROM services WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?"))
-                    .bind(id.to_string())
-                    .bind(s.ip.to_string())
-                    .bind(s.transport.to_string())
-                    .bind(i64::from(s.port))
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err("read a service"))?;
+                let skey = (
+                    id_s.clone(),
+                    s.ip.to_string(),
+                    s.transport.to_string(),
+                    i64::from(s.port),
+                );
                 let extra = serde_json::to_string(&s.extra).map_err(json_err("store a service"))?;
-                match old {
-                    None => {
-                        sqlx::query(&q(dia, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) \
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                        .bind(id.to_string())
-                        .bind(s.ip.to_string())
-                        .bind(i64::from(s.port))
-                        .bind(s.transport.to_string())
-                        .bind(enum_str(&s.state))
-                        .bind(&s.name)
-                        .bind(&s.product)
-                        .bind(&s.version)
-                        .bind(&extra)
-                        .bind(enum_str(&s.confidence))
-                        .bind(&s.evidence)
-                        .bind(ts(s.first_seen))
-                        .bind(ts(s.last_seen))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("store a service"))?;
-                        changes.services_new.push(key.clone());
-                        Self::event(dia, &mut tx, network, "service_new", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "protocol": s.transport, "name": s.name, "product": s.product})).await?;
-                    }
-                    Some(o) => {
-                        let old_conf: Confidence =
-                            serde_json::from_value(serde_json::Value::String(o.get("confidence")))
-                                .unwrap_or_default();
-                        // A weaker identification never replaces a stronger one.
-                        let keep_old = s.name == Service::UNKNOWN || s.confidence < old_conf;
-                        let (name, product, version, conf, evidence): (
-                            String,
-                            Option<String>,
-                            Option<String>,
-                            String,
-                            Option<String>,
-                        ) = if keep_old {
-                            (
-                                o.get("name"),
-                                o.get("product"),
-                                o.get("version"),
-                                o.get("confidence"),
-                                None,
-                            )
-                        } else {
-                            (
-                                s.name.clone(),
-                                s.product.clone(),
-                                s.version.clone(),
-                                enum_str(&s.confidence),
-                                Some(s.evidence.clone()),
-                            )
-                        };
-                        let state = enum_str(&s.state);
-                        let changed = state != o.get::<String, _>("state")
-                            || name != o.get::<String, _>("name")
-                            || product != o.get::<Option<String>, _>("product")
-                            || version != o.get::<Option<String>, _>("version");
-                        sqlx::query(&q(dia, "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
-                             extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?"))
-                        .bind(&state)
-                        .bind(&name)
-                        .bind(&product)
-                        .bind(&version)
-                        .bind(&conf)
-                        .bind(&evidence)
-                        .bind(&extra)
-                        .bind(ts(s.last_seen))
-                        .bind(id.to_string())
-                        .bind(s.ip.to_string())
-                        .bind(s.transport.to_string())
-                        .bind(i64::from(s.port))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("update a service"))?;
-                        if changed {
-                            changes.services_changed.push(key.clone());
-                            Self::event(dia, &mut tx, network, "service_changed", Some(id), Some(run), serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version})).await?;
-                        }
-                    }
+                let Some(o) = known_services.get(&skey) else {
+                    new_services.push(vec![
+                        Val::s(&id_s),
+                        Val::s(&s.ip.to_string()),
+                        Val::I(i64::from(s.port)),
+                        Val::s(&s.transport.to_string()),
+                        Val::s(&enum_str(&s.state)),
+                        Val::s(&s.name),
+                        Val::o(s.product.clone()),
+                        Val::o(s.version.clone()),
+                        Val::s(&extra),
+                        Val::s(&enum_str(&s.confidence)),
+                        Val::s(&s.evidence),
+                        Val::s(&ts(s.first_seen)),
+                        Val::s(&ts(s.last_seen)),
+                    ]);
+                    changes.services_new.push(key.clone());
+                    event(
+                        "service_new",
+                        id,
+                        serde_json::json!({"ip": s.ip, "port": s.port, "protocol": s.transport, "name": s.name, "product": s.product}),
+                    );
+                    continue;
+                };
+                let old_conf: Confidence =
+                    serde_json::from_value(serde_json::Value::String(o.get("confidence")))
+                        .unwrap_or_default();
+                // A weaker identification never replaces a stronger one.
+                let keep_old = s.name == Service::UNKNOWN || s.confidence < old_conf;
+                let (name, product, version, conf, evidence): (
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                ) = if keep_old {
+                    (
+                        o.get("name"),
+                        o.get("product"),
+                        o.get("version"),
+                        o.get("confidence"),
+                        None,
+                    )
+                } else {
+                    (
+                        s.name.clone(),
+                        s.product.clone(),
+                        s.version.clone(),
+                        enum_str(&s.confidence),
+                        Some(s.evidence.clone()),
+                    )
+                };
+                let state = enum_str(&s.state);
+                let changed = state != o.get::<String, _>("state")
+                    || name != o.get::<String, _>("name")
+                    || product != o.get::<Option<String>, _>("product")
+                    || version != o.get::<Option<String>, _>("version");
+                let facts_changed = extra != o.get::<String, _>("extra")
+                    || conf != o.get::<String, _>("confidence");
+                if !changed && !facts_changed {
+                    touch_services.push(vec![
+                        Val::s(&id_s),
+                        Val::s(&s.ip.to_string()),
+                        Val::s(&s.transport.to_string()),
+                        Val::I(i64::from(s.port)),
+                    ]);
+                    continue;
+                }
+                sqlx::query(&q(
+                    dia,
+                    "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
+                     extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?",
+                ))
+                .bind(&state)
+                .bind(&name)
+                .bind(&product)
+                .bind(&version)
+                .bind(&conf)
+                .bind(&evidence)
+                .bind(&extra)
+                .bind(ts(s.last_seen))
+                .bind(&id_s)
+                .bind(s.ip.to_string())
+                .bind(s.transport.to_string())
+                .bind(i64::from(s.port))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("update a service"))?;
+                if changed {
+                    changes.services_changed.push(key.clone());
+                    event(
+                        "service_changed",
+                        id,
+                        serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version}),
+                    );
                 }
             }
         }
+
+        // Writes in bulk: new rows many to a statement; what was merely seen again gets its
+        // last-seen time (the batch's latest) in a few statements.
+        insert_rows(dia, &mut tx, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, sources, randomized_mac, parent_id, container_id, container) VALUES", &new_devices).await?;
+        insert_rows(dia, &mut tx, "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES", &new_ifaces).await?;
+        insert_rows(dia, &mut tx, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) VALUES", &new_services).await?;
+        let batch_last = batch_devices
+            .iter()
+            .map(|d| d.last_seen)
+            .max()
+            .map(ts)
+            .unwrap_or_else(|| now.clone());
+        let touch_ids: Vec<Vec<Val>> = touch_devices
+            .iter()
+            .map(|(id, _)| vec![Val::s(id)])
+            .collect();
+        touch_rows(dia, &mut tx, "UPDATE devices SET last_seen = MAX(last_seen, ?), missed_scans = 0, offline = 0 WHERE (id) IN", &batch_last, &touch_ids).await?;
+        touch_rows(
+            dia,
+            &mut tx,
+            "UPDATE interfaces SET last_seen = MAX(last_seen, ?) WHERE (device_id, ip, mac) IN",
+            &batch_last,
+            &touch_ifaces,
+        )
+        .await?;
+        touch_rows(dia, &mut tx, "UPDATE services SET last_seen = MAX(last_seen, ?) WHERE (device_id, ip, transport, port) IN", &batch_last, &touch_services).await?;
+        insert_rows(
+            dia,
+            &mut tx,
+            "INSERT INTO events (network_id, kind, device_id, scan_run_id, detail, at) VALUES",
+            &events,
+        )
+        .await?;
+
         sqlx::query(&q(
             dia,
             "INSERT INTO batches (id, scan_run_id, applied_at) VALUES (?, ?, ?)",
         ))
         .bind(batch.to_string())
         .bind(run.to_string())
-        .bind(ts(Utc::now()))
+        .bind(&now)
         .execute(&mut *tx)
         .await
         .map_err(db_err("record a batch"))?;
