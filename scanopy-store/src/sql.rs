@@ -566,23 +566,34 @@ async fn insert_rows(
     Ok(())
 }
 
-/// `prefix (VALUES (…), (…))` with `first` bound before the rows: bulk updates by key.
+/// Bulk update by key: `UPDATE table SET set FROM (VALUES (…), (…)) AS v WHERE table.key1 =
+/// v.column1 AND …`, with `first` bound before the rows (a join on the primary key, so each
+/// statement touches only its rows).
 async fn touch_rows(
     dia: Dialect,
     conn: &mut AnyConnection,
-    prefix: &str,
+    table: &str,
+    keys: &[&str],
+    set: &str,
     first: &str,
     rows: &[Vec<Val>],
 ) -> Result<()> {
-    let Some(width) = rows.first().map(Vec::len) else {
+    let width = keys.len();
+    if rows.is_empty() || width == 0 {
         return Ok(());
-    };
+    }
     let head = Val::s(first);
+    let join: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, k)| format!("{table}.{k} = v.column{}", n + 1))
+        .collect();
     for chunk in rows.chunks(((PARAMS_PER_STATEMENT - 1) / width).max(1)) {
         let one = format!("({})", vec!["?"; width].join(", "));
         let sql = format!(
-            "{prefix} (VALUES {})",
-            vec![one.as_str(); chunk.len()].join(", ")
+            "UPDATE {table} SET {set} FROM (VALUES {}) AS v WHERE {}",
+            vec![one.as_str(); chunk.len()].join(", "),
+            join.join(" AND ")
         );
         let sql = q(dia, &sql).into_owned();
         bind_all(
@@ -1222,16 +1233,36 @@ impl Store for SqlStore {
             .iter()
             .map(|(id, _)| vec![Val::s(id)])
             .collect();
-        touch_rows(dia, &mut tx, "UPDATE devices SET last_seen = MAX(last_seen, ?), missed_scans = 0, offline = 0 WHERE (id) IN", &batch_last, &touch_ids).await?;
         touch_rows(
             dia,
             &mut tx,
-            "UPDATE interfaces SET last_seen = MAX(last_seen, ?) WHERE (device_id, ip, mac) IN",
+            "devices",
+            &["id"],
+            "last_seen = MAX(devices.last_seen, ?), missed_scans = 0, offline = 0",
+            &batch_last,
+            &touch_ids,
+        )
+        .await?;
+        touch_rows(
+            dia,
+            &mut tx,
+            "interfaces",
+            &["device_id", "ip", "mac"],
+            "last_seen = MAX(interfaces.last_seen, ?)",
             &batch_last,
             &touch_ifaces,
         )
         .await?;
-        touch_rows(dia, &mut tx, "UPDATE services SET last_seen = MAX(last_seen, ?) WHERE (device_id, ip, transport, port) IN", &batch_last, &touch_services).await?;
+        touch_rows(
+            dia,
+            &mut tx,
+            "services",
+            &["device_id", "ip", "transport", "port"],
+            "last_seen = MAX(services.last_seen, ?)",
+            &batch_last,
+            &touch_services,
+        )
+        .await?;
         insert_rows(
             dia,
             &mut tx,

@@ -566,3 +566,30 @@ pub(crate) async fn services_keep_their_best_identification(store: &dyn Store) {
         .unwrap();
     assert_eq!(c.services_changed.len(), 1);
 }
+
+pub(crate) async fn sightings_move_last_seen_on(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let o = |at| {
+        [
+            obs("10.0.0.5", at, mac("00:11:32:00:00:05")),
+            obs("10.0.0.5", at, port(80)),
+        ]
+    };
+    store
+        .apply_batch(r, Uuid::new_v4(), &o(t(1)))
+        .await
+        .unwrap();
+    let before = all(store).await.remove(0).device;
+    let later = t(100);
+    let c = store
+        .apply_batch(r, Uuid::new_v4(), &o(later))
+        .await
+        .unwrap();
+    assert!(c.is_empty(), "seen again, nothing new: {c:?}");
+    let after = all(store).await.remove(0).device;
+    assert_eq!(after.first_seen, before.first_seen);
+    assert!(after.last_seen >= later && after.last_seen > before.last_seen);
+    assert!(after.services[0].last_seen >= later);
+    assert_eq!(after.services[0].first_seen, before.services[0].first_seen);
+}

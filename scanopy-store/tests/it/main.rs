@@ -74,6 +74,7 @@ on_postgres!(
     filters_narrow_the_list,
     concurrent_writers_lose_nothing,
     services_keep_their_best_identification,
+    sightings_move_last_seen_on,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,6 +174,7 @@ on_sqlite!(
     filters_narrow_the_list,
     concurrent_writers_lose_nothing,
     services_keep_their_best_identification,
+    sightings_move_last_seen_on,
 );
 
 #[tokio::test]
