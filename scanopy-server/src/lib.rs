@@ -3,6 +3,11 @@
 //! Not built yet: the server lands with issue #6 (it needs the store, #4, and the daemon
 //! protocol, #5). Until then [`status`] says so, and the binary prints it and exits with status 1
 //! rather than pretend to serve.
+//!
+//! # Example
+//! ```
+//! assert!(scanopy_server::status().contains("issue #6"));
+//! ```
 
 /// Where the server stands, for people running it.
 pub fn status() -> &'static str {

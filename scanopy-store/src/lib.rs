@@ -15,6 +15,36 @@
 //! - Events (`device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
 //!   `scan_done`) with a sequence number to resume from.
 //!
+//! # Example
+//! ```
+//! use scanopy_core::{Fact, Observation, ScanConfig};
+//! use scanopy_store::{DeviceFilter, NewScanRun, RunStatus, SqlStore, Store};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = SqlStore::in_memory().await.unwrap();
+//! let home = store.create_network("home", &["192.168.1.0/24".parse().unwrap()]).await.unwrap();
+//! let run = store
+//!     .start_scan(NewScanRun {
+//!         network: home.id,
+//!         daemon: None,
+//!         config: ScanConfig::default(),
+//!         targets: vec!["192.168.1.0/24".parse().unwrap()],
+//!     })
+//!     .await
+//!     .unwrap();
+//! let mac = Fact::Mac { mac: "00:11:32:aa:00:10".parse().unwrap() };
+//! let seen = Observation::now("192.168.1.10".parse().unwrap(), "arp", mac);
+//! let changes = store.apply_batch(run.id, uuid::Uuid::new_v4(), &[seen]).await.unwrap();
+//! assert_eq!(changes.devices_new.len(), 1);
+//! store.finish_scan(run.id, RunStatus::Done).await.unwrap();
+//!
+//! let page = store.devices(&DeviceFilter::default(), 50, None).await.unwrap();
+//! assert_eq!(page.items[0].device.macs()[0].to_string(), "00:11:32:aa:00:10");
+//! let kinds: Vec<String> = store.events(0, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+//! assert_eq!(kinds, ["device_new", "scan_done"]);
+//! # });
+//! ```
+//!
 //! Only this crate knows SQL. Errors say what failed without SQL text, and tell a database that
 //! is down ([`StoreError::Unavailable`]) from a bad request.
 
