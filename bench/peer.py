@@ -102,6 +102,7 @@ def main():
                      [("nmap -sT -sV -p-", nmap(["-sT", "-sV", "-p-", "-n", "10.77.0.21"]))]))
         rows.append(("1,000 ports, host drops all", ours(["10.77.0.13", "--scanners", "arp,tcp"]),
                      [("nmap -sT", nmap(["-sT", "-Pn", "-n", "--top-ports", "1000", "10.77.0.13"]))]))
+        rows.append(("ARP sweep of a /16 (65,534 addresses)", ours(["10.78.0.0/16", "--scanners", "arp"]), []))
         if not a.skip_slow:
             both = ["10.77.0.0/24", "10.77.1.0/24"]
             rows.append(("2 x /24, top 1000, identification", ours(both),

@@ -19,6 +19,8 @@
 #     .13  sclan-drop   drops all TCP                         MAC 02:77:00:00:00:13
 #     .20  sclan-svc    PostgreSQL 5432, mosquitto 1883, snmpd 161/udp   MAC 02:77:00:00:00:20
 #     .21  sclan-many   200 open ports (nginx on 20001-20200)  MAC 02:77:00:00:00:21
+#   10.78.0.0/16  "wide" (bridge br2 in sclan-sw): the scanner's second leg (eth1, 10.78.0.2)
+#     .0.10 and .200.20  sclan-wide  no servers; for sweeps of a /16   MAC 02:78:00:00:00:10
 #   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
 #     .1   sclan-rtr
 #     .10  sclan-far    busybox httpd on 8080                 MAC 02:77:00:01:00:10
@@ -102,8 +104,10 @@ up() {
   ip -n "$SW" link set lo up
   ip -n "$SW" link add br0 type bridge
   ip -n "$SW" link add br1 type bridge
+  ip -n "$SW" link add br2 type bridge
   ip -n "$SW" link set br0 up
   ip -n "$SW" link set br1 up
+  ip -n "$SW" link set br2 up
 
   # The router: one leg on each bridge.
   ip netns add $PREFIX-rtr
@@ -128,6 +132,14 @@ up() {
   host svc   10.77.0.20/24 02:77:00:00:00:20 br0 10.77.0.1
   host many  10.77.0.21/24 02:77:00:00:00:21 br0 10.77.0.1
   host far   10.77.1.10/24 02:77:00:01:00:10 br1 10.77.1.1
+  host wide  10.78.0.10/16 02:78:00:00:00:10 br2 ""
+  ip -n $PREFIX-wide addr add 10.78.200.20/16 dev eth0
+  # The scanner's second leg, on the /16.
+  ip -n "$SW" link add p-scan1 type veth peer name eth1 netns $PREFIX-scan
+  ip -n "$SW" link set p-scan1 master br2 up
+  ip -n $PREFIX-scan link set eth1 address 02:78:00:00:00:02
+  ip -n $PREFIX-scan addr add 10.78.0.2/16 dev eth1
+  ip -n $PREFIX-scan link set eth1 up
 
   # DNS with reverse records, on the router.
   start rtr dnsmasq dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.77.0.1 \
@@ -236,7 +248,7 @@ MQTT
 
 status() {
   local ok=0
-  for ns in sw rtr scan web ssh quiet drop svc many far; do
+  for ns in sw rtr scan web ssh quiet drop svc many wide far; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1

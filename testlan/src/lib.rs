@@ -23,6 +23,11 @@ pub const LAN: &str = "10.77.0.0/24";
 pub const FAR_LAN: &str = "10.77.1.0/24";
 /// The router's address on the LAN (the default gateway, and the DNS server).
 pub const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+/// A /16 on the scanner's second leg, for sweeps of a large subnet.
+pub const WIDE_LAN: &str = "10.78.0.0/16";
+/// The two addresses of the host on [`WIDE_LAN`] (one MAC, `02:78:00:00:00:10`).
+pub const WIDE_HOSTS: [Ipv4Addr; 2] =
+    [Ipv4Addr::new(10, 78, 0, 10), Ipv4Addr::new(10, 78, 200, 20)];
 /// The DNS domain of the LAN's names (`web.lab.test`).
 pub const DOMAIN: &str = "lab.test";
 

@@ -583,3 +583,22 @@ fn testlan_syn_scanner_passes_the_compliance_suite() {
     });
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn testlan_arp_sweeps_a_slash_16() {
+    if !require("testlan_arp_sweeps_a_slash_16") {
+        return;
+    }
+    let (devices, warnings) = scan(
+        &[scanopy_testlan::WIDE_LAN],
+        "1",
+        vec![Box::new(ArpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // The host answers for both its addresses with one MAC: one device, two interfaces; and
+    // the scanner's own address on that leg.
+    let wide = device(&devices, scanopy_testlan::WIDE_HOSTS[0].into());
+    let ips: Vec<IpAddr> = wide.ips();
+    assert_eq!(ips, scanopy_testlan::WIDE_HOSTS.map(IpAddr::V4).to_vec());
+    assert_eq!(devices.len(), 2, "{devices:#?}");
+}
