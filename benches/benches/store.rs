@@ -4,44 +4,15 @@
 //!
 //! Run with `cargo bench -p scanopy-benches --bench store`.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use chrono::Utc;
-use scanopy_core::{Fact, MacAddr, Observation, PortFact, PortState, ScanConfig, Transport};
+use scanopy_core::{Observation, ScanConfig};
 use scanopy_store::{DeviceFilter, NewScanRun, SqlStore, Store};
 use uuid::Uuid;
 
 const DEVICES: u32 = 10_000;
 const SERVICES_PER_DEVICE: u16 = 10;
 const BATCH: u32 = 500;
-
-fn batch(from: u32, to: u32) -> Vec<Observation> {
-    let at = Utc::now();
-    let mut out = Vec::new();
-    for i in from..to {
-        let ip = IpAddr::V4(Ipv4Addr::from(0x0a40_0000 + i + 1));
-        let b = i.to_be_bytes();
-        out.push(Observation {
-            ip,
-            scanner: "bench".into(),
-            at,
-            fact: Fact::Mac {
-                mac: MacAddr([0, 0x11, 0x32, b[1], b[2], b[3]]),
-            },
-        });
-        for p in 0..SERVICES_PER_DEVICE {
-            let fact = Fact::Port(PortFact::state(8000 + p, Transport::Tcp, PortState::Open));
-            out.push(Observation {
-                ip,
-                scanner: "bench".into(),
-                at,
-                fact,
-            });
-        }
-    }
-    out
-}
 
 async fn run(name: &str, store: &SqlStore) {
     let net = store
@@ -56,7 +27,7 @@ async fn run(name: &str, store: &SqlStore) {
         targets: vec!["10.64.0.0/16".parse().unwrap()],
     };
     let batches: Vec<Vec<Observation>> = (0..DEVICES / BATCH)
-        .map(|k| batch(k * BATCH, (k + 1) * BATCH))
+        .map(|k| scanopy_benches::lan_observations(k * BATCH, (k + 1) * BATCH, SERVICES_PER_DEVICE))
         .collect();
 
     let r = store.start_scan(new_run()).await.unwrap().id;
@@ -115,7 +86,7 @@ async fn main() {
     std::fs::remove_dir_all(&dir).ok();
     match std::env::var("SCANOPY_PG_URL") {
         Ok(url) => {
-            sqlx_free_create_db(&url).await;
+            postgres_on_a_fresh_database(&url).await;
         }
         Err(_) => println!(
             "postgresql skipped: set SCANOPY_PG_URL (testlan/postgres.sh up; testlan/postgres.sh url)"
@@ -124,9 +95,7 @@ async fn main() {
 }
 
 /// A fresh database on the server, so the numbers start from empty.
-async fn sqlx_free_create_db(admin_url: &str) {
-    let admin = SqlStore::connect_postgres(admin_url).await.unwrap();
-    drop(admin);
+async fn postgres_on_a_fresh_database(admin_url: &str) {
     let db = format!("scanopy_bench_{}", Uuid::new_v4().simple());
     let status = std::process::Command::new("psql")
         .args([admin_url, "-q", "-c", &format!("CREATE DATABASE {db}")])

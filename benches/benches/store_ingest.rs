@@ -4,48 +4,20 @@
 //!
 //! Run with `cargo bench -p scanopy-benches --bench store_ingest`.
 
-use std::net::{IpAddr, Ipv4Addr};
-
-use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_main};
-use scanopy_core::{Fact, MacAddr, Observation, PortFact, PortState, ScanConfig, Transport};
+use scanopy_core::ScanConfig;
 use scanopy_store::{NewScanRun, SqlStore, Store};
 use uuid::Uuid;
-
-fn observations(from: u32, to: u32) -> Vec<Observation> {
-    let at = Utc::now();
-    let mut out = Vec::new();
-    for i in from..to {
-        let ip = IpAddr::V4(Ipv4Addr::from(0x0a40_0000 + i + 1));
-        let b = i.to_be_bytes();
-        let mac = Fact::Mac {
-            mac: MacAddr([0, 0x11, 0x32, b[1], b[2], b[3]]),
-        };
-        out.push(Observation {
-            ip,
-            scanner: "bench".into(),
-            at,
-            fact: mac,
-        });
-        for p in 0..10u16 {
-            let fact = Fact::Port(PortFact::state(8000 + p, Transport::Tcp, PortState::Open));
-            out.push(Observation {
-                ip,
-                scanner: "bench".into(),
-                at,
-                fact,
-            });
-        }
-    }
-    out
-}
 
 fn ingest(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let batches = [observations(0, 500), observations(500, 1000)];
+    let batches = [
+        scanopy_benches::lan_observations(0, 500, 10),
+        scanopy_benches::lan_observations(500, 1000, 10),
+    ];
     let mut group = c.benchmark_group("sqlite");
     group.sample_size(10);
     group.bench_function("ingest 1,000 devices / 10,000 services (in memory)", |b| {

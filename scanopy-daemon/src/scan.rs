@@ -124,7 +124,7 @@ async fn scan(
     // With raw sockets, ports are swept with SYN segments (the connect scan otherwise).
     let raw_ok = arp::raw_sockets_allowed();
     if scanners.iter().any(|s| s == "arp") {
-        if arp::raw_sockets_allowed() {
+        if raw_ok {
             arp_nets = arp::arp_subnets()
                 .into_iter()
                 .map(ipnet::IpNet::V4)

@@ -295,16 +295,20 @@ impl ArpScanner {
                 })?
         };
 
-        let mut sent: HashMap<Ipv4Addr, Instant> = HashMap::new();
-        let mut answered: HashSet<Ipv4Addr> = HashSet::new();
-        let mut seen_unasked: HashSet<Ipv4Addr> = HashSet::new();
-        let mut slowest: Option<Duration> = None;
-        let wanted: HashSet<Ipv4Addr> = plan
-            .addrs
-            .iter()
-            .copied()
-            .filter(|a| *a != plan.own_ip)
-            .collect();
+        let mut sweep = Sweep {
+            wanted: plan
+                .addrs
+                .iter()
+                .copied()
+                .filter(|a| *a != plan.own_ip)
+                .collect(),
+            sent: HashMap::new(),
+            answered: HashSet::new(),
+            seen_unasked: HashSet::new(),
+            slowest: None,
+            // Read once per sweep, not once per reply.
+            gateways: crate::ping::default_gateways(),
+        };
         let rounds = 1 + u32::from(ctx.config().retries);
         let mut error = None;
         'rounds: for _round in 0..rounds {
@@ -312,7 +316,7 @@ impl ArpScanner {
                 .addrs
                 .iter()
                 .copied()
-                .filter(|a| wanted.contains(a) && !answered.contains(a))
+                .filter(|a| sweep.wanted.contains(a) && !sweep.answered.contains(a))
                 .collect();
             if todo.is_empty() {
                 break;
@@ -333,19 +337,9 @@ impl ArpScanner {
                     }
                     None => {}
                 }
-                sent.insert(ip, Instant::now());
+                sweep.sent.insert(ip, Instant::now());
                 while let Ok((a, at)) = replies.try_recv() {
-                    self.handle(
-                        ctx,
-                        a,
-                        at,
-                        &wanted,
-                        &sent,
-                        &mut answered,
-                        &mut seen_unasked,
-                        &mut slowest,
-                    )
-                    .await;
+                    sweep.handle(ctx, a, at).await;
                 }
             }
             // The wait follows the replies: it is recomputed whenever one arrives, so the first
@@ -357,16 +351,16 @@ impl ArpScanner {
             };
             let round_end = tokio::time::Instant::now();
             loop {
-                let deadline = round_end + wait_for(slowest);
+                let deadline = round_end + wait_for(sweep.slowest);
                 tokio::select! {
                     r = replies.recv() => match r {
-                        Some((a, at)) => self.handle(ctx, a, at, &wanted, &sent, &mut answered, &mut seen_unasked, &mut slowest).await,
+                        Some((a, at)) => sweep.handle(ctx, a, at).await,
                         None => break,
                     },
                     _ = tokio::time::sleep_until(deadline) => break,
                     _ = ctx.cancelled() => break 'rounds,
                 }
-                if answered.len() == wanted.len() {
+                if sweep.answered.len() == sweep.wanted.len() {
                     break;
                 }
             }
@@ -374,17 +368,7 @@ impl ArpScanner {
         stop.store(true, Ordering::Relaxed);
         let _ = tokio::task::spawn_blocking(move || receiver.join()).await;
         while let Ok((a, at)) = replies.try_recv() {
-            self.handle(
-                ctx,
-                a,
-                at,
-                &wanted,
-                &sent,
-                &mut answered,
-                &mut seen_unasked,
-                &mut slowest,
-            )
-            .await;
+            sweep.handle(ctx, a, at).await;
         }
         // The machine itself is on the subnet too.
         if plan.addrs.contains(&plan.own_ip) && !ctx.is_cancelled() {
@@ -400,46 +384,50 @@ impl ArpScanner {
             None => Ok(()),
         }
     }
+}
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the sweep's state, kept local to it"
-    )]
-    async fn handle(
-        &self,
-        ctx: &ScanContext,
-        a: ArpFrame,
-        at: Instant,
-        wanted: &HashSet<Ipv4Addr>,
-        sent: &HashMap<Ipv4Addr, Instant>,
-        answered: &mut HashSet<Ipv4Addr>,
-        seen_unasked: &mut HashSet<Ipv4Addr>,
-        slowest: &mut Option<Duration>,
-    ) {
+/// The state of one interface's sweep.
+struct Sweep {
+    /// Addresses asked about (the targets on the interface, but its own).
+    wanted: HashSet<Ipv4Addr>,
+    /// When each was last asked.
+    sent: HashMap<Ipv4Addr, Instant>,
+    /// Addresses that answered.
+    answered: HashSet<Ipv4Addr>,
+    /// Addresses heard from without being asked.
+    seen_unasked: HashSet<Ipv4Addr>,
+    /// The longest reply time so far.
+    slowest: Option<Duration>,
+    /// The default gateways of the namespace.
+    gateways: Vec<IpAddr>,
+}
+
+impl Sweep {
+    /// Records one ARP packet: a reply to our question, or one nobody asked for.
+    async fn handle(&mut self, ctx: &ScanContext, a: ArpFrame, at: Instant) {
         if !a.sender_mac.is_unicast() || a.sender_ip.is_unspecified() {
             return;
         }
         let ip = a.sender_ip;
-        let asked = wanted.contains(&ip) && sent.contains_key(&ip);
-        if asked {
-            if !answered.insert(ip) {
-                return;
-            }
-        } else if !seen_unasked.insert(ip) {
+        let asked = self.wanted.contains(&ip) && self.sent.contains_key(&ip);
+        let first_time = if asked {
+            self.answered.insert(ip)
+        } else {
+            self.seen_unasked.insert(ip)
+        };
+        if !first_time {
             return;
         }
-        let rtt = sent.get(&ip).map(|s| at.saturating_duration_since(*s));
-        if asked {
-            if let Some(r) = rtt {
-                *slowest = Some(slowest.map_or(r, |s| s.max(r)));
-            }
+        let rtt = self.sent.get(&ip).map(|s| at.saturating_duration_since(*s));
+        if let (true, Some(r)) = (asked, rtt) {
+            self.slowest = Some(self.slowest.map_or(r, |s| s.max(r)));
         }
         let addr = IpAddr::V4(ip);
         ctx.observe(addr, Fact::Mac { mac: a.sender_mac }).await;
         if let Some(v) = vendor(a.sender_mac) {
             ctx.observe(addr, Fact::Vendor { vendor: v }).await;
         }
-        if crate::ping::default_gateways().contains(&addr) {
+        if self.gateways.contains(&addr) {
             ctx.observe(addr, Fact::Gateway).await;
         }
         let method = if asked { "arp" } else { "arp-unsolicited" };

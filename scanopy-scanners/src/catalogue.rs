@@ -182,7 +182,15 @@ impl Catalogue {
     /// # Panics
     /// Never in a released build: the built-in catalogue is checked by the tests.
     pub fn builtin() -> Self {
-        Catalogue::parse(BUILTIN, "built-in").expect("the built-in service catalogue is valid")
+        // Compiled once per process: every scanner that needs it gets a cheap clone (compiled
+        // regexes are shared).
+        static BUILT: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+        BUILT
+            .get_or_init(|| {
+                Catalogue::parse(BUILTIN, "built-in")
+                    .expect("the built-in service catalogue is valid")
+            })
+            .clone()
     }
 
     /// Parses a catalogue document.

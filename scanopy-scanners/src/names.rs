@@ -37,6 +37,8 @@ impl Default for NameSettings {
 pub struct NameScanner {
     settings: NameSettings,
     cache: Arc<Mutex<HashMap<IpAddr, Option<String>>>>,
+    /// The resolvers, read from `resolv.conf` once per scanner.
+    servers: Arc<tokio::sync::OnceCell<Vec<SocketAddr>>>,
 }
 
 impl NameScanner {
@@ -45,6 +47,7 @@ impl NameScanner {
         NameScanner {
             settings,
             cache: Arc::default(),
+            servers: Arc::default(),
         }
     }
 
@@ -53,11 +56,17 @@ impl NameScanner {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&ip).cloned()) {
             return hit;
         }
-        let text = tokio::fs::read_to_string(&self.settings.resolv_conf)
-            .await
-            .unwrap_or_default();
+        let servers = self
+            .servers
+            .get_or_init(|| async {
+                let text = tokio::fs::read_to_string(&self.settings.resolv_conf)
+                    .await
+                    .unwrap_or_default();
+                nameservers(&text)
+            })
+            .await;
         let mut found = None;
-        for server in nameservers(&text) {
+        for &server in servers {
             if let Some(name) = query(server, ip, self.settings.timeout).await {
                 found = Some(name);
                 break;

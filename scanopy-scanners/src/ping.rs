@@ -57,10 +57,12 @@ impl Scanner for TcpPing {
         };
         let rtt = RttEstimate::new(Duration::from_millis(ctx.config().timeout_ms.max(50)));
         let hosts = ctx.config().hosts_in_flight.max(1);
+        // Read once per sweep, not once per host found.
+        let gateways = default_gateways();
         let sweep = futures::stream::iter(targets.iter())
             .take_while(|_| futures::future::ready(!ctx.is_cancelled()))
             .filter(|ip| futures::future::ready(!self.skip.iter().any(|n| n.contains(ip))))
-            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt));
+            .for_each_concurrent(hosts, |ip| self.ping(ctx, ip, &rtt, &gateways));
         tokio::select! {
             _ = sweep => {}
             _ = ctx.cancelled() => return Ok(()),
@@ -87,7 +89,13 @@ impl Scanner for TcpPing {
 impl TcpPing {
     /// Tries the ping ports of one address at once and reports the first answer; one connect
     /// timeout bounds a silent address, however many ports are tried.
-    async fn ping(&self, ctx: &ScanContext, ip: IpAddr, rtt: &RttEstimate) {
+    async fn ping(
+        &self,
+        ctx: &ScanContext,
+        ip: IpAddr,
+        estimate: &RttEstimate,
+        gateways: &[IpAddr],
+    ) {
         let mut attempts: FuturesUnordered<_> = self
             .ports
             .iter()
@@ -96,25 +104,24 @@ impl TcpPing {
                 let _permit = ctx.probe().await?;
                 Some((
                     *port,
-                    connect_adaptive(SocketAddr::new(ip, *port), || rtt.timeout()).await,
+                    connect_adaptive(SocketAddr::new(ip, *port), || estimate.timeout()).await,
                 ))
             })
             .collect();
         while let Some(r) = attempts.next().await {
             let Some((port, outcome)) = r else { return };
-            let rtt_estimate = rtt;
             let (method, rtt) = match outcome {
                 Connect::Open(_, rtt) => ("tcp-open", rtt),
                 Connect::Refused(rtt) => ("tcp-refused", rtt),
                 Connect::Unreachable | Connect::Silent => continue,
             };
-            rtt_estimate.record(rtt);
+            estimate.record(rtt);
             // The kernel resolved an on-link address by ARP to connect: report its MAC first,
             // so the device has its identity before the per-host scanners start.
             if let Some((_, mac)) = read_neighbours().into_iter().find(|(n, _)| *n == ip) {
                 ctx.observe(ip, Fact::Mac { mac }).await;
             }
-            if default_gateways().contains(&ip) {
+            if gateways.contains(&ip) {
                 ctx.observe(ip, Fact::Gateway).await;
             }
             let rtt_us = u64::try_from(rtt.as_micros()).ok();

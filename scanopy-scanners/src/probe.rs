@@ -32,18 +32,17 @@ pub(crate) async fn connect(addr: SocketAddr, limit: Duration) -> Connect {
             Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {
                 return Connect::Refused(start.elapsed());
             }
-            Ok(Err(e)) if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => {
+            Ok(Err(e))
+                if matches!(
+                    e.raw_os_error().map(nix::errno::Errno::from_raw),
+                    Some(nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)
+                ) =>
+            {
                 // EMFILE / ENFILE: wait for descriptors to come back.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Ok(Err(e))
-                if matches!(
-                    e.kind(),
-                    ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable
-                ) =>
-            {
-                return Connect::Unreachable;
-            }
+            // Host or network unreachable, and anything else the kernel refuses: no
+            // answer to learn from.
             Ok(Err(_)) => return Connect::Unreachable,
             Err(_) => return Connect::Silent,
         }

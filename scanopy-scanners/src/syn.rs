@@ -177,7 +177,7 @@ pub async fn sweep(
                 let mut guard = fd.writable().await?;
                 match guard.try_io(|inner| inner.get_ref().send_to(&seg, &dest)) {
                     Ok(Ok(_)) => break,
-                    Ok(Err(e)) if e.raw_os_error() == Some(libc_enobufs()) => {
+                    Ok(Err(e)) if e.raw_os_error() == Some(nix::errno::Errno::ENOBUFS as i32) => {
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     Ok(Err(e)) => return Err(e),
@@ -232,10 +232,6 @@ pub async fn sweep(
 )]
 fn register(socket: Socket) -> io::Result<AsyncFd<Socket>> {
     AsyncFd::new(socket)
-}
-
-const fn libc_enobufs() -> i32 {
-    105
 }
 
 #[expect(

@@ -927,8 +927,8 @@ impl Store for SqlStore {
         let mut new_devices: Vec<Vec<Val>> = Vec::new();
         let mut new_ifaces: Vec<Vec<Val>> = Vec::new();
         let mut new_services: Vec<Vec<Val>> = Vec::new();
-        // (id, last_seen) of known devices whose row needs no other change.
-        let mut touch_devices: Vec<(String, String)> = Vec::new();
+        // Known devices whose row needs nothing but a later last-seen time.
+        let mut touch_devices: Vec<Vec<Val>> = Vec::new();
         let mut touch_ifaces: Vec<Vec<Val>> = Vec::new();
         let mut touch_services: Vec<Vec<Val>> = Vec::new();
 
@@ -1016,7 +1016,7 @@ impl Store for SqlStore {
                         .await
                         .map_err(db_err("update a device"))?;
                     } else {
-                        touch_devices.push((id.to_string(), ts(d.last_seen)));
+                        touch_devices.push(vec![Val::s(&id.to_string())]);
                     }
                     if fields_changed && !changes.devices_new.contains(&id) {
                         changes.devices_changed.push(id);
@@ -1229,10 +1229,6 @@ impl Store for SqlStore {
             .max()
             .map(ts)
             .unwrap_or_else(|| now.clone());
-        let touch_ids: Vec<Vec<Val>> = touch_devices
-            .iter()
-            .map(|(id, _)| vec![Val::s(id)])
-            .collect();
         touch_rows(
             dia,
             &mut tx,
@@ -1240,7 +1236,7 @@ impl Store for SqlStore {
             &["id"],
             "last_seen = MAX(devices.last_seen, ?), missed_scans = 0, offline = 0",
             &batch_last,
-            &touch_ids,
+            &touch_devices,
         )
         .await?;
         touch_rows(
