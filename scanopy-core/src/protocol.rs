@@ -1,0 +1,189 @@
+//! The daemon protocol: what a daemon and a server say to each other, as plain serde types.
+//!
+//! Routes (all JSON, all with `Authorization: Bearer DAEMON_KEY`, under `/api/v1/daemon`):
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /register` | [`RegisterRequest`] | [`RegisterResponse`] |
+//! | `POST /heartbeat` | [`RegisterRequest`] | [`RegisterResponse`] |
+//! | `POST /poll` | nothing | [`PollResponse`] |
+//! | `POST /jobs/{id}/results` | [`ResultsBatch`] | [`JobAck`] |
+//! | `POST /jobs/{id}/progress` | [`ProgressSnapshot`] | [`JobAck`] |
+//! | `POST /jobs/{id}/finish` | [`FinishRequest`] | [`JobAck`] |
+//!
+//! A daemon key is scoped to one network; the server knows the daemon by its key. Each results
+//! batch carries an id chosen by the daemon, so sending it again (after a timeout, or from the
+//! spool after a restart) changes nothing. A job's lease is renewed by every results or progress
+//! call; a job whose lease expires goes back to the queue.
+//!
+//! Push mode: the daemon listens (60073 by default) and the server calls it:
+//! `POST /api/v1/jobs` with a [`Job`], `POST /api/v1/jobs/{id}/cancel`, and `GET /api/v1/health`
+//! (the only route without authentication). The server signs each call with its Ed25519 key
+//! (headers [`SIGNATURE_HEADER`] and [`TIMESTAMP_HEADER`], over [`signed_message`]); the daemon
+//! trusts the public key it was given and refuses stale timestamps. Results still flow through
+//! the routes above.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Observation, ScanConfig};
+
+pub use crate::scanner::ProgressSnapshot;
+
+/// How a daemon gets its work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonMode {
+    /// The daemon polls the server.
+    #[default]
+    Pull,
+    /// The server calls the daemon.
+    Push,
+}
+
+/// What a daemon can do, sent with every registration and heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capabilities {
+    /// It may open raw sockets (ARP and SYN sweeps).
+    pub raw_sockets: bool,
+    /// A Docker engine answers it.
+    pub docker: bool,
+    /// The IPv4 subnets it is attached to.
+    pub subnets: Vec<IpNet>,
+    /// Its version.
+    pub version: String,
+    /// Pull or push.
+    pub mode: DaemonMode,
+    /// Where a push daemon listens (`http://host:60073`).
+    pub url: Option<String>,
+}
+
+/// A daemon introduces itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// Its name (the host name by default).
+    pub name: String,
+    /// What it can do.
+    pub capabilities: Capabilities,
+}
+
+/// The server's answer to a registration or heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The daemon's id.
+    pub daemon_id: Uuid,
+    /// The network its key is scoped to.
+    pub network_id: Uuid,
+    /// How often to poll, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+/// Work for a daemon: one scan run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The scan run's id.
+    pub id: Uuid,
+    /// The network it belongs to.
+    pub network: Uuid,
+    /// What to scan and how.
+    pub config: ScanConfig,
+    /// How long the lease lasts without a results or progress call, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// The answer to a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollResponse {
+    /// A job, or nothing to do.
+    pub job: Option<Job>,
+}
+
+/// Observations of a job, sent as they are found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsBatch {
+    /// Chosen by the daemon; a batch id already applied changes nothing.
+    pub batch_id: Uuid,
+    /// The observations.
+    pub observations: Vec<Observation>,
+}
+
+/// How a job ended, as the daemon saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobOutcome {
+    /// It ran to the end.
+    Done,
+    /// It failed.
+    Failed,
+    /// It was cancelled.
+    Cancelled,
+}
+
+/// The end of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishRequest {
+    /// How it ended.
+    pub outcome: JobOutcome,
+    /// Why it failed, in words.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Warnings of the scan (no raw sockets, and the like).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The final counts.
+    #[serde(default)]
+    pub progress: ProgressSnapshot,
+}
+
+/// The server's answer to a results, progress or finish call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobAck {
+    /// The batch was applied now (false: it had been applied before).
+    #[serde(default)]
+    pub applied: bool,
+    /// The job was cancelled: stop it.
+    #[serde(default)]
+    pub cancel: bool,
+}
+
+/// The header carrying the server's signature of a push call (base64 of 64 bytes).
+pub const SIGNATURE_HEADER: &str = "x-scanopy-signature";
+/// The header carrying the time of a push call (seconds since the epoch).
+pub const TIMESTAMP_HEADER: &str = "x-scanopy-timestamp";
+/// How far a push call's timestamp may be from the daemon's clock, in seconds.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// The bytes a push call's signature covers: method, path, timestamp and body.
+pub fn signed_message(method: &str, path: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut m = format!("{method}\n{path}\n{timestamp}\n").into_bytes();
+    m.extend_from_slice(body);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_round_trips_as_json() {
+        let job = Job {
+            id: Uuid::new_v4(),
+            network: Uuid::new_v4(),
+            config: ScanConfig::default(),
+            lease_ms: 60_000,
+        };
+        let text = serde_json::to_string(&PollResponse { job: Some(job.clone()) }).unwrap();
+        let back: PollResponse = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.job, Some(job));
+    }
+
+    #[test]
+    fn the_signed_message_binds_every_part() {
+        let a = signed_message("POST", "/api/v1/jobs", 1, b"{}");
+        assert_ne!(a, signed_message("POST", "/api/v1/jobs", 2, b"{}"));
+        assert_ne!(a, signed_message("POST", "/api/v1/jobz", 1, b"{}"));
+        assert_ne!(a, signed_message("POST", "/api/v1/jobs", 1, b"[]"));
+    }
+}
