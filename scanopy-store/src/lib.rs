@@ -1,8 +1,7 @@
 //! scanopy-store: the inventory's memory. One [`Store`] trait, implemented by [`SqlStore`] for
 //! an embedded SQLite file ([`SqlStore::open`]) and for PostgreSQL
-//! ([`SqlStore::connect_postgres`]). The conformance suite in `tests/it` runs against both. Jobs
-//! for daemons, users and keys are still to come (issue #4).
-//!
+//! ([`SqlStore::connect_postgres`]). The conformance suite in `tests/it` runs against both.
+//! //!
 //! # Overview
 //! - [`Store::apply_batch`] folds a batch of observations of a scan run into the inventory in one
 //!   transaction and returns what changed. Identity follows the core's rules with indexed
@@ -52,12 +51,18 @@ mod model;
 mod sql;
 
 pub use model::{
-    ChangeSet, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun, StoredDevice,
+    ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter,
+    Event, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role, RunStatus, ScanRun,
+    Schedule, ServiceRow, StoredDevice, User, Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use scanopy_core::protocol::ProgressSnapshot;
 use scanopy_core::{Network, Observation};
 use uuid::Uuid;
 
@@ -73,6 +78,9 @@ pub enum StoreError {
     /// The request cannot be served as it is.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request clashes with the current state (a name taken, a job held by another).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The database cannot be reached; retry later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -141,4 +149,135 @@ pub trait Store: Send + Sync {
 
     /// Events after sequence number `after`, oldest first.
     async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
+
+    /// The newest events of one device, newest first.
+    async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>>;
+
+    /// Services across devices (devices filtered by `filter`, paged like [`Store::devices`]).
+    async fn services(
+        &self,
+        filter: &DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ServiceRow>>;
+
+    /// Counts for a dashboard.
+    async fn counts(&self) -> Result<Counts>;
+
+    /// Whether the database answers ([`StoreError::Unavailable`] when not).
+    async fn ping(&self) -> Result<()>;
+
+    // Jobs for daemons.
+
+    /// Queues a scan for a daemon of its network (`run.daemon`: only that one).
+    async fn enqueue_scan(&self, run: NewScanRun) -> Result<ScanRun>;
+
+    /// Claims the oldest job `daemon` may run in `network`, for `lease`; each job is claimed
+    /// once, even by several servers on one database. A job whose lease expired is claimable
+    /// again.
+    async fn claim_job(
+        &self,
+        daemon: Uuid,
+        network: Uuid,
+        lease: Duration,
+    ) -> Result<Option<ScanRun>>;
+
+    /// Renews the lease `daemon` holds on `run` and records its progress; returns the run (see
+    /// [`ScanRun::cancel_requested`]). [`StoreError::Conflict`] when the daemon no longer holds
+    /// it.
+    async fn renew_job(
+        &self,
+        run: Uuid,
+        daemon: Uuid,
+        progress: Option<ProgressSnapshot>,
+        lease: Duration,
+    ) -> Result<ScanRun>;
+
+    /// Cancels a run: a queued one at once, a running one at its daemon's next call.
+    async fn cancel_scan(&self, run: Uuid) -> Result<ScanRun>;
+
+    /// Records why a run failed.
+    async fn record_scan_error(&self, run: Uuid, error: &str) -> Result<()>;
+
+    /// Scan runs, newest first.
+    async fn scan_runs(
+        &self,
+        network: Option<Uuid>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ScanRun>>;
+
+    // Daemons.
+
+    /// Records a daemon's registration (one daemon per key; one local daemon per network).
+    async fn register_daemon(&self, daemon: NewDaemon) -> Result<Daemon>;
+
+    /// Records that a daemon was heard from.
+    async fn touch_daemon(&self, id: Uuid) -> Result<()>;
+
+    /// All daemons.
+    async fn daemons(&self) -> Result<Vec<Daemon>>;
+
+    // Users and credentials: secrets are kept only as hashes.
+
+    /// Creates a user; the password is kept as an argon2id hash.
+    async fn create_user(&self, username: &str, password: &str, role: Role) -> Result<User>;
+
+    /// The user, when the password is right.
+    async fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>>;
+
+    /// Sets a user's password.
+    async fn set_password(&self, username: &str, password: &str) -> Result<()>;
+
+    /// How many users exist.
+    async fn user_count(&self) -> Result<i64>;
+
+    /// Creates a session, API token or daemon key; returns it with its secret, which is shown
+    /// once and kept only as a SHA-256 digest.
+    async fn create_credential(&self, c: NewCredential) -> Result<(Credential, String)>;
+
+    /// The credential a secret belongs to, unless revoked or expired.
+    async fn verify_credential(
+        &self,
+        kind: CredentialKind,
+        secret: &str,
+    ) -> Result<Option<Credential>>;
+
+    /// Credentials of a kind, not revoked.
+    async fn credentials(&self, kind: CredentialKind) -> Result<Vec<Credential>>;
+
+    /// Revokes a credential.
+    async fn revoke_credential(&self, kind: CredentialKind, id: Uuid) -> Result<()>;
+
+    // Schedules.
+
+    /// Creates a recurring scan.
+    async fn create_schedule(&self, s: NewSchedule) -> Result<Schedule>;
+
+    /// All schedules.
+    async fn schedules(&self) -> Result<Vec<Schedule>>;
+
+    /// Deletes a schedule.
+    async fn delete_schedule(&self, id: Uuid) -> Result<()>;
+
+    /// Takes the schedules due at `now` and moves them to their next run; of several servers on
+    /// one database, exactly one takes each.
+    async fn take_due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>>;
+
+    // Webhooks.
+
+    /// Adds a webhook; `secret` is its HMAC key (it signs deliveries, so it is kept).
+    async fn create_webhook(&self, url: &str, secret: &str) -> Result<Webhook>;
+
+    /// All webhooks with their HMAC keys.
+    async fn webhooks(&self) -> Result<Vec<(Webhook, String)>>;
+
+    /// Deletes a webhook.
+    async fn delete_webhook(&self, id: Uuid) -> Result<()>;
+
+    /// Records a delivery attempt.
+    async fn record_delivery(&self, d: &Delivery) -> Result<()>;
+
+    /// A webhook's latest deliveries.
+    async fn deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>>;
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use scanopy_core::protocol::{Capabilities, DaemonMode, ProgressSnapshot};
 use scanopy_core::{Device, ScanConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -53,7 +54,9 @@ impl RunStatus {
 pub struct NewScanRun {
     /// The network scanned.
     pub network: Uuid,
-    /// The daemon that runs it, if any.
+    /// The daemon that runs it: for [`Store::start_scan`](crate::Store::start_scan) the daemon
+    /// already running it; for [`Store::enqueue_scan`](crate::Store::enqueue_scan) the one asked
+    /// to (any daemon of the network when `None`).
     pub daemon: Option<Uuid>,
     /// The configuration, stored with the run.
     pub config: ScanConfig,
@@ -82,6 +85,18 @@ pub struct ScanRun {
     pub status: RunStatus,
     /// Devices its batches touched.
     pub devices_seen: i64,
+    /// The daemon asked to run it (any daemon of the network when `None`).
+    pub requested_daemon: Option<Uuid>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// Until when the claiming daemon holds it.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The last progress reported.
+    pub progress: Option<ProgressSnapshot>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// A user asked to cancel it; the daemon stops at its next call.
+    pub cancel_requested: bool,
 }
 
 /// What a batch or the end of a run changed.
@@ -181,4 +196,250 @@ pub struct Event {
     pub detail: serde_json::Value,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+/// A daemon as the server knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Daemon {
+    /// Its id.
+    pub id: Uuid,
+    /// The network it scans.
+    pub network: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Pull or push.
+    pub mode: DaemonMode,
+    /// What it said it can do.
+    pub capabilities: Capabilities,
+    /// The server's own in-process daemon.
+    pub local: bool,
+    /// The credential it registered with (none for the local daemon).
+    pub key_id: Option<Uuid>,
+    /// When it was first seen.
+    pub created_at: DateTime<Utc>,
+    /// Its last registration, heartbeat or poll.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A daemon introducing itself.
+#[derive(Debug, Clone)]
+pub struct NewDaemon {
+    /// The network.
+    pub network: Uuid,
+    /// The daemon key's credential id; `None` for the local daemon.
+    pub key_id: Option<Uuid>,
+    /// Its name.
+    pub name: String,
+    /// What it can do.
+    pub capabilities: Capabilities,
+    /// The server's own daemon.
+    pub local: bool,
+}
+
+/// What a credential is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A signed-in browser.
+    Session,
+    /// A script's API token.
+    ApiToken,
+    /// A daemon's key, scoped to one network.
+    DaemonKey,
+}
+
+impl CredentialKind {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::ApiToken => "api_token",
+            CredentialKind::DaemonKey => "daemon_key",
+        }
+    }
+
+    /// The prefix of its secrets, which tells them apart in logs and leaks.
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            CredentialKind::Session => "ss_",
+            CredentialKind::ApiToken => "st_",
+            CredentialKind::DaemonKey => "sk_",
+        }
+    }
+}
+
+/// What a user or token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Read only.
+    Read,
+    /// A daemon: the daemon protocol only.
+    Daemon,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Read => "read",
+            Role::Daemon => "daemon",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Admin, Role::Read, Role::Daemon]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A credential as stored: everything but the secret, of which only a hash is kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Credential {
+    /// Its id.
+    pub id: Uuid,
+    /// What it is for.
+    pub kind: CredentialKind,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The network a daemon key is scoped to.
+    pub network: Option<Uuid>,
+    /// The user a session or token belongs to.
+    pub user: Option<Uuid>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A credential to make.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    /// What it is for.
+    pub kind: CredentialKind,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The network (daemon keys).
+    pub network: Option<Uuid>,
+    /// The user (sessions, tokens).
+    pub user: Option<Uuid>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Its id.
+    pub id: Uuid,
+    /// The sign-in name.
+    pub username: String,
+    /// What the user may do.
+    pub role: Role,
+}
+
+/// A recurring scan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// Its id.
+    pub id: Uuid,
+    /// The network.
+    pub network: Uuid,
+    /// The daemon to run it (any daemon of the network when `None`).
+    pub daemon: Option<Uuid>,
+    /// Minutes between runs.
+    pub every_minutes: i64,
+    /// What to scan and how.
+    pub config: ScanConfig,
+    /// The subnets covered (for offline marking).
+    pub targets: Vec<IpNet>,
+    /// The next run.
+    pub next_run: DateTime<Utc>,
+    /// The last run.
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+/// A recurring scan to make.
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    /// The network.
+    pub network: Uuid,
+    /// The daemon.
+    pub daemon: Option<Uuid>,
+    /// Minutes between runs (at least 1).
+    pub every_minutes: i64,
+    /// What to scan and how.
+    pub config: ScanConfig,
+    /// The subnets covered.
+    pub targets: Vec<IpNet>,
+    /// The first run.
+    pub first_run: DateTime<Utc>,
+}
+
+/// Where events are POSTed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Webhook {
+    /// Its id.
+    pub id: Uuid,
+    /// The URL.
+    pub url: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One attempt to deliver events to a webhook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// The webhook.
+    pub webhook: Uuid,
+    /// The last event delivered (or tried).
+    pub event_seq: i64,
+    /// `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The HTTP status answered.
+    pub http_status: Option<i64>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A service with its device, for lists across devices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRow {
+    /// The device.
+    pub device: Uuid,
+    /// The device's name for people.
+    pub device_name: String,
+    /// The network.
+    pub network: Uuid,
+    /// The service.
+    #[serde(flatten)]
+    pub service: scanopy_core::Service,
+}
+
+/// Counts for a dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Devices not deleted.
+    pub devices: i64,
+    /// Of which offline.
+    pub devices_offline: i64,
+    /// Services.
+    pub services: i64,
+    /// Networks.
+    pub networks: i64,
 }

@@ -19,8 +19,16 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+mod admin;
+
+use std::time::Duration;
+
+use scanopy_core::protocol::ProgressSnapshot;
+
 use crate::model::{
-    ChangeSet, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun, StoredDevice,
+    ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter,
+    Event, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role, RunStatus, ScanRun,
+    Schedule, ServiceRow, StoredDevice, User, Webhook,
 };
 use crate::{OFFLINE_AFTER, Result, Store, StoreError};
 
@@ -34,8 +42,14 @@ pub enum Dialect {
 }
 
 /// The migrations of each dialect, in order; the schema version is how many were applied.
-const SQLITE_MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
-const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
+const SQLITE_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+    include_str!("../migrations/sqlite/0002_jobs_accounts.sql"),
+];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_initial.sql"),
+    include_str!("../migrations/postgres/0002_jobs_accounts.sql"),
+];
 
 /// Adapts SQL written for SQLite to the dialect.
 pub(crate) fn q(dia: Dialect, sql: &str) -> Cow<'_, str> {
@@ -677,6 +691,21 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRun> {
             .map(|s| parse_ts(&s)),
         status: RunStatus::parse(&r.get::<String, _>("status")).unwrap_or(RunStatus::Failed),
         devices_seen: r.get("devices_seen"),
+        requested_daemon: r
+            .get::<Option<String>, _>("requested_daemon")
+            .and_then(|d| Uuid::parse_str(&d).ok()),
+        created_at: r
+            .get::<Option<String>, _>("created_at")
+            .map(|s| parse_ts(&s))
+            .unwrap_or_else(|| parse_ts(&r.get::<String, _>("started_at"))),
+        lease_until: r
+            .get::<Option<String>, _>("lease_until")
+            .map(|s| parse_ts(&s)),
+        progress: r
+            .get::<Option<String>, _>("progress")
+            .and_then(|s| serde_json::from_str(&s).ok()),
+        error: r.get("error"),
+        cancel_requested: r.get::<i64, _>("cancel_requested") != 0,
     })
 }
 
@@ -741,18 +770,25 @@ impl Store for SqlStore {
             .await
             .map_err(db_err("start a scan run"))?;
         Self::network_subnets(dia, &mut conn, run.network).await?;
+        let now = Utc::now();
         let stored = ScanRun {
             id: Uuid::new_v4(),
             network: run.network,
             daemon: run.daemon,
             config: run.config,
             targets: run.targets,
-            started_at: Utc::now(),
+            started_at: now,
             finished_at: None,
             status: RunStatus::Running,
             devices_seen: 0,
+            requested_daemon: run.daemon,
+            created_at: now,
+            lease_until: None,
+            progress: None,
+            error: None,
+            cancel_requested: false,
         };
-        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status, created_at, requested_daemon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(stored.id.to_string())
             .bind(stored.network.to_string())
             .bind(stored.daemon.map(|d| d.to_string()))
@@ -760,6 +796,8 @@ impl Store for SqlStore {
             .bind(serde_json::to_string(&stored.targets).map_err(json_err("store a scan run"))?)
             .bind(ts(stored.started_at))
             .bind(stored.status.as_str())
+            .bind(ts(stored.created_at))
+            .bind(stored.requested_daemon.map(|d| d.to_string()))
             .execute(&mut *conn)
             .await
             .map_err(db_err("store a scan run"))?;
@@ -1313,7 +1351,7 @@ impl Store for SqlStore {
         }
         sqlx::query(&q(
             dia,
-            "UPDATE scan_runs SET status = ?, finished_at = ? WHERE id = ?",
+            "UPDATE scan_runs SET status = ?, finished_at = ?, lease_until = NULL WHERE id = ?",
         ))
         .bind(status.as_str())
         .bind(ts(Utc::now()))
@@ -1533,21 +1571,167 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("read events"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Event {
-                seq: r.get("seq"),
-                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
-                kind: r.get("kind"),
-                device: r
-                    .get::<Option<String>, _>("device_id")
-                    .and_then(|d| Uuid::parse_str(&d).ok()),
-                scan_run: r
-                    .get::<Option<String>, _>("scan_run_id")
-                    .and_then(|d| Uuid::parse_str(&d).ok()),
-                detail: serde_json::from_str(&r.get::<String, _>("detail")).unwrap_or_default(),
-                at: parse_ts(&r.get::<String, _>("at")),
-            })
-            .collect())
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.ping_impl().await
+    }
+
+    async fn enqueue_scan(&self, run: NewScanRun) -> Result<ScanRun> {
+        self.enqueue_impl(run).await
+    }
+
+    async fn claim_job(
+        &self,
+        daemon: Uuid,
+        network: Uuid,
+        lease: Duration,
+    ) -> Result<Option<ScanRun>> {
+        self.claim_impl(daemon, network, lease).await
+    }
+
+    async fn renew_job(
+        &self,
+        run: Uuid,
+        daemon: Uuid,
+        progress: Option<ProgressSnapshot>,
+        lease: Duration,
+    ) -> Result<ScanRun> {
+        self.renew_impl(run, daemon, progress, lease).await
+    }
+
+    async fn cancel_scan(&self, run: Uuid) -> Result<ScanRun> {
+        self.cancel_impl(run).await
+    }
+
+    async fn record_scan_error(&self, run: Uuid, error: &str) -> Result<()> {
+        self.scan_error_impl(run, error).await
+    }
+
+    async fn scan_runs(
+        &self,
+        network: Option<Uuid>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ScanRun>> {
+        self.scan_runs_impl(network, limit, cursor).await
+    }
+
+    async fn register_daemon(&self, daemon: NewDaemon) -> Result<Daemon> {
+        self.upsert_daemon_impl(daemon).await
+    }
+
+    async fn touch_daemon(&self, id: Uuid) -> Result<()> {
+        self.touch_daemon_impl(id).await
+    }
+
+    async fn daemons(&self) -> Result<Vec<Daemon>> {
+        self.daemons_impl().await
+    }
+
+    async fn create_user(&self, username: &str, password: &str, role: Role) -> Result<User> {
+        self.create_user_impl(username, password, role).await
+    }
+
+    async fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>> {
+        self.verify_password_impl(username, password).await
+    }
+
+    async fn set_password(&self, username: &str, password: &str) -> Result<()> {
+        self.set_password_impl(username, password).await
+    }
+
+    async fn user_count(&self) -> Result<i64> {
+        self.user_count_impl().await
+    }
+
+    async fn create_credential(&self, c: NewCredential) -> Result<(Credential, String)> {
+        self.create_credential_impl(c).await
+    }
+
+    async fn verify_credential(
+        &self,
+        kind: CredentialKind,
+        secret: &str,
+    ) -> Result<Option<Credential>> {
+        self.verify_credential_impl(kind, secret).await
+    }
+
+    async fn credentials(&self, kind: CredentialKind) -> Result<Vec<Credential>> {
+        self.credentials_impl(kind).await
+    }
+
+    async fn revoke_credential(&self, kind: CredentialKind, id: Uuid) -> Result<()> {
+        self.revoke_credential_impl(kind, id).await
+    }
+
+    async fn create_schedule(&self, s: NewSchedule) -> Result<Schedule> {
+        self.create_schedule_impl(s).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.schedules_impl().await
+    }
+
+    async fn delete_schedule(&self, id: Uuid) -> Result<()> {
+        self.delete_schedule_impl(id).await
+    }
+
+    async fn take_due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>> {
+        self.take_due_impl(now).await
+    }
+
+    async fn create_webhook(&self, url: &str, secret: &str) -> Result<Webhook> {
+        self.create_webhook_impl(url, secret).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<(Webhook, String)>> {
+        self.webhooks_impl().await
+    }
+
+    async fn delete_webhook(&self, id: Uuid) -> Result<()> {
+        self.delete_webhook_impl(id).await
+    }
+
+    async fn record_delivery(&self, d: &Delivery) -> Result<()> {
+        self.record_delivery_impl(d).await
+    }
+
+    async fn deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>> {
+        self.deliveries_impl(webhook, limit).await
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        self.counts_impl().await
+    }
+
+    async fn services(
+        &self,
+        filter: &DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ServiceRow>> {
+        self.services_impl(filter, limit, cursor).await
+    }
+
+    async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>> {
+        self.device_events_impl(device, limit).await
+    }
+}
+
+pub(crate) fn event_from_row(r: &sqlx::any::AnyRow) -> Event {
+    Event {
+        seq: r.get("seq"),
+        network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+        kind: r.get("kind"),
+        device: r
+            .get::<Option<String>, _>("device_id")
+            .and_then(|d| Uuid::parse_str(&d).ok()),
+        scan_run: r
+            .get::<Option<String>, _>("scan_run_id")
+            .and_then(|d| Uuid::parse_str(&d).ok()),
+        detail: serde_json::from_str(&r.get::<String, _>("detail")).unwrap_or_default(),
+        at: parse_ts(&r.get::<String, _>("at")),
     }
 }

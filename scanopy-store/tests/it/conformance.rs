@@ -593,3 +593,337 @@ pub(crate) async fn sightings_move_last_seen_on(store: &dyn Store) {
     assert!(after.services[0].last_seen >= later);
     assert_eq!(after.services[0].first_seen, before.services[0].first_seen);
 }
+
+async fn daemon(store: &dyn Store, net: Uuid, name: &str) -> Uuid {
+    use scanopy_store::{CredentialKind, NewCredential, NewDaemon, Role};
+    let (key, _) = store
+        .create_credential(NewCredential {
+            kind: CredentialKind::DaemonKey,
+            name: name.into(),
+            role: Role::Daemon,
+            network: Some(net),
+            user: None,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .register_daemon(NewDaemon {
+            network: net,
+            key_id: Some(key.id),
+            name: name.into(),
+            capabilities: Default::default(),
+            local: false,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn queued(net: Uuid, daemon: Option<Uuid>) -> NewScanRun {
+    NewScanRun {
+        network: net,
+        daemon,
+        config: ScanConfig::default(),
+        targets: vec!["10.0.0.0/24".parse().unwrap()],
+    }
+}
+
+pub(crate) async fn job_claims_are_exclusive_under_contention(store: &dyn Store) {
+    let net = network(store).await;
+    let mut jobs = std::collections::BTreeSet::new();
+    for _ in 0..24 {
+        jobs.insert(store.enqueue_scan(queued(net, None)).await.unwrap().id);
+    }
+    let mut daemons = Vec::new();
+    for i in 0..6 {
+        daemons.push(daemon(store, net, &format!("d{i}")).await);
+    }
+    // Six claimers at once, each claiming until the queue is empty.
+    let claimer = |d: Uuid| async move {
+        let mut got = Vec::new();
+        while let Some(j) = store
+            .claim_job(d, net, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            assert_eq!(j.status, RunStatus::Running);
+            assert_eq!(j.daemon, Some(d));
+            got.push(j.id);
+        }
+        got
+    };
+    let all_claims: Vec<Uuid> = futures::future::join_all(daemons.iter().map(|d| claimer(*d)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let unique: std::collections::BTreeSet<Uuid> = all_claims.iter().copied().collect();
+    assert_eq!(all_claims.len(), 24, "every job claimed exactly once");
+    assert_eq!(unique, jobs);
+}
+
+pub(crate) async fn expired_leases_return_jobs_and_cancel_reaches_daemons(store: &dyn Store) {
+    use std::time::Duration as Std;
+    let net = network(store).await;
+    let (a, b) = (daemon(store, net, "a").await, daemon(store, net, "b").await);
+    // A job meant for b is not handed to a.
+    let for_b = store.enqueue_scan(queued(net, Some(b))).await.unwrap();
+    assert_eq!(for_b.status, RunStatus::Queued);
+    assert!(
+        store
+            .claim_job(a, net, Std::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // a's lease expires: the job goes back to the queue and b gets it.
+    let job = store.enqueue_scan(queued(net, None)).await.unwrap();
+    let claimed = store.claim_job(a, net, Std::ZERO).await.unwrap().unwrap();
+    assert_eq!(claimed.id, job.id);
+    tokio::time::sleep(Std::from_millis(20)).await;
+    let mut got = Vec::new();
+    while let Some(j) = store.claim_job(b, net, Std::from_secs(60)).await.unwrap() {
+        got.push(j.id);
+    }
+    assert_eq!(
+        got,
+        vec![for_b.id, job.id],
+        "oldest first; the expired job again"
+    );
+    let lost = store.renew_job(job.id, a, None, Std::from_secs(60)).await;
+    assert!(matches!(lost, Err(StoreError::Conflict(_))), "{lost:?}");
+    // b holds it: progress is recorded, the lease renewed.
+    let p = scanopy_core::ProgressSnapshot {
+        hosts_total: 256,
+        hosts_found: 3,
+        ..Default::default()
+    };
+    let r = store
+        .renew_job(job.id, b, Some(p), Std::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(r.progress, Some(p));
+    assert!(!r.cancel_requested);
+    // Cancelling a running job reaches its daemon at its next call.
+    store.cancel_scan(job.id).await.unwrap();
+    let r = store
+        .renew_job(job.id, b, None, Std::from_secs(60))
+        .await
+        .unwrap();
+    assert!(r.cancel_requested);
+    store
+        .finish_scan(job.id, RunStatus::Cancelled)
+        .await
+        .unwrap();
+    // Cancelling a queued job ends it at once; nobody claims it.
+    let q = store.enqueue_scan(queued(net, None)).await.unwrap();
+    let c = store.cancel_scan(q.id).await.unwrap();
+    assert_eq!(c.status, RunStatus::Cancelled);
+    assert!(c.finished_at.is_some());
+    assert!(
+        store
+            .claim_job(a, net, Std::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.cancel_scan(Uuid::new_v4()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The list is newest first and pages with a cursor.
+    let first = store.scan_runs(Some(net), 2, None).await.unwrap();
+    assert_eq!(first.items[0].id, q.id);
+    let rest = store
+        .scan_runs(Some(net), 10, first.next_cursor.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(first.items.len() + rest.items.len(), 3);
+    assert!(rest.next_cursor.is_none());
+}
+
+pub(crate) async fn credentials_verify_expire_and_revoke(store: &dyn Store) {
+    use scanopy_store::{CredentialKind, NewCredential, Role};
+    let user = store
+        .create_user("admin", "correct horse battery", Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(store.user_count().await.unwrap(), 1);
+    assert!(matches!(
+        store
+            .create_user("admin", "another long password", Role::Read)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.create_user("short", "tiny", Role::Read).await,
+        Err(StoreError::BadRequest(_))
+    ));
+    let ok = store
+        .verify_password("admin", "correct horse battery")
+        .await
+        .unwrap();
+    assert_eq!(ok.map(|u| u.id), Some(user.id));
+    assert!(
+        store
+            .verify_password("admin", "wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .verify_password("nobody", "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let token = |kind, expires_at| NewCredential {
+        kind,
+        name: "ci".into(),
+        role: Role::Read,
+        network: None,
+        user: Some(user.id),
+        expires_at,
+    };
+    let (t, secret) = store
+        .create_credential(token(CredentialKind::ApiToken, None))
+        .await
+        .unwrap();
+    assert!(secret.starts_with("st_") && secret.len() > 40, "{secret}");
+    let found = store
+        .verify_credential(CredentialKind::ApiToken, &secret)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, found.role), (t.id, Role::Read));
+    // A token is not a session, and a near miss is nothing.
+    assert!(
+        store
+            .verify_credential(CredentialKind::Session, &secret)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut near = secret.clone();
+    near.pop();
+    assert!(
+        store
+            .verify_credential(CredentialKind::ApiToken, &near)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .credentials(CredentialKind::ApiToken)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .revoke_credential(CredentialKind::ApiToken, t.id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .verify_credential(CredentialKind::ApiToken, &secret)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .credentials(CredentialKind::ApiToken)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An expired session is nothing.
+    let (_, old) = store
+        .create_credential(token(
+            CredentialKind::Session,
+            Some(Utc::now() - Duration::seconds(1)),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .verify_credential(CredentialKind::Session, &old)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A daemon key belongs to a network that exists.
+    let bad = store
+        .create_credential(NewCredential {
+            kind: CredentialKind::DaemonKey,
+            name: "k".into(),
+            role: Role::Daemon,
+            network: None,
+            user: None,
+            expires_at: None,
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::BadRequest(_))), "{bad:?}");
+}
+
+pub(crate) async fn due_schedules_are_taken_once(store: &dyn Store) {
+    use scanopy_store::NewSchedule;
+    let net = network(store).await;
+    let s = store
+        .create_schedule(NewSchedule {
+            network: net,
+            daemon: None,
+            every_minutes: 60,
+            config: ScanConfig::default(),
+            targets: vec![],
+            first_run: Utc::now() - Duration::minutes(150),
+        })
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let (a, b) = tokio::join!(store.take_due_schedules(now), store.take_due_schedules(now));
+    let taken: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(taken.len(), 1, "one taker");
+    assert_eq!(taken[0].id, s.id);
+    assert!(taken[0].next_run > now && taken[0].next_run <= now + Duration::minutes(60));
+    assert!(
+        store
+            .take_due_schedules(Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.delete_schedule(s.id).await.unwrap();
+    assert!(store.schedules().await.unwrap().is_empty());
+}
+
+/// Two stores on one database (two servers): claimers on both never share a job.
+pub(crate) async fn claims_across_two_stores(a: &dyn Store, b: &dyn Store) {
+    let net = network(a).await;
+    for _ in 0..20 {
+        a.enqueue_scan(queued(net, None)).await.unwrap();
+    }
+    let (da, db) = (daemon(a, net, "a").await, daemon(b, net, "b").await);
+    async fn claimer(store: &dyn Store, d: Uuid, net: Uuid) -> Vec<Uuid> {
+        let mut got = Vec::new();
+        while let Some(j) = store
+            .claim_job(d, net, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            got.push(j.id);
+        }
+        got
+    }
+    let (x, y) = tokio::join!(claimer(a, da, net), claimer(b, db, net));
+    let mut all: Vec<Uuid> = x.into_iter().chain(y).collect();
+    assert_eq!(all.len(), 20);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20, "no job claimed twice");
+}

@@ -75,6 +75,10 @@ on_postgres!(
     concurrent_writers_lose_nothing,
     services_keep_their_best_identification,
     sightings_move_last_seen_on,
+    job_claims_are_exclusive_under_contention,
+    expired_leases_return_jobs_and_cancel_reaches_daemons,
+    credentials_verify_expire_and_revoke,
+    due_schedules_are_taken_once,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,6 +179,10 @@ on_sqlite!(
     concurrent_writers_lose_nothing,
     services_keep_their_best_identification,
     sightings_move_last_seen_on,
+    job_claims_are_exclusive_under_contention,
+    expired_leases_return_jobs_and_cancel_reaches_daemons,
+    credentials_verify_expire_and_revoke,
+    due_schedules_are_taken_once,
 );
 
 #[tokio::test]
@@ -209,5 +217,176 @@ async fn sqlite_migrations_from_empty_and_a_newer_database_is_refused() {
     }
     let err = SqliteStore::open(&path).await.unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_servers_never_hand_one_job_to_two_daemons() {
+    let Some((first, url)) =
+        postgres_url("postgres_two_servers_never_hand_one_job_to_two_daemons").await
+    else {
+        return;
+    };
+    let second = SqlStore::connect_postgres(&url).await.unwrap();
+    conformance::claims_across_two_stores(&first, &second).await;
+}
+
+/// Upgrades from every earlier schema: a database at each older version, with data, opens,
+/// reaches the current version and keeps its data.
+#[tokio::test]
+async fn sqlite_upgrades_from_every_earlier_schema() {
+    for from in 1..SqliteStore::supported_version() {
+        let dir = std::env::temp_dir().join(format!("scanopy-upgrade-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("scanopy.db");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        seed_old_schema(&pool, from, SQLITE_OLD).await;
+        pool.close().await;
+        let s = SqliteStore::open(&path).await.unwrap();
+        check_upgraded(&s).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn postgres_upgrades_from_every_earlier_schema() {
+    for from in 1..SqlStore::supported_version() {
+        let Some((fresh, url)) = postgres_url("postgres_upgrades_from_every_earlier_schema").await
+        else {
+            return;
+        };
+        // Start over in an empty database at the old version.
+        drop(fresh);
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .execute(&pool)
+            .await
+            .unwrap();
+        seed_old_schema(&pool, from, POSTGRES_OLD).await;
+        pool.close().await;
+        let s = SqlStore::connect_postgres(&url).await.unwrap();
+        check_upgraded(&s).await;
+    }
+}
+
+const SQLITE_OLD: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+const POSTGRES_OLD: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+
+/// Applies the first `version` migrations by hand and stores a network, a scan run and a device
+/// the way that schema's program did.
+async fn seed_old_schema(pool: &sqlx::AnyPool, version: i64, migrations: &[&str]) {
+    sqlx::raw_sql("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+        .execute(pool)
+        .await
+        .unwrap();
+    for (i, m) in migrations.iter().take(version as usize).enumerate() {
+        sqlx::raw_sql(m).execute(pool).await.unwrap();
+        sqlx::raw_sql(&format!(
+            "INSERT INTO schema_version (version) VALUES ({})",
+            i + 1
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let now = "2026-01-02T03:04:05.000000000Z";
+    sqlx::raw_sql(&format!(
+        "INSERT INTO networks (id, name, subnets, created_at) VALUES ('{NET}', 'old', '[\"10.0.0.0/24\"]', '{now}');\
+         INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, finished_at, status, devices_seen) \
+           VALUES ('{RUN}', '{NET}', NULL, '{{}}', '[\"10.0.0.0/24\"]', '{now}', '{now}', 'done', 1);\
+         INSERT INTO devices (id, network_id, device_type, first_seen, last_seen, sources, user_name) \
+           VALUES ('{DEV}', '{NET}', 'server', '{now}', '{now}', '[\"arp\"]', 'kept');\
+         INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) \
+           VALUES ('{DEV}', '{NET}', '10.0.0.5', '00:11:32:00:00:05', '10.0.0.0/24', '{now}', '{now}');"
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+const NET: &str = "6d1e2b6e-0000-4000-8000-000000000001";
+const RUN: &str = "6d1e2b6e-0000-4000-8000-000000000002";
+const DEV: &str = "6d1e2b6e-0000-4000-8000-000000000003";
+
+async fn check_upgraded(s: &SqlStore) {
+    use scanopy_store::{DeviceFilter, RunStatus, Store};
+    assert_eq!(
+        s.schema_version().await.unwrap(),
+        SqlStore::supported_version()
+    );
+    let run = s.scan_run(NET_RUN()).await.unwrap().expect("the old run");
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.created_at, run.started_at, "created_at filled in");
+    let d = s
+        .devices(&DeviceFilter::default(), 10, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].user_name.as_deref(), Some("kept"));
+    // The new tables work on the upgraded database.
+    let net: uuid::Uuid = NET.parse().unwrap();
+    let job = s
+        .enqueue_scan(scanopy_store::NewScanRun {
+            network: net,
+            daemon: None,
+            config: Default::default(),
+            targets: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.status, RunStatus::Queued);
+}
+
+#[allow(non_snake_case)]
+fn NET_RUN() -> uuid::Uuid {
+    RUN.parse().unwrap()
+}
+
+/// No secret reaches the database file: not a password, a token, a key or a session.
+#[tokio::test]
+async fn sqlite_keeps_secrets_only_as_hashes() {
+    use scanopy_store::{CredentialKind, NewCredential, Role, Store};
+    let dir = std::env::temp_dir().join(format!("scanopy-secrets-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scanopy.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let password = "a very particular password 7d1f";
+    s.create_user("admin", password, Role::Admin).await.unwrap();
+    let net = s.create_network("n", &[]).await.unwrap().id;
+    let mut secrets = vec![password.to_owned()];
+    for (kind, network) in [
+        (CredentialKind::ApiToken, None),
+        (CredentialKind::Session, None),
+        (CredentialKind::DaemonKey, Some(net)),
+    ] {
+        let (_, secret) = s
+            .create_credential(NewCredential {
+                kind,
+                name: "x".into(),
+                role: Role::Admin,
+                network,
+                user: None,
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        secrets.push(secret);
+    }
+    drop(s);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    for secret in &secrets {
+        let needle = &secret.as_bytes()[secret.len() - 20..];
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "a secret was found in the database files"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
