@@ -120,6 +120,7 @@ fn exports_are_stable_snapshots() {
     let t = Topology::build(&lab());
     insta::assert_snapshot!("lab_dot", t.to_dot());
     insta::assert_snapshot!("lab_mermaid", t.to_mermaid());
+    insta::assert_snapshot!("lab_svg", t.to_svg());
     insta::assert_snapshot!(
         "lab_json",
         serde_json::to_string_pretty(&t.to_json()).unwrap()
@@ -135,6 +136,16 @@ fn exports_do_not_depend_on_device_order() {
     assert_eq!(a.to_dot(), b.to_dot());
     assert_eq!(a.to_mermaid(), b.to_mermaid());
     assert_eq!(a.to_json(), b.to_json());
+    assert_eq!(a.to_svg(), b.to_svg());
+}
+
+#[test]
+fn the_svg_escapes_names_from_the_network() {
+    let mut devices = lab();
+    devices[0].hostname = Some("<script>alert(1)</script>&\"".into());
+    let svg = Topology::build(&devices).to_svg();
+    assert!(!svg.contains("<script>"), "{svg}");
+    assert!(svg.contains("&lt;script&gt;"));
 }
 
 #[test]
