@@ -174,7 +174,10 @@ mod tests {
             config: ScanConfig::default(),
             lease_ms: 60_000,
         };
-        let text = serde_json::to_string(&PollResponse { job: Some(job.clone()) }).unwrap();
+        let text = serde_json::to_string(&PollResponse {
+            job: Some(job.clone()),
+        })
+        .unwrap();
         let back: PollResponse = serde_json::from_str(&text).unwrap();
         assert_eq!(back.job, Some(job));
     }
