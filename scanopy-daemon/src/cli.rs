@@ -1,5 +1,9 @@
 //! The command line.
 
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// scanopy's daemon: network discovery from the command line, or as a service for a server.
@@ -16,8 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Scan targets once and print what was found.
     Scan(ScanArgs),
-    /// Run as a service for a scanopy server (not built yet).
-    Run,
+    /// Run as a service for a scanopy server (pull: polls it; push: it calls this daemon).
+    Run(RunArgs),
 }
 
 /// Output formats of `scan`.
@@ -75,5 +79,165 @@ pub struct ScanArgs {
     pub no_identify: bool,
     /// A service catalogue file of your own (JSON), tried before the built-in rules.
     #[arg(long, env = "SCANOPY_SERVICES")]
-    pub services: Option<std::path::PathBuf>,
+    pub services: Option<PathBuf>,
+    /// A TOML file of options (keys are the long option names with `_`); flags and SCANOPY_*
+    /// variables win over it.
+    #[arg(long, env = "SCANOPY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// How `run` gets its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Poll the server for jobs.
+    Pull,
+    /// Listen for the server's signed calls.
+    Push,
+}
+
+/// Log formats of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Arguments of `run`. Precedence: flags, then `SCANOPY_*` variables, then the `--config`
+/// file, then the defaults.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A TOML file of options (keys are the long option names with `_`, e.g.
+    /// `spool_max_mb = 64`); flags and SCANOPY_* variables win over it.
+    #[arg(long, env = "SCANOPY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The server's URL (http://host:60072).
+    #[arg(long, env = "SCANOPY_SERVER")]
+    pub server: Option<String>,
+    /// The daemon key the server issued (prefer SCANOPY_KEY or the config file to a flag:
+    /// flags show in the process list).
+    #[arg(long, env = "SCANOPY_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// The name shown on the server [default: the host name].
+    #[arg(long, env = "SCANOPY_NAME")]
+    pub name: Option<String>,
+    /// Pull (poll the server) or push (the server calls this daemon).
+    #[arg(long, value_enum, default_value = "pull", env = "SCANOPY_MODE")]
+    pub mode: Mode,
+    /// Where to listen in push mode.
+    #[arg(long, default_value = "0.0.0.0:60073", env = "SCANOPY_LISTEN")]
+    pub listen: SocketAddr,
+    /// The URL the server should call in push mode [default: http://<first attached IPv4>:<port>].
+    #[arg(long, env = "SCANOPY_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// The server's Ed25519 public key (base64) that push calls must be signed with.
+    #[arg(long, env = "SCANOPY_SERVER_PUBLIC_KEY")]
+    pub server_public_key: Option<String>,
+    /// Where the daemon keeps its spool of results not yet delivered.
+    #[arg(
+        long,
+        default_value = "./scanopy-daemon-data",
+        env = "SCANOPY_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// The spool's limit in MiB; when full, the running job stops as failed (loudly).
+    #[arg(long, default_value_t = 256, env = "SCANOPY_SPOOL_MAX_MB")]
+    pub spool_max_mb: u64,
+    /// The longest wait between retries when the server cannot be reached, in milliseconds.
+    #[arg(long, default_value_t = 30_000, env = "SCANOPY_RETRY_MAX_MS")]
+    pub retry_max_ms: u64,
+    /// A CA certificate (PEM) to trust for an HTTPS server (e.g. its self-signed certificate).
+    #[arg(long, env = "SCANOPY_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Log format (RUST_LOG sets the level, default info).
+    #[arg(long, value_enum, default_value = "text", env = "SCANOPY_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// A problem with the `--config` file.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to read the config file {path}: {reason}")]
+pub struct ConfigFileError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses the command line, then fills options not given as flags or variables from the
+/// `--config` TOML file, if any. Precedence: flags, `SCANOPY_*` variables, the file, defaults.
+pub fn parse_with_config(argv: Vec<OsString>) -> Result<Cli, ParseError> {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command();
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(&argv)
+        .map_err(ParseError::Clap)?;
+    let Some((sub_name, sub)) = matches.subcommand() else {
+        return Cli::from_arg_matches(&matches).map_err(ParseError::Clap);
+    };
+    let Some(path) = sub.get_one::<PathBuf>("config").cloned() else {
+        return Cli::from_arg_matches(&matches).map_err(ParseError::Clap);
+    };
+    let err = |reason: String| {
+        ParseError::Config(ConfigFileError {
+            path: path.display().to_string(),
+            reason,
+        })
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(e.message().to_owned()))?;
+    let sub_cmd = cmd
+        .find_subcommand(sub_name)
+        .expect("the subcommand that matched exists");
+    let mut extra: Vec<OsString> = Vec::new();
+    for (key, value) in table {
+        let id = key.replace('-', "_");
+        let arg = sub_cmd
+            .get_arguments()
+            .find(|a| a.get_id().as_str() == id && a.get_long().is_some() && id != "config")
+            .ok_or_else(|| err(format!("unknown key {key:?}")))?;
+        if matches!(
+            sub.value_source(&id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let long = arg.get_long().expect("checked above");
+        let scalar = |v: &toml::Value| -> Result<String, ParseError> {
+            match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
+                _ => Err(err(format!("{key:?}: expected a string or a number"))),
+            }
+        };
+        match &value {
+            toml::Value::Boolean(true) => extra.push(format!("--{long}").into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::Array(items) => {
+                for v in items {
+                    extra.push(format!("--{long}={}", scalar(v)?).into());
+                }
+            }
+            v => extra.push(format!("--{long}={}", scalar(v)?).into()),
+        }
+    }
+    let mut full = argv;
+    full.extend(extra);
+    let matches = cmd.try_get_matches_from(full).map_err(ParseError::Clap)?;
+    Cli::from_arg_matches(&matches).map_err(ParseError::Clap)
+}
+
+/// Why the command line could not be read.
+#[derive(Debug)]
+pub enum ParseError {
+    /// Bad flags (or `--help`, `--version`).
+    Clap(clap::Error),
+    /// A bad config file.
+    Config(ConfigFileError),
 }

@@ -11,23 +11,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::Utc;
-use scanopy_core::{
-    Inventory, InventoryConfig, Pipeline, PortSpec, ScanConfig, ScanEvent, Scanner, Target,
-    TargetSpec, attached_subnets,
-};
-use scanopy_scanners::{
-    ArpScanner, Catalogue, DockerScanner, DockerSettings, NameScanner, TcpPing, TcpScanner,
-    TcpSettings, UdpScanner, arp, limits,
-};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scanopy_core::{Inventory, InventoryConfig, PortSpec, ScanConfig, ScanEvent, TargetSpec};
+use scanopy_scanners::Catalogue;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::cli::{Format, ScanArgs};
 use crate::output::{self, ScanInfo};
-use crate::{EXIT_INTERRUPTED, EXIT_USAGE, system};
+use crate::setup::{self, SetupOptions};
+use crate::{EXIT_INTERRUPTED, EXIT_USAGE};
 
-/// The scanners `scan` can run, by name.
-pub const AVAILABLE: [&str; 6] = ["arp", "tcp-ping", "tcp", "udp", "names", "docker"];
+pub use crate::setup::AVAILABLE;
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");
@@ -45,23 +40,10 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let scanners: Vec<String> = if args.scanners.is_empty() {
-        // Docker by default only where an engine is configured or its socket exists; asked for
-        // explicitly, a missing engine is a warning naming the socket.
-        AVAILABLE
-            .iter()
-            .filter(|s| **s != "docker" || docker_configured())
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        args.scanners.iter().map(|s| s.trim().to_owned()).collect()
+    let scanners = match setup::resolve_scanners(&args.scanners) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
     };
-    if let Some(bad) = scanners.iter().find(|s| !AVAILABLE.contains(&s.as_str())) {
-        return usage(format!(
-            "unknown scanner {bad:?} (available: {})",
-            AVAILABLE.join(", ")
-        ));
-    }
     let catalogue = match &args.services {
         Some(path) => match Catalogue::builtin().with_file(path) {
             Ok(c) => c,
@@ -74,7 +56,24 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         Format::Json
     });
+    let config = ScanConfig {
+        targets: spec,
+        ports,
+        exclude_ports: args.exclude_ports.clone(),
+        scanners,
+        rate: (args.rate > 0).then_some(args.rate),
+        concurrency: args.concurrency,
+        allow_large: args.allow_large,
+        probe_printer_ports: args.probe_printer_ports,
+        timeout_ms: args.timeout_ms,
+        ..ScanConfig::default()
+    };
+    let opts = SetupOptions {
+        catalogue,
+        identify: !args.no_identify,
+    };
 
+    // Scanning runs on a current-thread runtime: the connect sweep measured faster there.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,122 +84,39 @@ pub fn run(args: ScanArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(scan(args, spec, ports, scanners, catalogue, format))
+    runtime.block_on(scan(config, opts, format))
 }
 
-async fn scan(
-    args: ScanArgs,
-    spec: TargetSpec,
-    ports: PortSpec,
-    scanners: Vec<String>,
-    catalogue: Catalogue,
-    format: Format,
-) -> ExitCode {
-    let mut warnings: Vec<String> = Vec::new();
-    let ifaces = system::interfaces();
-    let (attached, attach_warnings) = attached_subnets(&ifaces);
-    let resolved = system::resolve(&spec.host_names()).await;
-    let targets = match spec.build(&resolved, &attached, args.allow_large) {
-        Ok(t) => t,
+/// The progress bar on stderr (hidden when stderr is not a terminal).
+fn progress_bar(show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(5));
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} addresses done, {msg}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCode {
+    let prepared = match setup::prepare(&config, &opts).await {
+        Ok(p) => p,
         Err(e) => return usage(e),
     };
-    let target_labels: Vec<String> = if spec.include.is_empty() {
-        warnings.extend(attach_warnings);
-        attached.iter().map(|n| n.to_string()).collect()
-    } else {
-        spec.include.clone()
-    };
-    if targets.is_empty() {
-        return usage(if spec.include.is_empty() {
-            "no target given and no attached IPv4 subnet to scan".to_owned()
-        } else {
-            "the targets leave no address to scan after exclusions".to_owned()
-        });
-    }
-    // ARP sweeps the attached subnets when raw sockets are allowed; TCP discovery covers the
-    // rest, and everything when they are not.
-    let mut scanners = scanners;
-    let mut arp_nets: Vec<ipnet::IpNet> = Vec::new();
-    // With raw sockets, ports are swept with SYN segments (the connect scan otherwise).
-    let raw_ok = arp::raw_sockets_allowed();
-    if scanners.iter().any(|s| s == "arp") {
-        if raw_ok {
-            arp_nets = arp::arp_subnets()
-                .into_iter()
-                .map(ipnet::IpNet::V4)
-                .collect();
-        } else {
-            warnings.push(format!(
-                "{}; falling back to TCP discovery and the kernel's neighbour table",
-                arp::NO_RAW_SOCKETS
-            ));
-            scanners.retain(|s| s != "arp");
-            if !scanners.iter().any(|s| s == "tcp-ping") {
-                scanners.insert(0, "tcp-ping".into());
-            }
-        }
-    }
-
-    let nofile = limits::raise_nofile();
-    let concurrency = limits::fit_concurrency(args.concurrency, nofile);
-    if concurrency < args.concurrency {
-        warnings.push(format!(
-            "concurrency lowered from {} to {concurrency} to fit the open-file limit ({nofile})",
-            args.concurrency
-        ));
-    }
-    let config = ScanConfig {
-        targets: spec.clone(),
-        ports,
-        exclude_ports: args.exclude_ports.clone(),
-        scanners: scanners.clone(),
-        rate: (args.rate > 0).then_some(args.rate),
-        concurrency,
-        allow_large: args.allow_large,
-        probe_printer_ports: args.probe_printer_ports,
-        timeout_ms: args.timeout_ms,
-        ..ScanConfig::default()
-    };
-
-    let mut pipeline = Pipeline::new();
-    for name in &scanners {
-        let s: Box<dyn Scanner> = match name.as_str() {
-            "arp" => Box::new(ArpScanner::default()),
-            "tcp-ping" => Box::new(TcpPing {
-                skip: arp_nets.clone(),
-                ..TcpPing::default()
-            }),
-            "names" => Box::new(NameScanner::default()),
-            "udp" => Box::new(UdpScanner::default()),
-            "docker" => Box::new(DockerScanner::new(DockerSettings {
-                host: None,
-                host_ip: own_address_in(&ifaces, &targets),
-            })),
-            _ => Box::new(TcpScanner::new(
-                catalogue.clone(),
-                TcpSettings {
-                    identify: !args.no_identify,
-                    syn: raw_ok,
-                    ..TcpSettings::default()
-                },
-            )),
-        };
-        pipeline.add(s);
-    }
-
-    // Interfaces are labelled with the most specific known subnet: the machine's own and any
-    // CIDR target.
-    let mut subnets = system::local_subnets(&ifaces);
-    if let Ok((inc, _)) = spec.parsed() {
-        subnets.extend(inc.into_iter().filter_map(|t| {
-            if let Target::Net(n) = t {
-                Some(n)
-            } else {
-                None
-            }
-        }));
-    }
-    subnets.extend(attached.iter().copied());
+    let setup::Prepared {
+        pipeline,
+        targets,
+        config,
+        target_labels,
+        mut warnings,
+        subnets,
+    } = prepared;
+    let scanners = config.scanners.clone();
     let mut inventory = Inventory::new(InventoryConfig {
         network_id: Uuid::nil(),
         subnets,
@@ -221,6 +137,7 @@ async fn scan(
     };
     let mut handle = pipeline.start(config.clone(), targets, cancel.clone());
     let show_progress = std::io::stderr().is_terminal();
+    let bar = progress_bar(show_progress);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut printed: BTreeSet<IpAddr> = BTreeSet::new();
     // Hosts completed since the last NDJSON flush. Devices are computed once per flush (at
@@ -244,17 +161,17 @@ async fn scan(
             }
             _ = tick.tick(), if show_progress => {
                 let p = handle.progress();
-                eprint!(
-                    "\r\x1b[2K{} hosts found, {} done of {} addresses, {} ports probed",
-                    p.hosts_found, p.hosts_done, p.hosts_total, p.ports_probed
-                );
+                bar.set_length(p.hosts_total);
+                bar.set_position(p.hosts_done);
+                bar.set_message(format!(
+                    "{} hosts found, {} ports probed",
+                    p.hosts_found, p.ports_probed
+                ));
             }
         }
     }
     let summary = handle.finish().await;
-    if show_progress {
-        eprintln!();
-    }
+    bar.finish_and_clear();
     let was_interrupted = cancel.is_cancelled();
     interrupted.abort();
 
@@ -333,23 +250,4 @@ fn print_devices_of(
         }
     }
     let _ = out.flush();
-}
-
-/// Whether a Docker engine is configured here: `DOCKER_HOST` is set or the local socket exists.
-fn docker_configured() -> bool {
-    std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty())
-        || std::path::Path::new("/var/run/docker.sock").exists()
-}
-
-/// This machine's own address within the targets (where a local Docker engine's containers
-/// are attached), if it has one there.
-fn own_address_in(
-    ifaces: &[scanopy_core::HostInterface],
-    targets: &scanopy_core::TargetSet,
-) -> Option<IpAddr> {
-    ifaces
-        .iter()
-        .filter(|i| !i.loopback)
-        .flat_map(|i| i.addrs.iter().map(|a| a.addr()))
-        .find(|ip| targets.contains(*ip))
 }

@@ -1,0 +1,168 @@
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use scanopy_core::{Fact, PortSpec, ScanConfig, TargetSpec};
+
+use super::*;
+
+/// Keeps everything it is given; acks with `cancel` once `cancel_after` batches arrived.
+#[derive(Default)]
+struct MemorySink {
+    batches: Mutex<Vec<ResultsBatch>>,
+    finishes: Mutex<Vec<FinishRequest>>,
+    progress: Mutex<u32>,
+    cancel_after: Option<usize>,
+    cancel_progress_after: Option<u32>,
+    fail_results: bool,
+}
+
+#[async_trait::async_trait]
+impl JobSink for MemorySink {
+    async fn results(&self, _job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
+        if self.fail_results {
+            anyhow::bail!("the spool is full (test)");
+        }
+        let mut b = self.batches.lock().unwrap();
+        b.push(batch);
+        Ok(JobAck {
+            applied: true,
+            cancel: self.cancel_after.is_some_and(|n| b.len() >= n),
+        })
+    }
+    async fn progress(&self, _job: Uuid, _p: ProgressSnapshot) -> anyhow::Result<JobAck> {
+        let mut n = self.progress.lock().unwrap();
+        *n += 1;
+        Ok(JobAck {
+            applied: false,
+            cancel: self.cancel_progress_after.is_some_and(|k| *n >= k),
+        })
+    }
+    async fn finish(&self, _job: Uuid, finish: FinishRequest) -> anyhow::Result<JobAck> {
+        self.finishes.lock().unwrap().push(finish);
+        Ok(JobAck::default())
+    }
+}
+
+fn job(ports: &str, rate: Option<u32>) -> Job {
+    Job {
+        id: Uuid::new_v4(),
+        network: Uuid::new_v4(),
+        config: ScanConfig {
+            targets: TargetSpec::new(&["127.0.0.1"], &[] as &[&str]).unwrap(),
+            ports: ports.parse::<PortSpec>().unwrap(),
+            scanners: vec!["tcp".into()],
+            rate,
+            timeout_ms: 300,
+            ..ScanConfig::default()
+        },
+        lease_ms: 60_000,
+    }
+}
+
+fn open_ports(batches: &[ResultsBatch]) -> HashSet<u16> {
+    batches
+        .iter()
+        .flat_map(|b| &b.observations)
+        .filter_map(|o| match &o.fact {
+            Fact::Port(p) if p.state == scanopy_core::PortState::Open => Some(p.port),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_job_streams_batches_with_fresh_ids_and_finishes_once() {
+    let listeners: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let list = ports
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let sink = MemorySink::default();
+    let outcome = run_job(&job(&list, None), &sink, CancellationToken::new()).await;
+    assert_eq!(outcome, JobOutcome::Done);
+    let batches = sink.batches.lock().unwrap();
+    let ids: HashSet<Uuid> = batches.iter().map(|b| b.batch_id).collect();
+    assert_eq!(ids.len(), batches.len(), "every batch has its own id");
+    assert!(batches.iter().all(|b| !b.observations.is_empty()));
+    assert!(batches.iter().all(|b| b.observations.len() <= MAX_BATCH));
+    assert_eq!(open_ports(&batches), ports.iter().copied().collect());
+    let finishes = sink.finishes.lock().unwrap();
+    assert_eq!(finishes.len(), 1);
+    assert_eq!(finishes[0].outcome, JobOutcome::Done);
+    assert!(finishes[0].progress.ports_probed >= 3);
+}
+
+#[tokio::test]
+async fn a_config_that_cannot_run_fails_with_the_reason() {
+    let mut j = job("80", None);
+    j.config.scanners = vec!["nmap".into()];
+    let sink = MemorySink::default();
+    assert_eq!(
+        run_job(&j, &sink, CancellationToken::new()).await,
+        JobOutcome::Failed
+    );
+    let f = sink.finishes.lock().unwrap();
+    assert!(f[0].error.as_deref().unwrap().contains("\"nmap\""), "{f:?}");
+    assert!(sink.batches.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cancellation_stops_the_job_promptly() {
+    // 2,000 ports at 200 per second would take 10 s.
+    let sink = MemorySink::default();
+    let cancel = CancellationToken::new();
+    let j = job("20000-21999", Some(200));
+    let t0 = std::time::Instant::now();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        c.cancel();
+    });
+    assert_eq!(run_job(&j, &sink, cancel).await, JobOutcome::Cancelled);
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    assert_eq!(
+        sink.finishes.lock().unwrap()[0].outcome,
+        JobOutcome::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn an_ack_saying_cancel_stops_the_job() {
+    // The server says so in its answer to a progress report (about every second).
+    let sink = MemorySink {
+        cancel_progress_after: Some(1),
+        ..MemorySink::default()
+    };
+    let j = job("20000-21999", Some(200));
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        run_job(&j, &sink, CancellationToken::new()).await,
+        JobOutcome::Cancelled
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn a_sink_that_refuses_results_fails_the_job_naming_why() {
+    let sink = MemorySink {
+        fail_results: true,
+        ..MemorySink::default()
+    };
+    let j = job("20000-20199", Some(400));
+    assert_eq!(
+        run_job(&j, &sink, CancellationToken::new()).await,
+        JobOutcome::Failed
+    );
+    let f = sink.finishes.lock().unwrap();
+    assert!(
+        f[0].error.as_deref().unwrap().contains("spool is full"),
+        "{f:?}"
+    );
+}

@@ -1,0 +1,219 @@
+//! From a [`ScanConfig`] to a pipeline ready to start: the one place where targets are built,
+//! scanners are picked by what the machine allows (raw sockets or not, Docker or not), and the
+//! subnets that label interfaces are gathered. Used by the one-shot `scan` command and by
+//! service jobs ([`crate::service::run_job`]) alike.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use scanopy_core::{
+    HostInterface, Pipeline, ScanConfig, Scanner, Target, TargetError, TargetSet, attached_subnets,
+};
+use scanopy_scanners::{
+    ArpScanner, Catalogue, DockerScanner, DockerSettings, NameScanner, TcpPing, TcpScanner,
+    TcpSettings, UdpScanner, arp, limits,
+};
+
+use crate::system;
+
+/// The scanners the daemon can run, by name.
+pub const AVAILABLE: [&str; 6] = ["arp", "tcp-ping", "tcp", "udp", "names", "docker"];
+
+/// What a scan needs beyond its [`ScanConfig`] (settings of this daemon, not of the scan).
+#[derive(Debug, Clone)]
+pub struct SetupOptions {
+    /// The service catalogue used to identify ports.
+    pub catalogue: Catalogue,
+    /// Identify services (banners, probes, TLS); `false` tells open from closed only.
+    pub identify: bool,
+}
+
+impl Default for SetupOptions {
+    fn default() -> Self {
+        SetupOptions {
+            catalogue: Catalogue::builtin(),
+            identify: true,
+        }
+    }
+}
+
+/// A scan ready to start.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The scanners, in order.
+    pub pipeline: Pipeline,
+    /// Every address to scan.
+    pub targets: TargetSet,
+    /// The configuration as it will run: scanners resolved (fallbacks applied), concurrency
+    /// fitted to the open-file limit.
+    pub config: ScanConfig,
+    /// The targets as given, or the attached subnets when none was given.
+    pub target_labels: Vec<String>,
+    /// What the user should know before the scan starts (no raw sockets, lowered concurrency…).
+    pub warnings: Vec<String>,
+    /// Subnets that label interfaces: the machine's own, CIDR targets and attached subnets.
+    pub subnets: Vec<IpNet>,
+}
+
+/// Why a scan cannot be set up. Each is bad input (exit status 2 for `scan`).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A scanner name that does not exist.
+    #[error("unknown scanner {0:?} (available: {list})", list = AVAILABLE.join(", "))]
+    UnknownScanner(String),
+    /// A target or exclusion that cannot be used.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// No target and nothing attached.
+    #[error("no target given and no attached IPv4 subnet to scan")]
+    NothingAttached,
+    /// Exclusions removed every address.
+    #[error("the targets leave no address to scan after exclusions")]
+    AllExcluded,
+}
+
+/// The scanners to run for a requested list: every available one when empty (Docker only where
+/// an engine is configured), else the list as given, checked.
+pub fn resolve_scanners(requested: &[String]) -> Result<Vec<String>, SetupError> {
+    let scanners: Vec<String> = if requested.is_empty() {
+        // Docker by default only where an engine is configured or its socket exists; asked for
+        // explicitly, a missing engine is a warning naming the socket.
+        AVAILABLE
+            .iter()
+            .filter(|s| **s != "docker" || docker_configured())
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        requested.iter().map(|s| s.trim().to_owned()).collect()
+    };
+    if let Some(bad) = scanners.iter().find(|s| !AVAILABLE.contains(&s.as_str())) {
+        return Err(SetupError::UnknownScanner(bad.clone()));
+    }
+    Ok(scanners)
+}
+
+/// Builds the scan: resolves host names, builds the target set (the attached subnets when the
+/// config names none), swaps ARP for TCP discovery without raw sockets, fits the concurrency
+/// to the open-file limit and constructs the pipeline. Sends no packet (host names go through
+/// the system resolver).
+pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepared, SetupError> {
+    let mut scanners = resolve_scanners(&config.scanners)?;
+    let spec = config.targets.clone();
+    // Check the tokens before anything else (a bad one names itself).
+    spec.parsed()?;
+    let mut warnings: Vec<String> = Vec::new();
+    let ifaces = system::interfaces();
+    let (attached, attach_warnings) = attached_subnets(&ifaces);
+    let resolved = system::resolve(&spec.host_names()).await;
+    let targets = spec.build(&resolved, &attached, config.allow_large)?;
+    let target_labels: Vec<String> = if spec.include.is_empty() {
+        warnings.extend(attach_warnings);
+        attached.iter().map(|n| n.to_string()).collect()
+    } else {
+        spec.include.clone()
+    };
+    if targets.is_empty() {
+        return Err(if spec.include.is_empty() {
+            SetupError::NothingAttached
+        } else {
+            SetupError::AllExcluded
+        });
+    }
+    // ARP sweeps the attached subnets when raw sockets are allowed; TCP discovery covers the
+    // rest, and everything when they are not.
+    let mut arp_nets: Vec<IpNet> = Vec::new();
+    // With raw sockets, ports are swept with SYN segments (the connect scan otherwise).
+    let raw_ok = arp::raw_sockets_allowed();
+    if scanners.iter().any(|s| s == "arp") {
+        if raw_ok {
+            arp_nets = arp::arp_subnets().into_iter().map(IpNet::V4).collect();
+        } else {
+            warnings.push(format!(
+                "{}; falling back to TCP discovery and the kernel's neighbour table",
+                arp::NO_RAW_SOCKETS
+            ));
+            scanners.retain(|s| s != "arp");
+            if !scanners.iter().any(|s| s == "tcp-ping") {
+                scanners.insert(0, "tcp-ping".into());
+            }
+        }
+    }
+
+    let nofile = limits::raise_nofile();
+    let concurrency = limits::fit_concurrency(config.concurrency, nofile);
+    if concurrency < config.concurrency {
+        warnings.push(format!(
+            "concurrency lowered from {} to {concurrency} to fit the open-file limit ({nofile})",
+            config.concurrency
+        ));
+    }
+    let config = ScanConfig {
+        scanners: scanners.clone(),
+        concurrency,
+        ..config.clone()
+    };
+
+    let mut pipeline = Pipeline::new();
+    for name in &scanners {
+        let s: Box<dyn Scanner> = match name.as_str() {
+            "arp" => Box::new(ArpScanner::default()),
+            "tcp-ping" => Box::new(TcpPing {
+                skip: arp_nets.clone(),
+                ..TcpPing::default()
+            }),
+            "names" => Box::new(NameScanner::default()),
+            "udp" => Box::new(UdpScanner::default()),
+            "docker" => Box::new(DockerScanner::new(DockerSettings {
+                host: None,
+                host_ip: own_address_in(&ifaces, &targets),
+            })),
+            _ => Box::new(TcpScanner::new(
+                opts.catalogue.clone(),
+                TcpSettings {
+                    identify: opts.identify,
+                    syn: raw_ok,
+                    ..TcpSettings::default()
+                },
+            )),
+        };
+        pipeline.add(s);
+    }
+
+    // Interfaces are labelled with the most specific known subnet: the machine's own and any
+    // CIDR target.
+    let mut subnets = system::local_subnets(&ifaces);
+    if let Ok((inc, _)) = spec.parsed() {
+        subnets.extend(inc.into_iter().filter_map(|t| {
+            if let Target::Net(n) = t {
+                Some(n)
+            } else {
+                None
+            }
+        }));
+    }
+    subnets.extend(attached.iter().copied());
+    Ok(Prepared {
+        pipeline,
+        targets,
+        config,
+        target_labels,
+        warnings,
+        subnets,
+    })
+}
+
+/// Whether a Docker engine is configured here: `DOCKER_HOST` is set or the local socket exists.
+pub fn docker_configured() -> bool {
+    std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty())
+        || std::path::Path::new("/var/run/docker.sock").exists()
+}
+
+/// This machine's own address within the targets (where a local Docker engine's containers
+/// are attached), if it has one there.
+fn own_address_in(ifaces: &[HostInterface], targets: &TargetSet) -> Option<IpAddr> {
+    ifaces
+        .iter()
+        .filter(|i| !i.loopback)
+        .flat_map(|i| i.addrs.iter().map(|a| a.addr()))
+        .find(|ip| targets.contains(*ip))
+}
