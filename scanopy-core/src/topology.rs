@@ -378,7 +378,10 @@ impl Topology {
             if let Some(h) = home.get(&k) {
                 groups.entry(h.clone()).or_default().push(n);
             } else if let Some(host) = host_of.get(&k) {
-                groups.entry(format!("containers:{host}")).or_default().push(n);
+                groups
+                    .entry(format!("containers:{host}"))
+                    .or_default()
+                    .push(n);
             } else {
                 top.push(n);
             }
@@ -481,7 +484,11 @@ impl Topology {
         let mut lines = String::new();
         for (a, b, e) in &edges {
             let Edge::Member { .. } = e else { continue };
-            let (dev, net) = if a.starts_with("subnet:") { (b, a) } else { (a, b) };
+            let (dev, net) = if a.starts_with("subnet:") {
+                (b, a)
+            } else {
+                (a, b)
+            };
             if home.contains_key(dev.as_str()) {
                 continue;
             }

@@ -1,17 +1,309 @@
-//! scanopy-server: collects what daemons find, keeps it, and serves the API and the web UI.
+//! scanopy-server: the inventory's API and web UI, the daemons' server, and a local daemon.
 //!
-//! Not built yet: the server lands with issue #6 (it needs the store, #4, and the daemon
-//! protocol, #5). Until then [`status`] says so, and the binary prints it and exits with status 1
-//! rather than pretend to serve.
+//! # Overview
+//! [`app`] builds the whole HTTP application over an [`AppState`] (tests call it without a
+//! socket); [`run`] opens the store (embedded SQLite in the data directory, or PostgreSQL),
+//! creates the first admin, starts the background tasks (event pump, scheduler, push
+//! dispatcher, the local daemon) and serves HTTP or HTTPS.
 //!
-//! # Example
-//! ```
-//! assert!(scanopy_server::status().contains("issue #6"));
-//! ```
+//! Routes are those of CONTRACT.md under `/api/v1`, the daemon protocol under
+//! `/api/v1/daemon/…` ([`scanopy_core::protocol`]), the OpenAPI document at
+//! `/api/v1/openapi.json`, and the UI at `/`.
 
-/// Where the server stands, for people running it.
-pub fn status() -> &'static str {
-    "scanopy-server is not built yet (issue #6): the HTTP API, the web UI and the embedded store \
-     are still to come. What works today is the library (scanopy-core) and the test LAN; see \
-     README.md and CHANGELOG.md."
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod metrics;
+pub mod push;
+pub mod state;
+pub mod ui;
+pub mod webhooks;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use scanopy_store::{SqlStore, Store};
+use utoipa::OpenApi;
+
+pub use config::ServerConfig;
+pub use state::AppState;
+
+use crate::error::ApiError;
+
+/// The most a request body may hold, but for daemon results.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// The most a daemon results batch may hold.
+pub const RESULTS_LIMIT: usize = 32 << 20;
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "scanopy", description = "Network discovery and documentation: the server's API."),
+    paths(
+        api::health, auth::login, auth::logout, api::me, api::status,
+        api::devices, api::device, api::patch_device, api::delete_device, api::services,
+        api::networks, api::create_network, api::topology,
+        api::create_scan, api::scans, api::scan, api::cancel_scan,
+        api::schedules, api::create_schedule, api::delete_schedule,
+        api::events, events::stream,
+        api::daemons, api::daemon_keys, api::create_daemon_key, api::revoke_daemon_key,
+        api::tokens, api::create_token, api::revoke_token,
+        api::webhooks, api::create_webhook, api::delete_webhook,
+        api::metrics,
+        jobs::register, jobs::heartbeat, jobs::poll, jobs::results, jobs::progress, jobs::finish,
+    ),
+    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook)),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
+        );
+    }
 }
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// Security headers on every answer, and request counts.
+async fn harden(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    if api && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("this route")
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let daemon = Router::new()
+        .route("/register", post(jobs::register))
+        .route("/heartbeat", post(jobs::heartbeat))
+        .route("/poll", post(jobs::poll))
+        .route(
+            "/jobs/{id}/results",
+            post(jobs::results).layer(DefaultBodyLimit::max(RESULTS_LIMIT)),
+        )
+        .route("/jobs/{id}/progress", post(jobs::progress))
+        .route("/jobs/{id}/finish", post(jobs::finish));
+    let v1 = Router::new()
+        .route("/health", get(api::health))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(api::me))
+        .route("/status", get(api::status))
+        .route("/devices", get(api::devices))
+        .route(
+            "/devices/{id}",
+            get(api::device)
+                .patch(api::patch_device)
+                .delete(api::delete_device),
+        )
+        .route("/services", get(api::services))
+        .route("/networks", get(api::networks).post(api::create_network))
+        .route("/topology", get(api::topology))
+        .route("/scans", get(api::scans).post(api::create_scan))
+        .route("/scans/{id}", get(api::scan))
+        .route("/scans/{id}/cancel", post(api::cancel_scan))
+        .route("/schedules", get(api::schedules).post(api::create_schedule))
+        .route("/schedules/{id}", delete(api::delete_schedule))
+        .route("/events", get(api::events))
+        .route("/events/stream", get(events::stream))
+        .route("/daemons", get(api::daemons))
+        .route(
+            "/daemons/keys",
+            get(api::daemon_keys).post(api::create_daemon_key),
+        )
+        .route("/daemons/keys/{id}", delete(api::revoke_daemon_key))
+        .route("/tokens", get(api::tokens).post(api::create_token))
+        .route("/tokens/{id}", delete(api::revoke_token))
+        .route("/webhooks", get(api::webhooks).post(api::create_webhook))
+        .route("/webhooks/{id}", delete(api::delete_webhook))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(openapi))
+        .nest("/daemon", daemon)
+        .fallback(api_not_found);
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api", get(api_not_found))
+        .route("/api/{*rest}", get(api_not_found).post(api_not_found))
+        .merge(ui::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(harden))
+        .with_state(state)
+}
+
+/// Opens the store the configuration names.
+pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(SqlStore::connect_postgres(url).await?),
+        None => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the data directory {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+            Arc::new(SqlStore::open(&config.data_dir.join("scanopy.db")).await?)
+        }
+    })
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = open_store(&config).await?;
+    let key = push::load_or_create_key(&config.data_dir)?;
+    let state = AppState::new(store, key, config.tls_cert.is_some());
+    let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    auth::bootstrap_admin(&state, admin_password).await?;
+
+    tokio::spawn(events::pump(state.clone()));
+    tokio::spawn(jobs::background(state.clone()));
+    tokio::spawn(webhooks::deliver(state.clone()));
+    if !config.no_local_daemon {
+        local::start(state.clone(), &config).await?;
+    }
+
+    let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+    };
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the TLS certificate or key: {e}"))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            eprintln!("scanopy-server: serving https://{}", config.listen);
+            axum_server::bind_rustls(config.listen, tls)
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+        _ => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+            eprintln!("scanopy-server: serving http://{}", config.listen);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let config = match ServerConfig::load() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if config.log_json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scanopy-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scanopy-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub mod local;

@@ -1,6 +1,5 @@
 //! The `scanopy-server` binary.
 
 fn main() -> std::process::ExitCode {
-    eprintln!("{}", scanopy_server::status());
-    std::process::ExitCode::FAILURE
+    scanopy_server::main()
 }

@@ -150,6 +150,9 @@ pub trait Store: Send + Sync {
     /// Events after sequence number `after`, oldest first.
     async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
 
+    /// The newest events, newest first.
+    async fn recent_events(&self, limit: usize) -> Result<Vec<Event>>;
+
     /// The newest events of one device, newest first.
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>>;
 

@@ -1715,6 +1715,16 @@ impl Store for SqlStore {
         self.services_impl(filter, limit, cursor).await
     }
 
+    async fn recent_events(&self, limit: usize) -> Result<Vec<Event>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(dia, "SELECT * FROM events ORDER BY seq DESC LIMIT ?"))
+            .bind(limit.clamp(1, 1000) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read events"))?;
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>> {
         self.device_events_impl(device, limit).await
     }

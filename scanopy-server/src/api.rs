@@ -1,0 +1,1029 @@
+//! The JSON API under `/api/v1`: inventory, scans, schedules, events, daemons and keys, tokens,
+//! webhooks, status and metrics.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use scanopy_core::{PortSpec, ScanConfig, Target, TargetSpec, Topology};
+use scanopy_store::{
+    CredentialKind, DeviceEdit, DeviceFilter, NewCredential, NewScanRun, NewSchedule, Role,
+    StoredDevice,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::{Admin, Caller};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::state::AppState;
+
+/// The scanners a scan may name.
+pub const SCANNERS: [&str; 7] = ["arp", "tcp-ping", "tcp", "syn", "udp", "names", "docker"];
+
+/// Query strings whose rejections are API errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// A list page.
+#[derive(Debug, Serialize)]
+pub struct Items<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+fn items<T>(items: Vec<T>) -> axum::Json<Items<T>> {
+    axum::Json(Items {
+        items,
+        next_cursor: None,
+    })
+}
+
+/// `limit` and `cursor`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PageParams {
+    /// Items per page: 1 to 1000, 50 by default.
+    pub limit: Option<usize>,
+    /// Where to go on from (`next_cursor` of the previous page).
+    pub cursor: Option<String>,
+}
+
+fn limit(l: Option<usize>) -> ApiResult<usize> {
+    match l {
+        None => Ok(50),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(format!(
+            "limit must be between 1 and 1000, not {n}"
+        ))),
+    }
+}
+
+fn parse_uuid(field: &str, v: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(v).map_err(|_| ApiError::invalid(format!("{field}: {v:?} is not an id")))
+}
+
+// ---- status, me, health ----------------------------------------------------------------
+
+/// `GET /health`: the database answers or not (503).
+#[utoipa::path(get, path = "/api/v1/health", tag = "server",
+    responses((status = 200, description = "up"), (status = 503, description = "the database is down")))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            axum::Json(json!({"status": "degraded", "database": "unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /me`.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "the caller")))]
+pub async fn me(caller: Caller) -> axum::Json<Value> {
+    axum::Json(json!({"username": caller.username, "role": caller.role}))
+}
+
+/// `GET /status`: counts, the local daemon and warnings, for the dashboard.
+#[utoipa::path(get, path = "/api/v1/status", tag = "server", responses((status = 200, description = "status")))]
+pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum::Json<Value>> {
+    let counts = state.store.counts().await?;
+    let local = state
+        .local
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let warnings: Vec<String> = local
+        .as_ref()
+        .map(|l| l.warnings.clone())
+        .unwrap_or_default();
+    Ok(axum::Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "devices": counts.devices,
+        "devices_offline": counts.devices_offline,
+        "services": counts.services,
+        "networks": counts.networks,
+        "server_public_key": crate::push::public_key_base64(&state.signing_key),
+        "local_daemon": local.map(|l| json!({
+            "enabled": true, "id": l.id, "raw_sockets": l.raw_sockets, "docker": l.docker,
+            "subnets": l.subnets,
+        })),
+        "warnings": warnings,
+        "uptime_seconds": state.started.elapsed().as_secs(),
+    })))
+}
+
+// ---- devices and services --------------------------------------------------------------
+
+/// Device list filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct DeviceQuery {
+    /// A network id.
+    pub network: Option<String>,
+    /// A subnet (CIDR).
+    pub subnet: Option<String>,
+    /// Text in a name, vendor, address or MAC.
+    pub q: Option<String>,
+    /// A service name (`http`, `ssh`, …).
+    pub service: Option<String>,
+    /// RFC 3339: only devices seen since.
+    pub seen_since: Option<String>,
+    /// Items per page.
+    pub limit: Option<usize>,
+    /// The cursor.
+    pub cursor: Option<String>,
+}
+
+fn device_filter(q: &DeviceQuery) -> ApiResult<DeviceFilter> {
+    Ok(DeviceFilter {
+        network: q
+            .network
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|n| parse_uuid("network", n))
+            .transpose()?,
+        subnet: q
+            .subnet
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .map_err(|_| ApiError::invalid(format!("subnet: {s:?} is not a CIDR block")))
+            })
+            .transpose()?,
+        q: q.q.clone().filter(|s| !s.is_empty()),
+        service: q.service.clone().filter(|s| !s.is_empty()),
+        seen_since: q
+            .seen_since
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError::invalid(format!("seen_since: {s:?} is not an RFC 3339 time"))
+                    })
+            })
+            .transpose()?,
+    })
+}
+
+/// `GET /devices`.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "inventory", params(DeviceQuery),
+    responses((status = 200, description = "a page of devices")))]
+pub async fn devices(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+) -> ApiResult<Response> {
+    let filter = device_filter(&q)?;
+    let page = state
+        .store
+        .devices(&filter, limit(q.limit)?, q.cursor.as_deref())
+        .await?;
+    Ok(axum::Json(page).into_response())
+}
+
+/// `GET /devices/{id}`: with its history.
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "inventory",
+    params(("id" = Uuid, Path, description = "device id")),
+    responses((status = 200, description = "the device"), (status = 404, description = "unknown")))]
+pub async fn device(
+    State(state): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let id = parse_id(&id, "device")?;
+    let d = state
+        .store
+        .device(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("device {id}")))?;
+    let history = state.store.device_events(id, 100).await?;
+    let mut v = serde_json::to_value(&d).map_err(|_| ApiError::bad_request("device"))?;
+    v["history"] = serde_json::to_value(history).unwrap_or_default();
+    Ok(axum::Json(v))
+}
+
+fn parse_id(id: &str, what: &str) -> ApiResult<Uuid> {
+    // An id that is not a UUID names nothing: 404, like any unknown id.
+    Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("{what} {id:?}")))
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A user's edit of a device.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePatch {
+    /// A name (null clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Notes (null clears them).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `PATCH /devices/{id}`.
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "inventory", request_body = DevicePatch,
+    params(("id" = Uuid, Path, description = "device id")),
+    responses((status = 200, description = "the device"), (status = 404, description = "unknown"), (status = 422, description = "a wrong field")))]
+pub async fn patch_device(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<DevicePatch>,
+) -> ApiResult<axum::Json<StoredDevice>> {
+    let id = parse_id(&id, "device")?;
+    let long = |s: &Option<Option<String>>, max: usize| {
+        s.as_ref()
+            .and_then(|v| v.as_ref())
+            .is_some_and(|v| v.chars().count() > max)
+    };
+    if long(&p.name, 200) {
+        return Err(ApiError::invalid("name: at most 200 characters"));
+    }
+    if long(&p.notes, 10_000) {
+        return Err(ApiError::invalid("notes: at most 10000 characters"));
+    }
+    if let Some(t) = &p.tags
+        && (t.len() > 50 || t.iter().any(|t| t.is_empty() || t.chars().count() > 50))
+    {
+        return Err(ApiError::invalid(
+            "tags: at most 50 tags of 1 to 50 characters",
+        ));
+    }
+    let d = state
+        .store
+        .edit_device(
+            id,
+            DeviceEdit {
+                name: p.name,
+                notes: p.notes,
+                tags: p.tags,
+            },
+        )
+        .await?;
+    Ok(axum::Json(d))
+}
+
+/// `DELETE /devices/{id}`: it stays deleted unless seen again.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "inventory",
+    params(("id" = Uuid, Path, description = "device id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+pub async fn delete_device(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "device")?;
+    state.store.delete_device(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /services`.
+#[utoipa::path(get, path = "/api/v1/services", tag = "inventory", params(DeviceQuery),
+    responses((status = 200, description = "services with their devices")))]
+pub async fn services(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+) -> ApiResult<Response> {
+    let filter = device_filter(&q)?;
+    let page = state
+        .store
+        .services(&filter, limit(q.limit)?, q.cursor.as_deref())
+        .await?;
+    Ok(axum::Json(page).into_response())
+}
+
+// ---- networks and topology -------------------------------------------------------------
+
+/// `GET /networks`.
+#[utoipa::path(get, path = "/api/v1/networks", tag = "inventory", responses((status = 200, description = "networks")))]
+pub async fn networks(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
+    Ok(items(state.store.networks().await?).into_response())
+}
+
+/// A network to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNetwork {
+    /// Its name.
+    pub name: String,
+    /// Its subnets (CIDR).
+    #[serde(default)]
+    pub subnets: Vec<String>,
+}
+
+fn parse_cidrs(field: &str, v: &[String]) -> ApiResult<Vec<IpNet>> {
+    v.iter()
+        .map(|s| {
+            s.trim()
+                .parse::<IpNet>()
+                .map(|n| n.trunc())
+                .map_err(|_| ApiError::invalid(format!("{field}: {s:?} is not a CIDR block")))
+        })
+        .collect()
+}
+
+/// `POST /networks`.
+#[utoipa::path(post, path = "/api/v1/networks", tag = "inventory", request_body = NewNetwork,
+    responses((status = 201, description = "created"), (status = 422, description = "a wrong field")))]
+pub async fn create_network(
+    State(state): State<AppState>,
+    _a: Admin,
+    ApiJson(n): ApiJson<NewNetwork>,
+) -> ApiResult<Response> {
+    if n.name.trim().is_empty() || n.name.chars().count() > 100 {
+        return Err(ApiError::invalid("name: 1 to 100 characters"));
+    }
+    let subnets = parse_cidrs("subnets", &n.subnets)?;
+    let net = state.store.create_network(&n.name, &subnets).await?;
+    Ok((StatusCode::CREATED, axum::Json(net)).into_response())
+}
+
+/// Topology parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TopologyQuery {
+    /// The network (every network when absent).
+    pub network: Option<String>,
+    /// `json` (default), `dot`, `mermaid` or `svg`.
+    pub format: Option<String>,
+}
+
+/// All devices of a network (or of all), page by page.
+pub async fn all_devices(state: &AppState, network: Option<Uuid>) -> ApiResult<Vec<StoredDevice>> {
+    let filter = DeviceFilter {
+        network,
+        ..DeviceFilter::default()
+    };
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .devices(&filter, 1000, cursor.as_deref())
+            .await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// `GET /topology`.
+#[utoipa::path(get, path = "/api/v1/topology", tag = "inventory", params(TopologyQuery),
+    responses((status = 200, description = "the map as JSON, DOT, Mermaid or SVG")))]
+pub async fn topology(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<TopologyQuery>,
+) -> ApiResult<Response> {
+    let network = q
+        .network
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|n| parse_uuid("network", n))
+        .transpose()?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "dot", "mermaid", "svg"].contains(&format) {
+        return Err(ApiError::invalid(format!(
+            "format: {format:?} is not one of json, dot, mermaid, svg"
+        )));
+    }
+    let stored = all_devices(&state, network).await?;
+    let devices: Vec<scanopy_core::Device> = stored
+        .into_iter()
+        .map(|s| {
+            let mut d = s.device;
+            if let Some(name) = s.user_name {
+                d.hostname = Some(name);
+            }
+            d
+        })
+        .collect();
+    let t = Topology::build(&devices);
+    Ok(match format {
+        "dot" => (
+            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
+            t.to_dot(),
+        )
+            .into_response(),
+        "mermaid" => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            t.to_mermaid(),
+        )
+            .into_response(),
+        "svg" => ([(header::CONTENT_TYPE, "image/svg+xml")], t.to_svg()).into_response(),
+        _ => axum::Json(t.to_json()).into_response(),
+    })
+}
+
+// ---- scans and schedules ---------------------------------------------------------------
+
+/// A scan to start (or a schedule's scan).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewScan {
+    /// The network.
+    pub network: Uuid,
+    /// The daemon to run it (any daemon of the network when absent).
+    #[serde(default)]
+    pub daemon: Option<Uuid>,
+    /// Targets (CIDR, address, range, host name); the network's subnets when empty.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Targets to leave out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// `top100`, `top1000` (default), `all` or a list.
+    #[serde(default)]
+    pub ports: Option<String>,
+    /// Scanners by name (all available when empty).
+    #[serde(default)]
+    pub scanners: Vec<String>,
+    /// Probes per second.
+    #[serde(default)]
+    pub rate: Option<u32>,
+    /// Allow targets larger than a /16.
+    #[serde(default)]
+    pub allow_large: bool,
+    /// Also probe printer ports.
+    #[serde(default)]
+    pub probe_printer_ports: bool,
+    /// Minutes between runs (schedules only).
+    #[serde(default)]
+    pub every_minutes: Option<i64>,
+}
+
+/// Checks a scan request and turns it into a run to queue.
+pub async fn scan_request(state: &AppState, s: &NewScan) -> ApiResult<NewScanRun> {
+    let nets = state.store.networks().await?;
+    let net = nets
+        .iter()
+        .find(|n| n.id == s.network)
+        .ok_or_else(|| ApiError::invalid(format!("network: no network {}", s.network)))?;
+    if let Some(d) = s.daemon {
+        let daemons = state.store.daemons().await?;
+        match daemons.iter().find(|x| x.id == d) {
+            None => return Err(ApiError::invalid(format!("daemon: no daemon {d}"))),
+            Some(x) if x.network != net.id => {
+                return Err(ApiError::invalid(format!(
+                    "daemon: {d} scans another network"
+                )));
+            }
+            _ => {}
+        }
+    }
+    if s.targets.len() > 256 || s.exclude.len() > 256 {
+        return Err(ApiError::invalid("targets: at most 256 entries"));
+    }
+    let include: Vec<String> = if s.targets.is_empty() {
+        net.subnets.iter().map(|n| n.to_string()).collect()
+    } else {
+        s.targets.clone()
+    };
+    let spec = TargetSpec::new(&include, &s.exclude)
+        .map_err(|e| ApiError::invalid(format!("targets: {e}")))?;
+    let (parsed, _) = spec
+        .parsed()
+        .map_err(|e| ApiError::invalid(format!("targets: {e}")))?;
+    let mut covered = Vec::new();
+    for t in &parsed {
+        if let Target::Net(n) = t {
+            let big = match n {
+                IpNet::V4(v) => v.prefix_len() < 16,
+                IpNet::V6(v) => v.prefix_len() < 112,
+            };
+            if big && !s.allow_large {
+                return Err(ApiError::invalid(format!(
+                    "targets: {n} is larger than a /16; set allow_large to scan it"
+                )));
+            }
+            covered.push(n.trunc());
+        }
+    }
+    let ports: PortSpec = s
+        .ports
+        .as_deref()
+        .unwrap_or("top1000")
+        .parse()
+        .map_err(|e| ApiError::invalid(format!("ports: {e}")))?;
+    if let Some(bad) = s.scanners.iter().find(|x| !SCANNERS.contains(&x.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "scanners: unknown scanner {bad:?} (available: {})",
+            SCANNERS.join(", ")
+        )));
+    }
+    if s.rate == Some(0) {
+        return Err(ApiError::invalid("rate: at least 1 probe per second"));
+    }
+    Ok(NewScanRun {
+        network: net.id,
+        daemon: s.daemon,
+        config: ScanConfig {
+            targets: spec,
+            ports,
+            scanners: s.scanners.clone(),
+            rate: s.rate,
+            allow_large: s.allow_large,
+            probe_printer_ports: s.probe_printer_ports,
+            ..ScanConfig::default()
+        },
+        targets: covered,
+    })
+}
+
+/// `POST /scans`: queues a scan for a daemon of the network.
+#[utoipa::path(post, path = "/api/v1/scans", tag = "scans", request_body = NewScan,
+    responses((status = 202, description = "queued"), (status = 422, description = "a wrong field")))]
+pub async fn create_scan(
+    State(state): State<AppState>,
+    _a: Admin,
+    ApiJson(s): ApiJson<NewScan>,
+) -> ApiResult<Response> {
+    if s.every_minutes.is_some() {
+        return Err(ApiError::invalid(
+            "every_minutes: recurring scans are made with POST /api/v1/schedules",
+        ));
+    }
+    let run = scan_request(&state, &s).await?;
+    let queued = state.store.enqueue_scan(run).await?;
+    state.metrics.inc("scans_queued");
+    state.tell("scan_queued", json!({"scan_run": queued.id}));
+    crate::jobs::kick(&state);
+    Ok((StatusCode::ACCEPTED, axum::Json(queued)).into_response())
+}
+
+/// Scan list filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ScanQuery {
+    /// A network id.
+    pub network: Option<String>,
+    /// Items per page.
+    pub limit: Option<usize>,
+    /// The cursor.
+    pub cursor: Option<String>,
+}
+
+/// `GET /scans`: newest first.
+#[utoipa::path(get, path = "/api/v1/scans", tag = "scans", params(ScanQuery),
+    responses((status = 200, description = "scan runs")))]
+pub async fn scans(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<ScanQuery>,
+) -> ApiResult<Response> {
+    let network = q
+        .network
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|n| parse_uuid("network", n))
+        .transpose()?;
+    let page = state
+        .store
+        .scan_runs(network, limit(q.limit)?, q.cursor.as_deref())
+        .await?;
+    Ok(axum::Json(page).into_response())
+}
+
+/// `GET /scans/{id}`.
+#[utoipa::path(get, path = "/api/v1/scans/{id}", tag = "scans",
+    params(("id" = Uuid, Path, description = "scan run id")),
+    responses((status = 200, description = "the run"), (status = 404, description = "unknown")))]
+pub async fn scan(
+    State(state): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id, "scan")?;
+    let run = state
+        .store
+        .scan_run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("scan {id}")))?;
+    Ok(axum::Json(run).into_response())
+}
+
+/// `POST /scans/{id}/cancel`.
+#[utoipa::path(post, path = "/api/v1/scans/{id}/cancel", tag = "scans",
+    params(("id" = Uuid, Path, description = "scan run id")),
+    responses((status = 200, description = "cancelled, or asked to stop"), (status = 404, description = "unknown")))]
+pub async fn cancel_scan(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id, "scan")?;
+    let run = state.store.cancel_scan(id).await?;
+    crate::jobs::cancel_pushed(&state, &run).await;
+    crate::jobs::cancel_local(&state, id);
+    state.tell(
+        "scan_progress",
+        json!({"scan_run": id, "status": run.status}),
+    );
+    Ok(axum::Json(run).into_response())
+}
+
+/// `GET /schedules`.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "scans", responses((status = 200, description = "schedules")))]
+pub async fn schedules(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
+    Ok(items(state.store.schedules().await?).into_response())
+}
+
+/// `POST /schedules`: a recurring scan (`every_minutes`, 60 by default).
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "scans", request_body = NewScan,
+    responses((status = 201, description = "created"), (status = 422, description = "a wrong field")))]
+pub async fn create_schedule(
+    State(state): State<AppState>,
+    _a: Admin,
+    ApiJson(s): ApiJson<NewScan>,
+) -> ApiResult<Response> {
+    let run = scan_request(&state, &s).await?;
+    let every = s.every_minutes.unwrap_or(60);
+    if !(1..=525_600).contains(&every) {
+        return Err(ApiError::invalid("every_minutes: between 1 and 525600"));
+    }
+    let sched = state
+        .store
+        .create_schedule(NewSchedule {
+            network: run.network,
+            daemon: run.daemon,
+            every_minutes: every,
+            config: run.config,
+            targets: run.targets,
+            first_run: Utc::now(),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(sched)).into_response())
+}
+
+/// `DELETE /schedules/{id}`.
+#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "scans",
+    params(("id" = Uuid, Path, description = "schedule id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "schedule")?;
+    state.store.delete_schedule(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- events ----------------------------------------------------------------------------
+
+/// Event list parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct EventQuery {
+    /// Items per page.
+    pub limit: Option<usize>,
+    /// A sequence number: events after it.
+    pub cursor: Option<String>,
+    /// `asc` (default: oldest first, from `cursor`) or `desc` (the newest, newest first).
+    pub order: Option<String>,
+}
+
+/// `GET /events`: after `cursor` (a sequence number), oldest first; or the newest with
+/// `order=desc`.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
+    responses((status = 200, description = "events")))]
+pub async fn events(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(p): ApiQuery<EventQuery>,
+) -> ApiResult<Response> {
+    match p.order.as_deref() {
+        None | Some("asc") => {}
+        Some("desc") => {
+            let evs = state.store.recent_events(limit(p.limit)?).await?;
+            let last = evs.first().map_or(0, |e| e.seq);
+            return Ok(
+                axum::Json(json!({"items": evs, "next_cursor": null, "last_seq": last}))
+                    .into_response(),
+            );
+        }
+        Some(o) => {
+            return Err(ApiError::invalid(format!(
+                "order: {o:?} is not asc or desc"
+            )));
+        }
+    }
+    let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("cursor: {c:?} is not a sequence number")))?,
+    };
+    let n = limit(p.limit)?;
+    let evs = state.store.events(after, n).await?;
+    let next = (evs.len() == n)
+        .then(|| evs.last().map(|e| e.seq.to_string()))
+        .flatten();
+    let last = evs.last().map_or(after, |e| e.seq);
+    Ok(axum::Json(json!({"items": evs, "next_cursor": next, "last_seq": last})).into_response())
+}
+
+// ---- daemons and keys ------------------------------------------------------------------
+
+/// `GET /daemons`.
+#[utoipa::path(get, path = "/api/v1/daemons", tag = "daemons", responses((status = 200, description = "daemons")))]
+pub async fn daemons(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
+    let now = Utc::now();
+    let list: Vec<Value> = state
+        .store
+        .daemons()
+        .await?
+        .into_iter()
+        .map(|d| {
+            let online = now - d.last_seen < chrono::Duration::seconds(120);
+            let mut v = serde_json::to_value(&d).unwrap_or_default();
+            v["online"] = json!(online);
+            v
+        })
+        .collect();
+    Ok(items(list).into_response())
+}
+
+/// A daemon key or API token to make.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// A name for people.
+    pub name: String,
+    /// The network (daemon keys).
+    #[serde(default)]
+    pub network: Option<Uuid>,
+    /// `admin` or `read` (API tokens).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// `GET /daemons/keys`.
+#[utoipa::path(get, path = "/api/v1/daemons/keys", tag = "daemons", responses((status = 200, description = "daemon keys, without secrets")))]
+pub async fn daemon_keys(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
+    Ok(items(state.store.credentials(CredentialKind::DaemonKey).await?).into_response())
+}
+
+/// `POST /daemons/keys`: the key is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/daemons/keys", tag = "daemons", request_body = NewKey,
+    responses((status = 201, description = "the key, shown once"), (status = 422, description = "a wrong field")))]
+pub async fn create_daemon_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(k): ApiJson<NewKey>,
+) -> ApiResult<Response> {
+    let Some(network) = k.network else {
+        return Err(ApiError::invalid(
+            "network: a daemon key is scoped to a network",
+        ));
+    };
+    if k.role.is_some() {
+        return Err(ApiError::invalid("role: daemon keys have no role"));
+    }
+    let (cred, key) = state
+        .store
+        .create_credential(NewCredential {
+            kind: CredentialKind::DaemonKey,
+            name: k.name,
+            role: Role::Daemon,
+            network: Some(network),
+            user: caller.user,
+            expires_at: None,
+        })
+        .await?;
+    tracing::info!(key = %cred.id, by = %caller.username, "daemon key created");
+    let mut v = serde_json::to_value(&cred).unwrap_or_default();
+    v["key"] = json!(key);
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+/// `DELETE /daemons/keys/{id}`.
+#[utoipa::path(delete, path = "/api/v1/daemons/keys/{id}", tag = "daemons",
+    params(("id" = Uuid, Path, description = "key id")),
+    responses((status = 204, description = "revoked"), (status = 404, description = "unknown")))]
+pub async fn revoke_daemon_key(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "daemon key")?;
+    state
+        .store
+        .revoke_credential(CredentialKind::DaemonKey, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /tokens`.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, description = "API tokens, without secrets")))]
+pub async fn tokens(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
+    Ok(items(state.store.credentials(CredentialKind::ApiToken).await?).into_response())
+}
+
+/// `POST /tokens`: the token is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewKey,
+    responses((status = 201, description = "the token, shown once"), (status = 422, description = "a wrong field")))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(k): ApiJson<NewKey>,
+) -> ApiResult<Response> {
+    let role = match k.role.as_deref() {
+        None | Some("read") => Role::Read,
+        Some("admin") => Role::Admin,
+        Some(r) => {
+            return Err(ApiError::invalid(format!(
+                "role: {r:?} is not admin or read"
+            )));
+        }
+    };
+    if k.network.is_some() {
+        return Err(ApiError::invalid(
+            "network: API tokens are not scoped to a network",
+        ));
+    }
+    let (cred, token) = state
+        .store
+        .create_credential(NewCredential {
+            kind: CredentialKind::ApiToken,
+            name: k.name,
+            role,
+            network: None,
+            user: caller.user,
+            expires_at: None,
+        })
+        .await?;
+    tracing::info!(token = %cred.id, by = %caller.username, "API token created");
+    let mut v = serde_json::to_value(&cred).unwrap_or_default();
+    v["token"] = json!(token);
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+/// `DELETE /tokens/{id}`.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth",
+    params(("id" = Uuid, Path, description = "token id")),
+    responses((status = 204, description = "revoked"), (status = 404, description = "unknown")))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "token")?;
+    state
+        .store
+        .revoke_credential(CredentialKind::ApiToken, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- webhooks --------------------------------------------------------------------------
+
+/// A webhook to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where to POST events (http or https).
+    pub url: String,
+    /// The HMAC key (generated when absent).
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// `GET /webhooks`.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "events", responses((status = 200, description = "webhooks with their last deliveries")))]
+pub async fn webhooks(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
+    let mut out = Vec::new();
+    for (h, _) in state.store.webhooks().await? {
+        let deliveries = state.store.deliveries(h.id, 10).await?;
+        let mut v = serde_json::to_value(&h).unwrap_or_default();
+        v["deliveries"] = serde_json::to_value(deliveries).unwrap_or_default();
+        out.push(v);
+    }
+    Ok(items(out).into_response())
+}
+
+/// `POST /webhooks`: the secret is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "events", request_body = NewWebhook,
+    responses((status = 201, description = "created; the HMAC key shown once"), (status = 422, description = "a wrong field")))]
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    _a: Admin,
+    ApiJson(w): ApiJson<NewWebhook>,
+) -> ApiResult<Response> {
+    let url = w.url.trim();
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+    if !ok {
+        return Err(ApiError::invalid("url: an http:// or https:// URL"));
+    }
+    let secret = match w.secret {
+        Some(s) if s.len() >= 16 && s.len() <= 200 => s,
+        Some(_) => return Err(ApiError::invalid("secret: 16 to 200 characters")),
+        None => {
+            use base64::Engine;
+            use rand::RngCore;
+            let mut b = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            format!(
+                "wh_{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            )
+        }
+    };
+    let hook = state.store.create_webhook(url, &secret).await?;
+    let mut v = serde_json::to_value(&hook).unwrap_or_default();
+    v["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+/// `DELETE /webhooks/{id}`.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "events",
+    params(("id" = Uuid, Path, description = "webhook id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "webhook")?;
+    state.store.delete_webhook(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- metrics ---------------------------------------------------------------------------
+
+/// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "server", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
+    use std::fmt::Write;
+    let counts = state.store.counts().await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, v: i64| {
+        let _ = writeln!(
+            out,
+            "# HELP scanopy_{name} {help}\n# TYPE scanopy_{name} gauge\nscanopy_{name} {v}"
+        );
+    };
+    gauge("devices", "Devices in the inventory.", counts.devices);
+    gauge(
+        "devices_offline",
+        "Devices marked offline.",
+        counts.devices_offline,
+    );
+    gauge("services", "Services in the inventory.", counts.services);
+    gauge("networks", "Networks.", counts.networks);
+    let daemons = state.store.daemons().await?;
+    let now = Utc::now();
+    let online = daemons
+        .iter()
+        .filter(|d| now - d.last_seen < chrono::Duration::seconds(120))
+        .count();
+    gauge(
+        "daemons_online",
+        "Daemons heard from in the last two minutes.",
+        online as i64,
+    );
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    for (k, v) in state.metrics.snapshot() {
+        by_name.insert(k, v);
+    }
+    for (k, v) in by_name {
+        let _ = writeln!(
+            out,
+            "# TYPE scanopy_{k}_total counter\nscanopy_{k}_total {v}"
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}

@@ -1,0 +1,289 @@
+//! Sign-in, sessions, API tokens and daemon keys.
+//!
+//! Browsers hold a session cookie (HttpOnly, SameSite=Strict, Secure under TLS); scripts send
+//! `Authorization: Bearer st_…`; daemons send `Authorization: Bearer sk_…`, which is good only
+//! for the daemon protocol and only for its network. Every secret is kept as a hash by the
+//! store, shown once, revocable, and never logged.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use scanopy_store::{Credential, CredentialKind, NewCredential, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::state::{AppState, peer_key};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "scanopy_session";
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 7;
+
+/// Who is calling: a signed-in user or an API token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Caller {
+    /// The user (a token's owner).
+    pub user: Option<Uuid>,
+    /// A name for logs and the UI.
+    pub username: String,
+    /// What the caller may do.
+    pub role: Role,
+}
+
+/// A caller with the admin role.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn caller_of(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
+    let store = &state.store;
+    let (kind, secret) = if let Some(token) = bearer(&parts.headers) {
+        (CredentialKind::ApiToken, token)
+    } else if let Some(s) = cookie(&parts.headers, SESSION_COOKIE) {
+        (CredentialKind::Session, s)
+    } else {
+        return Err(ApiError::unauthorized());
+    };
+    let cred = store
+        .verify_credential(kind, secret)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok(Caller {
+        user: cred.user,
+        username: cred.name.clone(),
+        role: cred.role,
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let c = caller_of(parts, state).await?;
+        if c.role == Role::Daemon {
+            return Err(ApiError::forbidden(
+                "a daemon key is for the daemon protocol",
+            ));
+        }
+        Ok(c)
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let c = Caller::from_request_parts(parts, state).await?;
+        if c.role != Role::Admin {
+            return Err(ApiError::forbidden("this needs the admin role"));
+        }
+        Ok(Admin(c))
+    }
+}
+
+/// A daemon, known by its key.
+#[derive(Debug, Clone)]
+pub struct DaemonCaller(pub Credential);
+
+impl FromRequestParts<AppState> for DaemonCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let Some(secret) = bearer(&parts.headers) else {
+            return Err(ApiError::unauthorized());
+        };
+        match state
+            .store
+            .verify_credential(CredentialKind::DaemonKey, secret)
+            .await?
+        {
+            Some(c) => Ok(DaemonCaller(c)),
+            None => {
+                let peer = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip());
+                // The key itself is never logged.
+                tracing::warn!(peer = ?peer, "a daemon key was refused");
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the daemon key is unknown or revoked",
+                ))
+            }
+        }
+    }
+}
+
+/// The client's address, when the server listens on a socket (not in tests through `app`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Signs in: sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = Login, tag = "auth",
+    responses((status = 200, description = "signed in; the session cookie is set"),
+              (status = 401, description = "wrong user name or password"),
+              (status = 429, description = "too many attempts")))]
+pub async fn login(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    ApiJson(form): ApiJson<Login>,
+) -> ApiResult<Response> {
+    let keys = [
+        peer_key(peer),
+        format!("user:{}", form.username.trim().to_lowercase()),
+    ];
+    if !state.allow_attempt(&keys) {
+        state.metrics.inc("login_throttled");
+        tracing::warn!(user = %form.username, "sign-in attempts throttled");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many sign-in attempts; wait a minute",
+        ));
+    }
+    let Some(user) = state
+        .store
+        .verify_password(&form.username, &form.password)
+        .await?
+    else {
+        state.metrics.inc("login_failed");
+        tracing::info!(user = %form.username, "a sign-in failed");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "wrong user name or password",
+        ));
+    };
+    let (_, secret) = state
+        .store
+        .create_credential(NewCredential {
+            kind: CredentialKind::Session,
+            name: user.username.clone(),
+            role: user.role,
+            network: None,
+            user: Some(user.id),
+            expires_at: Some(Utc::now() + chrono::Duration::days(SESSION_DAYS)),
+        })
+        .await?;
+    tracing::info!(user = %user.username, "signed in");
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_DAYS * 86_400,
+        if state.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut r = axum::Json(serde_json::json!({"username": user.username, "role": user.role}))
+        .into_response();
+    r.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| ApiError::bad_request("bad cookie"))?,
+    );
+    Ok(r)
+}
+
+/// Signs out: ends the session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "signed out")))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(s) = cookie(&headers, SESSION_COOKIE)
+        && let Some(c) = state
+            .store
+            .verify_credential(CredentialKind::Session, s)
+            .await?
+    {
+        state
+            .store
+            .revoke_credential(CredentialKind::Session, c.id)
+            .await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("scanopy_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+/// Creates the first admin at first start: the password from `SCANOPY_ADMIN_PASSWORD`, or a
+/// generated one printed once on the console. Returns the password when generated.
+pub async fn bootstrap_admin(state: &AppState, given: Option<String>) -> anyhow::Result<()> {
+    if state.store.user_count().await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match given {
+        Some(p) => (p, false),
+        None => {
+            use base64::Engine;
+            use rand::RngCore;
+            let mut b = [0u8; 18];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            (
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b),
+                true,
+            )
+        }
+    };
+    state
+        .store
+        .create_user("admin", &password, Role::Admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the admin account: {e}"))?;
+    if generated {
+        // On the console only, once: not through the logger, whose output may be collected.
+        eprintln!(
+            "\n  scanopy: created the user \"admin\" with the password\n\n      {password}\n\n  \
+             It is shown this once. Set SCANOPY_ADMIN_PASSWORD before the first start to choose it.\n"
+        );
+    } else {
+        tracing::info!("created the user \"admin\" with the password from SCANOPY_ADMIN_PASSWORD");
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The server's options: flags, then `SCANOPY_*` variables, then a TOML file (`--config`), then
+//! the defaults of CONTRACT.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// scanopy's server: the inventory, its API and web UI, and a local daemon.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "scanopy-server", version, about, args_override_self = true)]
+pub struct ServerConfig {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:60072", env = "SCANOPY_LISTEN")]
+    pub listen: SocketAddr,
+    /// The data directory (the SQLite database, the server's signing key).
+    #[arg(long, default_value = "./scanopy-data", env = "SCANOPY_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite database.
+    #[arg(long, env = "SCANOPY_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Do not run the in-process daemon that documents this host's networks.
+    #[arg(long, env = "SCANOPY_NO_LOCAL_DAEMON")]
+    pub no_local_daemon: bool,
+    /// Minutes between the local daemon's scans of the attached networks.
+    #[arg(long, default_value_t = 60, env = "SCANOPY_LOCAL_SCAN_MINUTES")]
+    pub local_scan_minutes: i64,
+    /// Ports the local daemon's scheduled scans probe.
+    #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]
+    pub local_ports: String,
+    /// A PEM certificate chain: serve HTTPS.
+    #[arg(long, env = "SCANOPY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "SCANOPY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Logs as JSON lines.
+    #[arg(long, env = "SCANOPY_LOG_JSON")]
+    pub log_json: bool,
+    /// A TOML file with any of these options (keys as the long options, `-` or `_`).
+    #[arg(long, env = "SCANOPY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// Parses the command line, the environment and the config file, in that precedence.
+    pub fn load() -> Result<Self, clap::Error> {
+        Self::load_from(std::env::args_os().collect())
+    }
+
+    /// As [`ServerConfig::load`], from given arguments.
+    pub fn load_from(args: Vec<std::ffi::OsString>) -> Result<Self, clap::Error> {
+        let first = Self::try_parse_from(&args)?;
+        let Some(file) = &first.config else {
+            return Ok(first);
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            clap::Error::raw(
+                clap::error::ErrorKind::Io,
+                format!("cannot read the config file {}: {e}\n", file.display()),
+            )
+        })?;
+        let table: toml::Table = text.parse().map_err(|e| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!(
+                    "the config file {} is not valid TOML: {e}\n",
+                    file.display()
+                ),
+            )
+        })?;
+        // File values go before the real arguments, so that flags win; a key whose variable is
+        // set is left to the variable.
+        let mut merged: Vec<std::ffi::OsString> = args.iter().take(1).cloned().collect();
+        for (k, v) in &table {
+            let name = k.replace('_', "-");
+            let var = format!("SCANOPY_{}", k.replace('-', "_").to_uppercase());
+            if std::env::var_os(&var).is_some() {
+                continue;
+            }
+            match v {
+                toml::Value::Boolean(true) => merged.push(format!("--{name}").into()),
+                toml::Value::Boolean(false) => {}
+                toml::Value::String(s) => merged.push(format!("--{name}={s}").into()),
+                toml::Value::Integer(i) => merged.push(format!("--{name}={i}").into()),
+                other => {
+                    return Err(clap::Error::raw(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("config file key {k:?}: unsupported value {other}\n"),
+                    ));
+                }
+            }
+        }
+        merged.extend(args.iter().skip(1).cloned());
+        Self::try_parse_from(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("scanopy-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("server.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:7000\"\nno_local_daemon = true\nlocal-scan-minutes = 15\n",
+        )
+        .unwrap();
+        let args = |extra: &[&str]| {
+            let mut v: Vec<std::ffi::OsString> =
+                vec!["scanopy-server".into(), "--config".into(), f.clone().into()];
+            v.extend(extra.iter().map(|s| s.into()));
+            v
+        };
+        let c = ServerConfig::load_from(args(&[])).unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert!(c.no_local_daemon);
+        assert_eq!(c.local_scan_minutes, 15);
+        let c = ServerConfig::load_from(args(&["--listen", "127.0.0.1:7001"])).unwrap();
+        assert_eq!(c.listen.port(), 7001);
+        std::fs::write(&f, "nonsense = 1\n").unwrap();
+        let e = ServerConfig::load_from(args(&[])).unwrap_err();
+        assert!(e.to_string().contains("nonsense"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

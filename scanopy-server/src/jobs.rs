@@ -1,0 +1,403 @@
+//! Jobs: the daemon protocol's handlers, the push dispatcher and the scheduler.
+//!
+//! A scan is queued in the store; a pull daemon claims it when it polls; a push daemon's jobs
+//! are claimed for it here and sent to it; the local daemon claims its own in-process. Results
+//! come back in batches with ids (a batch sent twice changes nothing), and every results or
+//! progress call renews the daemon's lease; a lease that expires returns the job to the queue.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use scanopy_core::protocol::{
+    FinishRequest, Job, JobAck, JobOutcome, PollResponse, ProgressSnapshot, RegisterRequest,
+    RegisterResponse, ResultsBatch,
+};
+use scanopy_store::{Daemon, NewDaemon, RunStatus, ScanRun, StoreError};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::DaemonCaller;
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::state::AppState;
+
+/// How long a claim lasts without a results or progress call.
+pub const LEASE: Duration = Duration::from_secs(90);
+/// How often pull daemons poll.
+pub const POLL_INTERVAL_MS: u64 = 2000;
+/// The most observations one batch may carry.
+pub const MAX_BATCH: usize = 20_000;
+
+/// Wakes the dispatchers.
+pub fn kick(state: &AppState) {
+    state.kick.notify_waiters();
+}
+
+fn job_of(run: &ScanRun) -> Job {
+    Job {
+        id: run.id,
+        network: run.network,
+        config: run.config.clone(),
+        lease_ms: LEASE.as_millis() as u64,
+    }
+}
+
+async fn daemon_of(state: &AppState, key: &scanopy_store::Credential) -> ApiResult<Daemon> {
+    state
+        .store
+        .daemons()
+        .await?
+        .into_iter()
+        .find(|d| d.key_id == Some(key.id))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_registered",
+                "register first: POST /api/v1/daemon/register",
+            )
+        })
+}
+
+/// `POST /daemon/register` (and `/daemon/heartbeat`).
+#[utoipa::path(post, path = "/api/v1/daemon/register", tag = "daemon protocol",
+    request_body(content = serde_json::Value, description = "RegisterRequest: {name, capabilities}"),
+    responses((status = 200, description = "RegisterResponse: {daemon_id, network_id, poll_interval_ms}"),
+              (status = 401, description = "unknown or revoked key")))]
+pub async fn register(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<axum::Json<RegisterResponse>> {
+    let network = key
+        .network
+        .ok_or_else(|| ApiError::forbidden("this key is not scoped to a network"))?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("name: 1 to 100 characters"));
+    }
+    if let Some(url) = &req.capabilities.url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(ApiError::invalid(
+            "capabilities.url: an http:// or https:// URL",
+        ));
+    }
+    let d = state
+        .store
+        .register_daemon(NewDaemon {
+            network,
+            key_id: Some(key.id),
+            name: name.to_owned(),
+            capabilities: req.capabilities,
+            local: false,
+        })
+        .await?;
+    tracing::debug!(daemon = %d.id, name = %d.name, "daemon registered");
+    Ok(axum::Json(RegisterResponse {
+        daemon_id: d.id,
+        network_id: network,
+        poll_interval_ms: POLL_INTERVAL_MS,
+    }))
+}
+
+/// `POST /daemon/poll`: a job, or none.
+#[utoipa::path(post, path = "/api/v1/daemon/poll", tag = "daemon protocol",
+    responses((status = 200, description = "PollResponse: {job: Job | null}"), (status = 409, description = "not registered")))]
+pub async fn poll(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+) -> ApiResult<axum::Json<PollResponse>> {
+    let d = daemon_of(&state, &key).await?;
+    state.store.touch_daemon(d.id).await?;
+    let job = state.store.claim_job(d.id, d.network, LEASE).await?;
+    if let Some(j) = &job {
+        tracing::info!(job = %j.id, daemon = %d.name, "job claimed");
+        state.tell(
+            "scan_progress",
+            json!({"scan_run": j.id, "status": "running"}),
+        );
+    }
+    Ok(axum::Json(PollResponse {
+        job: job.as_ref().map(job_of),
+    }))
+}
+
+async fn held_run(state: &AppState, network: Uuid, run: Uuid) -> ApiResult<ScanRun> {
+    match state.store.scan_run(run).await? {
+        Some(r) if r.network == network => Ok(r),
+        _ => Err(ApiError::not_found(format!("job {run}"))),
+    }
+}
+
+/// Applies a batch of `daemon`'s results of `run` and renews its lease. Shared by the HTTP
+/// route and the local daemon.
+pub async fn apply_results(
+    state: &AppState,
+    daemon: Uuid,
+    run: Uuid,
+    batch: &ResultsBatch,
+) -> ApiResult<JobAck> {
+    if batch.observations.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a batch carries at most {MAX_BATCH} observations"),
+        ));
+    }
+    let changes = state
+        .store
+        .apply_batch(run, batch.batch_id, &batch.observations)
+        .await?;
+    state
+        .metrics
+        .add("observations", batch.observations.len() as u64);
+    if !changes.is_empty() {
+        kick_events(state);
+    }
+    let cancel = renew(state, daemon, run, None).await?;
+    Ok(JobAck {
+        applied: true,
+        cancel,
+    })
+}
+
+/// Renews the lease; true when the daemon should stop (cancelled, or no longer its job).
+async fn renew(
+    state: &AppState,
+    daemon: Uuid,
+    run: Uuid,
+    progress: Option<ProgressSnapshot>,
+) -> ApiResult<bool> {
+    match state.store.renew_job(run, daemon, progress, LEASE).await {
+        Ok(r) => Ok(r.cancel_requested),
+        Err(StoreError::Conflict(_)) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records progress; shared by the HTTP route and the local daemon.
+pub async fn record_progress(
+    state: &AppState,
+    daemon: Uuid,
+    run: Uuid,
+    p: ProgressSnapshot,
+) -> ApiResult<JobAck> {
+    let cancel = renew(state, daemon, run, Some(p)).await?;
+    state.tell("scan_progress", json!({"scan_run": run, "progress": p}));
+    Ok(JobAck {
+        applied: true,
+        cancel,
+    })
+}
+
+/// Ends a job; finishing twice (a spooled finish sent again) is harmless.
+pub async fn finish_job(
+    state: &AppState,
+    daemon: Uuid,
+    run: Uuid,
+    f: &FinishRequest,
+) -> ApiResult<JobAck> {
+    let current = state
+        .store
+        .scan_run(run)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {run}")))?;
+    if current.finished_at.is_some() {
+        return Ok(JobAck {
+            applied: false,
+            cancel: false,
+        });
+    }
+    if current.daemon != Some(daemon) {
+        // The lease expired and another daemon has it now.
+        return Ok(JobAck {
+            applied: false,
+            cancel: true,
+        });
+    }
+    let status = match f.outcome {
+        JobOutcome::Done => RunStatus::Done,
+        JobOutcome::Failed => RunStatus::Failed,
+        JobOutcome::Cancelled => RunStatus::Cancelled,
+    };
+    let _ = state
+        .store
+        .renew_job(run, daemon, Some(f.progress), LEASE)
+        .await;
+    if let Some(e) = &f.error {
+        state.store.record_scan_error(run, e).await?;
+    } else if !f.warnings.is_empty() {
+        state
+            .store
+            .record_scan_error(run, &format!("warnings: {}", f.warnings.join("; ")))
+            .await?;
+    }
+    match state.store.finish_scan(run, status).await {
+        Ok(_) | Err(StoreError::BadRequest(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    state.metrics.inc(&format!("scans_{}", status.as_str()));
+    tracing::info!(job = %run, status = status.as_str(), "job finished");
+    kick_events(state);
+    Ok(JobAck {
+        applied: true,
+        cancel: false,
+    })
+}
+
+fn kick_events(state: &AppState) {
+    state.tell("changed", json!({}));
+}
+
+/// `POST /daemon/heartbeat`: like register.
+#[utoipa::path(post, path = "/api/v1/daemon/heartbeat", tag = "daemon protocol",
+    request_body(content = serde_json::Value, description = "RegisterRequest"),
+    responses((status = 200, description = "RegisterResponse")))]
+pub async fn heartbeat(
+    state: State<AppState>,
+    key: DaemonCaller,
+    body: ApiJson<RegisterRequest>,
+) -> ApiResult<axum::Json<RegisterResponse>> {
+    register(state, key, body).await
+}
+
+/// `POST /daemon/jobs/{id}/results`.
+#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/results", tag = "daemon protocol",
+    params(("id" = Uuid, Path, description = "job id")),
+    request_body(content = serde_json::Value, description = "ResultsBatch: {batch_id, observations}"),
+    responses((status = 200, description = "JobAck: {applied, cancel}")))]
+pub async fn results(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+    Path(id): Path<Uuid>,
+    ApiJson(batch): ApiJson<ResultsBatch>,
+) -> ApiResult<axum::Json<JobAck>> {
+    let d = daemon_of(&state, &key).await?;
+    held_run(&state, d.network, id).await?;
+    Ok(axum::Json(apply_results(&state, d.id, id, &batch).await?))
+}
+
+/// `POST /daemon/jobs/{id}/progress`.
+#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/progress", tag = "daemon protocol",
+    params(("id" = Uuid, Path, description = "job id")),
+    request_body(content = serde_json::Value, description = "ProgressSnapshot"),
+    responses((status = 200, description = "JobAck")))]
+pub async fn progress(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+    Path(id): Path<Uuid>,
+    ApiJson(p): ApiJson<ProgressSnapshot>,
+) -> ApiResult<axum::Json<JobAck>> {
+    let d = daemon_of(&state, &key).await?;
+    held_run(&state, d.network, id).await?;
+    Ok(axum::Json(record_progress(&state, d.id, id, p).await?))
+}
+
+/// `POST /daemon/jobs/{id}/finish`.
+#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/finish", tag = "daemon protocol",
+    params(("id" = Uuid, Path, description = "job id")),
+    request_body(content = serde_json::Value, description = "FinishRequest: {outcome, error, warnings, progress}"),
+    responses((status = 200, description = "JobAck")))]
+pub async fn finish(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+    Path(id): Path<Uuid>,
+    ApiJson(f): ApiJson<FinishRequest>,
+) -> ApiResult<axum::Json<JobAck>> {
+    let d = daemon_of(&state, &key).await?;
+    held_run(&state, d.network, id).await?;
+    Ok(axum::Json(finish_job(&state, d.id, id, &f).await?))
+}
+
+/// Tells a push daemon to stop a job it runs.
+pub async fn cancel_pushed(state: &AppState, run: &ScanRun) {
+    let Some(daemon) = run.daemon else { return };
+    let Ok(daemons) = state.store.daemons().await else {
+        return;
+    };
+    if let Some(d) = daemons.iter().find(|d| d.id == daemon)
+        && let Some(url) = &d.capabilities.url
+        && d.mode == scanopy_core::protocol::DaemonMode::Push
+        && run.status == RunStatus::Running
+        && let Err(e) = crate::push::cancel_job(state, url, run.id).await
+    {
+        tracing::warn!(daemon = %d.name, error = %e, "could not tell a push daemon to cancel; it stops at its next call");
+    }
+}
+
+/// Stops a job of the local daemon.
+pub fn cancel_local(state: &AppState, run: Uuid) {
+    if let Some(t) = state
+        .local_jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&run)
+    {
+        t.cancel();
+    }
+}
+
+/// Runs the scheduler and the push dispatcher until the process ends.
+pub async fn background(state: AppState) {
+    let mut last_schedules = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if last_schedules.elapsed() >= Duration::from_secs(15) {
+            last_schedules = std::time::Instant::now();
+            match state.store.take_due_schedules(Utc::now()).await {
+                Ok(due) => {
+                    for s in due {
+                        let run = scanopy_store::NewScanRun {
+                            network: s.network,
+                            daemon: s.daemon,
+                            config: s.config,
+                            targets: s.targets,
+                        };
+                        match state.store.enqueue_scan(run).await {
+                            Ok(r) => {
+                                tracing::info!(schedule = %s.id, scan = %r.id, "scheduled scan queued")
+                            }
+                            Err(e) => {
+                                tracing::warn!(schedule = %s.id, error = %e, "could not queue a scheduled scan")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "schedules not checked"),
+            }
+        }
+        dispatch_push(&state).await;
+        tokio::select! {
+            _ = state.kick.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// Claims jobs for push daemons and sends them.
+async fn dispatch_push(state: &AppState) {
+    let Ok(daemons) = state.store.daemons().await else {
+        return;
+    };
+    let now = Utc::now();
+    for d in daemons.iter().filter(|d| {
+        d.mode == scanopy_core::protocol::DaemonMode::Push
+            && d.capabilities.url.is_some()
+            && now - d.last_seen < chrono::Duration::seconds(120)
+    }) {
+        let Some(url) = d.capabilities.url.as_deref() else {
+            continue;
+        };
+        let job = match state.store.claim_job(d.id, d.network, LEASE).await {
+            Ok(Some(j)) => j,
+            _ => continue,
+        };
+        match crate::push::start_job(state, url, &job_of(&job)).await {
+            Ok(()) => tracing::info!(job = %job.id, daemon = %d.name, "job pushed"),
+            Err(e) => {
+                // The lease expires and the job is claimed again.
+                tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it returns to the queue when its lease expires");
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The local daemon: scans the networks this host is attached to, in-process, on a schedule
+//! (hourly by default) and once at first start.
+//!
+//! Scans run on a thread of their own with a current-thread runtime (the scanners are fastest
+//! that way); their results go to the store through the same code as a remote daemon's.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scanopy_core::protocol::{FinishRequest, Job, JobAck, ProgressSnapshot, ResultsBatch};
+use scanopy_core::{PortSpec, ScanConfig, TargetSpec};
+use scanopy_daemon::service::{self, JobSink};
+use scanopy_store::{NewDaemon, NewScanRun, NewSchedule};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::ServerConfig;
+use crate::jobs;
+use crate::state::{AppState, LocalDaemonInfo};
+
+/// The name of the network the local daemon documents.
+pub const NETWORK_NAME: &str = "local";
+
+struct StoreSink {
+    state: AppState,
+    daemon: Uuid,
+    main: tokio::runtime::Handle,
+}
+
+impl StoreSink {
+    /// Runs `f` on the server's runtime (where the store's connections live).
+    async fn on_main<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.main.spawn(f).await?
+    }
+}
+
+#[async_trait]
+impl JobSink for StoreSink {
+    async fn results(&self, job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
+        let (state, daemon) = (self.state.clone(), self.daemon);
+        self.on_main(async move {
+            jobs::apply_results(&state, daemon, job, &batch)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))
+        })
+        .await
+    }
+
+    async fn progress(&self, job: Uuid, p: ProgressSnapshot) -> anyhow::Result<JobAck> {
+        let (state, daemon) = (self.state.clone(), self.daemon);
+        self.on_main(async move {
+            jobs::record_progress(&state, daemon, job, p)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))
+        })
+        .await
+    }
+
+    async fn finish(&self, job: Uuid, f: FinishRequest) -> anyhow::Result<JobAck> {
+        let (state, daemon) = (self.state.clone(), self.daemon);
+        self.on_main(async move {
+            jobs::finish_job(&state, daemon, job, &f)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))
+        })
+        .await
+    }
+}
+
+/// Registers the local daemon and its network, queues the first discovery at first start, and
+/// starts its claim loop and scan thread.
+pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
+    let caps = service::capabilities();
+    let subnets = caps.subnets.clone();
+    let store = state.store.clone();
+    let nets = store.networks().await?;
+    let network = match nets.iter().find(|n| n.name == NETWORK_NAME) {
+        Some(n) => n.clone(),
+        None => store.create_network(NETWORK_NAME, &subnets).await?,
+    };
+    let name = std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this server".into());
+    let daemon = store
+        .register_daemon(NewDaemon {
+            network: network.id,
+            key_id: None,
+            name: format!("{name} (local)"),
+            capabilities: caps.clone(),
+            local: true,
+        })
+        .await?;
+    let mut warnings = Vec::new();
+    if !caps.raw_sockets {
+        warnings.push(
+            "The local daemon has no CAP_NET_RAW: it finds hosts by TCP probes and the neighbour \
+             table instead of ARP, and connects to ports instead of a SYN sweep. Grant it with \
+             `sudo setcap cap_net_raw+ep $(which scanopy-server)`."
+                .to_owned(),
+        );
+    }
+    if subnets.is_empty() {
+        warnings.push(
+            "This host has no attached IPv4 subnet (only loopback or link-local): the local \
+             daemon has nothing to document. Attach a daemon on each network you want mapped."
+                .to_owned(),
+        );
+    }
+    *state.local.lock().unwrap_or_else(|p| p.into_inner()) = Some(LocalDaemonInfo {
+        id: Some(daemon.id),
+        raw_sockets: caps.raw_sockets,
+        docker: caps.docker,
+        subnets: subnets.clone(),
+        warnings,
+    });
+
+    let ports: PortSpec = config
+        .local_ports
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--local-ports: {e}"))?;
+    let scan_config = ScanConfig {
+        targets: TargetSpec {
+            include: subnets.iter().map(|s| s.to_string()).collect(),
+            exclude: Vec::new(),
+        },
+        ports,
+        ..ScanConfig::default()
+    };
+    let has_schedule = store
+        .schedules()
+        .await?
+        .iter()
+        .any(|s| s.daemon == Some(daemon.id));
+    if !has_schedule && !subnets.is_empty() {
+        let every = config.local_scan_minutes.max(1);
+        store
+            .create_schedule(NewSchedule {
+                network: network.id,
+                daemon: Some(daemon.id),
+                every_minutes: every,
+                config: scan_config.clone(),
+                targets: subnets.clone(),
+                first_run: chrono::Utc::now() + chrono::Duration::minutes(every),
+            })
+            .await?;
+        // The first discovery, now.
+        let run = store
+            .enqueue_scan(NewScanRun {
+                network: network.id,
+                daemon: Some(daemon.id),
+                config: scan_config,
+                targets: subnets.clone(),
+            })
+            .await?;
+        tracing::info!(scan = %run.id, subnets = ?subnets, "first discovery of the attached networks queued");
+    }
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Work>(1);
+    let sink = Arc::new(StoreSink {
+        state: state.clone(),
+        daemon: daemon.id,
+        main: tokio::runtime::Handle::current(),
+    });
+    std::thread::Builder::new()
+        .name("local-daemon".into())
+        .spawn(move || scan_thread(rx, sink))?;
+    tokio::spawn(claim_loop(state, daemon.id, network.id, tx));
+    Ok(())
+}
+
+/// A job for the scan thread, with the permit that says it is busy.
+type Work = (Job, CancellationToken, tokio::sync::OwnedSemaphorePermit);
+
+fn scan_thread(mut rx: tokio::sync::mpsc::Receiver<Work>, sink: Arc<StoreSink>) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "the local daemon cannot start its runtime");
+            return;
+        }
+    };
+    while let Some((job, cancel, busy)) = rx.blocking_recv() {
+        let outcome = rt.block_on(service::run_job(&job, sink.as_ref(), cancel));
+        tracing::info!(job = %job.id, outcome = ?outcome, "local scan ended");
+        sink.state
+            .local_jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job.id);
+        drop(busy);
+    }
+}
+
+async fn claim_loop(
+    state: AppState,
+    daemon: Uuid,
+    network: Uuid,
+    tx: tokio::sync::mpsc::Sender<Work>,
+) {
+    // One job at a time: claim only when the scan thread is free, so that no claimed job
+    // waits while its lease runs out.
+    let idle = Arc::new(tokio::sync::Semaphore::new(1));
+    loop {
+        let Ok(busy) = idle.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
+        let _ = state.store.touch_daemon(daemon).await;
+        match state.store.claim_job(daemon, network, jobs::LEASE).await {
+            Ok(Some(run)) => {
+                let cancel = CancellationToken::new();
+                state
+                    .local_jobs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(run.id, cancel.clone());
+                tracing::info!(job = %run.id, "the local daemon starts a scan");
+                state.tell(
+                    "scan_progress",
+                    serde_json::json!({"scan_run": run.id, "status": "running"}),
+                );
+                permit.send((
+                    Job {
+                        id: run.id,
+                        network: run.network,
+                        config: run.config,
+                        lease_ms: jobs::LEASE.as_millis() as u64,
+                    },
+                    cancel,
+                    busy,
+                ));
+                continue;
+            }
+            Ok(None) => drop((permit, busy)),
+            Err(e) => {
+                drop((permit, busy));
+                tracing::debug!(error = %e, "the local daemon could not ask for work");
+            }
+        }
+        tokio::select! {
+            _ = state.kick.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
+    }
+}

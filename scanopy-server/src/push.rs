@@ -1,0 +1,109 @@
+//! The server's Ed25519 key, which signs its calls to push daemons, and those calls.
+//!
+//! The key lives in the data directory (`server-signing-key.pk8`, mode 0600); a push daemon is
+//! given its public key (`GET /api/v1/status` shows it) and refuses calls not signed by it.
+
+use std::path::Path;
+
+use base64::Engine;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use scanopy_core::protocol::{Job, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// The key file's name in the data directory.
+pub const KEY_FILE: &str = "server-signing-key.pk8";
+
+/// Loads the server's key from `dir`, making one at first start.
+pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join(KEY_FILE);
+    if let Ok(bytes) = std::fs::read(&path) {
+        Ed25519KeyPair::from_pkcs8(&bytes)
+            .map_err(|_| anyhow::anyhow!("{} is not an Ed25519 key", path.display()))?;
+        return Ok(bytes);
+    }
+    let rng = ring::rand::SystemRandom::new();
+    let doc = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("cannot generate the server's signing key"))?;
+    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        opts.mode(0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(doc.as_ref())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(doc.as_ref().to_vec())
+}
+
+/// The public half, base64 (what `--server-public-key` of a push daemon takes).
+pub fn public_key_base64(pkcs8: &[u8]) -> String {
+    Ed25519KeyPair::from_pkcs8(pkcs8)
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.public_key().as_ref()))
+        .unwrap_or_default()
+}
+
+async fn signed_post(
+    state: &AppState,
+    base: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    let key = Ed25519KeyPair::from_pkcs8(&state.signing_key)
+        .map_err(|_| anyhow::anyhow!("the server's signing key is unusable"))?;
+    let ts = chrono::Utc::now().timestamp();
+    let sig = key.sign(&signed_message("POST", path, ts, &body));
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let r = http_client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header(TIMESTAMP_HEADER, ts.to_string())
+        .header(
+            SIGNATURE_HEADER,
+            base64::engine::general_purpose::STANDARD.encode(sig.as_ref()),
+        )
+        .body(body)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        anyhow::bail!("the daemon answered {}", r.status());
+    }
+    Ok(())
+}
+
+/// Sends a job to a push daemon.
+pub async fn start_job(state: &AppState, base: &str, job: &Job) -> anyhow::Result<()> {
+    signed_post(state, base, "/api/v1/jobs", serde_json::to_vec(job)?).await
+}
+
+/// Tells a push daemon to stop a job.
+pub async fn cancel_job(state: &AppState, base: &str, id: Uuid) -> anyhow::Result<()> {
+    signed_post(
+        state,
+        base,
+        &format!("/api/v1/jobs/{id}/cancel"),
+        Vec::new(),
+    )
+    .await
+}
+
+/// One HTTP client for the process (push calls, webhooks).
+pub fn http_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,133 @@
+//! What every request handler shares.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use scanopy_core::protocol::ProgressSnapshot;
+use scanopy_store::Store;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+
+/// Something to tell live listeners (the UI's event stream, webhooks).
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEvent {
+    /// The event's kind (`device_new`, …, `scan_done`, `scan_progress`).
+    pub kind: String,
+    /// The event as JSON.
+    pub data: serde_json::Value,
+}
+
+/// The server's state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What the local daemon told the server about itself.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LocalDaemonInfo {
+    /// Its id.
+    pub id: Option<Uuid>,
+    /// It may open raw sockets.
+    pub raw_sockets: bool,
+    /// A Docker engine answers.
+    pub docker: bool,
+    /// The subnets it documents.
+    pub subnets: Vec<ipnet::IpNet>,
+    /// What it does instead of what it cannot.
+    pub warnings: Vec<String>,
+}
+
+/// The shared parts.
+pub struct Inner {
+    /// The inventory's memory.
+    pub store: Arc<dyn Store>,
+    /// Live events for the UI and webhooks.
+    pub live: broadcast::Sender<LiveEvent>,
+    /// Sign-in attempts per address and per user name, for rate limiting.
+    pub attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    /// The server's Ed25519 key (PKCS#8), which signs calls to push daemons.
+    pub signing_key: Vec<u8>,
+    /// Cookies carry `Secure` (the server speaks HTTPS).
+    pub secure_cookies: bool,
+    /// The local daemon, when there is one.
+    pub local: Mutex<Option<LocalDaemonInfo>>,
+    /// Progress of running scans as last reported, by run id (also stored).
+    pub progress: Mutex<HashMap<Uuid, ProgressSnapshot>>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// When the server started.
+    pub started: Instant,
+    /// Wakes the job dispatchers (a scan was queued).
+    pub kick: tokio::sync::Notify,
+    /// Cancellation of jobs the local daemon runs, by run id.
+    pub local_jobs: Mutex<HashMap<Uuid, tokio_util::sync::CancellationToken>>,
+}
+
+impl AppState {
+    /// A state over `store`.
+    pub fn new(store: Arc<dyn Store>, signing_key: Vec<u8>, secure_cookies: bool) -> Self {
+        let (live, _) = broadcast::channel(1024);
+        AppState(Arc::new(Inner {
+            store,
+            live,
+            attempts: Mutex::new(HashMap::new()),
+            signing_key,
+            secure_cookies,
+            local: Mutex::new(None),
+            progress: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            kick: tokio::sync::Notify::new(),
+            local_jobs: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Sends a live event (nobody listening is fine).
+    pub fn tell(&self, kind: &str, data: serde_json::Value) {
+        let _ = self.live.send(LiveEvent {
+            kind: kind.to_owned(),
+            data,
+        });
+    }
+
+    /// Records a sign-in attempt for each key; false when one of them is over the limit.
+    pub fn allow_attempt(&self, keys: &[String]) -> bool {
+        const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+        const MAX: usize = 10;
+        let now = Instant::now();
+        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < WINDOW));
+        }
+        let mut ok = true;
+        for k in keys {
+            let v = map.entry(k.clone()).or_default();
+            v.retain(|t| now.duration_since(*t) < WINDOW);
+            if v.len() >= MAX {
+                ok = false;
+            }
+        }
+        if ok {
+            for k in keys {
+                map.entry(k.clone()).or_default().push(now);
+            }
+        }
+        ok
+    }
+}
+
+/// The client's address as a rate-limit key (none in tests without a socket).
+pub fn peer_key(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "ip:unknown".into(), |ip| format!("ip:{ip}"))
+}
