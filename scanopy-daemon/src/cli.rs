@@ -128,7 +128,7 @@ pub struct RunArgs {
     /// Where to listen in push mode.
     #[arg(long, default_value = "0.0.0.0:60073", env = "SCANOPY_LISTEN")]
     pub listen: SocketAddr,
-    /// The URL the server should call in push mode [default: http://<first attached IPv4>:<port>].
+    /// The URL the server should call in push mode [default: `http://FIRST_ATTACHED_IPV4:PORT`].
     #[arg(long, env = "SCANOPY_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
     /// The server's Ed25519 public key (base64) that push calls must be signed with.
