@@ -128,7 +128,7 @@ pub struct RunArgs {
     /// Where to listen in push mode.
     #[arg(long, default_value = "0.0.0.0:60073", env = "SCANOPY_LISTEN")]
     pub listen: SocketAddr,
-    /// The URL the server should call in push mode [default: http://<first attached IPv4>:<port>].
+    /// The URL the server should call in push mode [default: `http://FIRST_ATTACHED_IPV4:PORT`].
     #[arg(long, env = "SCANOPY_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
     /// The server's Ed25519 public key (base64) that push calls must be signed with.
@@ -240,4 +240,77 @@ pub enum ParseError {
     Clap(clap::Error),
     /// A bad config file.
     Config(ConfigFileError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, ParseError> {
+        parse_with_config(args.iter().map(OsString::from).collect())
+    }
+
+    fn run_args(cli: Cli) -> RunArgs {
+        match cli.command {
+            Command::Run(a) => a,
+            Command::Scan(_) => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn the_config_file_fills_what_flags_leave_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.toml");
+        std::fs::write(
+            &file,
+            "server = \"http://10.0.0.1:60072\"\nkey = \"from-file\"\nname = \"from-file\"\n\
+             mode = \"push\"\nspool_max_mb = 64\nlisten = \"127.0.0.1:6000\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let a =
+            run_args(parse(&["scanopy-daemon", "run", "--config", f, "--name", "flag"]).unwrap());
+        assert_eq!(a.name.as_deref(), Some("flag"), "a flag wins over the file");
+        assert_eq!(a.server.as_deref(), Some("http://10.0.0.1:60072"));
+        assert_eq!(a.key.as_deref(), Some("from-file"));
+        assert_eq!(a.mode, Mode::Push);
+        assert_eq!(a.spool_max_mb, 64, "the file wins over a default");
+        assert_eq!(a.listen, "127.0.0.1:6000".parse().unwrap());
+        let a = run_args(
+            parse(&[
+                "scanopy-daemon",
+                "run",
+                "--spool-max-mb",
+                "8",
+                "--config",
+                f,
+            ])
+            .unwrap(),
+        );
+        assert_eq!(a.spool_max_mb, 8);
+    }
+
+    #[test]
+    fn a_bad_config_file_names_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.toml");
+        for (text, needle) in [
+            ("sever = \"x\"", "unknown key \"sever\""),
+            ("server = [", "daemon.toml"),
+            ("spool_max_mb = { a = 1 }", "spool_max_mb"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            match parse(&["scanopy-daemon", "run", "--config", file.to_str().unwrap()]) {
+                Err(ParseError::Config(e)) => {
+                    assert!(e.to_string().contains(needle), "{text}: {e}")
+                }
+                other => panic!("{text}: {:?}", other.map(|_| ())),
+            }
+        }
+        std::fs::write(&file, "spool_max_mb = \"lots\"").unwrap();
+        assert!(matches!(
+            parse(&["scanopy-daemon", "run", "--config", file.to_str().unwrap()]),
+            Err(ParseError::Clap(_))
+        ));
+    }
 }

@@ -77,14 +77,21 @@ pub(crate) fn http_client(ca_cert: Option<&Path>) -> anyhow::Result<reqwest::Cli
     Ok(b.build()?)
 }
 
+/// Checks a server URL: http or https, with a host.
+pub fn check_server_url(base: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("invalid --server {base:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "invalid --server {base:?}: expected an http:// or https:// URL"
+        ));
+    }
+    Ok(())
+}
+
 impl ServerClient {
     /// A client of the server at `base` (`http://host:60072`), authenticating with `key`.
     pub fn new(base: &str, key: &str, ca_cert: Option<&Path>) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(base)
-            .map_err(|e| anyhow::anyhow!("invalid --server {base:?}: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            anyhow::bail!("invalid --server {base:?}: expected an http:// or https:// URL");
-        }
+        check_server_url(base).map_err(anyhow::Error::msg)?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {key}"))
             .map_err(|_| anyhow::anyhow!("invalid --key: it holds characters a header cannot"))?;
         auth.set_sensitive(true);

@@ -75,6 +75,9 @@ fn run(args: cli::RunArgs) -> ExitCode {
             "`run` needs --server URL (or SCANOPY_SERVER, or `server` in the config file)",
         );
     };
+    if let Err(e) = client::check_server_url(&server) {
+        return usage(&e);
+    }
     let Some(key) = args.key.clone().filter(|s| !s.is_empty()) else {
         return usage(
             "`run` needs the daemon key: SCANOPY_KEY, `key` in the config file, or --key",
@@ -128,6 +131,7 @@ fn init_logs(format: cli::LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         cli::LogFormat::Text => b.try_init(),

@@ -93,14 +93,20 @@ fn progress_bar(show: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(5));
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} addresses done, {msg}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    pb.set_style(bar_style(false));
     pb
+}
+
+/// The bar's look; the ETA shows once an address is done (before that there is no rate).
+fn bar_style(eta: bool) -> ProgressStyle {
+    let template = if eta {
+        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} addresses done, {msg}, ETA {eta}"
+    } else {
+        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} addresses done, {msg}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCode {
@@ -162,6 +168,9 @@ async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCod
             _ = tick.tick(), if show_progress => {
                 let p = handle.progress();
                 bar.set_length(p.hosts_total);
+                if p.hosts_done > 0 && bar.position() == 0 {
+                    bar.set_style(bar_style(true));
+                }
                 bar.set_position(p.hosts_done);
                 bar.set_message(format!(
                     "{} hosts found, {} ports probed",
