@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use base64::Engine;
-use ring::signature::{Ed25519KeyPair, KeyPair};
-use scanopy_core::protocol::{Job, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message};
+use ring::signature::Ed25519KeyPair;
+use scanopy_core::protocol::Job;
+use scanopy_daemon::push::PushClient;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -45,53 +45,23 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// The public half, base64 (what `--server-public-key` of a push daemon takes).
 pub fn public_key_base64(pkcs8: &[u8]) -> String {
-    Ed25519KeyPair::from_pkcs8(pkcs8)
-        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.public_key().as_ref()))
+    PushClient::new(pkcs8)
+        .map(|c| c.public_key_base64())
         .unwrap_or_default()
 }
 
-async fn signed_post(
-    state: &AppState,
-    base: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<()> {
-    let key = Ed25519KeyPair::from_pkcs8(&state.signing_key)
-        .map_err(|_| anyhow::anyhow!("the server's signing key is unusable"))?;
-    let ts = chrono::Utc::now().timestamp();
-    let sig = key.sign(&signed_message("POST", path, ts, &body));
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let r = http_client()
-        .post(url)
-        .header("content-type", "application/json")
-        .header(TIMESTAMP_HEADER, ts.to_string())
-        .header(
-            SIGNATURE_HEADER,
-            base64::engine::general_purpose::STANDARD.encode(sig.as_ref()),
-        )
-        .body(body)
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        anyhow::bail!("the daemon answered {}", r.status());
-    }
-    Ok(())
-}
-
-/// Sends a job to a push daemon.
+/// Sends a job to a push daemon, signed with the server's key.
 pub async fn start_job(state: &AppState, base: &str, job: &Job) -> anyhow::Result<()> {
-    signed_post(state, base, "/api/v1/jobs", serde_json::to_vec(job)?).await
+    PushClient::new(&state.signing_key)?
+        .start_job(base, job)
+        .await
 }
 
 /// Tells a push daemon to stop a job.
 pub async fn cancel_job(state: &AppState, base: &str, id: Uuid) -> anyhow::Result<()> {
-    signed_post(
-        state,
-        base,
-        &format!("/api/v1/jobs/{id}/cancel"),
-        Vec::new(),
-    )
-    .await
+    PushClient::new(&state.signing_key)?
+        .cancel_job(base, id)
+        .await
 }
 
 /// One HTTP client for the process (push calls, webhooks).

@@ -1,0 +1,648 @@
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use scanopy_server::{AppState, app, auth};
+use scanopy_store::{CredentialKind, NewCredential, Role, SqlStore, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Api {
+    app: Router,
+    state: AppState,
+    admin: String,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let store: Arc<dyn Store> = Arc::new(SqlStore::in_memory().await.unwrap());
+        let state = AppState::new(store, scanopy_daemon::push::generate_key(), false);
+        auth::bootstrap_admin(&state, Some(PASSWORD.into()))
+            .await
+            .unwrap();
+        let (_, admin) = state
+            .store
+            .create_credential(NewCredential {
+                kind: CredentialKind::ApiToken,
+                name: "admin".into(),
+                role: Role::Admin,
+                network: None,
+                user: None,
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        Api {
+            app: app(state.clone()),
+            state,
+            admin,
+        }
+    }
+
+    async fn raw(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let r = self.app.clone().oneshot(req).await.unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, headers, body)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = auth {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        let (status, _, bytes) = self.raw(req).await;
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, v)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(&self.admin.clone()), None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(&self.admin.clone()), Some(body))
+            .await
+    }
+
+    async fn token(&self, role: &str) -> String {
+        let (s, v) = self.post("/api/v1/tokens", json!({"name": role, "role": role})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn network(&self) -> String {
+        let (s, v) = self
+            .post(
+                "/api/v1/networks",
+                json!({"name": "lab", "subnets": ["10.77.0.0/24"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<no error body>")
+}
+
+/// Every route but health and login refuses a caller without credentials, with the error body.
+#[tokio::test]
+async fn every_route_needs_authentication() {
+    let api = Api::new().await;
+    let id = "00000000-0000-4000-8000-000000000000";
+    let routes: Vec<(Method, String)> = [
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/status"),
+        ("GET", "/api/v1/devices"),
+        ("GET", "/api/v1/devices/ID"),
+        ("PATCH", "/api/v1/devices/ID"),
+        ("DELETE", "/api/v1/devices/ID"),
+        ("GET", "/api/v1/services"),
+        ("GET", "/api/v1/networks"),
+        ("POST", "/api/v1/networks"),
+        ("GET", "/api/v1/topology"),
+        ("GET", "/api/v1/scans"),
+        ("POST", "/api/v1/scans"),
+        ("GET", "/api/v1/scans/ID"),
+        ("POST", "/api/v1/scans/ID/cancel"),
+        ("GET", "/api/v1/schedules"),
+        ("POST", "/api/v1/schedules"),
+        ("DELETE", "/api/v1/schedules/ID"),
+        ("GET", "/api/v1/events"),
+        ("GET", "/api/v1/events/stream"),
+        ("GET", "/api/v1/daemons"),
+        ("GET", "/api/v1/daemons/keys"),
+        ("POST", "/api/v1/daemons/keys"),
+        ("DELETE", "/api/v1/daemons/keys/ID"),
+        ("GET", "/api/v1/tokens"),
+        ("POST", "/api/v1/tokens"),
+        ("DELETE", "/api/v1/tokens/ID"),
+        ("GET", "/api/v1/webhooks"),
+        ("POST", "/api/v1/webhooks"),
+        ("DELETE", "/api/v1/webhooks/ID"),
+        ("GET", "/api/v1/metrics"),
+        ("POST", "/api/v1/daemon/register"),
+        ("POST", "/api/v1/daemon/heartbeat"),
+        ("POST", "/api/v1/daemon/poll"),
+        ("POST", "/api/v1/daemon/jobs/ID/results"),
+        ("POST", "/api/v1/daemon/jobs/ID/progress"),
+        ("POST", "/api/v1/daemon/jobs/ID/finish"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.parse().unwrap(), p.replace("ID", id)))
+    .collect();
+    for (m, p) in &routes {
+        let body = (*m != Method::GET && *m != Method::DELETE).then(|| json!({}));
+        for auth in [None, Some("st_not-a-real-token"), Some("garbage")] {
+            let (s, v) = api.call(m.clone(), p, auth, body.clone()).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {p} with {auth:?}: {v}");
+            assert_eq!(error_code(&v), "unauthorized", "{m} {p}");
+        }
+    }
+    // Health answers without credentials.
+    let (s, v) = api.call(Method::GET, "/api/v1/health", None, None).await;
+    assert_eq!((s, v["database"].as_str()), (StatusCode::OK, Some("ok")));
+    // The OpenAPI document lists every route above.
+    let (s, doc) = api.get("/api/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for (m, p) in &routes {
+        let templ = p.replace(id, "{id}");
+        let op = paths
+            .get(&templ)
+            .and_then(|o| o.get(m.as_str().to_lowercase()));
+        assert!(op.is_some(), "{m} {templ} missing from the OpenAPI document");
+    }
+}
+
+#[tokio::test]
+async fn roles_limit_what_a_caller_may_do() {
+    let api = Api::new().await;
+    let read = api.token("read").await;
+    let net = api.network().await;
+    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(&read), None).await;
+    assert_eq!(s, StatusCode::OK);
+    for (m, p, body) in [
+        (Method::POST, "/api/v1/networks", json!({"name": "x"})),
+        (Method::POST, "/api/v1/tokens", json!({"name": "x"})),
+        (Method::POST, "/api/v1/scans", json!({"network": net})),
+        (Method::GET, "/api/v1/tokens", json!(null)),
+        (Method::GET, "/api/v1/daemons/keys", json!(null)),
+    ] {
+        let body = (!body.is_null()).then_some(body);
+        let (s, v) = api.call(m.clone(), p, Some(&read), body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{m} {p}: {v}");
+        assert_eq!(error_code(&v), "forbidden");
+    }
+    // A daemon key is for the daemon protocol only, and a user token is not a daemon key.
+    let (_, k) = api
+        .post("/api/v1/daemons/keys", json!({"name": "d", "network": net}))
+        .await;
+    let key = k["key"].as_str().unwrap();
+    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(key), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = api
+        .call(Method::POST, "/api/v1/daemon/poll", Some(&read), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A revoked token stops working at once.
+    let (_, list) = api.get("/api/v1/tokens").await;
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "read")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !list.to_string().contains(&read),
+        "a token list never shows secrets"
+    );
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&api.admin), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(&read), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
+    let api = Api::new().await;
+    let login = |password: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"username": "admin", "password": password}).to_string(),
+            ))
+            .unwrap()
+    };
+    let (s, h, _) = api.raw(login(PASSWORD)).await;
+    assert_eq!(s, StatusCode::OK);
+    let cookie = h[header::SET_COOKIE].to_str().unwrap().to_owned();
+    for part in ["scanopy_session=ss_", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "no Secure flag over plain HTTP");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me = Request::builder()
+        .uri("/api/v1/me")
+        .header(header::COOKIE, &session)
+        .body(Body::empty())
+        .unwrap();
+    let (s, _, body) = api.raw(me).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("admin"));
+    // Signing out ends the session.
+    let out = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/auth/logout")
+        .header(header::COOKIE, &session)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.raw(out).await.0, StatusCode::NO_CONTENT);
+    let me = Request::builder()
+        .uri("/api/v1/me")
+        .header(header::COOKIE, &session)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(api.raw(me).await.0, StatusCode::UNAUTHORIZED);
+    // Wrong passwords: 401, then 429 once the limit is reached — even with the right one.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(api.raw(login("wrong password")).await.0);
+    }
+    assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
+    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.raw(login(PASSWORD)).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Registers a daemon with a new key of `net`; returns its key.
+async fn daemon_key(api: &Api, net: &str) -> String {
+    let (s, k) = api
+        .post("/api/v1/daemons/keys", json!({"name": "lab daemon", "network": net}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let key = k["key"].as_str().unwrap().to_owned();
+    let (s, r) = api
+        .call(
+            Method::POST,
+            "/api/v1/daemon/register",
+            Some(&key),
+            Some(json!({"name": "lab", "capabilities": {"raw_sockets": true, "subnets": ["10.77.0.0/24"], "version": "test"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["network_id"].as_str(), Some(net));
+    key
+}
+
+fn observations() -> Value {
+    let at = chrono::Utc::now().to_rfc3339();
+    json!([
+        {"ip": "10.77.0.10", "scanner": "arp", "at": at, "fact": {"kind": "mac", "mac": "00:11:32:aa:00:10"}},
+        {"ip": "10.77.0.10", "scanner": "tcp", "at": at, "fact": {"kind": "port", "port": 80, "transport": "tcp", "state": "open", "name": "http", "product": "nginx", "extra": {}, "confidence": "high", "evidence": "t"}},
+        {"ip": "10.77.0.11", "scanner": "tcp", "at": at, "fact": {"kind": "port", "port": 22, "transport": "tcp", "state": "open", "name": "ssh", "extra": {}, "confidence": "high", "evidence": "t"}},
+    ])
+}
+
+/// A scan through the daemon protocol: queued, claimed once, results applied once, finished.
+#[tokio::test]
+async fn a_scan_goes_through_the_daemon_protocol() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let key = daemon_key(&api, &net).await;
+    let (s, scan) = api
+        .post(
+            "/api/v1/scans",
+            json!({"network": net, "targets": ["10.77.0.0/24"], "ports": "22,80", "scanners": ["tcp"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{scan}");
+    assert_eq!(scan["status"], "queued");
+    let id = scan["id"].as_str().unwrap().to_owned();
+    let (s, poll) = api
+        .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(poll["job"]["id"].as_str(), Some(id.as_str()));
+    assert_eq!(poll["job"]["config"]["ports"], "22,80");
+    // Nothing more to claim.
+    let (_, again) = api
+        .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+        .await;
+    assert!(again["job"].is_null(), "{again}");
+    let batch = json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000aa", "observations": observations()});
+    for _ in 0..2 {
+        let (s, ack) = api
+            .call(
+                Method::POST,
+                &format!("/api/v1/daemon/jobs/{id}/results"),
+                Some(&key),
+                Some(batch.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{ack}");
+        assert_eq!(ack["cancel"], false);
+    }
+    let (s, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/daemon/jobs/{id}/progress"),
+            Some(&key),
+            Some(json!({"hosts_total": 256, "hosts_found": 2, "hosts_done": 2, "probes_sent": 4, "ports_probed": 4, "observations": 3})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let finish = json!({"outcome": "done", "progress": {"hosts_total": 256, "hosts_found": 2, "hosts_done": 2, "probes_sent": 4, "ports_probed": 4, "observations": 3}});
+    for _ in 0..2 {
+        let (s, _) = api
+            .call(
+                Method::POST,
+                &format!("/api/v1/daemon/jobs/{id}/finish"),
+                Some(&key),
+                Some(finish.clone()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "finishing twice is harmless");
+    }
+    let (_, run) = api.get(&format!("/api/v1/scans/{id}")).await;
+    assert_eq!(run["status"], "done");
+    assert_eq!(run["progress"]["hosts_found"], 2);
+
+    // The inventory: two devices, once each, with their services.
+    let (_, devices) = api.get("/api/v1/devices").await;
+    let items = devices["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{devices}");
+    let web = items
+        .iter()
+        .find(|d| d["interfaces"][0]["ip"] == "10.77.0.10")
+        .unwrap();
+    assert_eq!(web["interfaces"][0]["mac"], "00:11:32:aa:00:10");
+    assert_eq!(web["services"][0]["product"], "nginx");
+    // Filters, pagination, one device with its history.
+    let (_, f) = api.get("/api/v1/devices?service=ssh").await;
+    assert_eq!(f["items"].as_array().unwrap().len(), 1);
+    let (_, p1) = api.get("/api/v1/devices?limit=1").await;
+    let c = p1["next_cursor"].as_str().unwrap();
+    let (_, p2) = api.get(&format!("/api/v1/devices?limit=1&cursor={c}")).await;
+    assert_eq!(p2["items"].as_array().unwrap().len(), 1);
+    assert!(p2["next_cursor"].is_null());
+    assert_ne!(p1["items"][0]["id"], p2["items"][0]["id"]);
+    let wid = web["id"].as_str().unwrap();
+    let (_, one) = api.get(&format!("/api/v1/devices/{wid}")).await;
+    assert!(one["history"].as_array().unwrap().iter().any(|e| e["kind"] == "device_new"));
+    let (_, svcs) = api.get("/api/v1/services").await;
+    assert_eq!(svcs["items"].as_array().unwrap().len(), 2);
+    // The map in every format.
+    let (s, topo) = api.get(&format!("/api/v1/topology?network={net}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(topo["nodes"].as_array().unwrap().iter().any(|n| n["id"] == "subnet:10.77.0.0/24"));
+    for (fmt, needle) in [("dot", "graph"), ("mermaid", "flowchart"), ("svg", "<svg")] {
+        let (s, text) = api.get(&format!("/api/v1/topology?network={net}&format={fmt}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(text.as_str().unwrap().contains(needle), "{fmt}: {text}");
+    }
+    // Events: in order, resumable.
+    let (_, evs) = api.get("/api/v1/events?limit=1000").await;
+    let kinds: Vec<&str> = evs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "device_new").count(), 2);
+    assert_eq!(kinds.last(), Some(&"scan_done"));
+    let (_, newest) = api.get("/api/v1/events?order=desc&limit=1").await;
+    assert_eq!(newest["items"][0]["kind"], "scan_done");
+    // Metrics count it.
+    let (_, m) = api.get("/api/v1/metrics").await;
+    assert!(m.as_str().unwrap().contains("scanopy_devices 2"), "{m}");
+}
+
+#[tokio::test]
+async fn bad_input_is_named_and_changes_nothing() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let cases = [
+        (json!({"network": net, "targets": ["10.0.0.300"]}), "10.0.0.300"),
+        (json!({"network": net, "targets": ["10.0.0.0/8"]}), "/16"),
+        (json!({"network": net, "ports": "22,x"}), "ports"),
+        (json!({"network": net, "scanners": ["arp2"]}), "arp2"),
+        (json!({"network": net, "colour": "red"}), "colour"),
+        (json!({"network": "not-a-uuid"}), "network"),
+        (json!({"targets": []}), "network"),
+        (json!({"network": net, "rate": "fast"}), "rate"),
+        (
+            json!({"network": "00000000-0000-4000-8000-000000000000"}),
+            "network",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (s, v) = api.post("/api/v1/scans", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{body}: {msg}");
+    }
+    let (_, scans) = api.get("/api/v1/scans").await;
+    assert!(scans["items"].as_array().unwrap().is_empty(), "nothing queued");
+    // Malformed JSON: 400; no JSON content type: 415; oversize: 413.
+    let bad = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/networks")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.admin))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"name\": "))
+        .unwrap();
+    let (s, _, b) = api.raw(bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&b).contains("\"code\":\"bad_request\""));
+    let plain = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/networks")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.admin))
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(api.raw(plain).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let big = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/networks")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.admin))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    let (s, _, b) = api.raw(big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(String::from_utf8_lossy(&b).contains("too_large"));
+    // Unknown ids: 404 with the error body.
+    for p in [
+        "/api/v1/devices/00000000-0000-4000-8000-000000000000",
+        "/api/v1/devices/nonsense",
+        "/api/v1/scans/00000000-0000-4000-8000-000000000000",
+        "/api/v1/nothing-here",
+    ] {
+        let (s, v) = api.get(p).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+        assert_eq!(error_code(&v), "not_found", "{p}");
+    }
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            "/api/v1/devices/00000000-0000-4000-8000-000000000000",
+            Some(&api.admin.clone()),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    // Wrong fields elsewhere: named.
+    let (s, v) = api.post("/api/v1/networks", json!({"name": "x", "subnets": ["10.1.2.3/99"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["message"].as_str().unwrap().contains("10.1.2.3/99"));
+    let (s, v) = api.get("/api/v1/devices?seen_since=yesterday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["message"].as_str().unwrap().contains("seen_since"));
+    let (s, _) = api.get("/api/v1/devices?limit=5000").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = api.get("/api/v1/topology?format=png").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, v) = api.post("/api/v1/webhooks", json!({"url": "ftp://x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = api.post("/api/v1/tokens", json!({"name": "x", "role": "root"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+#[tokio::test]
+async fn user_edits_and_deletions_through_the_api() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let key = daemon_key(&api, &net).await;
+    let (_, scan) = api.post("/api/v1/scans", json!({"network": net})).await;
+    let id = scan["id"].as_str().unwrap().to_owned();
+    api.call(Method::POST, "/api/v1/daemon/poll", Some(&key), None).await;
+    let batch = json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000bb", "observations": observations()});
+    api.call(
+        Method::POST,
+        &format!("/api/v1/daemon/jobs/{id}/results"),
+        Some(&key),
+        Some(batch),
+    )
+    .await;
+    let (_, devices) = api.get("/api/v1/devices?q=10.77.0.10").await;
+    let dev = devices["items"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/devices/{dev}");
+    let admin = api.admin.clone();
+    let (s, d) = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"name": "web", "notes": "rack 2", "tags": ["prod"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!((d["user_name"].as_str(), d["tags"][0].as_str()), (Some("web"), Some("prod")));
+    // null clears; a field left out stays.
+    let (_, d) = api
+        .call(Method::PATCH, &path, Some(&admin), Some(json!({"notes": null})))
+        .await;
+    assert!(d["notes"].is_null());
+    assert_eq!(d["user_name"], "web");
+    let (s, v) = api
+        .call(Method::PATCH, &path, Some(&admin), Some(json!({"nickname": "x"})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["message"].as_str().unwrap().contains("nickname"));
+    let (s, _) = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.get(&path).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn cancel_schedules_webhooks_and_keys() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let (_, scan) = api.post("/api/v1/scans", json!({"network": net})).await;
+    let id = scan["id"].as_str().unwrap();
+    let (s, c) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/scans/{id}/cancel"),
+            Some(&api.admin.clone()),
+            None,
+        )
+        .await;
+    assert_eq!((s, c["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+    let (s, sched) = api
+        .post("/api/v1/schedules", json!({"network": net, "every_minutes": 30}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sched}");
+    let (_, list) = api.get("/api/v1/schedules").await;
+    assert_eq!(list["items"][0]["every_minutes"], 30);
+    let (s, _) = api
+        .post("/api/v1/schedules", json!({"network": net, "every_minutes": 0}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let sid = sched["id"].as_str().unwrap();
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/api/v1/schedules/{sid}"), Some(&api.admin.clone()), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, hook) = api
+        .post("/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let secret = hook["secret"].as_str().unwrap();
+    let (_, hooks) = api.get("/api/v1/webhooks").await;
+    assert!(!hooks.to_string().contains(secret), "secrets are shown once");
+    let (_, k) = api
+        .post("/api/v1/daemons/keys", json!({"name": "d", "network": net}))
+        .await;
+    let key = k["key"].as_str().unwrap();
+    let (_, keys) = api.get("/api/v1/daemons/keys").await;
+    assert!(!keys.to_string().contains(key));
+    let kid = k["id"].as_str().unwrap();
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/api/v1/daemons/keys/{kid}"), Some(&api.admin.clone()), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/daemon/register",
+            Some(key),
+            Some(json!({"name": "x", "capabilities": {}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+    let _ = &api.state;
+}
+
+#[tokio::test]
+async fn the_ui_is_served_with_a_strict_policy() {
+    let api = Api::new().await;
+    for p in ["/", "/devices/abc", "/map"] {
+        let (s, h, b) = api
+            .raw(Request::builder().uri(p).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert!(String::from_utf8_lossy(&b).contains("<html"), "{p}");
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+    for f in ["app.js", "app.css", "icons.js"] {
+        let (s, _, _) = api
+            .raw(Request::builder().uri(format!("/ui/{f}")).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(s, StatusCode::OK, "{f}");
+    }
+}

@@ -1,0 +1,5 @@
+//! The server's API through `app(state)`, without a socket: every route, its authentication,
+//! its error bodies. Real processes (SQLite, PostgreSQL) are in `process.rs`.
+
+mod api;
+mod process;

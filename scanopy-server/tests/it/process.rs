@@ -1,0 +1,1 @@
+//! The server as a real process, on SQLite and on PostgreSQL.
