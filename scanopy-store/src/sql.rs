@@ -174,7 +174,8 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            // A database that is down is reported within seconds (503), not after a long wait.
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await
             .map_err(|_| StoreError::Unavailable("connect to PostgreSQL".into()))?;

@@ -76,7 +76,8 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, Some(&self.admin.clone()), None).await
+        self.call(Method::GET, path, Some(&self.admin.clone()), None)
+            .await
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -85,7 +86,9 @@ impl Api {
     }
 
     async fn token(&self, role: &str) -> String {
-        let (s, v) = self.post("/api/v1/tokens", json!({"name": role, "role": role})).await;
+        let (s, v) = self
+            .post("/api/v1/tokens", json!({"name": role, "role": role}))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["token"].as_str().unwrap().to_owned()
     }
@@ -172,7 +175,10 @@ async fn every_route_needs_authentication() {
         let op = paths
             .get(&templ)
             .and_then(|o| o.get(m.as_str().to_lowercase()));
-        assert!(op.is_some(), "{m} {templ} missing from the OpenAPI document");
+        assert!(
+            op.is_some(),
+            "{m} {templ} missing from the OpenAPI document"
+        );
     }
 }
 
@@ -181,7 +187,9 @@ async fn roles_limit_what_a_caller_may_do() {
     let api = Api::new().await;
     let read = api.token("read").await;
     let net = api.network().await;
-    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(&read), None).await;
+    let (s, _) = api
+        .call(Method::GET, "/api/v1/devices", Some(&read), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     for (m, p, body) in [
         (Method::POST, "/api/v1/networks", json!({"name": "x"})),
@@ -200,7 +208,9 @@ async fn roles_limit_what_a_caller_may_do() {
         .post("/api/v1/daemons/keys", json!({"name": "d", "network": net}))
         .await;
     let key = k["key"].as_str().unwrap();
-    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(key), None).await;
+    let (s, _) = api
+        .call(Method::GET, "/api/v1/devices", Some(key), None)
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = api
         .call(Method::POST, "/api/v1/daemon/poll", Some(&read), None)
@@ -222,10 +232,17 @@ async fn roles_limit_what_a_caller_may_do() {
         "a token list never shows secrets"
     );
     let (s, _) = api
-        .call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&api.admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&api.admin),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = api.call(Method::GET, "/api/v1/devices", Some(&read), None).await;
+    let (s, _) = api
+        .call(Method::GET, "/api/v1/devices", Some(&read), None)
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
@@ -245,7 +262,12 @@ async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
     let (s, h, _) = api.raw(login(PASSWORD)).await;
     assert_eq!(s, StatusCode::OK);
     let cookie = h[header::SET_COOKIE].to_str().unwrap().to_owned();
-    for part in ["scanopy_session=ss_", "HttpOnly", "SameSite=Strict", "Path=/"] {
+    for part in [
+        "scanopy_session=ss_",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "no Secure flag over plain HTTP");
@@ -279,13 +301,19 @@ async fn sign_in_sets_a_strict_cookie_and_is_rate_limited() {
     }
     assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(api.raw(login(PASSWORD)).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        api.raw(login(PASSWORD)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// Registers a daemon with a new key of `net`; returns its key.
 async fn daemon_key(api: &Api, net: &str) -> String {
     let (s, k) = api
-        .post("/api/v1/daemons/keys", json!({"name": "lab daemon", "network": net}))
+        .post(
+            "/api/v1/daemons/keys",
+            json!({"name": "lab daemon", "network": net}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{k}");
     let key = k["key"].as_str().unwrap().to_owned();
@@ -337,7 +365,8 @@ async fn a_scan_goes_through_the_daemon_protocol() {
         .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
         .await;
     assert!(again["job"].is_null(), "{again}");
-    let batch = json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000aa", "observations": observations()});
+    let batch =
+        json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000aa", "observations": observations()});
     for _ in 0..2 {
         let (s, ack) = api
             .call(
@@ -390,21 +419,37 @@ async fn a_scan_goes_through_the_daemon_protocol() {
     assert_eq!(f["items"].as_array().unwrap().len(), 1);
     let (_, p1) = api.get("/api/v1/devices?limit=1").await;
     let c = p1["next_cursor"].as_str().unwrap();
-    let (_, p2) = api.get(&format!("/api/v1/devices?limit=1&cursor={c}")).await;
+    let (_, p2) = api
+        .get(&format!("/api/v1/devices?limit=1&cursor={c}"))
+        .await;
     assert_eq!(p2["items"].as_array().unwrap().len(), 1);
     assert!(p2["next_cursor"].is_null());
     assert_ne!(p1["items"][0]["id"], p2["items"][0]["id"]);
     let wid = web["id"].as_str().unwrap();
     let (_, one) = api.get(&format!("/api/v1/devices/{wid}")).await;
-    assert!(one["history"].as_array().unwrap().iter().any(|e| e["kind"] == "device_new"));
+    assert!(
+        one["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "device_new")
+    );
     let (_, svcs) = api.get("/api/v1/services").await;
     assert_eq!(svcs["items"].as_array().unwrap().len(), 2);
     // The map in every format.
     let (s, topo) = api.get(&format!("/api/v1/topology?network={net}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(topo["nodes"].as_array().unwrap().iter().any(|n| n["id"] == "subnet:10.77.0.0/24"));
+    assert!(
+        topo["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "subnet:10.77.0.0/24")
+    );
     for (fmt, needle) in [("dot", "graph"), ("mermaid", "flowchart"), ("svg", "<svg")] {
-        let (s, text) = api.get(&format!("/api/v1/topology?network={net}&format={fmt}")).await;
+        let (s, text) = api
+            .get(&format!("/api/v1/topology?network={net}&format={fmt}"))
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert!(text.as_str().unwrap().contains(needle), "{fmt}: {text}");
     }
@@ -430,7 +475,10 @@ async fn bad_input_is_named_and_changes_nothing() {
     let api = Api::new().await;
     let net = api.network().await;
     let cases = [
-        (json!({"network": net, "targets": ["10.0.0.300"]}), "10.0.0.300"),
+        (
+            json!({"network": net, "targets": ["10.0.0.300"]}),
+            "10.0.0.300",
+        ),
         (json!({"network": net, "targets": ["10.0.0.0/8"]}), "/16"),
         (json!({"network": net, "ports": "22,x"}), "ports"),
         (json!({"network": net, "scanners": ["arp2"]}), "arp2"),
@@ -450,7 +498,10 @@ async fn bad_input_is_named_and_changes_nothing() {
         assert!(msg.contains(needle), "{body}: {msg}");
     }
     let (_, scans) = api.get("/api/v1/scans").await;
-    assert!(scans["items"].as_array().unwrap().is_empty(), "nothing queued");
+    assert!(
+        scans["items"].as_array().unwrap().is_empty(),
+        "nothing queued"
+    );
     // Malformed JSON: 400; no JSON content type: 415; oversize: 413.
     let bad = Request::builder()
         .method(Method::POST)
@@ -501,19 +552,38 @@ async fn bad_input_is_named_and_changes_nothing() {
         .await;
     assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
     // Wrong fields elsewhere: named.
-    let (s, v) = api.post("/api/v1/networks", json!({"name": "x", "subnets": ["10.1.2.3/99"]})).await;
+    let (s, v) = api
+        .post(
+            "/api/v1/networks",
+            json!({"name": "x", "subnets": ["10.1.2.3/99"]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(v["error"]["message"].as_str().unwrap().contains("10.1.2.3/99"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10.1.2.3/99")
+    );
     let (s, v) = api.get("/api/v1/devices?seen_since=yesterday").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(v["error"]["message"].as_str().unwrap().contains("seen_since"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("seen_since")
+    );
     let (s, _) = api.get("/api/v1/devices?limit=5000").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = api.get("/api/v1/topology?format=png").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, v) = api.post("/api/v1/webhooks", json!({"url": "ftp://x"})).await;
+    let (s, v) = api
+        .post("/api/v1/webhooks", json!({"url": "ftp://x"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (s, v) = api.post("/api/v1/tokens", json!({"name": "x", "role": "root"})).await;
+    let (s, v) = api
+        .post("/api/v1/tokens", json!({"name": "x", "role": "root"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
 
@@ -524,8 +594,10 @@ async fn user_edits_and_deletions_through_the_api() {
     let key = daemon_key(&api, &net).await;
     let (_, scan) = api.post("/api/v1/scans", json!({"network": net})).await;
     let id = scan["id"].as_str().unwrap().to_owned();
-    api.call(Method::POST, "/api/v1/daemon/poll", Some(&key), None).await;
-    let batch = json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000bb", "observations": observations()});
+    api.call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+        .await;
+    let batch =
+        json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000bb", "observations": observations()});
     api.call(
         Method::POST,
         &format!("/api/v1/daemon/jobs/{id}/results"),
@@ -546,15 +618,28 @@ async fn user_edits_and_deletions_through_the_api() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{d}");
-    assert_eq!((d["user_name"].as_str(), d["tags"][0].as_str()), (Some("web"), Some("prod")));
+    assert_eq!(
+        (d["user_name"].as_str(), d["tags"][0].as_str()),
+        (Some("web"), Some("prod"))
+    );
     // null clears; a field left out stays.
     let (_, d) = api
-        .call(Method::PATCH, &path, Some(&admin), Some(json!({"notes": null})))
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"notes": null})),
+        )
         .await;
     assert!(d["notes"].is_null());
     assert_eq!(d["user_name"], "web");
     let (s, v) = api
-        .call(Method::PATCH, &path, Some(&admin), Some(json!({"nickname": "x"})))
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"nickname": "x"})),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(v["error"]["message"].as_str().unwrap().contains("nickname"));
@@ -580,29 +665,49 @@ async fn cancel_schedules_webhooks_and_keys() {
             None,
         )
         .await;
-    assert_eq!((s, c["status"].as_str()), (StatusCode::OK, Some("cancelled")));
+    assert_eq!(
+        (s, c["status"].as_str()),
+        (StatusCode::OK, Some("cancelled"))
+    );
     let (s, sched) = api
-        .post("/api/v1/schedules", json!({"network": net, "every_minutes": 30}))
+        .post(
+            "/api/v1/schedules",
+            json!({"network": net, "every_minutes": 30}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{sched}");
     let (_, list) = api.get("/api/v1/schedules").await;
     assert_eq!(list["items"][0]["every_minutes"], 30);
     let (s, _) = api
-        .post("/api/v1/schedules", json!({"network": net, "every_minutes": 0}))
+        .post(
+            "/api/v1/schedules",
+            json!({"network": net, "every_minutes": 0}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let sid = sched["id"].as_str().unwrap();
     let (s, _) = api
-        .call(Method::DELETE, &format!("/api/v1/schedules/{sid}"), Some(&api.admin.clone()), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/schedules/{sid}"),
+            Some(&api.admin.clone()),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, hook) = api
-        .post("/api/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook"}))
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/hook"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let secret = hook["secret"].as_str().unwrap();
     let (_, hooks) = api.get("/api/v1/webhooks").await;
-    assert!(!hooks.to_string().contains(secret), "secrets are shown once");
+    assert!(
+        !hooks.to_string().contains(secret),
+        "secrets are shown once"
+    );
     let (_, k) = api
         .post("/api/v1/daemons/keys", json!({"name": "d", "network": net}))
         .await;
@@ -611,7 +716,12 @@ async fn cancel_schedules_webhooks_and_keys() {
     assert!(!keys.to_string().contains(key));
     let kid = k["id"].as_str().unwrap();
     let (s, _) = api
-        .call(Method::DELETE, &format!("/api/v1/daemons/keys/{kid}"), Some(&api.admin.clone()), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/daemons/keys/{kid}"),
+            Some(&api.admin.clone()),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = api
@@ -641,7 +751,12 @@ async fn the_ui_is_served_with_a_strict_policy() {
     }
     for f in ["app.js", "app.css", "icons.js"] {
         let (s, _, _) = api
-            .raw(Request::builder().uri(format!("/ui/{f}")).body(Body::empty()).unwrap())
+            .raw(
+                Request::builder()
+                    .uri(format!("/ui/{f}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{f}");
     }
