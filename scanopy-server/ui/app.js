@@ -506,16 +506,18 @@
     const p = sc.progress;
     const active = sc.status === "running" || sc.status === "queued";
     let pct = null;
+    // hosts_total counts the target addresses, hosts_found the live hosts, hosts_done the live
+    // hosts whose ports are scanned: the bar follows hosts_done of hosts_found.
     if (sc.status === "done") pct = 100;
-    else if (p && p.hosts_total) pct = Math.min(100, Math.round((100 * (p.hosts_done || 0)) / p.hosts_total));
+    else if (p && p.hosts_found) pct = Math.min(100, Math.round((100 * (p.hosts_done || 0)) / p.hosts_found));
     const bar = h("div", { class: "progress" + (active && pct === null ? " indeterminate" : ""), role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": pct === null ? null : pct },
       h("span", { style: "width:" + (pct === null ? (active ? 35 : 0) : pct) + "%" }));
     let text = "";
     if (p) {
       const parts = [];
-      if (p.hosts_total) parts.push(fmtNum(p.hosts_done || 0) + "/" + fmtNum(p.hosts_total) + " hosts");
-      if (p.hosts_found !== undefined) parts.push(fmtNum(p.hosts_found) + " found");
-      if (p.ports_probed) parts.push(fmtNum(p.ports_probed) + " probes");
+      if (p.hosts_total) parts.push(fmtNum(p.hosts_total) + (p.hosts_total === 1 ? " address" : " addresses"));
+      if (p.hosts_found !== undefined) parts.push(fmtNum(p.hosts_found) + " found" + (active && p.hosts_found ? " (" + fmtNum(p.hosts_done || 0) + " scanned)" : ""));
+      if (p.ports_probed) parts.push(fmtNum(p.ports_probed) + " ports probed");
       text = parts.join(" · ");
     } else if (sc.status === "queued") text = "waiting for a daemon";
     if (sc.status === "failed" && sc.error) text = sc.error;

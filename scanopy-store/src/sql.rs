@@ -528,7 +528,7 @@ impl SqlStore {
 }
 
 /// A value bound into a bulk statement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Val {
     S(Option<String>),
     I(i64),
@@ -1118,6 +1118,25 @@ impl Store for SqlStore {
             for i in &d.interfaces {
                 let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
                 let ip = i.ip.to_string();
+                if mac.is_empty() {
+                    // An address already known with its MAC (stored, or in this batch) is
+                    // that interface: sighting it without the MAC adds nothing.
+                    let with_mac: Vec<String> = known_ifaces
+                        .range((id_s.clone(), ip.clone(), String::new())..)
+                        .take_while(|(a, b, _)| *a == id_s && *b == ip)
+                        .filter(|(_, _, m)| !m.is_empty())
+                        .map(|(_, _, m)| m.clone())
+                        .collect();
+                    if !with_mac.is_empty() {
+                        for m in with_mac {
+                            touch_ifaces.push(vec![Val::s(&id_s), Val::s(&ip), Val::s(&m)]);
+                        }
+                        continue;
+                    }
+                    if d.interfaces.iter().any(|j| j.ip == i.ip && j.mac.is_some()) {
+                        continue;
+                    }
+                }
                 if known_ifaces.contains(&(id_s.clone(), ip.clone(), mac.clone())) {
                     touch_ifaces.push(vec![Val::s(&id_s), Val::s(&ip), Val::s(&mac)]);
                     continue;
@@ -1136,6 +1155,10 @@ impl Store for SqlStore {
                 if !mac.is_empty()
                     && known_ifaces.remove(&(id_s.clone(), ip.clone(), String::new()))
                 {
+                    // It may be waiting for insertion in this very batch.
+                    new_ifaces.retain(|row| {
+                        !(row[0] == Val::s(&id_s) && row[2] == Val::s(&ip) && row[3] == Val::s(""))
+                    });
                     sqlx::query(&q(
                         dia,
                         "DELETE FROM interfaces WHERE device_id = ? AND ip = ? AND mac = ''",

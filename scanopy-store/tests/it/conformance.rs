@@ -927,3 +927,50 @@ pub(crate) async fn claims_across_two_stores(a: &dyn Store, b: &dyn Store) {
     all.dedup();
     assert_eq!(all.len(), 20, "no job claimed twice");
 }
+
+/// An address seen first without its MAC, then with it (or both in one batch), is one
+/// interface with the MAC, not two.
+pub(crate) async fn an_address_gains_its_mac_without_a_duplicate(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    store
+        .apply_batch(r, Uuid::new_v4(), &[obs("10.0.0.7", t(1), port(80))])
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs("10.0.0.7", t(2), mac("00:11:32:00:00:07"))],
+        )
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[
+                obs("10.0.0.8", t(3), port(22)),
+                obs("10.0.0.8", t(3), mac("00:11:32:00:00:08")),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[
+                obs("10.0.0.7", t(4), port(443)),
+                obs("10.0.0.8", t(4), port(22)),
+            ],
+        )
+        .await
+        .unwrap();
+    let devices = all(store).await;
+    assert_eq!(devices.len(), 2, "{devices:#?}");
+    for d in &devices {
+        assert_eq!(d.device.interfaces.len(), 1, "{:#?}", d.device.interfaces);
+        assert!(d.device.interfaces[0].mac.is_some());
+    }
+}

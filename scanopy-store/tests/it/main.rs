@@ -79,6 +79,7 @@ on_postgres!(
     expired_leases_return_jobs_and_cancel_reaches_daemons,
     credentials_verify_expire_and_revoke,
     due_schedules_are_taken_once,
+    an_address_gains_its_mac_without_a_duplicate,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,6 +184,7 @@ on_sqlite!(
     expired_leases_return_jobs_and_cancel_reaches_daemons,
     credentials_verify_expire_and_revoke,
     due_schedules_are_taken_once,
+    an_address_gains_its_mac_without_a_duplicate,
 );
 
 #[tokio::test]

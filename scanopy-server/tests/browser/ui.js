@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// The real-browser test of scanopy-server's web UI, run by scanopy-server/tests/browser.rs
+// against a real server on the test LAN (run it inside the scanner's namespace, where the
+// server listens on 127.0.0.1).
+//
+//   node ui.js BASE_URL PASSWORD OUT_DIR [DEADLINE_EPOCH_MS]
+//
+// Signs in (a wrong password first), waits for the LAN's hosts on the devices page (until
+// DEADLINE_EPOCH_MS, default: 60 s from now), checks the map and a click on one of its nodes,
+// and saves screenshots of every page into OUT_DIR. Prints `devices-listed-at-ms N` (epoch
+// milliseconds) when the devices page first lists the hosts. Exits 1 with a message on the
+// first failed check, or when the pages logged an error.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const puppeteer = require("puppeteer-core");
+
+const [base, password, outDir, deadlineArg] = process.argv.slice(2);
+if (!base || !password || !outDir) {
+  console.error("usage: node ui.js BASE_URL PASSWORD OUT_DIR [DEADLINE_EPOCH_MS]");
+  process.exit(2);
+}
+const deadline = deadlineArg ? Number(deadlineArg) : Date.now() + 60_000;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const LAN_HOSTS = ["10.77.0.1", "10.77.0.10", "10.77.0.11", "10.77.0.20"];
+const LAN_SUBNET = "10.77.0.0/24";
+const MIN_MAP_NODES = 5;
+
+class CheckFailed extends Error {}
+function check(cond, message) {
+  if (!cond) throw new CheckFailed(message);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const step = (text) => console.log("ui: " + text);
+
+(async () => {
+  fs.mkdirSync(outDir, { recursive: true });
+  const profile = fs.mkdtempSync(path.join(require("os").tmpdir(), "scanopy-chromium-"));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: profile,
+    args: [
+      "--no-sandbox",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-gpu",
+    ],
+  });
+  const errors = [];
+  let signedIn = false;
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+    page.setDefaultTimeout(15_000);
+    page.on("console", (m) => {
+      if (m.type() !== "error") return;
+      const text = m.text();
+      // Before sign-in the UI asks /me and /auth/login and gets 401s on purpose; the browser
+      // logs those failed requests itself.
+      if (!signedIn && /status of 401/.test(text)) return;
+      const loc = m.location() && m.location().url ? " (" + m.location().url + ")" : "";
+      errors.push("console error: " + text + loc);
+    });
+    page.on("pageerror", (e) => errors.push("page error: " + (e && e.message ? e.message : String(e))));
+    page.on("dialog", (d) => d.dismiss());
+    const shot = async (name) => {
+      await sleep(300); // let transitions settle
+      const file = path.join(outDir, name + ".png");
+      await page.screenshot({ path: file });
+      step("saved " + file);
+    };
+    const visit = async (hash, name) => {
+      await page.evaluate((h) => { location.hash = h; }, hash);
+      await page.waitForSelector(`body[data-page=${name}]`);
+    };
+
+    // ---- sign-in
+    step("open " + base + "/");
+    await page.goto(base + "/", { waitUntil: "domcontentloaded" });
+    await page.waitForSelector("body[data-page=signin]");
+    await page.type("#signin-form [name=username]", "admin");
+    await page.type("#signin-form [name=password]", password + "-wrong");
+    await page.click("#signin-form button[type=submit]");
+    await page.waitForFunction(() => {
+      const e = document.querySelector("#signin-error");
+      return e && !e.hidden && e.textContent.trim() !== "";
+    });
+    const wrong = await page.$eval("#signin-error", (e) => e.textContent.trim());
+    step("a wrong password shows: " + wrong);
+    check(await page.$("body[data-page=signin]"), "a wrong password left the sign-in page");
+    await page.$eval("#signin-form [name=password]", (e) => { e.value = ""; });
+    await page.type("#signin-form [name=password]", password);
+    await page.click("#signin-form button[type=submit]");
+    await page.waitForSelector("body[data-page=dashboard]");
+    signedIn = true;
+    check(await page.$("#dashboard"), "the dashboard page has no #dashboard");
+    step("signed in, the dashboard loaded");
+
+    // ---- devices: wait for the LAN's hosts
+    await visit("#/devices", "devices");
+    let listed = [];
+    for (;;) {
+      listed = await page.$$eval("#devices-table tr[data-device-id]", (rows) => rows.map((r) => Array.from(r.querySelectorAll("td code"), (c) => c.textContent.trim())));
+      const missing = LAN_HOSTS.filter((ip) => !listed.some((ips) => ips.includes(ip)));
+      if (missing.length === 0) break;
+      check(Date.now() < deadline, `the devices page does not list ${missing.join(", ")} in time (it lists ${listed.length} devices)`);
+      await sleep(1000);
+      // The page follows live events; reload it anyway in case one was missed.
+      await page.reload({ waitUntil: "domcontentloaded" });
+      await page.waitForSelector("body[data-page=devices]");
+    }
+    console.log("devices-listed-at-ms " + Date.now());
+    step(`the devices page lists ${listed.length} devices, with ${LAN_HOSTS.join(", ")}`);
+
+    // ---- scans: the first discovery finishes
+    await visit("#/scans", "scans");
+    check(await page.$("#scans-table"), "the scans page has no #scans-table");
+    const scanDeadline = Math.max(deadline, Date.now()) + 60_000;
+    while (!(await page.$("#scans-table tr[data-scan-id][data-status=done]"))) {
+      check(Date.now() < scanDeadline, "no scan is done on the scans page in time");
+      await sleep(1000);
+      await page.reload({ waitUntil: "domcontentloaded" });
+      await page.waitForSelector("body[data-page=scans]");
+    }
+    step("a scan is done");
+    await shot("scans");
+
+    // ---- screenshots of the dashboard and the devices, now that the scan is done
+    await visit("#/", "dashboard");
+    await shot("dashboard");
+    await visit("#/devices", "devices");
+    await shot("devices");
+
+    // ---- the map
+    await visit("#/map", "map");
+    await page.waitForSelector("#map svg g.node[data-device-id]");
+    await sleep(500);
+    const nodes = await page.$$eval("#map svg g.node[data-device-id]", (r) => r.length);
+    const groups = await page.$$eval("#map svg g.group[data-subnet]", (r) => r.map((g) => g.getAttribute("data-subnet")));
+    step(`the map shows ${nodes} device nodes, subnet groups ${groups.join(", ")}`);
+    check(nodes >= MIN_MAP_NODES, `the map shows ${nodes} device nodes, expected at least ${MIN_MAP_NODES}`);
+    check(groups.includes(LAN_SUBNET), `the map has no group for ${LAN_SUBNET} (groups: ${groups.join(", ") || "none"})`);
+    await shot("map");
+
+    // ---- a click on a node opens its device page
+    // the web server's node (10.77.0.10), or else the first one
+    const all = await page.$$("#map svg g.node[data-device-id]");
+    let node = all[0];
+    for (const n of all) {
+      if (await n.evaluate((g) => /^10\.77\.0\.10( |$)/.test((g.querySelector("text.ni") || {}).textContent || ""))) { node = n; break; }
+    }
+    const id = await node.evaluate((g) => g.getAttribute("data-device-id"));
+    const box = await node.boundingBox();
+    check(box, "the clicked map node is not visible");
+    // the node's icon is at the top of its box, its labels below
+    await page.mouse.click(box.x + box.width / 2, box.y + Math.min(box.height / 2, 20));
+    await page.waitForSelector("body[data-page=device]");
+    const url = page.url();
+    check(url.includes(encodeURIComponent(id)), `a click on node ${id} opened ${url}`);
+    const title = await page.$eval(".device-head h1", (e) => e.textContent.trim()).catch(() => "");
+    step(`a click on a map node opened the device page of ${title || id}`);
+    await shot("device");
+
+    // ---- daemons
+    await visit("#/daemons", "daemons");
+    check(await page.$("#daemons-table"), "the daemons page has no #daemons-table");
+    const daemons = await page.$$eval("#daemons-table tbody tr", (r) => r.length);
+    check(daemons >= 1, "the daemons page lists no daemon (the local daemon should be there)");
+    await shot("daemons");
+
+    await sleep(500);
+    check(errors.length === 0, "the pages logged errors:\n  " + errors.join("\n  "));
+    step("all checks passed");
+  } finally {
+    await browser.close().catch(() => null);
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+})().catch((e) => {
+  console.error("ui.js FAILED: " + (e instanceof CheckFailed ? e.message : e && e.stack ? e.stack : String(e)));
+  process.exit(1);
+});
