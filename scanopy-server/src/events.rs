@@ -18,14 +18,12 @@ use crate::state::AppState;
 pub async fn pump(state: AppState) {
     let mut rx = state.live.subscribe();
     // Start at the end: listeners want what happens from now on.
-    let mut last = 0i64;
-    loop {
-        match state.store.events(last, 1000).await {
-            Ok(evs) if !evs.is_empty() => last = evs.last().map_or(last, |e| e.seq),
-            Ok(_) => break,
+    let mut last = loop {
+        match state.store.recent_events(1).await {
+            Ok(evs) => break evs.first().map_or(0, |e| e.seq),
             Err(_) => tokio::time::sleep(Duration::from_secs(2)).await,
         }
-    }
+    };
     loop {
         match state.store.events(last, 500).await {
             Ok(evs) => {
