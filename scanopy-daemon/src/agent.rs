@@ -8,7 +8,8 @@
 //! backoff and jitter, capped at `retry_max`; a refused key (401/403) stops the daemon with
 //! status 1 and a message that never contains the key (the spool stays on disk for the next
 //! start): a wrong key does not fix itself, and a supervisor restarting on failure retries
-//! slowly anyway.
+//! slowly anyway. The running job is noted in `{data_dir}/job.json`: a daemon killed in the
+//! middle of a job runs it again at its next start ([`SpoolSink::run`]).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scanopy_core::protocol::{
-    DaemonMode, FinishRequest, Job, JobAck, ProgressSnapshot, RegisterRequest, RegisterResponse,
-    ResultsBatch,
+    DaemonMode, FinishRequest, Job, JobAck, JobOutcome, ProgressSnapshot, RegisterRequest,
+    RegisterResponse, ResultsBatch,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -138,6 +139,8 @@ pub(crate) struct SpoolSink {
     spool: Arc<Spool>,
     client: ServerClient,
     cancelled: Arc<Mutex<HashSet<Uuid>>>,
+    /// `{data_dir}/job.json`: the job running now (see [`SpoolSink::run`]).
+    job_file: PathBuf,
 }
 
 impl SpoolSink {
@@ -195,12 +198,56 @@ impl JobSink for SpoolSink {
 }
 
 impl SpoolSink {
+    /// Runs `job` to its end. While it runs, the job is kept in `{data_dir}/job.json`, removed
+    /// once its end is in the spool: a daemon killed in the middle of a job (SIGKILL, a crash,
+    /// power lost) runs it again at its next start ([`SpoolSink::interrupted`]). The server
+    /// still has it leased to this daemon, so without that it would wait for the lease to
+    /// expire (90 s) before anyone ran it again. A stop by signal still ends the job as
+    /// cancelled, as before.
+    pub(crate) async fn run(&self, job: &Job, cancel: CancellationToken) -> JobOutcome {
+        if let Err(e) = write_job_file(&self.job_file, job) {
+            tracing::warn!(job = %job.id, "failed to note the running job in {}: {e}", self.job_file.display());
+        }
+        let outcome = service::run_job(job, self, cancel).await;
+        let _ = std::fs::remove_file(&self.job_file);
+        outcome
+    }
+
+    /// The job a killed daemon left running, if any.
+    pub(crate) fn interrupted(&self) -> Option<Job> {
+        let bytes = std::fs::read(&self.job_file).ok()?;
+        match serde_json::from_slice::<Job>(&bytes) {
+            // Killed between spooling the end and forgetting the job: it had ended.
+            Ok(job) if matches!(self.spool.newest(), Some(Entry::Finish { job: j, .. }) if j == job.id) =>
+            {
+                let _ = std::fs::remove_file(&self.job_file);
+                None
+            }
+            Ok(job) => Some(job),
+            Err(e) => {
+                tracing::warn!("ignoring {}: {e}", self.job_file.display());
+                let _ = std::fs::remove_file(&self.job_file);
+                None
+            }
+        }
+    }
+
     fn mark_cancelled(&self, job: Uuid) {
         self.cancelled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(job);
     }
+}
+
+/// Writes `job` to `path` durably (a temporary file, fsync'd, renamed into place).
+fn write_job_file(path: &std::path::Path, job: &Job) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Delivers the spool in order, forever: each entry is removed once the server took it.
@@ -358,6 +405,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         spool: Arc::clone(&spool),
         client: client.clone(),
         cancelled: Arc::default(),
+        job_file: cfg.data_dir.join("job.json"),
     });
     // The sender runs from the start: what is left from before goes out first, alongside new
     // work.
@@ -514,6 +562,10 @@ async fn poll_loop(
     let mut backoff = Backoff::new(retry_max);
     let mut failures = 0u32;
     let mut wait = Duration::ZERO;
+    if let Some(job) = sink.interrupted() {
+        tracing::warn!(job = %job.id, "the daemon stopped in the middle of this job; running it again");
+        run_one(&job, &sink, stop).await;
+    }
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -553,7 +605,7 @@ async fn poll_loop(
 
 pub(crate) async fn run_one(job: &Job, sink: &Arc<SpoolSink>, stop: &CancellationToken) {
     tracing::info!(job = %job.id, "job received");
-    service::run_job(job, &**sink, stop.child_token()).await;
+    sink.run(job, stop.child_token()).await;
 }
 
 async fn shutdown_signal() {

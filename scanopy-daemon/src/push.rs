@@ -253,34 +253,42 @@ async fn start_job(
             );
         }
     };
-    let token = {
-        let mut cur = st.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((id, _)) = &*cur {
-            return error(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("job {id} is running"),
-            );
-        }
-        let token = st.stop.child_token();
-        *cur = Some((job.id, token.clone()));
-        token
-    };
     let id = job.id;
-    let st2 = Arc::clone(&st);
-    tokio::spawn(async move {
-        tracing::info!(job = %job.id, "job received");
-        crate::service::run_job(&job, &*st2.sink, token).await;
-        let mut cur = st2.current.lock().unwrap_or_else(|p| p.into_inner());
-        if cur.as_ref().is_some_and(|(i, _)| *i == job.id) {
-            *cur = None;
-        }
-    });
+    if let Err(running) = spawn_job(&st, job) {
+        return error(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("job {running} is running"),
+        );
+    }
     (
         StatusCode::ACCEPTED,
         axum::Json(json!({"job": id, "status": "running"})),
     )
         .into_response()
+}
+
+/// Runs `job` in the background as the current one; `Err(id)` when job `id` is running.
+fn spawn_job(st: &Arc<PushState>, job: Job) -> Result<(), Uuid> {
+    let token = {
+        let mut cur = st.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, _)) = &*cur {
+            return Err(*id);
+        }
+        let token = st.stop.child_token();
+        *cur = Some((job.id, token.clone()));
+        token
+    };
+    let st2 = Arc::clone(st);
+    tokio::spawn(async move {
+        tracing::info!(job = %job.id, "job received");
+        st2.sink.run(&job, token).await;
+        let mut cur = st2.current.lock().unwrap_or_else(|p| p.into_inner());
+        if cur.as_ref().is_some_and(|(i, _)| *i == job.id) {
+            *cur = None;
+        }
+    });
+    Ok(())
 }
 
 async fn cancel_job(
@@ -330,6 +338,10 @@ pub(crate) async fn serve(
         current: Mutex::new(None),
         stop: stop.clone(),
     });
+    if let Some(job) = state.sink.interrupted() {
+        tracing::warn!(job = %job.id, "the daemon stopped in the middle of this job; running it again");
+        let _ = spawn_job(&state, job);
+    }
     axum::serve(listener, router(Arc::clone(&state)))
         .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await?;

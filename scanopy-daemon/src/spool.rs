@@ -231,6 +231,13 @@ impl Spool {
         }
     }
 
+    /// The newest entry, if any and readable.
+    pub fn newest(&self) -> Option<Entry> {
+        let seq = *self.lock().entries.keys().next_back()?;
+        let bytes = fs::read(self.dir.join(entry_name(seq))).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// Removes an entry the server acknowledged.
     pub fn remove(&self, seq: u64) {
         let mut st = self.lock();
