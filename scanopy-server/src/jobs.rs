@@ -380,10 +380,21 @@ async fn dispatch_push(state: &AppState) {
         return;
     };
     let now = Utc::now();
+    // A push daemon runs one job at a time: one that holds a running job gets no other.
+    let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 200, None).await {
+        Ok(page) => page
+            .items
+            .iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .filter_map(|r| r.daemon)
+            .collect(),
+        Err(_) => return,
+    };
     for d in daemons.iter().filter(|d| {
         d.mode == scanopy_core::protocol::DaemonMode::Push
             && d.capabilities.url.is_some()
             && now - d.last_seen < chrono::Duration::seconds(120)
+            && !busy.contains(&d.id)
     }) {
         let Some(url) = d.capabilities.url.as_deref() else {
             continue;
@@ -395,8 +406,12 @@ async fn dispatch_push(state: &AppState) {
         match crate::push::start_job(state, url, &job_of(&job)).await {
             Ok(()) => tracing::info!(job = %job.id, daemon = %d.name, "job pushed"),
             Err(e) => {
-                // The lease expires and the job is claimed again.
-                tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it returns to the queue when its lease expires");
+                // Back to the queue at once: end the lease now.
+                let _ = state
+                    .store
+                    .renew_job(job.id, d.id, None, Duration::ZERO)
+                    .await;
+                tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it goes back to the queue");
             }
         }
     }
