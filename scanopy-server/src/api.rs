@@ -56,6 +56,7 @@ fn items<T>(items: Vec<T>) -> axum::Json<Items<T>> {
 
 /// `limit` and `cursor`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page: 1 to 1000, 50 by default.
     pub limit: Option<usize>,
@@ -133,6 +134,7 @@ pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum
 
 /// Device list filters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
     /// A network id.
     pub network: Option<String>,
@@ -181,6 +183,7 @@ fn device_filter(q: &DeviceQuery) -> ApiResult<DeviceFilter> {
                     })
             })
             .transpose()?,
+        without_services: false,
     })
 }
 
@@ -372,6 +375,7 @@ pub async fn create_network(
 
 /// Topology parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TopologyQuery {
     /// The network (every network when absent).
     pub network: Option<String>,
@@ -379,10 +383,13 @@ pub struct TopologyQuery {
     pub format: Option<String>,
 }
 
-/// All devices of a network (or of all), page by page.
+/// All devices of a network (or of all), page by page, without their services: what the map
+/// draws.
 pub async fn all_devices(state: &AppState, network: Option<Uuid>) -> ApiResult<Vec<StoredDevice>> {
     let filter = DeviceFilter {
         network,
+        // The map draws devices and their interfaces; services are nine rows in ten.
+        without_services: true,
         ..DeviceFilter::default()
     };
     let mut out = Vec::new();
@@ -586,6 +593,7 @@ pub async fn create_scan(
 
 /// Scan list filters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScanQuery {
     /// A network id.
     pub network: Option<String>,
@@ -705,6 +713,7 @@ pub async fn delete_schedule(
 
 /// Event list parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Items per page.
     pub limit: Option<usize>,

@@ -381,7 +381,8 @@ async fn dispatch_push(state: &AppState) {
     };
     let now = Utc::now();
     // A push daemon runs one job at a time: one that holds a running job gets no other.
-    let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 200, None).await {
+    let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 200, None).await
+    {
         Ok(page) => page
             .items
             .iter()

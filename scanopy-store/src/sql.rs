@@ -118,6 +118,28 @@ fn json_err(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |_| StoreError::Internal(what.to_owned())
 }
 
+/// SQLite keeps memory statistics by default, under one process-wide mutex taken on every
+/// allocation and free. sqlx copies each value of each row (`sqlite3_value_dup`) on the
+/// connection's thread and frees it on the runtime's: under a busy `GET /devices` that mutex
+/// and its futex wake-ups took a third of the server's time. Nothing here reads the statistics,
+/// so they are turned off, once, before the first connection is opened.
+#[allow(unsafe_code)]
+fn sqlite_without_memory_statistics() {
+    #[cfg(feature = "sqlite")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. sqlite3_config must not run
+            // beside other SQLite calls: this runs once, before this process's first
+            // connection (every one is opened after it returns); were SQLite already in use,
+            // the call would only return SQLITE_MISUSE and change nothing.
+            unsafe {
+                libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+            }
+        });
+    }
+}
+
 impl SqlStore {
     /// Opens (creating it if needed) the SQLite database file at `path` and brings its schema
     /// up to date. A database written by a newer scanopy is refused.
@@ -133,6 +155,7 @@ impl SqlStore {
     }
 
     async fn connect_sqlite(url: &str, connections: u32) -> Result<Self> {
+        sqlite_without_memory_statistics();
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
@@ -386,14 +409,16 @@ impl SqlStore {
         conn: &mut AnyConnection,
         id: Uuid,
     ) -> Result<Option<StoredDevice>> {
-        Ok(Self::load_devices(dia, conn, &[id]).await?.pop())
+        Ok(Self::load_devices(dia, conn, &[id], true).await?.pop())
     }
 
-    /// Devices by id, in the order given (deleted ones left out): three queries however many.
+    /// Devices by id, in the order given (deleted ones left out): three queries however many
+    /// (two `without_services`).
     async fn load_devices(
         dia: Dialect,
         conn: &mut AnyConnection,
         ids: &[Uuid],
+        with_services: bool,
     ) -> Result<Vec<StoredDevice>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -450,11 +475,15 @@ impl SqlStore {
             query = query.bind(id);
         }
         let mut services: HashMap<String, Vec<Service>> = HashMap::new();
-        for r in query
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err("read services"))?
-        {
+        let rows_of_services = if with_services {
+            query
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err("read services"))?
+        } else {
+            Vec::new()
+        };
+        for r in rows_of_services {
             let parsed = (|| {
                 Some(Service {
                     ip: r.get::<String, _>("ip").parse().ok()?,
@@ -1514,7 +1543,7 @@ impl Store for SqlStore {
             .take(limit)
             .filter_map(|i| Uuid::parse_str(i).ok())
             .collect();
-        let items = Self::load_devices(dia, &mut conn, &wanted).await?;
+        let items = Self::load_devices(dia, &mut conn, &wanted, !filter.without_services).await?;
         let next_cursor = if more {
             items.last().map(|d| d.device.id.to_string())
         } else {

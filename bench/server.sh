@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Server benchmark (issue #6): with 10,000 devices stored, GET /api/v1/devices at 100
+# connections (wrk), the topology of the 10,000 devices (JSON, DOT, SVG), and the server's peak
+# RSS. Everything stays on 127.0.0.1; the server runs with --no-local-daemon, so nothing is
+# scanned. Load is bounded (15 s of wrk).
+#
+#   bench/server.sh            # from a clone; installs wrk with apt-get when missing (root)
+#
+# Environment: DEVICES (10000), PORTS_PER_DEVICE (10), PORT (60181), DURATION (15s),
+# CONNECTIONS (100), RUNS (topology timings per format, 7), KEEP=1 keeps the data directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEVICES=${DEVICES:-10000}
+PORTS_PER_DEVICE=${PORTS_PER_DEVICE:-10}
+PORT=${PORT:-60181}
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-100}
+RUNS=${RUNS:-7}
+BASE="http://127.0.0.1:$PORT"
+PASSWORD="bench-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk (apt-get)" >&2
+    apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+command -v curl >/dev/null || { echo "server.sh needs curl" >&2; exit 1; }
+
+cd "$ROOT"
+cargo build --release -p scanopy-server -p scanopy-benches >&2
+SERVER="$ROOT/target/release/scanopy-server"
+SEED="$ROOT/target/release/seed"
+
+DATA=$(mktemp -d /tmp/scanopy-server-bench.XXXXXX)
+WORK=$(mktemp -d /tmp/scanopy-server-bench-work.XXXXXX)
+PID=
+cleanup() {
+    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    [ "${KEEP:-0}" = 1 ] && echo "kept $DATA" >&2 || rm -rf "$DATA"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$SEED" "$DATA" "$DEVICES" "$PORTS_PER_DEVICE" >&2
+
+SCANOPY_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn "$SERVER" --data-dir "$DATA" --no-local-daemon \
+    --listen "127.0.0.1:$PORT" 2>"$WORK/server.log" &
+PID=$!
+for _ in $(seq 100); do
+    curl -fsS "$BASE/api/v1/health" >/dev/null 2>&1 && break
+    kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+curl -fsS "$BASE/api/v1/health" >/dev/null
+
+# Sign in, then make a read-only API token for wrk.
+curl -fsS -c "$WORK/jar" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login" >/dev/null
+TOKEN=$(curl -fsS -b "$WORK/jar" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","role":"read"}' "$BASE/api/v1/tokens" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+AUTH="Authorization: Bearer $TOKEN"
+
+count=$(curl -fsS -H "$AUTH" "$BASE/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["devices"])')
+echo "server has $count devices" >&2
+[ "$count" -ge "$DEVICES" ] || { echo "seeding failed" >&2; exit 1; }
+curl -fsS -o /dev/null -H "$AUTH" "$BASE/api/v1/devices" # warm-up
+
+rss_mib() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
+rss_idle=$(rss_mib VmRSS)
+
+# wrk's latency figures come as 1.23ms, 456.78us or 1.02s: in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+        printf "%.2f", n }'
+}
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$AUTH" "$BASE/api/v1/devices" | tee "$WORK/wrk.txt" >&2
+p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/wrk.txt")")
+p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")")
+rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
+non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk.txt")
+errors=$(awk '/Socket errors/ { print }' "$WORK/wrk.txt")
+rss_after_wrk=$(rss_mib VmHWM)
+
+# The topology of every device, one request at a time; the median of RUNS.
+median_ms() {
+    local format=$1 times=()
+    curl -fsS -o "$WORK/topology.$format" -H "$AUTH" "$BASE/api/v1/topology?format=$format"
+    for _ in $(seq "$RUNS"); do
+        times+=("$(curl -fsS -o /dev/null -w '%{time_total}' -H "$AUTH" "$BASE/api/v1/topology?format=$format")")
+    done
+    printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] * 1000 }'
+}
+topo_json=$(median_ms json)
+topo_dot=$(median_ms dot)
+topo_svg=$(median_ms svg)
+topo_nodes=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["nodes"]))' "$WORK/topology.json" 2>/dev/null || echo "?")
+
+rss_peak=$(rss_mib VmHWM)
+rss_now=$(rss_mib VmRSS)
+
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 < t + 0) ? "PASS" : "MISS" }'; }
+echo
+echo "scanopy-server, $count devices ($PORTS_PER_DEVICE open ports each), SQLite, 127.0.0.1, $(nproc) cores"
+echo "wrk -t2 -c$CONNECTIONS -d$DURATION --latency $BASE/api/v1/devices (a page of 50): $rps req/s, p50 $p50 ms${non2xx:+, non-2xx $non2xx}${errors:+, $errors}"
+echo "topology JSON bytes: $(wc -c <"$WORK/topology.json"), nodes: $topo_nodes; SVG bytes: $(wc -c <"$WORK/topology.svg")"
+echo
+printf '| %-44s | %10s | %8s | %-6s |\n' "measure" "measured" "target" "result"
+printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "----------" "--------"
+printf '| %-44s | %7s ms | %5s ms | %-6s |\n' "GET /api/v1/devices p99, $CONNECTIONS connections" "$p99" 50 "$(verdict "$p99" 50)"
+printf '| %-44s | %7s ms | %5s ms | %-6s |\n' "GET /api/v1/topology?format=json (median)" "$topo_json" 200 "$(verdict "$topo_json" 200)"
+printf '| %-44s | %7s ms | %5s ms | %-6s |\n' "GET /api/v1/topology?format=dot (median)" "$topo_dot" 200 "$(verdict "$topo_dot" 200)"
+printf '| %-44s | %7s ms | %5s ms | %-6s |\n' "GET /api/v1/topology?format=svg (median)" "$topo_svg" 200 "$(verdict "$topo_svg" 200)"
+printf '| %-44s | %6s MiB | %4s MB | %-6s |\n' "server peak RSS (VmHWM) after the load" "$rss_peak" 150 "$(verdict "$(awk -v m="$rss_peak" 'BEGIN { print m * 1.048576 }')" 150)"
+echo
+echo "RSS: $rss_idle MiB before the load; peak $rss_after_wrk MiB after wrk, $rss_peak MiB after the topology; $rss_now MiB now."
+echo "No peer server is measured: the issue names none."
