@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -193,14 +193,49 @@ fn device_filter(q: &DeviceQuery) -> ApiResult<DeviceFilter> {
 pub async fn devices(
     State(state): State<AppState>,
     _c: Caller,
+    RawQuery(raw): RawQuery,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> ApiResult<Response> {
     let filter = device_filter(&q)?;
-    let page = state
-        .store
-        .devices(&filter, limit(q.limit)?, q.cursor.as_deref())
-        .await?;
-    Ok(axum::Json(page).into_response())
+    let n = limit(q.limit)?;
+    let key = format!("devices?{}", raw.unwrap_or_default());
+    cached(&state, key, "application/json", || async {
+        let page = state.store.devices(&filter, n, q.cursor.as_deref()).await?;
+        serde_json::to_vec(&page).map_err(|_| ApiError::bad_request("devices"))
+    })
+    .await
+}
+
+/// Serves `key` from the cache, or computes, keeps and serves it.
+async fn cached<F, Fut>(
+    state: &AppState,
+    key: String,
+    content_type: &'static str,
+    compute: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Vec<u8>>>,
+{
+    let answer = |body: axum::body::Bytes, ct: &'static str| {
+        ([(header::CONTENT_TYPE, ct)], body).into_response()
+    };
+    if let Some((body, ct)) = state.cache.get(&key) {
+        state.metrics.inc("cache_hits");
+        return Ok(answer(body, ct));
+    }
+    let lock = state.cache.lock_for(&key);
+    let _computing = lock.lock().await;
+    if let Some((body, ct)) = state.cache.get(&key) {
+        state.metrics.inc("cache_hits");
+        return Ok(answer(body, ct));
+    }
+    let generation = state.cache.generation();
+    let body = axum::body::Bytes::from(compute().await?);
+    state
+        .cache
+        .put(key, generation, body.clone(), content_type);
+    Ok(answer(body, content_type))
 }
 
 /// `GET /devices/{id}`: with its history.
@@ -294,6 +329,7 @@ pub async fn patch_device(
             },
         )
         .await?;
+    state.cache.invalidate();
     Ok(axum::Json(d))
 }
 
@@ -308,6 +344,7 @@ pub async fn delete_device(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "device")?;
     state.store.delete_device(id).await?;
+    state.cache.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,6 +407,7 @@ pub async fn create_network(
     }
     let subnets = parse_cidrs("subnets", &n.subnets)?;
     let net = state.store.create_network(&n.name, &subnets).await?;
+    state.cache.invalidate();
     Ok((StatusCode::CREATED, axum::Json(net)).into_response())
 }
 
@@ -427,32 +465,35 @@ pub async fn topology(
             "format: {format:?} is not one of json, dot, mermaid, svg"
         )));
     }
-    let stored = all_devices(&state, network).await?;
-    let devices: Vec<scanopy_core::Device> = stored
-        .into_iter()
-        .map(|s| {
-            let mut d = s.device;
-            if let Some(name) = s.user_name {
-                d.hostname = Some(name);
-            }
-            d
+let key = format!("topology?{}&{format}", network.map(|n| n.to_string()).unwrap_or_default());
+    let content_type = match format {
+        "dot" => "text/vnd.graphviz; charset=utf-8",
+        "mermaid" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        _ => "application/json",
+    };
+    let st = state.clone();
+    cached(&state, key, content_type, || async move {
+        let stored = all_devices(&st, network).await?;
+        let devices: Vec<scanopy_core::Device> = stored
+            .into_iter()
+            .map(|s| {
+                let mut d = s.device;
+                if let Some(name) = s.user_name {
+                    d.hostname = Some(name);
+                }
+                d
+            })
+            .collect();
+        let t = Topology::build(&devices);
+        Ok(match format {
+            "dot" => t.to_dot().into_bytes(),
+            "mermaid" => t.to_mermaid().into_bytes(),
+            "svg" => t.to_svg().into_bytes(),
+            _ => serde_json::to_vec(&t.to_json()).map_err(|_| ApiError::bad_request("topology"))?,
         })
-        .collect();
-    let t = Topology::build(&devices);
-    Ok(match format {
-        "dot" => (
-            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8")],
-            t.to_dot(),
-        )
-            .into_response(),
-        "mermaid" => (
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            t.to_mermaid(),
-        )
-            .into_response(),
-        "svg" => ([(header::CONTENT_TYPE, "image/svg+xml")], t.to_svg()).into_response(),
-        _ => axum::Json(t.to_json()).into_response(),
     })
+    .await
 }
 
 // ---- scans and schedules ---------------------------------------------------------------

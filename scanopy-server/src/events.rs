@@ -27,6 +27,10 @@ pub async fn pump(state: AppState) {
     loop {
         match state.store.events(last, 500).await {
             Ok(evs) => {
+                if !evs.is_empty() {
+                    // Possibly written by another server on the same database.
+                    state.cache.invalidate();
+                }
                 for e in &evs {
                     last = e.seq;
                     state.metrics.inc(&format!("events_{}", e.kind));

@@ -149,6 +149,7 @@ pub async fn apply_results(
         .store
         .apply_batch(run, batch.batch_id, &batch.observations)
         .await?;
+    state.cache.invalidate();
     state
         .metrics
         .add("observations", batch.observations.len() as u64);
@@ -233,7 +234,9 @@ pub async fn finish_job(
             .record_scan_error(run, &format!("warnings: {}", f.warnings.join("; ")))
             .await?;
     }
-    match state.store.finish_scan(run, status).await {
+    let finished = state.store.finish_scan(run, status).await;
+    state.cache.invalidate();
+    match finished {
         Ok(_) | Err(StoreError::BadRequest(_)) => {}
         Err(e) => return Err(e.into()),
     }

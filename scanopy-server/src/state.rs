@@ -72,6 +72,8 @@ pub struct Inner {
     pub kick: tokio::sync::Notify,
     /// Cancellation of jobs the local daemon runs, by run id.
     pub local_jobs: Mutex<HashMap<Uuid, tokio_util::sync::CancellationToken>>,
+    /// Answers of the busiest read routes, until the next write.
+    pub cache: crate::cache::ResponseCache,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             started: Instant::now(),
             kick: tokio::sync::Notify::new(),
             local_jobs: Mutex::new(HashMap::new()),
+            cache: Default::default(),
         }))
     }
 

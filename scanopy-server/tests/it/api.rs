@@ -622,6 +622,9 @@ async fn user_edits_and_deletions_through_the_api() {
         (d["user_name"].as_str(), d["tags"][0].as_str()),
         (Some("web"), Some("prod"))
     );
+    // Lists show the edit at once (their answers are cached until the next write).
+    let (_, listed) = api.get("/api/v1/devices?q=10.77.0.10").await;
+    assert_eq!(listed["items"][0]["user_name"], "web");
     // null clears; a field left out stays.
     let (_, d) = api
         .call(
@@ -647,6 +650,8 @@ async fn user_edits_and_deletions_through_the_api() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = api.get(&path).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, listed) = api.get("/api/v1/devices?q=10.77.0.10").await;
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");
     let (s, _) = api.call(Method::DELETE, &path, Some(&admin), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
