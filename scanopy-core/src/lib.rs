@@ -65,6 +65,7 @@ pub mod merge;
 pub mod model;
 pub mod observation;
 pub mod pipeline;
+pub mod ports;
 pub mod protocol;
 
 /// How to write a scanner of your own: the trait, observations, cancellation, rate limits,

@@ -12,7 +12,9 @@
 //!   a deleted device stays deleted unless seen again after the deletion; what users set (name,
 //!   notes, tags) is never overwritten by a scan.
 //! - Events (`device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
-//!   `scan_done`) with a sequence number to resume from.
+//!   `service_gone`, `scan_done`) with a sequence number to resume from. A finished scan that
+//!   probed a TCP port of a device it saw, and no longer found it open, removes that service
+//!   (`service_gone`).
 //!
 //! # Example
 //! ```

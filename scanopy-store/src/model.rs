@@ -112,6 +112,8 @@ pub struct ChangeSet {
     pub services_new: Vec<(Uuid, u16, String)>,
     /// Services whose state, name, product or version changed.
     pub services_changed: Vec<(Uuid, u16, String)>,
+    /// Services a finished scan probed and no longer found: (device, port, transport).
+    pub services_gone: Vec<(Uuid, u16, String)>,
 }
 
 impl ChangeSet {
@@ -122,6 +124,7 @@ impl ChangeSet {
             && self.devices_gone.is_empty()
             && self.services_new.is_empty()
             && self.services_changed.is_empty()
+            && self.services_gone.is_empty()
     }
 }
 
@@ -189,7 +192,7 @@ pub struct Event {
     /// Its network.
     pub network: Uuid,
     /// `device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
-    /// `scan_done`.
+    /// `service_gone`, `scan_done`.
     pub kind: String,
     /// The device concerned.
     pub device: Option<Uuid>,

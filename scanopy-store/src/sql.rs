@@ -466,9 +466,18 @@ impl SqlStore {
                 });
         }
 
-        let svc_sql = format!(
-            "SELECT * FROM services WHERE device_id IN ({marks}) ORDER BY ip, transport, port"
-        );
+        // One row per device, its services aggregated as JSON by the database: a tenth of the
+        // rows of one row per service, which is where reading a page spent its time.
+        let svc_sql = match dia {
+            Dialect::Sqlite => format!(
+                "SELECT device_id, json_group_array(json_array(ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen)) AS s \
+                 FROM (SELECT * FROM services WHERE device_id IN ({marks}) ORDER BY device_id, ip, transport, port) GROUP BY device_id"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT device_id, json_agg(json_build_array(ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) ORDER BY ip, transport, port)::text AS s \
+                 FROM services WHERE device_id IN ({marks}) GROUP BY device_id"
+            ),
+        };
         let svc_sql = q(dia, &svc_sql).into_owned();
         let mut query = sqlx::query(&svc_sql).persistent(false);
         for id in &id_strings {
@@ -483,32 +492,57 @@ impl SqlStore {
         } else {
             Vec::new()
         };
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let word = |w: String| serde_json::Value::String(w);
         for r in rows_of_services {
-            let parsed = (|| {
-                Some(Service {
-                    ip: r.get::<String, _>("ip").parse().ok()?,
-                    port: u16::try_from(r.get::<i64, _>("port")).ok()?,
-                    transport: serde_json::from_value(serde_json::Value::String(
-                        r.get("transport"),
-                    ))
-                    .ok()?,
-                    state: serde_json::from_value(serde_json::Value::String(r.get("state")))
-                        .ok()?,
-                    name: r.get("name"),
-                    product: r.get("product"),
-                    version: r.get("version"),
-                    extra: serde_json::from_str(&r.get::<String, _>("extra")).unwrap_or_default(),
-                    confidence: serde_json::from_value(serde_json::Value::String(
-                        r.get("confidence"),
-                    ))
-                    .unwrap_or_default(),
-                    evidence: r.get("evidence"),
-                    first_seen: parse_ts(&r.get::<String, _>("first_seen")),
-                    last_seen: parse_ts(&r.get::<String, _>("last_seen")),
-                })
-            })();
-            if let Some(svc) = parsed {
-                services.entry(r.get("device_id")).or_default().push(svc);
+            let list: Vec<Row> = serde_json::from_str(&r.get::<String, _>("s"))
+                .map_err(json_err("read services"))?;
+            let out = services.entry(r.get("device_id")).or_default();
+            for (
+                ip,
+                port,
+                transport,
+                state,
+                name,
+                product,
+                version,
+                extra,
+                confidence,
+                evidence,
+                first,
+                last,
+            ) in list
+            {
+                let parsed = (|| {
+                    Some(Service {
+                        ip: ip.parse().ok()?,
+                        port: u16::try_from(port).ok()?,
+                        transport: serde_json::from_value(word(transport)).ok()?,
+                        state: serde_json::from_value(word(state)).ok()?,
+                        name,
+                        product,
+                        version,
+                        extra: serde_json::from_str(&extra).unwrap_or_default(),
+                        confidence: serde_json::from_value(word(confidence)).unwrap_or_default(),
+                        evidence,
+                        first_seen: parse_ts(&first),
+                        last_seen: parse_ts(&last),
+                    })
+                })();
+                out.extend(parsed);
             }
         }
 
@@ -1458,6 +1492,62 @@ impl Store for SqlStore {
                     )
                     .await?;
                 }
+            }
+        }
+        let probed_tcp = info.config.scanners.is_empty()
+            || info
+                .config
+                .scanners
+                .iter()
+                .any(|s| s == "tcp" || s == "syn");
+        if status == RunStatus::Done && !info.targets.is_empty() && probed_tcp {
+            // Services gone: on a device this run saw, a TCP port the run probed that it no
+            // longer found open.
+            let ports: std::collections::HashSet<u16> =
+                scanopy_core::ports::tcp_ports(&info.config)
+                    .into_iter()
+                    .collect();
+            let rows = sqlx::query(&q(dia, "SELECT s.device_id, s.ip, s.port, s.name, s.product FROM services s JOIN devices d ON d.id = s.device_id \
+                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen >= ? AND s.last_seen < ? AND s.transport = 'tcp'"))
+                .bind(info.network.to_string())
+                .bind(ts(info.started_at))
+                .bind(ts(info.started_at))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err("find services gone"))?;
+            for r in &rows {
+                let ip_s: String = r.get("ip");
+                let Ok(ip) = ip_s.parse::<std::net::IpAddr>() else {
+                    continue;
+                };
+                let Ok(port) = u16::try_from(r.get::<i64, _>("port")) else {
+                    continue;
+                };
+                if !ports.contains(&port) || !info.targets.iter().any(|t| t.contains(&ip)) {
+                    continue;
+                }
+                let device: String = r.get("device_id");
+                sqlx::query(&q(dia, "DELETE FROM services WHERE device_id = ? AND ip = ? AND transport = 'tcp' AND port = ?"))
+                    .bind(&device)
+                    .bind(&ip_s)
+                    .bind(i64::from(port))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("mark a service gone"))?;
+                let uid = Uuid::parse_str(&device).ok();
+                if let Some(u) = uid {
+                    changes.services_gone.push((u, port, "tcp".into()));
+                }
+                Self::event(
+                    dia,
+                    &mut tx,
+                    info.network,
+                    "service_gone",
+                    uid,
+                    Some(run),
+                    serde_json::json!({"ip": ip_s, "port": port, "protocol": "tcp", "name": r.get::<String, _>("name"), "product": r.get::<Option<String>, _>("product")}),
+                )
+                .await?;
             }
         }
         Self::event(

@@ -974,3 +974,86 @@ pub(crate) async fn an_address_gains_its_mac_without_a_duplicate(store: &dyn Sto
         assert!(d.device.interfaces[0].mac.is_some());
     }
 }
+
+/// A finished scan that probed a port it no longer finds open removes the service and says so;
+/// a scan that did not probe it, or did not see the device, changes nothing.
+pub(crate) async fn services_not_found_again_are_gone(store: &dyn Store) {
+    let net = network(store).await;
+    let with_ports = |ports: &str, scanners: &[&str]| NewScanRun {
+        network: net,
+        daemon: None,
+        config: ScanConfig {
+            ports: ports.parse().unwrap(),
+            scanners: scanners.iter().map(|s| s.to_string()).collect(),
+            ..ScanConfig::default()
+        },
+        targets: vec!["10.0.0.0/24".parse().unwrap()],
+    };
+    let first = store
+        .start_scan(with_ports("22,80,443", &[]))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    store
+        .apply_batch(
+            first.id,
+            Uuid::new_v4(),
+            &[
+                obs("10.0.0.5", now, port(22)),
+                obs("10.0.0.5", now, port(80)),
+                obs("10.0.0.5", now, port(443)),
+                obs("10.0.0.6", now, port(22)),
+            ],
+        )
+        .await
+        .unwrap();
+    store.finish_scan(first.id, RunStatus::Done).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // Probes 22 and 80 only; finds 22 on .5; .6 does not answer at all.
+    let second = store
+        .start_scan(with_ports("22,80", &["tcp"]))
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            second.id,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", Utc::now(), port(22))],
+        )
+        .await
+        .unwrap();
+    let c = store.finish_scan(second.id, RunStatus::Done).await.unwrap();
+    let gone: Vec<u16> = c.services_gone.iter().map(|(_, p, _)| *p).collect();
+    assert_eq!(gone, vec![80], "443 was not probed; .6 was not seen");
+    let devices = all(store).await;
+    let five = devices
+        .iter()
+        .find(|d| d.device.ips().contains(&"10.0.0.5".parse().unwrap()))
+        .unwrap();
+    let mut left: Vec<u16> = five.device.services.iter().map(|s| s.port).collect();
+    left.sort();
+    assert_eq!(left, vec![22, 443]);
+    let six = devices
+        .iter()
+        .find(|d| d.device.ips().contains(&"10.0.0.6".parse().unwrap()))
+        .unwrap();
+    assert_eq!(six.device.services.len(), 1);
+    let evs = store.events(0, 1000).await.unwrap();
+    let e = evs.iter().find(|e| e.kind == "service_gone").unwrap();
+    assert_eq!(e.detail["port"], 80);
+    // A scan without the TCP scanner removes nothing.
+    let third = store
+        .start_scan(with_ports("22,80,443", &["arp"]))
+        .await
+        .unwrap();
+    store
+        .apply_batch(
+            third.id,
+            Uuid::new_v4(),
+            &[obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05"))],
+        )
+        .await
+        .unwrap();
+    let c = store.finish_scan(third.id, RunStatus::Done).await.unwrap();
+    assert!(c.services_gone.is_empty(), "{c:?}");
+}

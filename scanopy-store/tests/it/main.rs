@@ -80,6 +80,7 @@ on_postgres!(
     credentials_verify_expire_and_revoke,
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
+    services_not_found_again_are_gone,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,6 +186,7 @@ on_sqlite!(
     credentials_verify_expire_and_revoke,
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
+    services_not_found_again_are_gone,
 );
 
 #[tokio::test]

@@ -1,0 +1,86 @@
+//! The ranked port lists behind `--ports top100|top1000`, and the port list of a scan (data
+//! compiled in from `data/top-tcp-ports.txt`, ranked by nmap-services frequency).
+
+use std::sync::OnceLock;
+
+use crate::{PortSpec, ScanConfig};
+
+const TOP_TCP: &str = include_str!("../data/top-tcp-ports.txt");
+
+/// The ranked TCP ports with their usual names, most commonly open first.
+pub fn ranked_tcp() -> &'static [(u16, &'static str)] {
+    static LIST: OnceLock<Vec<(u16, &'static str)>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        TOP_TCP
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                let port = parts.next()?.parse().ok()?;
+                Some((port, parts.next().unwrap_or("unknown")))
+            })
+            .collect()
+    })
+}
+
+/// The usual name of a TCP port, from the ranked list (a hint, never an identification).
+pub fn tcp_port_name(port: u16) -> Option<&'static str> {
+    ranked_tcp()
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map(|(_, n)| *n)
+}
+
+/// The TCP ports a scan probes on each host, in probing order (most common first for top-N
+/// lists), without the ports the configuration excludes (printer ports unless asked).
+pub fn tcp_ports(config: &ScanConfig) -> Vec<u16> {
+    let ports: Vec<u16> = match &config.ports {
+        PortSpec::Top(n) => ranked_tcp()
+            .iter()
+            .take(usize::from(*n))
+            .map(|(p, _)| *p)
+            .collect(),
+        other => other.explicit_ports().unwrap_or_default(),
+    };
+    ports
+        .into_iter()
+        .filter(|p| config.port_allowed(*p))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranked_list_has_a_thousand_distinct_ports() {
+        let list = ranked_tcp();
+        assert_eq!(list.len(), 1000);
+        let mut ports: Vec<u16> = list.iter().map(|(p, _)| *p).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 1000);
+        assert_eq!(list[0], (80, "http"));
+        assert_eq!(tcp_port_name(22), Some("ssh"));
+    }
+
+    #[test]
+    fn printer_ports_are_left_out_by_default() {
+        let c = ScanConfig::default();
+        let ports = tcp_ports(&c);
+        assert!(!ports.contains(&9100));
+        assert!(ports.len() < 1000 && ports.len() > 990);
+        let c = ScanConfig {
+            probe_printer_ports: true,
+            ports: "9100,80".parse().unwrap(),
+            ..c
+        };
+        assert_eq!(tcp_ports(&c), vec![80, 9100]);
+        // 9100 (jetdirect) ranks in the top 100 and is left out.
+        let c = ScanConfig {
+            ports: PortSpec::Top(100),
+            ..ScanConfig::default()
+        };
+        assert_eq!(tcp_ports(&c).len(), 99);
+    }
+}
