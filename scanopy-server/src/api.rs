@@ -232,9 +232,7 @@ where
     }
     let generation = state.cache.generation();
     let body = axum::body::Bytes::from(compute().await?);
-    state
-        .cache
-        .put(key, generation, body.clone(), content_type);
+    state.cache.put(key, generation, body.clone(), content_type);
     Ok(answer(body, content_type))
 }
 
@@ -421,30 +419,6 @@ pub struct TopologyQuery {
     pub format: Option<String>,
 }
 
-/// All devices of a network (or of all), page by page, without their services: what the map
-/// draws.
-pub async fn all_devices(state: &AppState, network: Option<Uuid>) -> ApiResult<Vec<StoredDevice>> {
-    let filter = DeviceFilter {
-        network,
-        // The map draws devices and their interfaces; services are nine rows in ten.
-        without_services: true,
-        ..DeviceFilter::default()
-    };
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = state
-            .store
-            .devices(&filter, 1000, cursor.as_deref())
-            .await?;
-        out.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
-}
-
 /// `GET /topology`.
 #[utoipa::path(get, path = "/api/v1/topology", tag = "inventory", params(TopologyQuery),
     responses((status = 200, description = "the map as JSON, DOT, Mermaid or SVG")))]
@@ -465,7 +439,10 @@ pub async fn topology(
             "format: {format:?} is not one of json, dot, mermaid, svg"
         )));
     }
-let key = format!("topology?{}&{format}", network.map(|n| n.to_string()).unwrap_or_default());
+    let key = format!(
+        "topology?{}&{format}",
+        network.map(|n| n.to_string()).unwrap_or_default()
+    );
     let content_type = match format {
         "dot" => "text/vnd.graphviz; charset=utf-8",
         "mermaid" => "text/plain; charset=utf-8",
@@ -474,7 +451,7 @@ let key = format!("topology?{}&{format}", network.map(|n| n.to_string()).unwrap_
     };
     let st = state.clone();
     cached(&state, key, content_type, || async move {
-        let stored = all_devices(&st, network).await?;
+        let stored = st.store.map_devices(network).await?;
         let devices: Vec<scanopy_core::Device> = stored
             .into_iter()
             .map(|s| {

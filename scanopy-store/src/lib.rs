@@ -152,6 +152,10 @@ pub trait Store: Send + Sync {
     /// Events after sequence number `after`, oldest first.
     async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
 
+    /// Every device of a network (or of all), without services: what the map needs, read in
+    /// one pass rather than page by page.
+    async fn map_devices(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>>;
+
     /// The newest events, newest first.
     async fn recent_events(&self, limit: usize) -> Result<Vec<Event>>;
 

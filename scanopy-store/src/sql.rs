@@ -548,46 +548,135 @@ impl SqlStore {
 
         let mut by_id: HashMap<String, StoredDevice> = HashMap::new();
         for row in rows {
-            let id_s: String = row.get("id");
-            let Ok(id) = Uuid::parse_str(&id_s) else {
-                continue;
-            };
-            let device = Device {
-                id,
-                hostname: row.get("hostname"),
-                vendor: row.get("vendor"),
-                device_type: DeviceType::from_str(&row.get::<String, _>("device_type"))
-                    .unwrap_or_default(),
-                device_type_evidence: row.get("device_type_evidence"),
-                interfaces: interfaces.remove(&id_s).unwrap_or_default(),
-                services: services.remove(&id_s).unwrap_or_default(),
-                first_seen: parse_ts(&row.get::<String, _>("first_seen")),
-                last_seen: parse_ts(&row.get::<String, _>("last_seen")),
-                sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),
-                randomized_mac: row.get::<i64, _>("randomized_mac") != 0,
-                parent: row
-                    .get::<Option<String>, _>("parent_id")
-                    .and_then(|p| Uuid::parse_str(&p).ok()),
-                container: row
-                    .get::<Option<String>, _>("container")
-                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
-                merge_reasons: Vec::new(),
-            };
-            by_id.insert(
-                id_s,
-                StoredDevice {
-                    device,
-                    network: Uuid::parse_str(&row.get::<String, _>("network_id"))
-                        .unwrap_or_default(),
-                    user_name: row.get("user_name"),
-                    notes: row.get("notes"),
-                    tags: serde_json::from_str(&row.get::<String, _>("tags")).unwrap_or_default(),
-                    offline: row.get::<i64, _>("offline") != 0,
-                },
-            );
+            if let Some(d) = device_from_row(&row, &mut interfaces, &mut services) {
+                by_id.insert(row.get("id"), d);
+            }
         }
         Ok(id_strings.iter().filter_map(|i| by_id.remove(i)).collect())
     }
+
+    /// Every device (of a network) with what the map draws (name, type, parent, container,
+    /// interfaces; no services, no history), in one query: a row per device, its interfaces
+    /// aggregated as JSON by the database.
+    pub(crate) async fn map_devices_impl(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>> {
+        let dia = self.dialect;
+        let ifs = match dia {
+            Dialect::Sqlite => {
+                "(SELECT json_group_array(json_array(ip, mac, subnet)) FROM interfaces i WHERE i.device_id = d.id)"
+            }
+            Dialect::Postgres => {
+                "(SELECT json_agg(json_build_array(ip, mac, subnet) ORDER BY ip, mac)::text FROM interfaces i WHERE i.device_id = d.id)"
+            }
+        };
+        let mut sql = format!(
+            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs \
+             FROM devices d WHERE d.deleted_at IS NULL"
+        );
+        if network.is_some() {
+            sql.push_str(" AND d.network_id = ?");
+        }
+        sql.push_str(" ORDER BY d.id");
+        let sql = q(dia, &sql);
+        let mut query = sqlx::query(&sql);
+        if let Some(n) = network {
+            query = query.bind(n.to_string());
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read the map"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let Ok(id) = Uuid::parse_str(&r.get::<String, _>("id")) else {
+                continue;
+            };
+            let list: Vec<(String, String, Option<String>)> = r
+                .get::<Option<String>, _>("ifs")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(json_err("read the map"))?
+                .unwrap_or_default();
+            let mut interfaces: Vec<Interface> = list
+                .into_iter()
+                .filter_map(|(ip, mac, subnet)| {
+                    Some(Interface {
+                        ip: ip.parse().ok()?,
+                        mac: MacAddr::from_str(&mac).ok(),
+                        subnet: subnet.and_then(|s| s.parse().ok()),
+                    })
+                })
+                .collect();
+            interfaces.sort_by_key(|i| (i.ip, i.mac));
+            let device = Device {
+                id,
+                hostname: r.get("hostname"),
+                device_type: DeviceType::from_str(&r.get::<String, _>("device_type"))
+                    .unwrap_or_default(),
+                interfaces,
+                parent: r
+                    .get::<Option<String>, _>("parent_id")
+                    .and_then(|p| Uuid::parse_str(&p).ok()),
+                container: r
+                    .get::<Option<String>, _>("container")
+                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+                vendor: None,
+                device_type_evidence: None,
+                services: Vec::new(),
+                first_seen: DateTime::<Utc>::UNIX_EPOCH,
+                last_seen: DateTime::<Utc>::UNIX_EPOCH,
+                sources: Default::default(),
+                randomized_mac: false,
+                merge_reasons: Vec::new(),
+            };
+            out.push(StoredDevice {
+                device,
+                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+                user_name: r.get("user_name"),
+                notes: None,
+                tags: Vec::new(),
+                offline: r.get::<i64, _>("offline") != 0,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A stored device from its row, taking its interfaces and services out of the maps.
+fn device_from_row(
+    row: &sqlx::any::AnyRow,
+    interfaces: &mut HashMap<String, Vec<Interface>>,
+    services: &mut HashMap<String, Vec<Service>>,
+) -> Option<StoredDevice> {
+    let id_s: String = row.get("id");
+    let id = Uuid::parse_str(&id_s).ok()?;
+    let device = Device {
+        id,
+        hostname: row.get("hostname"),
+        vendor: row.get("vendor"),
+        device_type: DeviceType::from_str(&row.get::<String, _>("device_type")).unwrap_or_default(),
+        device_type_evidence: row.get("device_type_evidence"),
+        interfaces: interfaces.remove(&id_s).unwrap_or_default(),
+        services: services.remove(&id_s).unwrap_or_default(),
+        first_seen: parse_ts(&row.get::<String, _>("first_seen")),
+        last_seen: parse_ts(&row.get::<String, _>("last_seen")),
+        sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),
+        randomized_mac: row.get::<i64, _>("randomized_mac") != 0,
+        parent: row
+            .get::<Option<String>, _>("parent_id")
+            .and_then(|p| Uuid::parse_str(&p).ok()),
+        container: row
+            .get::<Option<String>, _>("container")
+            .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+        merge_reasons: Vec::new(),
+    };
+    Some(StoredDevice {
+        device,
+        network: Uuid::parse_str(&row.get::<String, _>("network_id")).unwrap_or_default(),
+        user_name: row.get("user_name"),
+        notes: row.get("notes"),
+        tags: serde_json::from_str(&row.get::<String, _>("tags")).unwrap_or_default(),
+        offline: row.get::<i64, _>("offline") != 0,
+    })
 }
 
 /// A value bound into a bulk statement.
@@ -1856,6 +1945,10 @@ impl Store for SqlStore {
         cursor: Option<&str>,
     ) -> Result<Page<ServiceRow>> {
         self.services_impl(filter, limit, cursor).await
+    }
+
+    async fn map_devices(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>> {
+        self.map_devices_impl(network).await
     }
 
     async fn recent_events(&self, limit: usize) -> Result<Vec<Event>> {
