@@ -558,7 +558,10 @@ impl SqlStore {
     /// Every device (of a network) with what the map draws (name, type, parent, container,
     /// interfaces; no services, no history), in one query: a row per device, its interfaces
     /// aggregated as JSON by the database.
-    pub(crate) async fn map_devices_impl(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>> {
+    pub(crate) async fn map_devices_impl(
+        &self,
+        network: Option<Uuid>,
+    ) -> Result<Vec<StoredDevice>> {
         let dia = self.dialect;
         let ifs = match dia {
             Dialect::Sqlite => {
