@@ -30,7 +30,7 @@ pub const SESSION_DAYS: i64 = 7;
 pub struct Caller {
     /// The user (a token's owner).
     pub user: Option<Uuid>,
-    /// A name for logs and the UI.
+    /// A name for logs and the UI: the user name of a session, the name of an API token.
     pub username: String,
     /// What the caller may do.
     pub role: Role,
@@ -253,7 +253,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 }
 
 /// Creates the first admin at first start: the password from `SCANOPY_ADMIN_PASSWORD`, or a
-/// generated one printed once on the console. Returns the password when generated.
+/// generated one printed once on the console (stderr, not the logger).
 pub async fn bootstrap_admin(state: &AppState, given: Option<String>) -> anyhow::Result<()> {
     if state.store.user_count().await? > 0 {
         return Ok(());
