@@ -156,7 +156,8 @@ impl ServerClient {
         self.post::<(), _>("/poll", None, None).await
     }
 
-    /// `POST /jobs/{id}/results`. A 409 (already applied) counts as delivered.
+    /// `POST /jobs/{id}/results`. A batch applied before is answered 200 (`applied: false`); a
+    /// 409 (this daemon is not registered yet) is retried, never counted as delivered.
     pub async fn results(&self, job: Uuid, batch: &ResultsBatch) -> Result<JobAck, CallError> {
         conflict_is_ok(
             self.post(&format!("/jobs/{job}/results"), Some(batch), None)
@@ -178,7 +179,7 @@ impl ServerClient {
         .await
     }
 
-    /// `POST /jobs/{id}/finish`. A 409 (finished already) counts as delivered.
+    /// `POST /jobs/{id}/finish`. A finish sent before is answered 200; a 409 is retried.
     pub async fn finish(&self, job: Uuid, finish: &FinishRequest) -> Result<JobAck, CallError> {
         conflict_is_ok(
             self.post(&format!("/jobs/{job}/finish"), Some(finish), None)
@@ -187,11 +188,13 @@ impl ServerClient {
     }
 }
 
+/// A 409 means the server does not know this daemon yet (it registers again): try later, keep
+/// the entry.
 fn conflict_is_ok(r: Result<JobAck, CallError>) -> Result<JobAck, CallError> {
     match r {
-        Err(CallError::Rejected { status, .. }) if status == StatusCode::CONFLICT => {
-            Ok(JobAck::default())
-        }
+        Err(CallError::Rejected { status, message }) if status == StatusCode::CONFLICT => Err(
+            CallError::Retry(format!("the server answered 409: {message}")),
+        ),
         r => r,
     }
 }

@@ -174,14 +174,14 @@ impl Verifier {
             .ok()
             .and_then(|s| B64.decode(s.trim()).ok())
             .ok_or("malformed signature header")?;
-        if (now - ts).abs() > MAX_CLOCK_SKEW_SECS {
+        if now.abs_diff(ts) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err("timestamp too far from the daemon's clock");
         }
         self.key
             .verify(&signed_message(method, path, ts, body), &sig)
             .map_err(|_| "bad signature")?;
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, t| (now - *t).abs() <= MAX_CLOCK_SKEW_SECS);
+        seen.retain(|_, t| now.abs_diff(*t) <= MAX_CLOCK_SKEW_SECS.unsigned_abs());
         if seen.insert(sig, ts).is_some() {
             return Err("signature replayed");
         }

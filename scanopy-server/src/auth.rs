@@ -177,13 +177,16 @@ pub async fn login(
     Peer(peer): Peer,
     ApiJson(form): ApiJson<Login>,
 ) -> ApiResult<Response> {
+    if form.username.is_empty() || form.username.chars().count() > 64 {
+        return Err(ApiError::invalid("username: 1 to 64 characters"));
+    }
     let keys = [
         peer_key(peer),
         format!("user:{}", form.username.trim().to_lowercase()),
     ];
     if !state.allow_attempt(&keys) {
         state.metrics.inc("login_throttled");
-        tracing::warn!(user = %form.username, "sign-in attempts throttled");
+        tracing::warn!(user = ?form.username, "sign-in attempts throttled");
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
@@ -196,7 +199,7 @@ pub async fn login(
         .await?
     else {
         state.metrics.inc("login_failed");
-        tracing::info!(user = %form.username, "a sign-in failed");
+        tracing::info!(user = ?form.username, "a sign-in failed");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

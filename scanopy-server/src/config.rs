@@ -23,7 +23,8 @@ pub struct ServerConfig {
     #[arg(long, env = "SCANOPY_NO_LOCAL_DAEMON")]
     pub no_local_daemon: bool,
     /// Minutes between the local daemon's scans of the attached networks.
-    #[arg(long, default_value_t = 60, env = "SCANOPY_LOCAL_SCAN_MINUTES")]
+    #[arg(long, default_value_t = 60, env = "SCANOPY_LOCAL_SCAN_MINUTES",
+          value_parser = clap::value_parser!(i64).range(1..=525_600))]
     pub local_scan_minutes: i64,
     /// Ports the local daemon's scheduled scans probe.
     #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]

@@ -222,10 +222,21 @@ pub async fn finish_job(
         JobOutcome::Failed => RunStatus::Failed,
         JobOutcome::Cancelled => RunStatus::Cancelled,
     };
-    let _ = state
+    // Still this daemon's (a lease that expired may have been claimed by another since).
+    match state
         .store
         .renew_job(run, daemon, Some(f.progress), LEASE)
-        .await;
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Ok(JobAck {
+                applied: false,
+                cancel: true,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
     if let Some(e) = &f.error {
         state.store.record_scan_error(run, e).await?;
     } else if !f.warnings.is_empty() {
@@ -384,12 +395,12 @@ async fn dispatch_push(state: &AppState) {
     };
     let now = Utc::now();
     // A push daemon runs one job at a time: one that holds a running job gets no other.
-    let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 200, None).await
+    let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 1000, None).await
     {
         Ok(page) => page
             .items
             .iter()
-            .filter(|r| r.status == RunStatus::Running)
+            .filter(|r| r.status == RunStatus::Running && r.lease_until.is_some_and(|l| l > now))
             .filter_map(|r| r.daemon)
             .collect(),
         Err(_) => return,
@@ -410,11 +421,8 @@ async fn dispatch_push(state: &AppState) {
         match crate::push::start_job(state, url, &job_of(&job)).await {
             Ok(()) => tracing::info!(job = %job.id, daemon = %d.name, "job pushed"),
             Err(e) => {
-                // Back to the queue at once: end the lease now.
-                let _ = state
-                    .store
-                    .renew_job(job.id, d.id, None, Duration::ZERO)
-                    .await;
+                // Back to the queue at once.
+                let _ = state.store.release_job(job.id, d.id).await;
                 tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it goes back to the queue");
             }
         }

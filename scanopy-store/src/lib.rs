@@ -202,8 +202,12 @@ pub trait Store: Send + Sync {
         lease: Duration,
     ) -> Result<ScanRun>;
 
-    /// Cancels a run: a queued one at once, a running one at its daemon's next call.
+    /// Cancels a run: a queued one at once, a running one at its daemon's next call (or, if
+    /// its daemon never calls again, when its lease expires).
     async fn cancel_scan(&self, run: Uuid) -> Result<ScanRun>;
+
+    /// Gives a job `daemon` claimed back to the queue at once (it could not be handed over).
+    async fn release_job(&self, run: Uuid, daemon: Uuid) -> Result<()>;
 
     /// Records why a run failed.
     async fn record_scan_error(&self, run: Uuid, error: &str) -> Result<()>;

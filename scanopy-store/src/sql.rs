@@ -1840,6 +1840,10 @@ impl Store for SqlStore {
         self.cancel_impl(run).await
     }
 
+    async fn release_job(&self, run: Uuid, daemon: Uuid) -> Result<()> {
+        self.release_impl(run, daemon).await
+    }
+
     async fn record_scan_error(&self, run: Uuid, error: &str) -> Result<()> {
         self.scan_error_impl(run, error).await
     }

@@ -158,6 +158,7 @@ impl SqlStore {
         let _w = self.write.lock().await;
         let now = ts(Utc::now());
         let mut tx = self.pool.begin().await.map_err(db_err("claim a job"))?;
+        Self::reap_cancelled(dia, &mut tx, &now).await?;
         let pick = "SELECT id FROM scan_runs WHERE network_id = ? \
              AND (requested_daemon IS NULL OR requested_daemon = ?) \
              AND cancel_requested = 0 \
@@ -195,6 +196,32 @@ impl SqlStore {
             .map_err(db_err("claim a job"))?;
         tx.commit().await.map_err(db_err("claim a job"))?;
         run_from_row(&row).map(Some)
+    }
+
+    /// Runs a user cancelled whose daemon never came back (the lease expired) end as cancelled.
+    async fn reap_cancelled(dia: Dialect, conn: &mut sqlx::AnyConnection, now: &str) -> Result<()> {
+        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'cancelled', finished_at = ?, lease_until = NULL \
+             WHERE status = 'running' AND cancel_requested = 1 AND lease_until IS NOT NULL AND lease_until < ?"))
+            .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("end cancelled jobs"))?;
+        Ok(())
+    }
+
+    /// Gives a claimed job back to the queue at once (it could not be handed to its daemon).
+    pub(crate) async fn release_impl(&self, run: Uuid, daemon: Uuid) -> Result<()> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'queued', daemon_id = NULL, lease_until = NULL, progress = NULL \
+             WHERE id = ? AND daemon_id = ? AND status = 'running'"))
+            .bind(run.to_string())
+            .bind(daemon.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("release a job"))?;
+        Ok(())
     }
 
     /// Renews `daemon`'s lease on `run` and records its progress. A run this daemon does not
@@ -722,6 +749,7 @@ impl SqlStore {
             .begin()
             .await
             .map_err(db_err("take due schedules"))?;
+        Self::reap_cancelled(dia, &mut tx, &ts(now)).await?;
         let pick = "SELECT * FROM schedules WHERE next_run <= ? ORDER BY next_run";
         let pick = if dia == Dialect::Postgres {
             format!("{pick} FOR UPDATE SKIP LOCKED")

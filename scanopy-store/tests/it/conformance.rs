@@ -741,6 +741,35 @@ pub(crate) async fn expired_leases_return_jobs_and_cancel_reaches_daemons(store:
         .unwrap();
     assert_eq!(first.items.len() + rest.items.len(), 3);
     assert!(rest.next_cursor.is_none());
+    // A job that could not be handed over goes back to the queue at once.
+    let r = store.enqueue_scan(queued(net, None)).await.unwrap();
+    let got = store
+        .claim_job(a, net, Std::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id, r.id);
+    store.release_job(r.id, a).await.unwrap();
+    let again = store
+        .claim_job(b, net, Std::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.daemon), (r.id, Some(b)));
+    // Cancelled while its daemon is gone for good: it ends when the lease runs out.
+    store.renew_job(r.id, b, None, Std::ZERO).await.unwrap();
+    store.cancel_scan(r.id).await.unwrap();
+    tokio::time::sleep(Std::from_millis(20)).await;
+    assert!(
+        store
+            .claim_job(a, net, Std::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let ended = store.scan_run(r.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Cancelled);
+    assert!(ended.finished_at.is_some());
 }
 
 pub(crate) async fn credentials_verify_expire_and_revoke(store: &dyn Store) {
