@@ -23,8 +23,9 @@ use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
 
-/// The scanners a scan may name.
-pub const SCANNERS: [&str; 7] = ["arp", "tcp-ping", "tcp", "syn", "udp", "names", "docker"];
+/// The scanners a scan may name: those a daemon runs (a name it does not know would fail the
+/// job on the daemon, so it is refused here).
+pub use scanopy_daemon::setup::AVAILABLE as SCANNERS;
 
 /// Query strings whose rejections are API errors.
 pub struct ApiQuery<T>(pub T);
@@ -183,7 +184,6 @@ fn device_filter(q: &DeviceQuery) -> ApiResult<DeviceFilter> {
                     })
             })
             .transpose()?,
-        without_services: false,
     })
 }
 

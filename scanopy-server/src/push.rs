@@ -23,9 +23,7 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
             .map_err(|_| anyhow::anyhow!("{} is not an Ed25519 key", path.display()))?;
         return Ok(bytes);
     }
-    let rng = ring::rand::SystemRandom::new();
-    let doc = Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| anyhow::anyhow!("cannot generate the server's signing key"))?;
+    let doc = scanopy_daemon::push::generate_key();
     let tmp = dir.join(format!("{KEY_FILE}.tmp"));
     {
         use std::io::Write;
@@ -36,11 +34,11 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
         #[cfg(unix)]
         opts.mode(0o600);
         let mut f = opts.open(&tmp)?;
-        f.write_all(doc.as_ref())?;
+        f.write_all(&doc)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;
-    Ok(doc.as_ref().to_vec())
+    Ok(doc)
 }
 
 /// The public half, base64 (what `--server-public-key` of a push daemon takes).

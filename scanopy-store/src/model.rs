@@ -159,9 +159,6 @@ pub struct DeviceFilter {
     pub service: Option<String>,
     /// Only devices seen since.
     pub seen_since: Option<DateTime<Utc>>,
-    /// Leave the devices' services out (`services` empty): a much lighter read, for what needs
-    /// only devices and interfaces, like the topology map.
-    pub without_services: bool,
 }
 
 /// A user's edit of a device: `Some` fields are set (`Some(None)` clears).

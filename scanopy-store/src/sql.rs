@@ -409,16 +409,15 @@ impl SqlStore {
         conn: &mut AnyConnection,
         id: Uuid,
     ) -> Result<Option<StoredDevice>> {
-        Ok(Self::load_devices(dia, conn, &[id], true).await?.pop())
+        Ok(Self::load_devices(dia, conn, &[id]).await?.pop())
     }
 
     /// Devices by id, in the order given (deleted ones left out): three queries however many
-    /// (two `without_services`).
+    /// (the map reads lighter rows through `map_devices_impl`).
     async fn load_devices(
         dia: Dialect,
         conn: &mut AnyConnection,
         ids: &[Uuid],
-        with_services: bool,
     ) -> Result<Vec<StoredDevice>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -484,14 +483,10 @@ impl SqlStore {
             query = query.bind(id);
         }
         let mut services: HashMap<String, Vec<Service>> = HashMap::new();
-        let rows_of_services = if with_services {
-            query
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err("read services"))?
-        } else {
-            Vec::new()
-        };
+        let rows_of_services = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("read services"))?;
         type Row = (
             String,
             i64,
@@ -1586,12 +1581,8 @@ impl Store for SqlStore {
                 }
             }
         }
-        let probed_tcp = info.config.scanners.is_empty()
-            || info
-                .config
-                .scanners
-                .iter()
-                .any(|s| s == "tcp" || s == "syn");
+        let probed_tcp =
+            info.config.scanners.is_empty() || info.config.scanners.iter().any(|s| s == "tcp");
         if status == RunStatus::Done && !info.targets.is_empty() && probed_tcp {
             // Services gone: on a device this run saw, a TCP port the run probed that it no
             // longer found open.
@@ -1725,7 +1716,7 @@ impl Store for SqlStore {
             .take(limit)
             .filter_map(|i| Uuid::parse_str(i).ok())
             .collect();
-        let items = Self::load_devices(dia, &mut conn, &wanted, !filter.without_services).await?;
+        let items = Self::load_devices(dia, &mut conn, &wanted).await?;
         let next_cursor = if more {
             items.last().map(|d| d.device.id.to_string())
         } else {

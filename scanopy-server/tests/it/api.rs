@@ -482,6 +482,8 @@ async fn bad_input_is_named_and_changes_nothing() {
         (json!({"network": net, "targets": ["10.0.0.0/8"]}), "/16"),
         (json!({"network": net, "ports": "22,x"}), "ports"),
         (json!({"network": net, "scanners": ["arp2"]}), "arp2"),
+        // Only what a daemon runs: a name it does not know would fail the job there.
+        (json!({"network": net, "scanners": ["syn"]}), "syn"),
         (json!({"network": net, "colour": "red"}), "colour"),
         (json!({"network": "not-a-uuid"}), "network"),
         (json!({"targets": []}), "network"),
