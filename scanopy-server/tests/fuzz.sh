@@ -146,11 +146,15 @@ EOF
 seed_args=()
 [ -n "${SCANOPY_FUZZ_SEED:-}" ] && seed_args=(--seed "$SCANOPY_FUZZ_SEED")
 status=0
+# The coverage phase is left out: in one CI run it crashed inside Python's own parser
+# (`SystemError: AST constructor recursion depth mismatch`, schemathesis 4.32.5 on CPython
+# 3.11) after every case had passed; the fuzzing phase draws the same operations at random.
 cd "$WORK" # schemathesis keeps its example database in the working directory
 "$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$WORK/openapi.json" \
     --url "$BASE" \
     --checks not_a_server_error \
     --max-examples "$EXAMPLES" \
+    --phases examples,fuzzing \
     --exclude-path /api/v1/events/stream \
     --workers 2 \
     --request-timeout 20 \
