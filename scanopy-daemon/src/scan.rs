@@ -22,7 +22,7 @@ use crate::output::{self, ScanInfo};
 use crate::setup::{self, SetupOptions};
 use crate::{EXIT_INTERRUPTED, EXIT_USAGE};
 
-pub use crate::setup::AVAILABLE;
+pub use crate::setup::available;
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("scanopy-daemon: {msg}");

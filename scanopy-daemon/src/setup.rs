@@ -7,17 +7,19 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use scanopy_core::{
-    HostInterface, Pipeline, ScanConfig, Scanner, Target, TargetError, TargetSet, attached_subnets,
+    HostInterface, Pipeline, ScanConfig, Target, TargetError, TargetSet, attached_subnets,
 };
-use scanopy_scanners::{
-    ArpScanner, Catalogue, DockerScanner, DockerSettings, NameScanner, TcpPing, TcpScanner,
-    TcpSettings, UdpScanner, arp, limits,
-};
+/// The built-in scanners: the list the daemon builds from and the server checks against.
+pub use scanopy_scanners::registry;
+use scanopy_scanners::{BuildSettings, Catalogue, arp, limits};
 
 use crate::system;
 
-/// The scanners the daemon can run, by name.
-pub const AVAILABLE: [&str; 6] = ["arp", "tcp-ping", "tcp", "udp", "names", "docker"];
+/// The names of the scanners the daemon can run, in pipeline order (from
+/// [`scanopy_scanners::registry`]).
+pub fn available() -> Vec<&'static str> {
+    registry::names().collect()
+}
 
 /// What a scan needs beyond its [`ScanConfig`] (settings of this daemon, not of the scan).
 #[derive(Debug, Clone)]
@@ -59,7 +61,7 @@ pub struct Prepared {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// A scanner name that does not exist.
-    #[error("unknown scanner {0:?} (available: {list})", list = AVAILABLE.join(", "))]
+    #[error("unknown scanner {0:?} (available: {list})", list = available().join(", "))]
     UnknownScanner(String),
     /// A target or exclusion that cannot be used.
     #[error(transparent)]
@@ -78,15 +80,15 @@ pub fn resolve_scanners(requested: &[String]) -> Result<Vec<String>, SetupError>
     let scanners: Vec<String> = if requested.is_empty() {
         // Docker by default only where an engine is configured or its socket exists; asked for
         // explicitly, a missing engine is a warning naming the socket.
-        AVAILABLE
+        registry::SCANNERS
             .iter()
-            .filter(|s| **s != "docker" || docker_configured())
-            .map(|s| s.to_string())
+            .filter(|e| e.default && (!e.needs.docker || docker_configured()))
+            .map(|e| e.name.to_string())
             .collect()
     } else {
         requested.iter().map(|s| s.trim().to_owned()).collect()
     };
-    if let Some(bad) = scanners.iter().find(|s| !AVAILABLE.contains(&s.as_str())) {
+    if let Some(bad) = scanners.iter().find(|s| registry::find(s).is_none()) {
         return Err(SetupError::UnknownScanner(bad.clone()));
     }
     Ok(scanners)
@@ -153,30 +155,19 @@ pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepare
         ..config.clone()
     };
 
+    let build = BuildSettings {
+        catalogue: opts.catalogue.clone(),
+        identify: opts.identify,
+        raw_sockets: raw_ok,
+        arp_subnets: arp_nets,
+        docker_host_ip: own_address_in(&ifaces, &targets),
+    };
     let mut pipeline = Pipeline::new();
     for name in &scanners {
-        let s: Box<dyn Scanner> = match name.as_str() {
-            "arp" => Box::new(ArpScanner::default()),
-            "tcp-ping" => Box::new(TcpPing {
-                skip: arp_nets.clone(),
-                ..TcpPing::default()
-            }),
-            "names" => Box::new(NameScanner::default()),
-            "udp" => Box::new(UdpScanner::default()),
-            "docker" => Box::new(DockerScanner::new(DockerSettings {
-                host: None,
-                host_ip: own_address_in(&ifaces, &targets),
-            })),
-            _ => Box::new(TcpScanner::new(
-                opts.catalogue.clone(),
-                TcpSettings {
-                    identify: opts.identify,
-                    syn: raw_ok,
-                    ..TcpSettings::default()
-                },
-            )),
-        };
-        pipeline.add(s);
+        // Every name was checked against the registry by `resolve_scanners`.
+        if let Some(entry) = registry::find(name) {
+            pipeline.add((entry.build)(&build));
+        }
     }
 
     // Interfaces are labelled with the most specific known subnet: the machine's own and any

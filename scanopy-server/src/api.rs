@@ -25,7 +25,7 @@ use crate::state::AppState;
 
 /// The scanners a scan may name: those a daemon runs (a name it does not know would fail the
 /// job on the daemon, so it is refused here).
-pub use scanopy_daemon::setup::AVAILABLE as SCANNERS;
+use scanopy_daemon::setup::registry;
 
 /// Query strings whose rejections are API errors.
 pub struct ApiQuery<T>(pub T);
@@ -94,6 +94,48 @@ pub async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// A scanner a scan may name (`GET /scanners`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScannerInfo {
+    /// The name a scan request uses.
+    pub name: &'static str,
+    /// A label for people.
+    pub label: &'static str,
+    /// `discovery` (finds hosts) or `per_host` (examines each host found).
+    pub kind: &'static str,
+    /// Run when a scan names no scanner.
+    pub default: bool,
+    /// What it needs on the daemon's machine beyond the ordinary: `raw_sockets`, `docker`.
+    pub needs: Vec<&'static str>,
+}
+
+/// `GET /scanners`: the scanners a scan may name, in the order a daemon runs them.
+#[utoipa::path(get, path = "/api/v1/scanners", tag = "scans",
+    responses((status = 200, description = "the scanners", body = [ScannerInfo])))]
+pub async fn scanners(_: Caller) -> axum::Json<Vec<ScannerInfo>> {
+    axum::Json(
+        registry::SCANNERS
+            .iter()
+            .map(|e| ScannerInfo {
+                name: e.name,
+                label: e.label,
+                kind: match e.kind {
+                    scanopy_core::ScannerKind::Discovery => "discovery",
+                    scanopy_core::ScannerKind::PerHost => "per_host",
+                },
+                default: e.default,
+                needs: [
+                    ("raw_sockets", e.needs.raw_sockets),
+                    ("docker", e.needs.docker),
+                ]
+                .into_iter()
+                .filter_map(|(n, on)| on.then_some(n))
+                .collect(),
+            })
+            .collect(),
+    )
 }
 
 /// `GET /me`.
@@ -563,10 +605,10 @@ pub async fn scan_request(state: &AppState, s: &NewScan) -> ApiResult<NewScanRun
         .unwrap_or("top1000")
         .parse()
         .map_err(|e| ApiError::invalid(format!("ports: {e}")))?;
-    if let Some(bad) = s.scanners.iter().find(|x| !SCANNERS.contains(&x.as_str())) {
+    if let Some(bad) = s.scanners.iter().find(|x| registry::find(x).is_none()) {
         return Err(ApiError::invalid(format!(
             "scanners: unknown scanner {bad:?} (available: {})",
-            SCANNERS.join(", ")
+            registry::names().collect::<Vec<_>>().join(", ")
         )));
     }
     if s.rate == Some(0) {

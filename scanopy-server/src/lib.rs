@@ -53,7 +53,7 @@ pub const RESULTS_LIMIT: usize = 32 << 20;
         api::health, auth::login, auth::logout, api::me, api::status,
         api::devices, api::device, api::patch_device, api::delete_device, api::services,
         api::networks, api::create_network, api::topology,
-        api::create_scan, api::scans, api::scan, api::cancel_scan,
+        api::create_scan, api::scans, api::scan, api::cancel_scan, api::scanners,
         api::schedules, api::create_schedule, api::delete_schedule,
         api::events, events::stream,
         api::daemons, api::daemon_keys, api::create_daemon_key, api::revoke_daemon_key,
@@ -150,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/networks", get(api::networks).post(api::create_network))
         .route("/topology", get(api::topology))
         .route("/scans", get(api::scans).post(api::create_scan))
+        .route("/scanners", get(api::scanners))
         .route("/scans/{id}", get(api::scan))
         .route("/scans/{id}/cancel", post(api::cancel_scan))
         .route("/schedules", get(api::schedules).post(api::create_schedule))

@@ -1208,10 +1208,15 @@
   }
 
   // ------------------------------------------------------------------ scans
-  const SCANNERS = [["arp", "ARP"], ["tcp-ping", "TCP ping"], ["tcp", "TCP ports"], ["udp", "UDP"], ["names", "Names (DNS)"], ["docker", "Docker"]];
+  // The scanners a scan may name come from the server's registry (GET /scanners).
+  let scannerList = null;
+  async function loadScanners() {
+    if (!scannerList) scannerList = await api("/scanners");
+    return scannerList;
+  }
   let scanNetwork = "";
   async function pageScans(root, ctx) {
-    await Promise.all([loadNetworks(), loadDaemons().catch(() => [])]);
+    const [, , scanners] = await Promise.all([loadNetworks(), loadDaemons().catch(() => []), loadScanners()]);
     if (!state.networks.find((n) => n.id === scanNetwork)) scanNetwork = state.networks.length ? state.networks[0].id : "";
     const tbody = h("tbody");
     const schedBody = h("tbody");
@@ -1239,7 +1244,7 @@
         h("div", { class: "field" }, h("label", { for: "scan-targets" }, "Targets"), targets, h("div", { class: "hint" }, "Comma separated; empty scans the network's subnets")),
         h("div", { class: "field" }, h("label", { for: "scan-ports" }, "Ports"), ports, portsCustom)),
       h("fieldset", { class: "field", style: "border:0;padding:0;margin:0 0 16px" }, h("legend", { class: "small", style: "font-weight:550;color:var(--text-2);margin-bottom:4px;padding:0" }, "Scanners"),
-        h("div", { class: "checks" }, SCANNERS.map(([v, l]) => h("label", null, h("input", { type: "checkbox", name: "scanners", value: v, checked: v !== "udp" }), l)))),
+        h("div", { class: "checks" }, scanners.map((sc) => h("label", null, h("input", { type: "checkbox", name: "scanners", value: sc.name, checked: sc.default && sc.name !== "udp" }), sc.label)))),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, icon("scans", "sm"), "Start scan"),
         h("div", { class: "spacer" }),
         h("label", { for: "sched-every", style: "margin:0" }, "or repeat every"), h("span", { class: "inline-input" }, every, h("span", { class: "muted" }, "min")), schedBtn));

@@ -768,3 +768,51 @@ async fn the_ui_is_served_with_a_strict_policy() {
         assert_eq!(s, StatusCode::OK, "{f}");
     }
 }
+
+/// `GET /scanners` lists the registry, needs a credential, and a scan request is checked
+/// against the same list: every listed name is accepted, others are refused with the list.
+#[tokio::test]
+async fn the_scanner_list_is_the_one_a_scan_is_checked_against() {
+    let api = Api::new().await;
+    let (s, _) = api.call(Method::GET, "/api/v1/scanners", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let read = api.token("read").await;
+    let (s, v) = api
+        .call(Method::GET, "/api/v1/scanners", Some(&read), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        scanopy_daemon::setup::available(),
+        "the API lists what a daemon runs"
+    );
+    let tcp = v.as_array().unwrap().iter().find(|e| e["name"] == "tcp");
+    assert_eq!(tcp.unwrap()["kind"], "per_host");
+    let arp = v.as_array().unwrap().iter().find(|e| e["name"] == "arp");
+    assert_eq!(arp.unwrap()["needs"], json!(["raw_sockets"]));
+    let net = api.network().await;
+    for name in &names {
+        let (s, v) = api
+            .post(
+                "/api/v1/scans",
+                json!({"network": net, "targets": ["10.77.0.10"], "scanners": [name]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{name}: {v}");
+    }
+    let (s, v) = api
+        .post(
+            "/api/v1/scans",
+            json!({"network": net, "targets": ["10.77.0.10"], "scanners": ["syn"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("\"syn\"") && msg.contains("tcp-ping"), "{msg}");
+}
