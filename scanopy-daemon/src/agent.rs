@@ -9,7 +9,7 @@
 //! status 1 and a message that never contains the key (the spool stays on disk for the next
 //! start): a wrong key does not fix itself, and a supervisor restarting on failure retries
 //! slowly anyway. The running job is noted in `{data_dir}/job.json`: a daemon killed in the
-//! middle of a job runs it again at its next start ([`SpoolSink::run`]).
+//! middle of a job runs it again at its next start.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
