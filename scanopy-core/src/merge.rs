@@ -1,17 +1,22 @@
 //! Identity and merge: the one component that folds observations into devices.
 //!
 //! # Rules
-//! 1. **Same MAC, same device.** Every unicast MAC seen names one device.
+//! 1. **Same MAC, same device.** Every unicast MAC seen names one device; zero, broadcast and
+//!    multicast MACs name none.
 //! 2. **An IP without a MAC joins the device that holds that IP** in the same network: the MAC
 //!    most recently bound to it (ties broken by the lower MAC). An address never bound to a MAC
 //!    (a host beyond the scanner's segment) is a device of its own.
 //! 3. **Several interfaces.** A MAC bound to several addresses gives one device with an
-//!    interface per address. Two different MACs are joined only by an identity rule
-//!    ([`Fact::Identity`]: the same SSH host key, SNMP engine id…), and the device records the
-//!    rule in [`Device::merge_reasons`].
-//! 4. **Containers** are devices of their own, keyed by container id, whose parent is the device
+//!    interface per address, including addresses it held before a reassignment.
+//! 4. **Two different MACs are joined only by an identity rule** ([`Fact::Identity`]: the same
+//!    SSH host key, SNMP engine id…), and the device records the rule in
+//!    [`Device::merge_reasons`].
+//! 5. **Containers** are devices of their own, keyed by container id, whose parent is the device
 //!    holding the Docker host's address.
-//! 5. Locally administered MACs are flagged ([`Device::randomized_mac`]).
+//! 6. **Conflicting values** (host name, vendor, type) resolve to the latest observed, ties
+//!    broken by value; a port's identification to the highest confidence, then the latest; its
+//!    state to the latest.
+//! 7. Locally administered MACs are flagged ([`Device::randomized_mac`]).
 //!
 //! # How it stays order independent
 //! [`Inventory`] keeps, per address, a summary of everything observed about it in which every
