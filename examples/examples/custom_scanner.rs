@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use scanopy_core::{
     Confidence, Fact, Inventory, Pipeline, PortFact, PortState, ScanConfig, ScanContext, ScanError,
-    ScanEvent, Scanner, ScannerKind, Scope, TargetSpec, Transport,
+    ScanEvent, Scanner, ScannerKind, Scope, TargetSet, Transport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -108,11 +108,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(serve(listener));
     let closed_port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
 
-    let targets =
-        TargetSpec::new(&["127.0.0.1"], &[] as &[&str])?.build(&Default::default(), &[], false)?;
-    let pipeline = Pipeline::new().with(Box::new(HttpTitle {
+    let targets = TargetSet::parse(&["127.0.0.1"])?;
+    let pipeline = Pipeline::new().with(HttpTitle {
         ports: vec![http_port, closed_port],
-    }));
+    });
     let config = ScanConfig {
         rate: Some(100),
         ..ScanConfig::default()

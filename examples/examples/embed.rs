@@ -4,7 +4,7 @@
 //! The ten-line embedding: scan targets from a program with the built-in port scanner and
 //! print each device found as a line of JSON.
 
-use scanopy_core::{Inventory, Pipeline, ScanConfig, ScanEvent, TargetSpec};
+use scanopy_core::{Pipeline, ScanConfig, TargetSet};
 use scanopy_scanners::TcpScanner;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,24 +13,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if targets.is_empty() {
         targets.push("127.0.0.1".into());
     }
-    let set = TargetSpec::new(&targets, &[] as &[&str])?.build(&Default::default(), &[], false)?;
+    let set = TargetSet::parse(&targets)?;
     let config = ScanConfig {
         ports: "top100".parse()?,
         ..ScanConfig::default()
     };
-    let scan = Pipeline::new().with(Box::new(TcpScanner::default())).start(
-        config,
-        set,
-        Default::default(),
-    );
-    let (events, summary) = scan.collect().await;
-
-    let mut inventory = Inventory::default();
-    for event in &events {
-        if let ScanEvent::Observation(o) = event {
-            inventory.apply(o);
-        }
-    }
+    let (inventory, summary) = Pipeline::new()
+        .with(TcpScanner::default())
+        .start(config, set, Default::default())
+        .inventory()
+        .await;
     for device in inventory.devices() {
         println!("{}", serde_json::to_string(&device)?);
     }

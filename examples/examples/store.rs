@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let set = targets.build(&Default::default(), &[], false)?;
         let (events, _) = Pipeline::new()
-            .with(Box::new(TcpScanner::default()))
+            .with(TcpScanner::default())
             .start(config, set, Default::default())
             .collect()
             .await;

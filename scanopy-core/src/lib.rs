@@ -16,8 +16,8 @@
 //! ```
 //! use async_trait::async_trait;
 //! use scanopy_core::{
-//!     Fact, Inventory, Pipeline, ScanConfig, ScanContext, ScanError, ScanEvent, Scanner,
-//!     ScannerKind, Scope, TargetSpec,
+//!     Fact, Pipeline, ScanConfig, ScanContext, ScanError, Scanner, ScannerKind, Scope,
+//!     TargetSet,
 //! };
 //!
 //! /// Pretends every even address answers.
@@ -40,19 +40,12 @@
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! let spec = TargetSpec::new(&["10.9.0.1-10"], &[] as &[&str]).unwrap();
-//! let targets = spec.build(&Default::default(), &[], false).unwrap();
-//! let scan = Pipeline::new()
-//!     .with(Box::new(EvenHosts))
-//!     .start(ScanConfig::default(), targets, Default::default());
-//! let (events, summary) = scan.collect().await;
-//!
-//! let mut inventory = Inventory::default();
-//! for e in &events {
-//!     if let ScanEvent::Observation(o) = e {
-//!         inventory.apply(o);
-//!     }
-//! }
+//! let targets = TargetSet::parse(&["10.9.0.1-10", "!10.9.0.9"]).unwrap();
+//! let (inventory, summary) = Pipeline::new()
+//!     .with(EvenHosts)
+//!     .start(ScanConfig::default(), targets, Default::default())
+//!     .inventory()
+//!     .await;
 //! assert_eq!(inventory.devices().len(), 5);
 //! assert_eq!(summary.progress.hosts_found, 5);
 //! # });
@@ -84,9 +77,10 @@ pub use model::{
 };
 pub use observation::{Fact, Observation, PortFact};
 pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};
+pub use protocol::Capabilities;
 pub use scanner::{
-    Budget, Capabilities, Needs, ProbePermit, Progress, ProgressSnapshot, ScanContext, ScanError,
-    Scanner, ScannerKind, Scope,
+    Budget, Needs, ProbePermit, Progress, ProgressSnapshot, ScanContext, ScanError, Scanner,
+    ScannerKind, Scope,
 };
 pub use targets::{HostInterface, Target, TargetError, TargetSet, TargetSpec, attached_subnets};
 pub use topology::{Edge, Node, Topology};

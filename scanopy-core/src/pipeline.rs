@@ -12,6 +12,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ScanConfig;
+use crate::merge::Inventory;
 use crate::observation::Observation;
 use crate::scanner::{
     Budget, Progress, ProgressSnapshot, ScanContext, Scanner, ScannerKind, Scope, Shared,
@@ -87,6 +88,20 @@ impl ScanHandle {
         }
     }
 
+    /// Reads every event to the end, folds the observations into an [`Inventory`] (the
+    /// identity rules of [`crate::merge`]) and returns it with the summary: the shortest way
+    /// from a scan to its devices.
+    pub async fn inventory(mut self) -> (Inventory, ScanSummary) {
+        let mut inventory = Inventory::default();
+        while let Some(e) = self.events.recv().await {
+            if let ScanEvent::Observation(o) = &e {
+                inventory.apply(o);
+            }
+        }
+        let summary = self.finish().await;
+        (inventory, summary)
+    }
+
     /// Reads every event to the end and returns them with the summary.
     pub async fn collect(mut self) -> (Vec<ScanEvent>, ScanSummary) {
         let mut events = Vec::new();
@@ -115,9 +130,10 @@ impl Pipeline {
         self
     }
 
-    /// Adds a scanner, builder style.
-    pub fn with(mut self, scanner: Box<dyn Scanner>) -> Self {
-        self.add(scanner);
+    /// Adds a scanner, builder style: `Pipeline::new().with(TcpPing::default())`. A boxed
+    /// scanner works too (`Box<dyn Scanner>` is a scanner).
+    pub fn with(mut self, scanner: impl Scanner + 'static) -> Self {
+        self.scanners.push(Arc::new(scanner));
         self
     }
 

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ScanConfig;
 use crate::observation::{Fact, Observation};
+use crate::protocol::Capabilities;
 use crate::targets::TargetSet;
 
 /// Whether a scanner sweeps targets or examines one host.
@@ -42,17 +43,9 @@ pub struct Needs {
     pub docker: bool,
 }
 
-/// What the machine offers; compared with [`Needs`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Capabilities {
-    /// Raw packet sockets are allowed (CAP_NET_RAW).
-    pub raw_sockets: bool,
-    /// A Docker engine answers.
-    pub docker: bool,
-}
-
 impl Needs {
-    /// What is needed but missing, in words, empty when all is there.
+    /// What is needed but missing on a machine that offers `caps` (what a daemon reports of
+    /// itself), in words, empty when all is there.
     pub fn unmet(&self, caps: &Capabilities) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.raw_sockets && !caps.raw_sockets {
@@ -118,6 +111,26 @@ pub trait Scanner: Send + Sync {
 
     /// Runs over `scope`, reporting through `ctx` as results arrive.
     async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError>;
+}
+
+/// A boxed scanner is a scanner, so [`crate::Pipeline::with`] takes either.
+#[async_trait]
+impl<S: Scanner + ?Sized> Scanner for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn kind(&self) -> ScannerKind {
+        (**self).kind()
+    }
+
+    fn needs(&self) -> Needs {
+        (**self).needs()
+    }
+
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        (**self).run(ctx, scope).await
+    }
 }
 
 impl fmt::Debug for dyn Scanner {

@@ -402,6 +402,26 @@ pub struct TargetSet {
 }
 
 impl TargetSet {
+    /// The addresses of `tokens`: addresses, ranges and CIDR blocks, each prefixed with `!` to
+    /// exclude it (`TargetSet::parse(&["10.0.0.0/24", "!10.0.0.1"])`). For library callers that
+    /// have no host names to resolve and no attached subnets to fall back on: a host name is
+    /// [`TargetError::Unresolved`] (resolve it and use [`TargetSpec::build`]), a block over a /16
+    /// is [`TargetError::TooLarge`], and no target at all is [`TargetError::Invalid`].
+    pub fn parse(tokens: &[impl AsRef<str>]) -> Result<TargetSet, TargetError> {
+        let (exclude, include): (Vec<&str>, Vec<&str>) = tokens
+            .iter()
+            .map(|t| t.as_ref().trim())
+            .partition(|t| t.starts_with('!'));
+        let exclude: Vec<&str> = exclude.iter().map(|t| t[1..].trim()).collect();
+        if include.is_empty() {
+            return Err(TargetError::Invalid {
+                token: String::new(),
+                reason: "no target given (only exclusions)".into(),
+            });
+        }
+        TargetSpec::new(&include, &exclude)?.build(&BTreeMap::new(), &[], false)
+    }
+
     /// A set from explicit addresses.
     pub fn from_addrs(addrs: impl IntoIterator<Item = IpAddr>) -> Self {
         TargetSet {

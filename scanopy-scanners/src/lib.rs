@@ -12,18 +12,18 @@
 //!
 //! # Example
 //! ```no_run
-//! use scanopy_core::{Pipeline, ScanConfig, TargetSpec};
+//! use scanopy_core::{Pipeline, ScanConfig, TargetSet};
 //! use scanopy_scanners::{TcpPing, TcpScanner};
 //!
 //! # async fn run() {
 //! let config = ScanConfig { ports: "22,80".parse().unwrap(), ..ScanConfig::default() };
-//! let targets = TargetSpec::new(&["192.168.1.0/24"], &[] as &[&str]).unwrap()
-//!     .build(&Default::default(), &[], false).unwrap();
-//! let scan = Pipeline::new()
-//!     .with(Box::new(TcpPing::default()))
-//!     .with(Box::new(TcpScanner::default()))
-//!     .start(config, targets, Default::default());
-//! let (events, summary) = scan.collect().await;
+//! let targets = TargetSet::parse(&["192.168.1.0/24", "!192.168.1.1"]).unwrap();
+//! let (inventory, summary) = Pipeline::new()
+//!     .with(TcpPing::default())
+//!     .with(TcpScanner::default())
+//!     .start(config, targets, Default::default())
+//!     .inventory()
+//!     .await;
 //! # }
 //! ```
 

@@ -11,13 +11,9 @@ use super::*;
 use crate::model::{PortState, Transport};
 use crate::observation::{Fact, PortFact};
 use crate::scanner::{ScanError, Scope};
-use crate::targets::TargetSpec;
 
 fn targets(tokens: &[&str]) -> TargetSet {
-    TargetSpec::new(tokens, &[] as &[&str])
-        .unwrap()
-        .build(&Default::default(), &[], false)
-        .unwrap()
+    TargetSet::parse(tokens).unwrap()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -306,4 +302,53 @@ async fn a_failing_scanner_is_a_warning_and_the_others_go_on() {
         summary.warnings,
         ["scanner broken on 10.0.0.1: failed to start: no such socket"]
     );
+}
+
+/// Marks every target alive with a MAC of its own.
+struct AllAlive;
+
+#[async_trait::async_trait]
+impl Scanner for AllAlive {
+    fn name(&self) -> &str {
+        "all-alive"
+    }
+    fn kind(&self) -> ScannerKind {
+        ScannerKind::Discovery
+    }
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        let Scope::Targets(t) = scope else {
+            return Ok(());
+        };
+        for (i, a) in t.iter().enumerate() {
+            let mac = format!("02:00:00:00:00:{:02x}", i + 1).parse().unwrap();
+            ctx.observe(a, Fact::Mac { mac }).await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_scan_folds_into_an_inventory_with_plain_or_boxed_scanners() {
+    let (inv, summary) = Pipeline::new()
+        .with(AllAlive)
+        .start(
+            ScanConfig::default(),
+            targets(&["10.0.0.1-3"]),
+            CancellationToken::new(),
+        )
+        .inventory()
+        .await;
+    assert_eq!(inv.devices().len(), 3);
+    assert_eq!(summary.progress.hosts_found, 3);
+    let boxed: Box<dyn Scanner> = Box::new(AllAlive);
+    let (inv, _) = Pipeline::new()
+        .with(boxed)
+        .start(
+            ScanConfig::default(),
+            targets(&["10.0.0.1-2"]),
+            CancellationToken::new(),
+        )
+        .inventory()
+        .await;
+    assert_eq!(inv.devices().len(), 2);
 }

@@ -220,3 +220,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_target_set_parses_from_tokens_with_exclusions() {
+    let set = TargetSet::parse(&["10.0.0.1-4", "!10.0.0.1", " ! 10.0.0.3 "]).unwrap();
+    assert_eq!(addrs(&set), ["10.0.0.2", "10.0.0.4"]);
+    assert!(matches!(
+        TargetSet::parse(&["printer.lan"]),
+        Err(TargetError::Unresolved { .. })
+    ));
+    assert!(matches!(
+        TargetSet::parse(&["!10.0.0.1"]),
+        Err(TargetError::Invalid { .. })
+    ));
+    assert!(matches!(
+        TargetSet::parse(&[] as &[&str]),
+        Err(TargetError::Invalid { .. })
+    ));
+    assert!(matches!(
+        TargetSet::parse(&["10.0.0.0/8"]),
+        Err(TargetError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        TargetSet::parse(&["10.0.0.300"]),
+        Err(TargetError::Invalid { .. })
+    ));
+}
