@@ -84,11 +84,13 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::BadRequest(m) => ApiError::invalid(m),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Unavailable(_) => {
+            StoreError::Unavailable { .. } => {
+                tracing::warn!(error = %message, cause = %e.causes(), "store unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
-            StoreError::TooNew { .. } | StoreError::Internal(_) => {
-                tracing::error!(error = %message, "store error");
+            StoreError::TooNew { .. } | StoreError::Internal { .. } => {
+                // The cause reaches the log, never the client.
+                tracing::error!(error = %message, cause = %e.causes(), "store error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
             }
         }

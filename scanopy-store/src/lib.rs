@@ -83,9 +83,16 @@ pub enum StoreError {
     /// The request clashes with the current state (a name taken, a job held by another).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database cannot be reached; retry later.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    /// The database cannot be reached; retry later. The message says what was being done; the
+    /// cause (for the log, never for the client) is the error's `source()`.
+    #[error("the database is unavailable: {what}")]
+    Unavailable {
+        /// What was being done (`read a device`), free of SQL and secrets.
+        what: String,
+        /// Why, when known (the driver's error).
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The database was written by a newer version of scanopy.
     #[error(
         "the database has schema version {found}, newer than this program's {supported}: upgrade scanopy"
@@ -96,9 +103,48 @@ pub enum StoreError {
         /// The newest this program knows.
         supported: i64,
     },
-    /// Anything else, described without internals.
-    #[error("failed to {0}")]
-    Internal(String),
+    /// Anything else, described without internals. The message says what failed; the cause
+    /// (for the log, never for the client) is the error's `source()`.
+    #[error("failed to {what}")]
+    Internal {
+        /// What was being done (`read a device`), free of SQL and secrets.
+        what: String,
+        /// Why, when known (the driver's or the decoder's error).
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// A cause kept inside a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// [`StoreError::Internal`] doing `what`, caused by `source`.
+    pub fn internal(what: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Internal {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// [`StoreError::Unavailable`] doing `what`, caused by `source`.
+    pub fn unavailable(what: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Unavailable {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The chain of causes below this error, joined with `: ` (for logs; empty when none).
+    pub fn causes(&self) -> String {
+        let mut out = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push(e.to_string());
+            next = e.source();
+        }
+        out.join(": ")
+    }
 }
 
 /// A short alias.

@@ -103,19 +103,21 @@ fn parse_ts(s: &str) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
+/// Sorts a driver error: the database out of reach is [`StoreError::Unavailable`], anything
+/// else [`StoreError::Internal`]; either keeps the driver's error as its source.
 fn db_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(what.to_owned()),
-        _ => StoreError::Internal(what.to_owned()),
+        | sqlx::Error::Tls(_) => StoreError::unavailable(what, e),
+        _ => StoreError::internal(what, e),
     }
 }
 
 fn json_err(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |_| StoreError::Internal(what.to_owned())
+    move |e| StoreError::internal(what, e)
 }
 
 /// SQLite keeps memory statistics by default, under one process-wide mutex taken on every
@@ -201,7 +203,7 @@ impl SqlStore {
             .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await
-            .map_err(|_| StoreError::Unavailable("connect to PostgreSQL".into()))?;
+            .map_err(|e| StoreError::unavailable("connect to PostgreSQL", e))?;
         let store = SqlStore {
             pool,
             dialect: Dialect::Postgres,
@@ -827,7 +829,7 @@ async fn select_rows(
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRun> {
     Ok(ScanRun {
         id: Uuid::parse_str(&r.get::<String, _>("id"))
-            .map_err(|_| StoreError::Internal("read a scan run".into()))?,
+            .map_err(|e| StoreError::internal("read a scan run", e))?,
         network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
         daemon: r
             .get::<Option<String>, _>("daemon_id")
@@ -903,7 +905,7 @@ impl Store for SqlStore {
             .map(|r| {
                 Ok(Network {
                     id: Uuid::parse_str(&r.get::<String, _>("id"))
-                        .map_err(|_| StoreError::Internal("read a network".into()))?,
+                        .map_err(|e| StoreError::internal("read a network", e))?,
                     name: r.get("name"),
                     subnets: serde_json::from_str(&r.get::<String, _>("subnets"))
                         .map_err(json_err("read a network"))?,

@@ -44,7 +44,7 @@ fn uuid_of(r: &sqlx::any::AnyRow, col: &str) -> Option<Uuid> {
 
 fn id_of(r: &sqlx::any::AnyRow, what: &'static str) -> Result<Uuid> {
     Uuid::parse_str(&r.get::<String, _>("id"))
-        .map_err(|_| StoreError::Internal(format!("read {what}")))
+        .map_err(|e| StoreError::internal(format!("read {what}"), e))
 }
 
 fn daemon_from_row(r: &sqlx::any::AnyRow) -> Result<Daemon> {
@@ -114,7 +114,7 @@ impl SqlStore {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
-            .map_err(|_| StoreError::Unavailable("reach the database".into()))?;
+            .map_err(|e| StoreError::unavailable("reach the database", e))?;
         Ok(())
     }
 
@@ -985,10 +985,11 @@ async fn hash_password(password: String) -> Result<String> {
         argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|_| StoreError::Internal("hash a password".into()))
+            // The error names the failure, never the password.
+            .map_err(|e| StoreError::internal("hash a password", e.to_string()))
     })
     .await
-    .map_err(|_| StoreError::Internal("hash a password".into()))?
+    .map_err(|e| StoreError::internal("hash a password", e))?
 }
 
 async fn verify_password(password: String, stored: String) -> Result<bool> {
@@ -1002,5 +1003,5 @@ async fn verify_password(password: String, stored: String) -> Result<bool> {
             .is_ok()
     })
     .await
-    .map_err(|_| StoreError::Internal("check a password".into()))
+    .map_err(|e| StoreError::internal("check a password", e))
 }

@@ -152,10 +152,26 @@ async fn postgres_unreachable_is_unavailable_and_the_url_stays_secret() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, scanopy_store::StoreError::Unavailable(_)),
+        matches!(err, scanopy_store::StoreError::Unavailable { .. }),
         "{err}"
     );
     assert!(!err.to_string().contains("s3cret"), "{err}");
+}
+
+/// A driver error is kept as the cause (for the log), outside the message (for the client),
+/// and neither holds the URL's password.
+#[tokio::test]
+async fn a_store_error_keeps_its_cause_outside_its_message() {
+    let err = SqlStore::connect_postgres("postgres://scanopy:s3cret@127.0.0.1:1/nothing")
+        .await
+        .unwrap_err();
+    let cause = err.causes();
+    assert!(std::error::Error::source(&err).is_some(), "{err}");
+    assert!(
+        !cause.is_empty() && !err.to_string().contains(&cause),
+        "{err} / {cause}"
+    );
+    assert!(!cause.contains("s3cret"), "{cause}");
 }
 
 macro_rules! on_sqlite {
