@@ -1,8 +1,8 @@
 // Inline SVG icons (24×24, stroked with currentColor). Each icon is a list of
 // [element, attributes] pairs; app.js builds them with createElementNS, so no
 // markup is ever parsed from strings.
-"use strict";
-window.SCANOPY_ICONS = {
+
+export const ICONS = {
   // ---- device types ----
   gateway: [
     ["rect", { x: 2, y: 13, width: 20, height: 8, rx: 2 }],

@@ -816,3 +816,75 @@ async fn the_scanner_list_is_the_one_a_scan_is_checked_against() {
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(msg.contains("\"syn\"") && msg.contains("tcp-ping"), "{msg}");
 }
+
+/// The policy allows no inline style or script, and every module the entry imports is served
+/// as JavaScript (a module missing from the server would be a blank page).
+#[tokio::test]
+async fn the_ui_needs_no_inline_code_and_every_module_is_served() {
+    let api = Api::new().await;
+    let (_, h, index) = api
+        .raw(Request::builder().uri("/").body(Body::empty()).unwrap())
+        .await;
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let index = String::from_utf8_lossy(&index).into_owned();
+    assert!(!index.contains("style="), "an inline style in index.html");
+    assert!(
+        index.contains(r#"<script type="module" src="/ui/app.js">"#),
+        "{index}"
+    );
+    // Follow the imports from the entry module.
+    let mut todo = vec!["app.js".to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        let (s, h, body) = api
+            .raw(
+                Request::builder()
+                    .uri(format!("/ui/{f}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{f}");
+        assert!(
+            h[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{f}"
+        );
+        let text = String::from_utf8_lossy(&body).into_owned();
+        for sink in [
+            ".innerHTML",
+            ".outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
+            assert!(!text.contains(sink), "{f} writes markup ({sink})");
+        }
+        let dir = f.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let spec = line.rsplit('"').nth(1).unwrap();
+            let mut parts: Vec<&str> = if dir.is_empty() {
+                vec![]
+            } else {
+                dir.split('/').collect()
+            };
+            for seg in spec.split('/') {
+                match seg {
+                    "." => {}
+                    ".." => {
+                        parts.pop();
+                    }
+                    s => parts.push(s),
+                }
+            }
+            todo.push(parts.join("/"));
+        }
+    }
+    assert!(seen.len() > 10, "{seen:?}");
+    assert!(seen.contains("map/layout.js") && seen.contains("pages/daemons.js"));
+}

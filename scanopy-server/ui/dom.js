@@ -1,0 +1,108 @@
+// Building the page: elements from data, never from markup strings. Every string from the
+// server is set with textContent or setAttribute (never innerHTML), so a hostile host name
+// stays text; inline styles are refused (the CSP has no 'unsafe-inline'): use a class.
+
+import { ICONS } from "./icons.js";
+import { fullTime, relTime, typeKey, typeLabel } from "./format.js";
+
+export const SVGNS = "http://www.w3.org/2000/svg";
+export const XLINKNS = "http://www.w3.org/1999/xlink";
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+export function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+  return el;
+}
+function setAttrs(el, attrs, isSvg) {
+  if (!attrs) return;
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "style") throw new Error("inline styles are refused by the CSP: use a class");
+    if (k === "class") el.setAttribute("class", v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (!isSvg && (k === "value" || k === "checked" || k === "disabled" || k === "selected" || k === "hidden")) el[k] = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+}
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs, false);
+  return append(el, children);
+}
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVGNS, tag);
+  setAttrs(el, attrs, true);
+  return append(el, children);
+}
+export function iconParts(name) {
+  let def = ICONS[name];
+  if (typeof def === "string") def = ICONS[def];
+  return def || ICONS.unknown || [];
+}
+export function icon(name, cls) {
+  const svg = s("svg", { class: "icon" + (cls ? " " + cls : ""), viewBox: "0 0 24 24", "aria-hidden": "true", focusable: "false" });
+  for (const [tag, attrs] of iconParts(name)) svg.appendChild(s(tag, attrs));
+  return svg;
+}
+export function fillIcons(root) {
+  for (const el of $$("[data-icon]", root)) {
+    if (!el.firstChild) el.appendChild(icon(el.dataset.icon));
+  }
+}
+export function timeEl(t) { return h("span", { class: "nowrap", title: fullTime(t), "data-time": t || null }, relTime(t)); }
+export function typeIcon(t) {
+  const k = typeKey(t);
+  return h("span", { class: "type-icon " + k, title: typeLabel(t) }, icon(k));
+}
+export function badge(text, kind, dot) { return h("span", { class: "badge" + (kind ? " " + kind : "") }, dot ? h("span", { class: "dot" }) : null, text); }
+export function onlineBadge(offline) { return offline ? badge("offline", "err", true) : badge("online", "ok", true); }
+export function emptyRow(cols, text) { return h("tr", null, h("td", { colspan: cols }, h("div", { class: "empty" }, text))); }
+export function download(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+export async function copyText(text, btn) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (_) {
+    const ta = h("textarea", { value: text, class: "offscreen" });
+    document.body.appendChild(ta); ta.select();
+    try { document.execCommand("copy"); } catch (_) { /* ignore */ }
+    ta.remove();
+  }
+  if (btn) { const old = btn.lastChild.textContent; btn.lastChild.textContent = "Copied"; setTimeout(() => { btn.lastChild.textContent = old; }, 1400); }
+}
+export function copyButton(text) {
+  const b = h("button", { type: "button", class: "btn sm", title: "Copy to clipboard" }, icon("copy", "sm"), h("span", null, "Copy"));
+  b.addEventListener("click", () => copyText(text, b));
+  return b;
+}
+export function toast(message, kind, ms) {
+  const box = $("#toasts");
+  const close = h("button", { type: "button", "aria-label": "Dismiss" }, icon("x", "sm"));
+  const t = h("div", { class: "toast" + (kind ? " " + kind : ""), role: kind === "err" ? "alert" : "status" }, h("div", { class: "grow" }, message), close);
+  close.addEventListener("click", () => t.remove());
+  box.appendChild(t);
+  while (box.children.length > 5) box.firstChild.remove();
+  setTimeout(() => t.remove(), ms || (kind === "err" ? 7000 : 4500));
+}
+export function pageHead(title, sub, ...right) {
+  return h("div", { class: "page-head" }, h("div", null, h("h1", null, title), sub ? h("div", { class: "sub" }, sub) : null), h("div", { class: "spacer" }), ...right);
+}
+export function card(title, right, body, opts) {
+  return h("section", { class: "card", id: opts && opts.id },
+    title ? h("div", { class: "card-head" }, h("h2", null, title), h("div", { class: "spacer" }), right) : null,
+    body);
+}

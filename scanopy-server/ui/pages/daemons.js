@@ -1,0 +1,160 @@
+// Daemons & keys: daemons, daemon keys, API tokens, webhooks, networks.
+
+import { append, badge, card, copyButton, emptyRow, h, icon, pageHead, timeEl, toast } from "../dom.js";
+import { api, items, loadDaemons, loadNetworks, loadStatus, networkName, report, state } from "../api.js";
+
+// ------------------------------------------------------------------ daemons & keys
+function secretBox(title, secret, extras) {
+  const input = h("input", { readonly: true, value: secret, "aria-label": title, class: "secret-value" });
+  input.addEventListener("focus", () => input.select());
+  return h("div", { class: "secret", role: "status" },
+    h("div", { class: "note" }, icon("alert", "sm"), title + " — copy it now, it will not be shown again."),
+    h("div", { class: "row" }, input, copyButton(secret)),
+    extras || null);
+}
+function cmdBlock(label, text) {
+  return h("div", null, h("div", { class: "small muted mt-8" }, label), h("div", { class: "cmd" }, h("pre", null, text), copyButton(text)));
+}
+export async function pageDaemons(root, ctx) {
+  await Promise.all([loadNetworks(), loadStatus().catch(() => null)]);
+  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody");
+  const netOpts = (sel) => state.networks.map((n) => h("option", { value: n.id, selected: n.id === sel }, n.name));
+  const yes = (v) => (v ? badge("yes", "ok") : badge("no", ""));
+  async function loadD() {
+    await loadDaemons();
+    dBody.replaceChildren(...(state.daemons.length ? state.daemons.map((d) => {
+      const c = d.capabilities || {};
+      return h("tr", { "data-daemon-id": d.id },
+        h("td", null, h("strong", null, d.name), d.local ? [" ", badge("local", "info")] : null),
+        h("td", null, networkName(d.network)),
+        h("td", null, d.mode || "—"),
+        h("td", null, yes(c.raw_sockets)),
+        h("td", null, yes(c.docker)),
+        h("td", null, h("span", { class: "ips" }, (c.subnets || []).map((x) => h("code", null, x)))),
+        h("td", { class: "mono" }, c.version || "—"),
+        h("td", { class: "nowrap" }, timeEl(d.last_seen)),
+        h("td", null, d.online ? badge("online", "ok", true) : badge("offline", "err", true)));
+    }) : [emptyRow(9, "No daemon yet. Create a key below and start one.")]));
+  }
+  async function loadK() {
+    const list = items(await api("/daemons/keys?limit=1000"));
+    kBody.replaceChildren(...(list.length ? list.map((k) => h("tr", { "data-key-id": k.id },
+      h("td", null, h("strong", null, k.name)), h("td", null, networkName(k.network)), h("td", { class: "nowrap" }, timeEl(k.created_at)),
+      h("td", { class: "nowrap" }, k.last_used_at ? timeEl(k.last_used_at) : h("span", { class: "muted" }, "never")),
+      h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": k.id, "data-name": k.name }, "Revoke")))) : [emptyRow(5, "No daemon keys.")]));
+  }
+  async function loadT() {
+    const list = items(await api("/tokens?limit=1000"));
+    tBody.replaceChildren(...(list.length ? list.map((t) => h("tr", { "data-token-id": t.id },
+      h("td", null, h("strong", null, t.name)), h("td", null, badge(t.role, t.role === "admin" ? "warn" : "info")), h("td", { class: "nowrap" }, timeEl(t.created_at)),
+      h("td", { class: "nowrap" }, t.last_used_at ? timeEl(t.last_used_at) : h("span", { class: "muted" }, "never")),
+      h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": t.id, "data-name": t.name }, "Revoke")))) : [emptyRow(5, "No API tokens.")]));
+  }
+  async function loadW() {
+    const list = items(await api("/webhooks?limit=1000"));
+    wBody.replaceChildren(...(list.length ? list.map((w) => h("tr", { "data-webhook-id": w.id },
+      h("td", { class: "mono" }, w.url), h("td", { class: "nowrap" }, w.created_at ? timeEl(w.created_at) : "—"),
+      h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": w.id, "data-name": w.url }, "Delete")))) : [emptyRow(3, "No webhooks.")]));
+  }
+  function loadN() {
+    nBody.replaceChildren(...(state.networks.length ? state.networks.map((n) => h("tr", { "data-network-id": n.id },
+      h("td", null, h("strong", null, n.name)), h("td", null, h("span", { class: "ips" }, (n.subnets || []).map((x) => h("code", null, x)))),
+      h("td", { class: "mono small muted" }, n.id))) : [emptyRow(3, "No networks.")]));
+  }
+  const revoker = (body, path, what, reload) => body.addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-revoke]");
+    if (!b || !confirm("Revoke " + what + " \u201c" + b.dataset.name + "\u201d? This cannot be undone.")) return;
+    try { await api(path + encodeURIComponent(b.dataset.revoke), { method: "DELETE" }); toast(what.charAt(0).toUpperCase() + what.slice(1) + " revoked", "ok"); await reload(); } catch (ex) { report(ex); }
+  });
+  revoker(kBody, "/daemons/keys/", "key", loadK);
+  revoker(tBody, "/tokens/", "token", loadT);
+  revoker(wBody, "/webhooks/", "webhook", loadW);
+
+  // forms
+  const keyOut = h("div");
+  const keyForm = h("form", { id: "new-key-form", class: "card-body form-actions end" },
+    h("div", { class: "f-200" }, h("label", { for: "key-name" }, "Name"), h("input", { id: "key-name", name: "name", required: true, placeholder: "e.g. office-pi" })),
+    h("div", { class: "f-200" }, h("label", { for: "key-network" }, "Network"), h("select", { id: "key-network", name: "network" }, netOpts(""))),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "New key"));
+  keyForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = keyForm.name.value.trim();
+    if (!name) { toast("Give the key a name.", "err"); keyForm.name.focus(); return; }
+    try {
+      const r = await api("/daemons/keys", { method: "POST", body: { name, network: keyForm.network.value } });
+      const origin = location.origin;
+      const pk = (state.status && state.status.server_public_key) || "<SERVER_PUBLIC_KEY>";
+      keyOut.replaceChildren(h("div", { class: "card-body flush-top" }, secretBox("Daemon key " + r.name, r.key, [
+        cmdBlock("Pull mode (the daemon polls this server):", `scanopy-daemon run --server ${origin} --key ${r.key}`),
+        cmdBlock("Push mode (this server connects to the daemon):", `scanopy-daemon run --mode push --listen 0.0.0.0:60073 --server ${origin} --key ${r.key} --server-public-key ${pk}`),
+      ])));
+      keyForm.reset();
+      await loadK();
+    } catch (ex) { report(ex); }
+  });
+  const tokOut = h("div");
+  const tokForm = h("form", { id: "new-token-form", class: "card-body form-actions end" },
+    h("div", { class: "f-200" }, h("label", { for: "tok-name" }, "Name"), h("input", { id: "tok-name", name: "name", required: true, placeholder: "e.g. grafana" })),
+    h("div", { class: "f-160-fixed" }, h("label", { for: "tok-role" }, "Role"), h("select", { id: "tok-role", name: "role" }, h("option", { value: "read" }, "read"), h("option", { value: "admin" }, "admin"))),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "New token"));
+  tokForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = tokForm.name.value.trim();
+    if (!name) { toast("Give the token a name.", "err"); tokForm.name.focus(); return; }
+    try {
+      const r = await api("/tokens", { method: "POST", body: { name, role: tokForm.role.value } });
+      tokOut.replaceChildren(h("div", { class: "card-body flush-top" }, secretBox("API token " + r.name, r.token,
+        cmdBlock("Use it as a bearer token:", `curl -H "Authorization: Bearer ${r.token}" ${location.origin}/api/v1/devices`))));
+      tokForm.reset();
+      await loadT();
+    } catch (ex) { report(ex); }
+  });
+  const whOut = h("div");
+  const whForm = h("form", { id: "new-webhook-form", class: "card-body form-actions end" },
+    h("div", { class: "f-260" }, h("label", { for: "wh-url" }, "URL"), h("input", { id: "wh-url", name: "url", type: "url", required: true, placeholder: "https://example.com/hooks/scanopy" })),
+    h("div", { class: "f-160" }, h("label", { for: "wh-secret" }, "Secret (optional)"), h("input", { id: "wh-secret", name: "secret", placeholder: "generated if empty" })),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "Add webhook"));
+  whForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const url = whForm.url.value.trim();
+    if (!url) { toast("Enter the URL to POST events to.", "err"); whForm.url.focus(); return; }
+    const body = { url };
+    if (whForm.secret.value.trim()) body.secret = whForm.secret.value.trim();
+    try {
+      const r = await api("/webhooks", { method: "POST", body });
+      whOut.replaceChildren(r && r.secret ? h("div", { class: "card-body flush-top" }, secretBox("Signing secret for " + url, r.secret)) : "");
+      whForm.reset();
+      await loadW();
+    } catch (ex) { report(ex); }
+  });
+  const netForm = h("form", { id: "new-network-form", class: "card-body form-actions end" },
+    h("div", { class: "f-180" }, h("label", { for: "net-name" }, "Name"), h("input", { id: "net-name", name: "name", required: true, placeholder: "e.g. home" })),
+    h("div", { class: "f-240" }, h("label", { for: "net-subnets" }, "Subnets"), h("input", { id: "net-subnets", name: "subnets", placeholder: "192.168.1.0/24, 10.0.0.0/24" })),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "Add network"));
+  netForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = netForm.name.value.trim();
+    if (!name) { toast("Give the network a name.", "err"); return; }
+    try {
+      await api("/networks", { method: "POST", body: { name, subnets: netForm.subnets.value.split(",").map((x) => x.trim()).filter(Boolean) } });
+      netForm.reset();
+      await loadNetworks(); loadN();
+      for (const sel of [keyForm.network]) sel.replaceChildren(...netOpts(sel.value));
+      toast("Network added", "ok");
+    } catch (ex) { report(ex); }
+  });
+
+  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report)]);
+  loadN();
+  const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
+  append(root, [
+    pageHead("Daemons & keys", "Daemons scan for this server; keys let them in, tokens let scripts in"),
+    card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Subnets", "Version", "Last seen", "Status"], dBody)),
+    card("Daemon keys", null, [table("keys-table", ["Name", "Network", "Created", "Last used", ""], kBody), h("div", { class: "divider" }, keyForm), keyOut]),
+    h("div", { class: "grid cols-2 mt-18" },
+      card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
+      card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
+    h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
+  ]);
+  ctx.every(15000, () => loadD().catch(() => null));
+}

@@ -1,0 +1,117 @@
+// One device: interfaces, services, container, history, and what the user may edit.
+
+import { append, badge, card, emptyRow, h, icon, onlineBadge, timeEl, toast, typeIcon } from "../dom.js";
+import { api, loadNetworks, networkName, report, state } from "../api.js";
+import { describeEvent, devName, EVENT_STYLE, fullTime, relTime, shortId, typeLabel } from "../format.js";
+import { go, liveRefresher } from "../router.js";
+
+// ------------------------------------------------------------------ device page
+export async function pageDevice(root, ctx) {
+  const id = ctx.params[0];
+  const [d] = await Promise.all([api("/devices/" + encodeURIComponent(id)), state.networks.length ? null : loadNetworks().catch(() => null)]);
+  const main = h("div"), side = h("div");
+  let dirty = false;
+  function render(d) {
+    const ifs = d.interfaces || [];
+    const svcs = (d.services || []).slice().sort((a, b) => a.port - b.port || String(a.protocol).localeCompare(b.protocol));
+    const head = h("div", { class: "device-head" }, typeIcon(d.device_type),
+      h("div", null, h("h1", null, devName(d)),
+        h("div", { class: "meta" }, onlineBadge(d.offline), badge(typeLabel(d.device_type), d.device_type === "gateway" ? "warn" : ""),
+          d.vendor ? h("span", null, d.vendor) : null,
+          h("span", null, "· last seen ", timeEl(d.last_seen)),
+          (d.tags || []).map((t) => h("span", { class: "tag" }, t)))));
+    const ifCard = card("Interfaces", h("span", { class: "muted small" }, String(ifs.length)), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "interfaces-table" },
+      h("thead", null, h("tr", null, h("th", null, "IP address"), h("th", null, "MAC"), h("th", null, "Subnet"))),
+      h("tbody", null, ifs.length ? ifs.map((i) => h("tr", null, h("td", { class: "mono" }, i.ip), h("td", { class: "mono" }, i.mac || "—"), h("td", { class: "mono" }, i.subnet || "—"))) : emptyRow(3, "No addresses on the scanned networks")))));
+    const confKind = { high: "ok", medium: "info", low: "warn" };
+    const svcCard = card("Services", h("span", { class: "muted small" }, String(svcs.length)), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "services-table" },
+      h("thead", null, h("tr", null, h("th", null, "Port"), h("th", null, "State"), h("th", null, "Service"), h("th", null, "Product"), h("th", null, "Version"), h("th", null, "Confidence"), h("th", null, "Evidence"))),
+      h("tbody", null, svcs.length ? svcs.map((x) => h("tr", null,
+        h("td", { class: "mono nowrap" }, x.port + "/" + x.protocol, ifs.length > 1 ? h("span", { class: "muted small" }, " " + x.ip) : null),
+        h("td", null, badge(x.state || "open", x.state === "open" ? "ok" : "")),
+        h("td", null, h("strong", null, x.name || "unknown")),
+        h("td", null, x.product || h("span", { class: "muted" }, "—")),
+        h("td", { class: "mono" }, x.version || h("span", { class: "muted" }, "—")),
+        h("td", null, badge(x.confidence || "—", confKind[x.confidence])),
+        h("td", { class: "muted small" }, x.evidence || ""))) : emptyRow(7, "No open ports found.")))));
+    let ctCard = null;
+    if (d.container) {
+      const c = d.container;
+      const ports = c.ports || [];
+      ctCard = card("Container", null, h("div", { class: "card-body" }, h("dl", { class: "kv" },
+        h("dt", null, "Name"), h("dd", null, c.name || "—"),
+        h("dt", null, "Image"), h("dd", { class: "mono" }, c.image || "—"),
+        h("dt", null, "State"), h("dd", null, badge(c.state || "?", c.state === "running" ? "ok" : "warn"), c.health ? [" ", badge(c.health, c.health === "healthy" ? "ok" : "warn")] : null),
+        c.compose_project ? [h("dt", null, "Compose"), h("dd", null, c.compose_project + (c.compose_service ? " / " + c.compose_service : ""))] : null,
+        h("dt", null, "Networks"), h("dd", null, (c.networks || []).length ? h("span", { class: "ips" }, c.networks.map((n) => h("code", null, n.name + (n.ip ? " " + n.ip : "")))) : "—"),
+        h("dt", null, "Ports"), h("dd", null, ports.length ? h("span", { class: "ips" }, ports.map((p) => h("code", null,
+          (p.host_port ? (p.host_ip || "0.0.0.0") + ":" + p.host_port + " → " : "") + p.container_port + "/" + (p.protocol || "tcp")))) : "—"),
+        h("dt", null, "Container id"), h("dd", { class: "mono" }, String(c.id || "").slice(0, 12) || "—"))));
+    }
+    const hist = (d.history || []).slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
+    const histCard = card("History", null, h("ul", { class: "list", id: "device-history" }, hist.length ? hist.slice(0, 100).map((ev) => {
+      const [ic, cls] = EVENT_STYLE[ev.kind] || ["scans", ""];
+      return h("li", null, h("span", { class: "ev-icon " + cls }, icon(ic)), h("span", { class: "grow" }, describeEvent(ev)), h("span", { class: "time", title: fullTime(ev.at), "data-time": ev.at }, relTime(ev.at)));
+    }) : h("li", { class: "muted" }, "No history yet.")));
+    const parentLink = d.parent ? h("a", { href: "#/devices/" + encodeURIComponent(d.parent), id: "parent-link" }, "Docker host " + shortId(d.parent)) : null;
+    if (parentLink) api("/devices/" + encodeURIComponent(d.parent)).then((p) => { parentLink.textContent = devName(p); }).catch(() => null);
+    const details = card("Details", null, h("div", { class: "card-body" }, h("dl", { class: "kv" },
+      h("dt", null, "Host name"), h("dd", null, d.hostname || "—"),
+      h("dt", null, "Vendor"), h("dd", null, d.vendor || "—"),
+      h("dt", null, "Type"), h("dd", null, typeLabel(d.device_type), d.device_type_evidence ? h("div", { class: "muted small" }, d.device_type_evidence) : null),
+      parentLink ? [h("dt", null, "Runs on"), h("dd", null, parentLink)] : null,
+      h("dt", null, "Network"), h("dd", null, networkName(d.network)),
+      h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),
+      h("dt", null, "First seen"), h("dd", null, fullTime(d.first_seen) || "—"),
+      h("dt", null, "Last seen"), h("dd", null, fullTime(d.last_seen) || "—"),
+      h("dt", null, "Id"), h("dd", { class: "mono small" }, d.id))));
+    const head2 = [h("a", { class: "crumb", href: "#/devices" }, icon("back", "sm"), "Devices"), head];
+    if (ctCard) main.replaceChildren(ctCard, ifCard, svcCard, histCard); else main.replaceChildren(ifCard, svcCard, histCard);
+    side.replaceChildren(details, editCard(d));
+    return head2;
+  }
+  function editCard(d) {
+    const form = h("form", { id: "device-edit-form", class: "card-body" },
+      h("div", { class: "field" }, h("label", { for: "dev-name" }, "Name"), h("input", { id: "dev-name", name: "name", value: d.user_name || "", placeholder: d.hostname || "Give it a name" })),
+      h("div", { class: "field" }, h("label", { for: "dev-notes" }, "Notes"), h("textarea", { id: "dev-notes", name: "notes", rows: "4" }, d.notes || "")),
+      h("div", { class: "field" }, h("label", { for: "dev-tags" }, "Tags"), h("input", { id: "dev-tags", name: "tags", value: (d.tags || []).join(", "), placeholder: "comma separated" })),
+      h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn primary" }, "Save"), h("div", { class: "spacer" }),
+        h("button", { type: "button", class: "btn danger", id: "device-delete" }, icon("trash", "sm"), "Delete")));
+    form.addEventListener("input", () => { dirty = true; });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const name = form.name.value.trim(), notes = form.notes.value.trim();
+      const tags = form.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+      try {
+        const nd = await api("/devices/" + encodeURIComponent(d.id), { method: "PATCH", body: { name: name || null, notes: notes || null, tags } });
+        dirty = false;
+        toast("Saved", "ok");
+        const fresh = nd && nd.id ? { ...d, ...nd, history: nd.history || d.history } : await api("/devices/" + encodeURIComponent(d.id));
+        root.replaceChildren(...layout(fresh));
+      } catch (ex) { report(ex); }
+    });
+    form.querySelector("#device-delete").addEventListener("click", async () => {
+      if (!confirm("Delete " + devName(d) + "? It comes back if a scan sees it again.")) return;
+      try {
+        await api("/devices/" + encodeURIComponent(d.id), { method: "DELETE" });
+        toast("Device deleted", "ok");
+        go("#/devices");
+      } catch (ex) { report(ex); }
+    });
+    return card("Name, notes and tags", null, form);
+  }
+  function layout(d) {
+    const head = render(d);
+    return [...head, h("div", { class: "layout-2" }, main, side)];
+  }
+  root.id = "device";
+  root.dataset.deviceId = d.id;
+  append(root, layout(d));
+  liveRefresher(ctx, async () => {
+    if (dirty) return;
+    const nd = await api("/devices/" + encodeURIComponent(id));
+    if (ctx.alive() && !dirty) root.replaceChildren(...layout(nd));
+  }, null, 1000);
+  const prev = ctx.onEvent;
+  ctx.onEvent = (ev) => { if (!ev.device || ev.device === id) prev(ev); };
+}

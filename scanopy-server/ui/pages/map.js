@@ -1,0 +1,179 @@
+// The map page: the network drawn from GET /topology, with zoom, pan, search and exports.
+
+import { $, $$, append, download, h, icon } from "../dom.js";
+import { api, loadNetworks, networkName, report, state } from "../api.js";
+import { debounce, fmtNum, qs, typeLabel } from "../format.js";
+import { go, liveRefresher } from "../router.js";
+import { buildTopology, labelOf, layoutTopology } from "../map/layout.js";
+import { exportSvg, renderMapSvg } from "../map/draw.js";
+
+let mapNetwork = "";
+
+export async function pageMap(root, ctx) {
+  root.classList.add("map-page");
+  await loadNetworks();
+  const qnet = ctx.query.get("network");
+  if (qnet) mapNetwork = qnet;
+  if (!state.networks.find((n) => n.id === mapNetwork)) mapNetwork = state.networks.length ? state.networks[0].id : "";
+  const netSel = h("select", { "aria-label": "Network", id: "map-network" }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === mapNetwork }, n.name + "  (" + (n.subnets || []).join(", ") + ")")));
+  const find = h("input", { type: "search", class: "search", placeholder: "Find on map…", "aria-label": "Find a device on the map" });
+  const btn = (ic, label, title) => h("button", { type: "button", class: "btn", title: title || label }, icon(ic, "sm"), label);
+  const exSvg = btn("download", "SVG", "Download the map as SVG");
+  const exDot = btn("download", "DOT", "Download Graphviz DOT");
+  const exMmd = btn("download", "Mermaid", "Download Mermaid");
+  const zin = h("button", { type: "button", title: "Zoom in", "aria-label": "Zoom in" }, icon("plus", "sm"));
+  const zout = h("button", { type: "button", title: "Zoom out", "aria-label": "Zoom out" }, icon("minus", "sm"));
+  const zfit = h("button", { type: "button", title: "Fit to screen", "aria-label": "Fit to screen" }, icon("fit", "sm"));
+  const mapBox = h("div", { id: "map" });
+  const stats = h("div", { class: "map-stats" });
+  append(root, [
+    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, find, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
+    mapBox,
+  ]);
+  if (!mapNetwork) {
+    mapBox.appendChild(h("div", { class: "empty tall" }, icon("map"), "No network yet. Create one on the Daemons page, then run a scan."));
+    return;
+  }
+  const view = { x: 0, y: 0, k: 1, touched: false };
+  let svg = null, vp = null, layout = null, model = null;
+  const tip = $("#tooltip");
+  const applyView = () => {
+    if (!vp) return;
+    vp.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+    svg.classList.toggle("lod-low", view.k < 0.55);
+    svg.classList.toggle("lod-min", view.k < 0.3);
+  };
+  const fit = () => {
+    if (!layout) return;
+    const W = mapBox.clientWidth || 800, H = mapBox.clientHeight || 600, m = 40;
+    const k = Math.min((W - m * 2) / layout.width, (H - m * 2) / layout.height, 1.4);
+    view.k = Math.max(0.03, k);
+    view.x = (W - layout.width * view.k) / 2;
+    view.y = Math.max(m, (H - layout.height * view.k) / 2);
+    applyView();
+  };
+  const zoomAt = (f, cx, cy) => {
+    const k2 = Math.min(4, Math.max(0.03, view.k * f));
+    const W = mapBox.clientWidth, H = mapBox.clientHeight;
+    if (cx === undefined) { cx = W / 2; cy = H / 2; }
+    view.x = cx - ((cx - view.x) * k2) / view.k;
+    view.y = cy - ((cy - view.y) * k2) / view.k;
+    view.k = k2; view.touched = true;
+    applyView();
+  };
+  zin.addEventListener("click", () => zoomAt(1.3));
+  zout.addEventListener("click", () => zoomAt(1 / 1.3));
+  zfit.addEventListener("click", () => { view.touched = false; fit(); });
+
+  async function load() {
+    const topo = await api("/topology" + qs({ network: mapNetwork, format: "json" }));
+    if (!ctx.alive() && ctx.mounted) return;
+    const devCount = (topo.nodes || []).filter((n) => n.kind === "device").length;
+    const groupsGuess = Math.max(1, (topo.nodes || []).filter((n) => n.kind !== "device").length);
+    const cap = Math.max(24, Math.min(240, Math.floor(2400 / groupsGuess)));
+    model = buildTopology(topo, cap);
+    layout = layoutTopology(model, mapNetwork);
+    const nsvg = renderMapSvg(layout);
+    if (svg) svg.replaceWith(nsvg); else mapBox.prepend(nsvg);
+    svg = nsvg; vp = svg.querySelector("g.viewport");
+    bindSvg();
+    const shown = layout.placedNodes.filter((p) => !p.more).length;
+    stats.textContent = fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(model.groups.size) + " groups";
+    if (!mapBox.contains(stats)) {
+      mapBox.append(
+        h("div", { class: "map-zoom" }, zin, zout, zfit), stats,
+        h("div", { class: "map-legend" }, h("span", null, h("i"), "subnet member"), h("span", null, h("i", { class: "dash" }), "runs containers"),
+          devCount === 0 ? h("span", null, "No devices yet: run a scan") : null));
+    }
+    if (view.touched) applyView(); else fit();
+    if (find.value) highlight(find.value, false);
+  }
+  let drag = null;
+  function bindSvg() {
+    svg.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const r = svg.getBoundingClientRect();
+      zoomAt(Math.exp(-e.deltaY * (e.deltaMode === 1 ? 0.05 : 0.0018)), e.clientX - r.left, e.clientY - r.top);
+    }, { passive: false });
+    svg.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      drag = { sx: e.clientX, sy: e.clientY, x: view.x, y: view.y, moved: false, id: e.pointerId };
+    });
+    svg.addEventListener("pointermove", (e) => {
+      if (drag && drag.id === e.pointerId) {
+        const dx = e.clientX - drag.sx, dy = e.clientY - drag.sy;
+        if (!drag.moved && Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; svg.setPointerCapture(e.pointerId); svg.classList.add("dragging"); tip.hidden = true; }
+        if (drag.moved) { view.x = drag.x + dx; view.y = drag.y + dy; view.touched = true; applyView(); }
+        return;
+      }
+      const g = e.target.closest && e.target.closest("g.node[data-device-id]");
+      if (g) showTip(g, e.clientX, e.clientY); else tip.hidden = true;
+    });
+    const end = (e) => {
+      if (!drag || drag.id !== e.pointerId) return;
+      const wasMoved = drag.moved;
+      drag = null;
+      svg.classList.remove("dragging");
+      if (wasMoved || e.type === "pointercancel") return;
+      activate(e.target);
+    };
+    svg.addEventListener("pointerup", end);
+    svg.addEventListener("pointercancel", end);
+    svg.addEventListener("pointerleave", () => { tip.hidden = true; });
+    svg.addEventListener("keydown", (e) => { if (e.key === "Enter") activate(e.target); });
+  }
+  function activate(target) {
+    const g = target.closest && target.closest("g.node");
+    if (!g) return;
+    tip.hidden = true;
+    if (g.dataset.deviceId) go("#/devices/" + encodeURIComponent(g.dataset.deviceId));
+    else if (g.dataset.href) go(g.dataset.href);
+  }
+  function showTip(g, cx, cy) {
+    const n = model.nodes.get("device:" + g.dataset.deviceId);
+    if (!n) return;
+    const ips = (n.ips || []).length ? n.ips : n._ip ? [n._ip] : [];
+    tip.replaceChildren();
+    append(tip, [h("strong", null, labelOf(n)), h("div", { class: "t-type" }, typeLabel(n.device_type) + (n.gateway ? " · gateway" : "") + (n.offline ? " · offline" : "")),
+      ips.slice(0, 8).map((ip) => h("code", null, ip)), ips.length > 8 ? h("div", { class: "muted" }, "+" + (ips.length - 8) + " more") : null]);
+    tip.hidden = false;
+    const r = tip.getBoundingClientRect();
+    tip.style.left = Math.min(window.innerWidth - r.width - 8, cx + 14) + "px";
+    tip.style.top = Math.min(window.innerHeight - r.height - 8, cy + 14) + "px";
+  }
+  ctx.onCleanup(() => { tip.hidden = true; });
+  function highlight(text, center) {
+    const t = text.trim().toLowerCase();
+    let first = null;
+    for (const g of $$("g.node[data-device-id]", svg)) {
+      const n = model.nodes.get("device:" + g.dataset.deviceId);
+      const hit = !!t && n && (String(labelOf(n)).toLowerCase().includes(t) || (n.ips || []).some((ip) => ip.includes(t)));
+      g.classList.toggle("hl", hit);
+      if (hit && !first) first = g;
+    }
+    if (first && center) {
+      const p = layout.placedNodes.find((q) => q.n && String(q.n.id) === "device:" + first.dataset.deviceId);
+      if (p) {
+        view.k = Math.max(view.k, 0.9);
+        view.x = mapBox.clientWidth / 2 - p.x * view.k; view.y = mapBox.clientHeight / 2 - p.y * view.k; view.touched = true;
+        applyView();
+      }
+    }
+  }
+  find.addEventListener("input", debounce(() => highlight(find.value, true), 200));
+  netSel.addEventListener("change", () => { mapNetwork = netSel.value; view.touched = false; load().catch(report); });
+  const exportName = (ext) => "scanopy-" + (networkName(mapNetwork) || "map").replace(/[^A-Za-z0-9._-]+/g, "_") + "." + ext;
+  exSvg.addEventListener("click", () => { if (layout) download(exportName("svg"), exportSvg(layout), "image/svg+xml"); });
+  const exportText = async (format, ext) => {
+    try { download(exportName(ext), await api("/topology" + qs({ network: mapNetwork, format }), { text: true }), "text/plain"); } catch (e) { report(e); }
+  };
+  exDot.addEventListener("click", () => exportText("dot", "dot"));
+  exMmd.addEventListener("click", () => exportText("mermaid", "mmd"));
+  await load();
+  ctx.mounted = true;
+  const onResize = debounce(() => { if (!view.touched) fit(); }, 150);
+  window.addEventListener("resize", onResize);
+  ctx.onCleanup(() => window.removeEventListener("resize", onResize));
+  ctx.afterMount = () => { if (!view.touched) fit(); };
+  liveRefresher(ctx, load, ["device_new", "device_gone", "device_changed", "scan_done"], 2500);
+}
