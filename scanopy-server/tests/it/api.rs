@@ -768,3 +768,308 @@ async fn the_ui_is_served_with_a_strict_policy() {
         assert_eq!(s, StatusCode::OK, "{f}");
     }
 }
+
+/// Results through the daemon protocol: taken only from the daemon holding the job while it
+/// runs, per-host facts only about its targets, times within its window, caps, refused batches
+/// that fail the run, counts of distinct devices, and no clock comparisons between daemon and
+/// server (issue 11, "Results" and "Counts").
+mod results {
+    use super::*;
+
+    pub(super) struct Lab {
+        pub(super) api: Api,
+        pub(super) a: String,
+        pub(super) b: String,
+        net: String,
+    }
+
+    pub(super) async fn lab() -> Lab {
+        let api = Api::new().await;
+        let net = api.network().await;
+        let a = daemon_key(&api, &net).await;
+        let b = daemon_key(&api, &net).await;
+        Lab { api, a, b, net }
+    }
+
+    impl Lab {
+        /// Queues a scan of `targets` and has daemon a claim it.
+        pub(super) async fn job(&self, targets: &[&str]) -> String {
+            let (s, scan) = self
+                .api
+                .post(
+                    "/api/v1/scans",
+                    json!({"network": self.net, "targets": targets, "ports": "22,80", "scanners": ["tcp"]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{scan}");
+            let (_, poll) = self
+                .api
+                .call(Method::POST, "/api/v1/daemon/poll", Some(&self.a), None)
+                .await;
+            let id = scan["id"].as_str().unwrap().to_owned();
+            assert_eq!(poll["job"]["id"].as_str(), Some(id.as_str()), "{poll}");
+            id
+        }
+
+        pub(super) async fn send(&self, key: &str, job: &str, obs: Value) -> (StatusCode, Value) {
+            let body = json!({"batch_id": uuid::Uuid::new_v4(), "observations": obs});
+            self.send_raw(key, job, body).await
+        }
+
+        pub(super) async fn send_raw(
+            &self,
+            key: &str,
+            job: &str,
+            body: Value,
+        ) -> (StatusCode, Value) {
+            self.api
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/daemon/jobs/{job}/results"),
+                    Some(key),
+                    Some(body),
+                )
+                .await
+        }
+
+        pub(super) async fn finish(&self, job: &str, outcome: &str) -> Value {
+            let (s, ack) = self
+                .api
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/daemon/jobs/{job}/finish"),
+                    Some(&self.a),
+                    Some(json!({"outcome": outcome, "progress": {"hosts_total": 256, "hosts_found": 1, "hosts_done": 256, "probes_sent": 1, "ports_probed": 1, "observations": 1}})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{ack}");
+            self.scan(job).await
+        }
+
+        pub(super) async fn scan(&self, job: &str) -> Value {
+            self.api.get(&format!("/api/v1/scans/{job}")).await.1
+        }
+
+        pub(super) async fn devices(&self) -> Vec<Value> {
+            let (_, d) = self.api.get("/api/v1/devices?limit=1000").await;
+            d["items"].as_array().unwrap().clone()
+        }
+
+        pub(super) async fn events(&self) -> usize {
+            let (_, e) = self.api.get("/api/v1/events?limit=1000").await;
+            e["items"].as_array().unwrap().len()
+        }
+    }
+
+    fn mac(ip: &str, mac: &str, at: &str) -> Value {
+        json!({"ip": ip, "scanner": "arp", "at": at, "fact": {"kind": "mac", "mac": mac}})
+    }
+
+    fn port(ip: &str, port: u16, at: &str) -> Value {
+        json!({"ip": ip, "scanner": "tcp", "at": at, "fact": {"kind": "port", "port": port, "transport": "tcp", "state": "open", "name": "ssh", "extra": {}, "confidence": "high", "evidence": "t"}})
+    }
+
+    fn now() -> String {
+        chrono::Utc::now().to_rfc3339()
+    }
+
+    #[tokio::test]
+    async fn results_come_only_from_the_daemon_holding_the_job_while_it_runs() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let seen = json!([mac("10.77.0.10", "00:11:32:aa:00:10", &now())]);
+        // Another daemon of the network, with its own key: refused, nothing changes.
+        let (s, v) = lab.send(&lab.b, &job, seen.clone()).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "job_not_held"),
+            "{v}"
+        );
+        assert!(
+            lab.devices().await.is_empty(),
+            "a stranger's batch was applied"
+        );
+        assert_eq!(lab.events().await, 0);
+        assert_eq!(lab.scan(&job).await["devices_seen"], 0);
+        // The holder's is taken.
+        let (s, ack) = lab.send(&lab.a, &job, seen).await;
+        assert_eq!(
+            (s, &ack["applied"]),
+            (StatusCode::OK, &json!(true)),
+            "{ack}"
+        );
+        assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        // After the end: refused, nothing changes.
+        let before = lab.devices().await;
+        let events = lab.events().await;
+        let late = json!([mac("10.77.0.11", "00:11:32:aa:00:11", &now())]);
+        let (s, v) = lab.send(&lab.a, &job, late).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "job_not_running"),
+            "{v}"
+        );
+        assert_eq!(lab.devices().await, before);
+        assert_eq!(lab.events().await, events);
+    }
+
+    #[tokio::test]
+    async fn per_host_facts_outside_the_targets_are_dropped_and_times_clamped() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/28"]).await;
+        let batch = json!([
+            port("10.77.0.5", 22, "2099-01-01T00:00:00Z"),
+            port("10.77.0.100", 22, &now()),
+            {"ip": "10.77.0.101", "scanner": "names", "at": now(), "fact": {"kind": "hostname", "name": "planted.lan", "source": "ptr"}},
+            // An ARP reply from the segment is a fact, not an invitation: kept.
+            mac("10.77.0.200", "00:11:32:aa:00:c8", &now()),
+        ]);
+        let (s, ack) = lab.send(&lab.a, &job, batch).await;
+        assert_eq!(s, StatusCode::OK, "{ack}");
+        let devices = lab.devices().await;
+        let mut ips: Vec<&str> = devices
+            .iter()
+            .map(|d| d["interfaces"][0]["ip"].as_str().unwrap())
+            .collect();
+        ips.sort();
+        assert_eq!(ips, ["10.77.0.200", "10.77.0.5"], "{devices:#?}");
+        let later = chrono::Utc::now();
+        for d in &devices {
+            let last: chrono::DateTime<chrono::Utc> =
+                d["last_seen"].as_str().unwrap().parse().unwrap();
+            assert!(last <= later, "a time from 2099 landed: {d}");
+            for svc in d["services"].as_array().unwrap() {
+                let at: chrono::DateTime<chrono::Utc> =
+                    svc["last_seen"].as_str().unwrap().parse().unwrap();
+                assert!(at <= later, "{svc}");
+            }
+        }
+        let run = lab.scan(&job).await;
+        assert_eq!(run["observations_dropped"], 2, "{run}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_then_done_ends_the_run_failed_and_misses_nothing() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let seen = json!([mac("10.77.0.10", "00:11:32:aa:00:10", &now())]);
+        lab.send(&lab.a, &job, seen).await;
+        assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        for round in 0..3 {
+            let job = lab.job(&["10.77.0.0/24"]).await;
+            let (s, v) = if round == 0 {
+                // Too many observations: 413.
+                let many: Vec<Value> = (0..20_001)
+                    .map(|_| mac("10.77.0.10", "00:11:32:aa:00:10", "2026-01-01T00:00:00Z"))
+                    .collect();
+                lab.send(&lab.a, &job, Value::Array(many)).await
+            } else {
+                // Not a batch at all: 422.
+                lab.send_raw(&lab.a, &job, json!({"batch_id": "x", "observations": 3}))
+                    .await
+            };
+            assert!(
+                s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::UNPROCESSABLE_ENTITY,
+                "{s}: {v}"
+            );
+            let run = lab.finish(&job, "done").await;
+            assert_eq!(run["status"], "failed", "{run}");
+            assert!(
+                run["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("refused"),
+                "{run}"
+            );
+        }
+        let devices = lab.devices().await;
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0]["offline"], false, "{devices:#?}");
+        let (_, evs) = lab.api.get("/api/v1/events?limit=1000").await;
+        assert!(
+            !evs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "device_gone"),
+            "{evs}"
+        );
+    }
+
+    #[tokio::test]
+    async fn devices_seen_counts_distinct_devices_across_batches() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        for i in 0..3 {
+            let batch = json!([
+                mac("10.77.0.10", "00:11:32:aa:00:10", &now()),
+                port("10.77.0.10", 22, &now()),
+                port("10.77.0.11", 22, &now()),
+                port(&format!("10.77.0.{}", 20 + i % 2), 80, &now()),
+            ]);
+            let (s, v) = lab.send(&lab.a, &job, batch).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        let run = lab.finish(&job, "done").await;
+        assert_eq!(run["devices_seen"], 4, "{run}");
+        assert_eq!(lab.devices().await.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_daemon_clock_behind_the_server_marks_no_host_offline() {
+        let lab = lab().await;
+        for _ in 0..4 {
+            let job = lab.job(&["10.77.0.0/24"]).await;
+            let behind = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+            let batch = json!([
+                mac("10.77.0.10", "00:11:32:aa:00:10", &behind),
+                port("10.77.0.10", 22, &behind),
+            ]);
+            let (s, v) = lab.send(&lab.a, &job, batch).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        }
+        let devices = lab.devices().await;
+        assert_eq!(devices[0]["offline"], false, "{devices:#?}");
+        assert_eq!(devices[0]["services"].as_array().unwrap().len(), 1);
+        let (_, evs) = lab.api.get("/api/v1/events?limit=1000").await;
+        let kinds: Vec<&str> = evs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            !kinds.contains(&"device_gone") && !kinds.contains(&"service_gone"),
+            "{kinds:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_over_its_cap_ends_failed() {
+        let lab = lab().await;
+        *lab.api.state.run_limits.lock().unwrap() = scanopy_store::RunLimits {
+            max_devices: 2,
+            max_observations: 1_000,
+        };
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let three = json!([
+            port("10.77.0.1", 22, &now()),
+            port("10.77.0.2", 22, &now()),
+            port("10.77.0.3", 22, &now()),
+        ]);
+        let (s, v) = lab.send(&lab.a, &job, three).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "run_limit"),
+            "{v}"
+        );
+        assert!(lab.devices().await.is_empty());
+        let run = lab.scan(&job).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert!(
+            run["error"].as_str().unwrap().contains("2 devices"),
+            "{run}"
+        );
+    }
+}
