@@ -299,6 +299,10 @@ async fn sender(sink: Arc<SpoolSink>, fatal: Fatal, retry_max: Duration, stop: C
                     "the server rejected a spooled entry; moving it aside as rejected-{seq:020}.json: {message}"
                 );
                 sink.spool.set_aside(seq, "rejected");
+                if status == reqwest::StatusCode::CONFLICT {
+                    // The job is not this daemon's any more, or has ended: stop scanning it.
+                    sink.mark_cancelled(job);
+                }
             }
             Err(CallError::Retry(e)) => {
                 failures += 1;

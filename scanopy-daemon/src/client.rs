@@ -157,7 +157,8 @@ impl ServerClient {
     }
 
     /// `POST /jobs/{id}/results`. A batch applied before is answered 200 (`applied: false`); a
-    /// 409 (this daemon is not registered yet) is retried, never counted as delivered.
+    /// 409 (this daemon is not registered yet) is retried, never counted as delivered, unless it
+    /// is final ([`final_refusal`]: the job is not this daemon's, or has ended).
     pub async fn results(&self, job: Uuid, batch: &ResultsBatch) -> Result<JobAck, CallError> {
         conflict_is_ok(
             self.post(&format!("/jobs/{job}/results"), Some(batch), None)
@@ -189,13 +190,33 @@ impl ServerClient {
 }
 
 /// A 409 means the server does not know this daemon yet (it registers again): try later, keep
-/// the entry.
+/// the entry. The exceptions are final: the job is not this daemon's any more, or it ended, or
+/// it went over its caps (`job_not_held`, `job_not_running`, `run_limit`); sending again would
+/// be refused again.
 fn conflict_is_ok(r: Result<JobAck, CallError>) -> Result<JobAck, CallError> {
     match r {
-        Err(CallError::Rejected { status, message }) if status == StatusCode::CONFLICT => Err(
-            CallError::Retry(format!("the server answered 409: {message}")),
-        ),
+        Err(CallError::Rejected { status, message })
+            if status == StatusCode::CONFLICT && !final_refusal(&message) =>
+        {
+            Err(CallError::Retry(format!(
+                "the server answered 409: {message}"
+            )))
+        }
         r => r,
+    }
+}
+
+/// Whether a 409's body (`{"error": {"code": …}}`) names a refusal that a retry cannot change.
+pub fn final_refusal(body: &str) -> bool {
+    const FINAL: [&str; 3] = ["job_not_held", "job_not_running", "run_limit"];
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) => v["error"]["code"]
+            .as_str()
+            .is_some_and(|c| FINAL.contains(&c)),
+        // Cut short (the body is kept to 300 characters): the code comes first.
+        Err(_) => FINAL
+            .iter()
+            .any(|c| body.starts_with(&format!("{{\"error\":{{\"code\":\"{c}\""))),
     }
 }
 
@@ -209,4 +230,34 @@ fn plain(e: &reqwest::Error) -> String {
         src = x.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_final_conflicts_are_not_retried() {
+        let body = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+        for code in ["job_not_held", "job_not_running", "run_limit"] {
+            assert!(final_refusal(&body(code)), "{code}");
+        }
+        assert!(final_refusal(
+            r#"{"error":{"code":"job_not_held","message":"cut sho"#
+        ));
+        for code in ["not_registered", "conflict"] {
+            assert!(!final_refusal(&body(code)), "{code}");
+        }
+        assert!(!final_refusal("not json"));
+        let retried = conflict_is_ok(Err(CallError::Rejected {
+            status: StatusCode::CONFLICT,
+            message: body("not_registered"),
+        }));
+        assert!(matches!(retried, Err(CallError::Retry(_))));
+        let kept = conflict_is_ok(Err(CallError::Rejected {
+            status: StatusCode::CONFLICT,
+            message: body("job_not_running"),
+        }));
+        assert!(matches!(kept, Err(CallError::Rejected { .. })));
+    }
 }

@@ -38,6 +38,14 @@ pub struct ServerConfig {
     /// Logs as JSON lines.
     #[arg(long, env = "SCANOPY_LOG_JSON")]
     pub log_json: bool,
+    /// The most distinct devices one scan may report; a scan beyond it ends failed.
+    #[arg(long, default_value_t = 65_536, env = "SCANOPY_RUN_MAX_DEVICES",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub run_max_devices: u64,
+    /// The most observations one scan may report; a scan beyond it ends failed.
+    #[arg(long, default_value_t = 5_000_000, env = "SCANOPY_RUN_MAX_OBSERVATIONS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub run_max_observations: u64,
     /// A TOML file with any of these options (keys as the long options, `-` or `_`).
     #[arg(long, env = "SCANOPY_CONFIG")]
     pub config: Option<PathBuf>,

@@ -84,6 +84,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::BadRequest(m) => ApiError::invalid(m),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            // A results batch the run does not take: the daemon must not send it again.
+            StoreError::Refused { code, message } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
             StoreError::Unavailable { .. } => {
                 tracing::warn!(error = %message, cause = %e.causes(), "store unavailable");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

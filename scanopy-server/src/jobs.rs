@@ -14,7 +14,7 @@ use scanopy_core::protocol::{
     FinishRequest, Job, JobAck, JobOutcome, PollResponse, ProgressSnapshot, RegisterRequest,
     RegisterResponse, ResultsBatch,
 };
-use scanopy_store::{Daemon, NewDaemon, RunStatus, ScanRun, StoreError};
+use scanopy_store::{Daemon, JobBatch, NewDaemon, RunStatus, ScanRun, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -131,7 +131,10 @@ async fn held_run(state: &AppState, network: Uuid, run: Uuid) -> ApiResult<ScanR
 }
 
 /// Applies a batch of `daemon`'s results of `run` and renews its lease. Shared by the HTTP
-/// route and the local daemon.
+/// route and the local daemon. The store takes it only from the daemon holding the run, while
+/// it runs (409 `job_not_held`, `job_not_running`; 409 `run_limit` when it goes over the run's
+/// caps, which ends the run failed); a batch too large is refused and recorded on the run, so
+/// that it cannot end done.
 pub async fn apply_results(
     state: &AppState,
     daemon: Uuid,
@@ -139,28 +142,72 @@ pub async fn apply_results(
     batch: &ResultsBatch,
 ) -> ApiResult<JobAck> {
     if batch.observations.len() > MAX_BATCH {
-        return Err(ApiError::new(
+        let e = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!("a batch carries at most {MAX_BATCH} observations"),
-        ));
+        );
+        state.store.reject_batch(run, daemon, &e.message).await?;
+        return Err(e);
     }
-    let changes = state
+    let report = state
         .store
-        .apply_batch(run, batch.batch_id, &batch.observations)
-        .await?;
+        .apply_job_batch(JobBatch {
+            run,
+            daemon,
+            batch: batch.batch_id,
+            observations: &batch.observations,
+            limits: state.run_limits(),
+        })
+        .await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return Err(refused_batch(state, run, e)),
+    };
     state.cache.invalidate();
     state
         .metrics
         .add("observations", batch.observations.len() as u64);
-    if !changes.is_empty() {
+    if report.outside_targets > 0 {
+        state
+            .metrics
+            .add("observations_outside_targets", report.outside_targets);
+        tracing::warn!(job = %run, dropped = report.outside_targets,
+            "per-host observations about addresses outside the job's targets were dropped");
+    }
+    if !report.changes.is_empty() {
         kick_events(state);
     }
     let cancel = renew(state, daemon, run, None).await?;
     Ok(JobAck {
-        applied: true,
+        applied: report.applied,
         cancel,
     })
+}
+
+/// The answer to a batch the store refused; a run it ended (over a cap) is announced.
+fn refused_batch(state: &AppState, run: Uuid, e: StoreError) -> ApiError {
+    if let StoreError::Refused { code, message } = &e {
+        tracing::warn!(job = %run, code, "a results batch was refused: {message}");
+        if *code == "run_limit" {
+            state.cache.invalidate();
+            state.metrics.inc("scans_failed");
+            state.tell(
+                "scan_progress",
+                json!({"scan_run": run, "status": "failed"}),
+            );
+            kick_events(state);
+        }
+    }
+    e.into()
+}
+
+/// Records that a body `daemon` sent as results for `run` was refused before it was read (not
+/// JSON, a wrong field): the run, if the daemon holds it, can no longer end done.
+pub async fn reject_unreadable(state: &AppState, daemon: Uuid, run: Uuid, e: &ApiError) {
+    if let Err(err) = state.store.reject_batch(run, daemon, &e.message).await {
+        tracing::warn!(job = %run, error = %err, "could not record a refused batch");
+    }
 }
 
 /// Renews the lease; true when the daemon should stop (cancelled, or no longer its job).
@@ -251,6 +298,14 @@ pub async fn finish_job(
         Ok(_) | Err(StoreError::BadRequest(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    // A run with a refused batch ends failed, whatever the daemon said.
+    let status = match state.store.scan_run(run).await? {
+        Some(r) if r.status != status => {
+            tracing::warn!(job = %run, "the job ends failed: {}", r.error.as_deref().unwrap_or(""));
+            r.status
+        }
+        _ => status,
+    };
     state.metrics.inc(&format!("scans_{}", status.as_str()));
     tracing::info!(job = %run, status = status.as_str(), "job finished");
     kick_events(state);
@@ -280,15 +335,25 @@ pub async fn heartbeat(
 #[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/results", tag = "daemon protocol",
     params(("id" = Uuid, Path, description = "job id")),
     request_body(content = serde_json::Value, description = "ResultsBatch: {batch_id, observations}"),
-    responses((status = 200, description = "JobAck: {applied, cancel}")))]
+    responses((status = 200, description = "JobAck: {applied, cancel}"),
+              (status = 409, description = "refused, nothing applied: `not_registered` (register, then retry), `job_not_held` (another daemon holds the job, or none), `job_not_running` (it ended), `run_limit` (over the run's cap of devices or observations; the run ended failed)"),
+              (status = 413, description = "more than 20,000 observations; recorded on the run, which then ends failed"),
+              (status = 422, description = "a wrong field; recorded on the run, which then ends failed")))]
 pub async fn results(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
     Path(id): Path<Uuid>,
-    ApiJson(batch): ApiJson<ResultsBatch>,
+    batch: Result<ApiJson<ResultsBatch>, ApiError>,
 ) -> ApiResult<axum::Json<JobAck>> {
     let d = daemon_of(&state, &key).await?;
     held_run(&state, d.network, id).await?;
+    let batch = match batch {
+        Ok(ApiJson(b)) => b,
+        Err(e) => {
+            reject_unreadable(&state, d.id, id, &e).await;
+            return Err(e);
+        }
+    };
     Ok(axum::Json(apply_results(&state, d.id, id, &batch).await?))
 }
 

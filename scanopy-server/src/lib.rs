@@ -208,6 +208,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
     let state = AppState::new(store, key, config.tls_cert.is_some());
+    *state.run_limits.lock().unwrap_or_else(|p| p.into_inner()) = scanopy_store::RunLimits {
+        max_devices: config.run_max_devices,
+        max_observations: config.run_max_observations,
+    };
     let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());

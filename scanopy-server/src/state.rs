@@ -74,6 +74,8 @@ pub struct Inner {
     pub local_jobs: Mutex<HashMap<Uuid, tokio_util::sync::CancellationToken>>,
     /// Answers of the busiest read routes, until the next write.
     pub cache: crate::cache::ResponseCache,
+    /// The most one scan run may take (`--run-max-devices`, `--run-max-observations`).
+    pub run_limits: Mutex<scanopy_store::RunLimits>,
 }
 
 impl AppState {
@@ -93,7 +95,13 @@ impl AppState {
             kick: tokio::sync::Notify::new(),
             local_jobs: Mutex::new(HashMap::new()),
             cache: Default::default(),
+            run_limits: Mutex::new(scanopy_store::RunLimits::default()),
         }))
+    }
+
+    /// The caps of a scan run.
+    pub fn run_limits(&self) -> scanopy_store::RunLimits {
+        *self.run_limits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends a live event (nobody listening is fine).

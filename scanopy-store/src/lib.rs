@@ -53,9 +53,9 @@ mod model;
 mod sql;
 
 pub use model::{
-    ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter,
-    Event, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role, RunStatus, ScanRun,
-    Schedule, ServiceRow, StoredDevice, User, Webhook,
+    BatchReport, ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit,
+    DeviceFilter, Event, JobBatch, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role,
+    RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, StoredDevice, User, Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
 
@@ -102,6 +102,15 @@ pub enum StoreError {
         found: i64,
         /// The newest this program knows.
         supported: i64,
+    },
+    /// A results batch the run does not take: `code` says why (`job_not_held`,
+    /// `job_not_running`, `run_limit`); nothing was applied.
+    #[error("{message}")]
+    Refused {
+        /// A stable code for programs.
+        code: &'static str,
+        /// Words for people.
+        message: String,
     },
     /// Anything else, described without internals. The message says what failed; the cause
     /// (for the log, never for the client) is the error's `source()`.
@@ -166,7 +175,9 @@ pub trait Store: Send + Sync {
     async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>>;
 
     /// Applies a batch of observations of `run`, in one transaction, and returns what changed.
-    /// A `batch` id already applied changes nothing.
+    /// A `batch` id already applied changes nothing. A run that is not running refuses it
+    /// ([`StoreError::Refused`]); observation times after now are moved to now, and per-host
+    /// facts about addresses outside the run's targets are dropped (ARCHITECTURE.md).
     async fn apply_batch(
         &self,
         run: Uuid,
@@ -174,8 +185,20 @@ pub trait Store: Send + Sync {
         observations: &[Observation],
     ) -> Result<ChangeSet>;
 
+    /// Applies a daemon's batch like [`Store::apply_batch`], checking in the same transaction
+    /// that the daemon holds the run's lease and the run is running, with observation times
+    /// clamped to the run's window (its claim to now) and the run's caps enforced: a batch
+    /// beyond a cap is refused and ends the run failed. A refused batch changes nothing.
+    async fn apply_job_batch(&self, batch: JobBatch<'_>) -> Result<BatchReport>;
+
+    /// Records that a batch `daemon` sent for `run`, which it holds, was refused (too large,
+    /// malformed): the run can no longer end done. Nothing happens when it does not hold it.
+    async fn reject_batch(&self, run: Uuid, daemon: Uuid, reason: &str) -> Result<()>;
+
     /// Ends a run. A run that finished (`Done`) counts as a miss for every device of its targets
-    /// it did not see; [`OFFLINE_AFTER`] misses mark a device offline.
+    /// that neither it nor a run claimed after it saw (runs are compared by the order they were
+    /// claimed, never by clocks); [`OFFLINE_AFTER`] misses mark a device offline. A run with a
+    /// refused batch ends failed instead, and marks nothing.
     async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet>;
 
     /// Devices matching `filter`, `limit` at a time, after `cursor`.

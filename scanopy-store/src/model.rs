@@ -83,8 +83,18 @@ pub struct ScanRun {
     pub finished_at: Option<DateTime<Utc>>,
     /// Its state.
     pub status: RunStatus,
-    /// Devices its batches touched.
+    /// The distinct devices it saw.
     pub devices_seen: i64,
+    /// Observations it took.
+    #[serde(default)]
+    pub observations: i64,
+    /// Observations dropped from its batches: per-host facts about addresses outside its
+    /// targets.
+    #[serde(default)]
+    pub observations_dropped: i64,
+    /// Batches refused from the daemon holding it (a run with any ends failed, never done).
+    #[serde(default)]
+    pub rejected_batches: i64,
     /// The daemon asked to run it (any daemon of the network when `None`).
     pub requested_daemon: Option<Uuid>,
     /// When it was queued.
@@ -97,6 +107,52 @@ pub struct ScanRun {
     pub error: Option<String>,
     /// A user asked to cancel it; the daemon stops at its next call.
     pub cancel_requested: bool,
+}
+
+/// The most a run may take; a batch beyond either ends the run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Distinct devices.
+    pub max_devices: u64,
+    /// Observations.
+    pub max_observations: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_devices: 65_536,
+            max_observations: 5_000_000,
+        }
+    }
+}
+
+/// A results batch from the daemon that claimed the run.
+#[derive(Debug, Clone, Copy)]
+pub struct JobBatch<'a> {
+    /// The run.
+    pub run: Uuid,
+    /// The daemon sending it: it must hold the run's lease.
+    pub daemon: Uuid,
+    /// The batch's id (a batch applied before changes nothing).
+    pub batch: Uuid,
+    /// The observations.
+    pub observations: &'a [scanopy_core::Observation],
+    /// The run's caps.
+    pub limits: RunLimits,
+}
+
+/// What applying a daemon's batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// What changed.
+    pub changes: ChangeSet,
+    /// Applied now (false: it had been applied before).
+    pub applied: bool,
+    /// Observations dropped: per-host facts about addresses outside the run's targets.
+    pub outside_targets: u64,
+    /// Observations whose time lay outside the run's window, moved to its edge.
+    pub clamped: u64,
 }
 
 /// What a batch or the end of a run changed.

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 mod admin;
+mod results;
 
 use std::time::Duration;
 
@@ -45,10 +46,12 @@ pub enum Dialect {
 const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_jobs_accounts.sql"),
+    include_str!("../migrations/sqlite/0003_results.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_jobs_accounts.sql"),
+    include_str!("../migrations/postgres/0003_results.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.
@@ -718,12 +721,26 @@ async fn insert_rows(
     prefix: &str,
     rows: &[Vec<Val>],
 ) -> Result<()> {
+    insert_rows_then(dia, conn, prefix, rows, "").await
+}
+
+/// [`insert_rows`] with `suffix` after the rows of each statement (`ON CONFLICT …`).
+async fn insert_rows_then(
+    dia: Dialect,
+    conn: &mut AnyConnection,
+    prefix: &str,
+    rows: &[Vec<Val>],
+    suffix: &str,
+) -> Result<()> {
     let Some(width) = rows.first().map(Vec::len) else {
         return Ok(());
     };
     for chunk in rows.chunks((PARAMS_PER_STATEMENT / width).max(1)) {
         let one = format!("({})", vec!["?"; width].join(", "));
-        let sql = format!("{prefix} {}", vec![one.as_str(); chunk.len()].join(", "));
+        let sql = format!(
+            "{prefix} {}{suffix}",
+            vec![one.as_str(); chunk.len()].join(", ")
+        );
         let sql = q(dia, &sql).into_owned();
         bind_all(sqlx::query(&sql).persistent(false), chunk.iter().flatten())
             .execute(&mut *conn)
@@ -844,6 +861,9 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRun> {
             .map(|s| parse_ts(&s)),
         status: RunStatus::parse(&r.get::<String, _>("status")).unwrap_or(RunStatus::Failed),
         devices_seen: r.get("devices_seen"),
+        observations: r.get("observations"),
+        observations_dropped: r.get("observations_dropped"),
+        rejected_batches: r.get("rejected_batches"),
         requested_daemon: r
             .get::<Option<String>, _>("requested_daemon")
             .and_then(|d| Uuid::parse_str(&d).ok()),
@@ -869,133 +889,51 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-#[async_trait]
-impl Store for SqlStore {
-    async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network> {
-        let dia = self.dialect;
-        if name.trim().is_empty() {
-            return Err(StoreError::BadRequest("a network needs a name".into()));
-        }
-        let n = Network::new(name.trim(), subnets.to_vec());
-        let _w = self.write.lock().await;
-        sqlx::query(&q(
-            dia,
-            "INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)",
-        ))
-        .bind(n.id.to_string())
-        .bind(&n.name)
-        .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("store a network"))?;
-        Ok(n)
-    }
-
-    async fn networks(&self) -> Result<Vec<Network>> {
-        let dia = self.dialect;
-        let rows = sqlx::query(&q(
-            dia,
-            "SELECT id, name, subnets FROM networks ORDER BY name, id",
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list networks"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(Network {
-                    id: Uuid::parse_str(&r.get::<String, _>("id"))
-                        .map_err(|e| StoreError::internal("read a network", e))?,
-                    name: r.get("name"),
-                    subnets: serde_json::from_str(&r.get::<String, _>("subnets"))
-                        .map_err(json_err("read a network"))?,
-                })
-            })
-            .collect()
-    }
-
-    async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun> {
-        let dia = self.dialect;
-        let _w = self.write.lock().await;
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(db_err("start a scan run"))?;
-        Self::network_subnets(dia, &mut conn, run.network).await?;
-        let now = Utc::now();
-        let stored = ScanRun {
-            id: Uuid::new_v4(),
-            network: run.network,
-            daemon: run.daemon,
-            config: run.config,
-            targets: run.targets,
-            started_at: now,
-            finished_at: None,
-            status: RunStatus::Running,
-            devices_seen: 0,
-            requested_daemon: run.daemon,
-            created_at: now,
-            lease_until: None,
-            progress: None,
-            error: None,
-            cancel_requested: false,
-        };
-        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status, created_at, requested_daemon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-            .bind(stored.id.to_string())
-            .bind(stored.network.to_string())
-            .bind(stored.daemon.map(|d| d.to_string()))
-            .bind(serde_json::to_string(&stored.config).map_err(json_err("store a scan run"))?)
-            .bind(serde_json::to_string(&stored.targets).map_err(json_err("store a scan run"))?)
-            .bind(ts(stored.started_at))
-            .bind(stored.status.as_str())
-            .bind(ts(stored.created_at))
-            .bind(stored.requested_daemon.map(|d| d.to_string()))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err("store a scan run"))?;
-        Ok(stored)
-    }
-
-    async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>> {
-        let dia = self.dialect;
-        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a scan run"))?;
-        row.as_ref().map(run_from_row).transpose()
-    }
-
-    async fn apply_batch(
+impl SqlStore {
+    /// Applies a batch under the writer lock; a batch over its run's cap ends the run failed.
+    async fn apply_guarded(
         &self,
-        run: Uuid,
-        batch: Uuid,
+        g: &results::Guard,
         observations: &[Observation],
-    ) -> Result<ChangeSet> {
-        let dia = self.dialect;
+    ) -> Result<crate::BatchReport> {
         let _w = self.write.lock().await;
+        match self.apply_locked(g, observations).await {
+            Err(StoreError::Refused { code, message }) if code == "run_limit" => {
+                self.end_over_limit(g.run, &message).await?;
+                Err(StoreError::Refused { code, message })
+            }
+            r => r,
+        }
+    }
+
+    /// The batch's transaction: the run admits it, its observations are screened, merged by
+    /// the core's rules, matched to stored devices and written; the run records what it took.
+    async fn apply_locked(
+        &self,
+        g: &results::Guard,
+        observations: &[Observation],
+    ) -> Result<crate::BatchReport> {
+        let dia = self.dialect;
+        let run = g.run;
         let mut tx = self.pool.begin().await.map_err(db_err("start a batch"))?;
         let mut changes = ChangeSet::default();
+        let (run_info, seq) = Self::admit(dia, &mut tx, g).await?;
         let done: Option<String> =
             sqlx::query_scalar(&q(dia, "SELECT id FROM batches WHERE id = ?"))
-                .bind(batch.to_string())
+                .bind(g.batch.to_string())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err("check a batch"))?;
         if done.is_some() {
-            return Ok(changes);
+            return Ok(crate::BatchReport::default());
         }
-        let run_row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
-            .bind(run.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("read a scan run"))?
-            .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
-        let run_info = run_from_row(&run_row)?;
         let network = run_info.network;
         Self::lock_network(dia, &mut tx, network).await?;
         let mut subnets = Self::network_subnets(dia, &mut tx, network).await?;
+        let scope = results::scope(&run_info, &subnets);
+        let from = g.daemon.map(|_| run_info.started_at);
+        let screened = results::screen(observations, scope.as_ref(), from, Utc::now());
+        results::check_observations(&run_info, g, screened.kept.len())?;
         subnets.extend(run_info.targets.iter().copied());
 
         // The batch on its own, merged by the core's rules.
@@ -1003,7 +941,7 @@ impl Store for SqlStore {
             network_id: network,
             subnets,
         });
-        inv.apply_all(observations);
+        inv.apply_all(&screened.kept);
         let mut batch_devices = inv.devices();
         // Hosts before the containers they run.
         batch_devices.sort_by_key(|d| d.container.is_some());
@@ -1190,7 +1128,8 @@ impl Store for SqlStore {
                             dia,
                             "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
                              last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
-                             container = COALESCE(?, container), missed_scans = 0, offline = 0, deleted_at = NULL WHERE id = ?",
+                             container = COALESCE(?, container), missed_scans = 0, offline = 0, deleted_at = NULL, \
+                             last_run_seq = MAX(last_run_seq, ?) WHERE id = ?",
                         ))
                         .bind(&hostname)
                         .bind(&vendor)
@@ -1202,6 +1141,7 @@ impl Store for SqlStore {
                         .bind(i64::from(d.randomized_mac))
                         .bind(parent.map(|p| p.to_string()))
                         .bind(container)
+                        .bind(seq)
                         .bind(id.to_string())
                         .execute(&mut *tx)
                         .await
@@ -1257,6 +1197,7 @@ impl Store for SqlStore {
                                 .as_ref()
                                 .map(|c| serde_json::to_string(c).unwrap_or_default()),
                         ),
+                        Val::I(seq),
                     ]);
                     changes.devices_new.push(id);
                     event("device_new", id, serde_json::json!({"ips": d.ips()}));
@@ -1348,6 +1289,7 @@ impl Store for SqlStore {
                         Val::s(&s.evidence),
                         Val::s(&ts(s.first_seen)),
                         Val::s(&ts(s.last_seen)),
+                        Val::I(seq),
                     ]);
                     changes.services_new.push(key.clone());
                     event(
@@ -1404,7 +1346,8 @@ impl Store for SqlStore {
                 sqlx::query(&q(
                     dia,
                     "UPDATE services SET state = ?, name = ?, product = ?, version = ?, confidence = ?, evidence = COALESCE(?, evidence), \
-                     extra = ?, last_seen = MAX(last_seen, ?) WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?",
+                     extra = ?, last_seen = MAX(last_seen, ?), last_run_seq = MAX(last_run_seq, ?) \
+                     WHERE device_id = ? AND ip = ? AND transport = ? AND port = ?",
                 ))
                 .bind(&state)
                 .bind(&name)
@@ -1414,6 +1357,7 @@ impl Store for SqlStore {
                 .bind(&evidence)
                 .bind(&extra)
                 .bind(ts(s.last_seen))
+                .bind(seq)
                 .bind(&id_s)
                 .bind(s.ip.to_string())
                 .bind(s.transport.to_string())
@@ -1434,9 +1378,9 @@ impl Store for SqlStore {
 
         // Writes in bulk: new rows many to a statement; what was merely seen again gets its
         // last-seen time (the batch's latest) in a few statements.
-        insert_rows(dia, &mut tx, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, sources, randomized_mac, parent_id, container_id, container) VALUES", &new_devices).await?;
+        insert_rows(dia, &mut tx, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, sources, randomized_mac, parent_id, container_id, container, last_run_seq) VALUES", &new_devices).await?;
         insert_rows(dia, &mut tx, "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES", &new_ifaces).await?;
-        insert_rows(dia, &mut tx, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen) VALUES", &new_services).await?;
+        insert_rows(dia, &mut tx, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen, last_run_seq) VALUES", &new_services).await?;
         let batch_last = batch_devices
             .iter()
             .map(|d| d.last_seen)
@@ -1448,7 +1392,7 @@ impl Store for SqlStore {
             &mut tx,
             "devices",
             &["id"],
-            "last_seen = MAX(devices.last_seen, ?), missed_scans = 0, offline = 0",
+            &format!("last_seen = MAX(devices.last_seen, ?), missed_scans = 0, offline = 0, last_run_seq = MAX(devices.last_run_seq, {seq})"),
             &batch_last,
             &touch_devices,
         )
@@ -1468,7 +1412,7 @@ impl Store for SqlStore {
             &mut tx,
             "services",
             &["device_id", "ip", "transport", "port"],
-            "last_seen = MAX(services.last_seen, ?)",
+            &format!("last_seen = MAX(services.last_seen, ?), last_run_seq = MAX(services.last_run_seq, {seq})"),
             &batch_last,
             &touch_services,
         )
@@ -1481,27 +1425,148 @@ impl Store for SqlStore {
         )
         .await?;
 
-        sqlx::query(&q(
-            dia,
-            "INSERT INTO batches (id, scan_run_id, applied_at) VALUES (?, ?, ?)",
-        ))
-        .bind(batch.to_string())
-        .bind(run.to_string())
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("record a batch"))?;
-        sqlx::query(&q(
-            dia,
-            "UPDATE scan_runs SET devices_seen = devices_seen + ? WHERE id = ?",
-        ))
-        .bind(stored_id.len() as i64)
-        .bind(run.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("update a scan run"))?;
+        let seen: BTreeSet<Uuid> = stored_id.values().copied().collect();
+        Self::record_batch(dia, &mut tx, g, &seen, &screened).await?;
         tx.commit().await.map_err(db_err("commit a batch"))?;
-        Ok(changes)
+        Ok(crate::BatchReport {
+            changes,
+            applied: true,
+            outside_targets: screened.outside_targets,
+            clamped: screened.clamped,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network> {
+        let dia = self.dialect;
+        if name.trim().is_empty() {
+            return Err(StoreError::BadRequest("a network needs a name".into()));
+        }
+        let n = Network::new(name.trim(), subnets.to_vec());
+        let _w = self.write.lock().await;
+        sqlx::query(&q(
+            dia,
+            "INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)",
+        ))
+        .bind(n.id.to_string())
+        .bind(&n.name)
+        .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("store a network"))?;
+        Ok(n)
+    }
+
+    async fn networks(&self) -> Result<Vec<Network>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT id, name, subnets FROM networks ORDER BY name, id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("list networks"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Network {
+                    id: Uuid::parse_str(&r.get::<String, _>("id"))
+                        .map_err(|e| StoreError::internal("read a network", e))?,
+                    name: r.get("name"),
+                    subnets: serde_json::from_str(&r.get::<String, _>("subnets"))
+                        .map_err(json_err("read a network"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("start a scan run"))?;
+        Self::network_subnets(dia, &mut conn, run.network).await?;
+        let now = Utc::now();
+        let stored = ScanRun {
+            id: Uuid::new_v4(),
+            network: run.network,
+            daemon: run.daemon,
+            config: run.config,
+            targets: run.targets,
+            started_at: now,
+            finished_at: None,
+            status: RunStatus::Running,
+            devices_seen: 0,
+            observations: 0,
+            observations_dropped: 0,
+            rejected_batches: 0,
+            requested_daemon: run.daemon,
+            created_at: now,
+            lease_until: None,
+            progress: None,
+            error: None,
+            cancel_requested: false,
+        };
+        let seq = Self::next_run_seq(dia, &mut conn).await?;
+        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status, created_at, requested_daemon, run_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(stored.id.to_string())
+            .bind(stored.network.to_string())
+            .bind(stored.daemon.map(|d| d.to_string()))
+            .bind(serde_json::to_string(&stored.config).map_err(json_err("store a scan run"))?)
+            .bind(serde_json::to_string(&stored.targets).map_err(json_err("store a scan run"))?)
+            .bind(ts(stored.started_at))
+            .bind(stored.status.as_str())
+            .bind(ts(stored.created_at))
+            .bind(stored.requested_daemon.map(|d| d.to_string()))
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("store a scan run"))?;
+        Ok(stored)
+    }
+
+    async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>> {
+        let dia = self.dialect;
+        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("read a scan run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn apply_batch(
+        &self,
+        run: Uuid,
+        batch: Uuid,
+        observations: &[Observation],
+    ) -> Result<ChangeSet> {
+        let g = results::Guard {
+            run,
+            batch,
+            daemon: None,
+            limits: None,
+        };
+        Ok(self.apply_guarded(&g, observations).await?.changes)
+    }
+
+    async fn apply_job_batch(&self, b: crate::JobBatch<'_>) -> Result<crate::BatchReport> {
+        let g = results::Guard {
+            run: b.run,
+            batch: b.batch,
+            daemon: Some(b.daemon),
+            limits: Some(b.limits),
+        };
+        self.apply_guarded(&g, b.observations).await
+    }
+
+    async fn reject_batch(&self, run: Uuid, daemon: Uuid, reason: &str) -> Result<()> {
+        self.reject_batch_impl(run, daemon, reason).await
     }
 
     async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet> {
@@ -1512,36 +1577,17 @@ impl Store for SqlStore {
             .begin()
             .await
             .map_err(db_err("finish a scan run"))?;
-        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
-            .bind(run.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("read a scan run"))?
-            .ok_or_else(|| StoreError::NotFound(format!("scan run {run}")))?;
-        let info = run_from_row(&row)?;
-        Self::lock_network(dia, &mut tx, info.network).await?;
-        if info.finished_at.is_some() {
-            return Err(StoreError::BadRequest(format!(
-                "scan run {run} has already finished"
-            )));
-        }
-        sqlx::query(&q(
-            dia,
-            "UPDATE scan_runs SET status = ?, finished_at = ?, lease_until = NULL WHERE id = ?",
-        ))
-        .bind(status.as_str())
-        .bind(ts(Utc::now()))
-        .bind(run.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("finish a scan run"))?;
+        let (info, seq, status) = Self::end_run(dia, &mut tx, run, status).await?;
         let mut changes = ChangeSet::default();
-        if status == RunStatus::Done && !info.targets.is_empty() {
-            // Devices of the network not seen since the run started, with an address it covered.
+        // A run from before run numbers (schema 3) marks nothing: it cannot tell what it saw.
+        let seq = seq.filter(|_| status == RunStatus::Done && !info.targets.is_empty());
+        if let Some(seq) = seq {
+            // Devices of the network with an address the run covered, seen neither by it nor
+            // by a run claimed after it.
             let rows = sqlx::query(&q(dia, "SELECT d.id, i.ip, d.missed_scans, d.offline FROM devices d JOIN interfaces i ON i.device_id = d.id \
-                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen < ?"))
+                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_run_seq < ?"))
             .bind(info.network.to_string())
-            .bind(ts(info.started_at))
+            .bind(seq)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err("find missed devices"))?;
@@ -1585,18 +1631,18 @@ impl Store for SqlStore {
         }
         let probed_tcp =
             info.config.scanners.is_empty() || info.config.scanners.iter().any(|s| s == "tcp");
-        if status == RunStatus::Done && !info.targets.is_empty() && probed_tcp {
-            // Services gone: on a device this run saw, a TCP port the run probed that it no
-            // longer found open.
+        if let Some(seq) = seq.filter(|_| probed_tcp) {
+            // Services gone: on a device this run saw, a TCP port the run probed that neither
+            // it nor a run claimed after it found open.
             let ports: std::collections::HashSet<u16> =
                 scanopy_core::ports::tcp_ports(&info.config)
                     .into_iter()
                     .collect();
             let rows = sqlx::query(&q(dia, "SELECT s.device_id, s.ip, s.port, s.name, s.product FROM services s JOIN devices d ON d.id = s.device_id \
-                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_seen >= ? AND s.last_seen < ? AND s.transport = 'tcp'"))
-                .bind(info.network.to_string())
-                .bind(ts(info.started_at))
-                .bind(ts(info.started_at))
+                 JOIN scan_run_devices r ON r.device_id = d.id AND r.scan_run_id = ? \
+                 WHERE d.deleted_at IS NULL AND s.last_run_seq < ? AND s.transport = 'tcp'"))
+                .bind(run.to_string())
+                .bind(seq)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_err("find services gone"))?;
@@ -1635,6 +1681,7 @@ impl Store for SqlStore {
                 .await?;
             }
         }
+        Self::forget_run_devices(dia, &mut tx, run).await?;
         Self::event(
             dia,
             &mut tx,

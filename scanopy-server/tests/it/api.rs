@@ -888,3 +888,432 @@ async fn the_ui_needs_no_inline_code_and_every_module_is_served() {
     assert!(seen.len() > 10, "{seen:?}");
     assert!(seen.contains("map/layout.js") && seen.contains("pages/daemons.js"));
 }
+
+/// Results through the daemon protocol: taken only from the daemon holding the job while it
+/// runs, per-host facts only about its targets, times within its window, caps, refused batches
+/// that fail the run, counts of distinct devices, and no clock comparisons between daemon and
+/// server (issue 11, "Results" and "Counts").
+mod results {
+    use super::*;
+
+    pub(super) struct Lab {
+        pub(super) api: Api,
+        pub(super) a: String,
+        pub(super) b: String,
+        net: String,
+    }
+
+    pub(super) async fn lab() -> Lab {
+        let api = Api::new().await;
+        let net = api.network().await;
+        let a = daemon_key(&api, &net).await;
+        let b = daemon_key(&api, &net).await;
+        Lab { api, a, b, net }
+    }
+
+    impl Lab {
+        /// Queues a scan of `targets` and has daemon a claim it.
+        pub(super) async fn job(&self, targets: &[&str]) -> String {
+            let (s, scan) = self
+                .api
+                .post(
+                    "/api/v1/scans",
+                    json!({"network": self.net, "targets": targets, "ports": "22,80", "scanners": ["tcp"]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{scan}");
+            let (_, poll) = self
+                .api
+                .call(Method::POST, "/api/v1/daemon/poll", Some(&self.a), None)
+                .await;
+            let id = scan["id"].as_str().unwrap().to_owned();
+            assert_eq!(poll["job"]["id"].as_str(), Some(id.as_str()), "{poll}");
+            id
+        }
+
+        pub(super) async fn send(&self, key: &str, job: &str, obs: Value) -> (StatusCode, Value) {
+            let body = json!({"batch_id": uuid::Uuid::new_v4(), "observations": obs});
+            self.send_raw(key, job, body).await
+        }
+
+        pub(super) async fn send_raw(
+            &self,
+            key: &str,
+            job: &str,
+            body: Value,
+        ) -> (StatusCode, Value) {
+            self.api
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/daemon/jobs/{job}/results"),
+                    Some(key),
+                    Some(body),
+                )
+                .await
+        }
+
+        pub(super) async fn finish(&self, job: &str, outcome: &str) -> Value {
+            let (s, ack) = self
+                .api
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/daemon/jobs/{job}/finish"),
+                    Some(&self.a),
+                    Some(json!({"outcome": outcome, "progress": {"hosts_total": 256, "hosts_found": 1, "hosts_done": 256, "probes_sent": 1, "ports_probed": 1, "observations": 1}})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{ack}");
+            self.scan(job).await
+        }
+
+        pub(super) async fn scan(&self, job: &str) -> Value {
+            self.api.get(&format!("/api/v1/scans/{job}")).await.1
+        }
+
+        pub(super) async fn devices(&self) -> Vec<Value> {
+            let (_, d) = self.api.get("/api/v1/devices?limit=1000").await;
+            d["items"].as_array().unwrap().clone()
+        }
+
+        pub(super) async fn events(&self) -> usize {
+            let (_, e) = self.api.get("/api/v1/events?limit=1000").await;
+            e["items"].as_array().unwrap().len()
+        }
+    }
+
+    fn mac(ip: &str, mac: &str, at: &str) -> Value {
+        json!({"ip": ip, "scanner": "arp", "at": at, "fact": {"kind": "mac", "mac": mac}})
+    }
+
+    fn port(ip: &str, port: u16, at: &str) -> Value {
+        json!({"ip": ip, "scanner": "tcp", "at": at, "fact": {"kind": "port", "port": port, "transport": "tcp", "state": "open", "name": "ssh", "extra": {}, "confidence": "high", "evidence": "t"}})
+    }
+
+    fn now() -> String {
+        chrono::Utc::now().to_rfc3339()
+    }
+
+    #[tokio::test]
+    async fn results_come_only_from_the_daemon_holding_the_job_while_it_runs() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let seen = json!([mac("10.77.0.10", "00:11:32:aa:00:10", &now())]);
+        // Another daemon of the network, with its own key: refused, nothing changes.
+        let (s, v) = lab.send(&lab.b, &job, seen.clone()).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "job_not_held"),
+            "{v}"
+        );
+        assert!(
+            lab.devices().await.is_empty(),
+            "a stranger's batch was applied"
+        );
+        assert_eq!(lab.events().await, 0);
+        assert_eq!(lab.scan(&job).await["devices_seen"], 0);
+        // The holder's is taken.
+        let (s, ack) = lab.send(&lab.a, &job, seen).await;
+        assert_eq!(
+            (s, &ack["applied"]),
+            (StatusCode::OK, &json!(true)),
+            "{ack}"
+        );
+        assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        // After the end: refused, nothing changes.
+        let before = lab.devices().await;
+        let events = lab.events().await;
+        let late = json!([mac("10.77.0.11", "00:11:32:aa:00:11", &now())]);
+        let (s, v) = lab.send(&lab.a, &job, late).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "job_not_running"),
+            "{v}"
+        );
+        assert_eq!(lab.devices().await, before);
+        assert_eq!(lab.events().await, events);
+    }
+
+    #[tokio::test]
+    async fn per_host_facts_outside_the_targets_are_dropped_and_times_clamped() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/28"]).await;
+        let batch = json!([
+            port("10.77.0.5", 22, "2099-01-01T00:00:00Z"),
+            port("10.77.0.100", 22, &now()),
+            {"ip": "10.77.0.101", "scanner": "names", "at": now(), "fact": {"kind": "hostname", "name": "planted.lan", "source": "ptr"}},
+            // An ARP reply from the segment is a fact, not an invitation: kept.
+            mac("10.77.0.200", "00:11:32:aa:00:c8", &now()),
+        ]);
+        let (s, ack) = lab.send(&lab.a, &job, batch).await;
+        assert_eq!(s, StatusCode::OK, "{ack}");
+        let devices = lab.devices().await;
+        let mut ips: Vec<&str> = devices
+            .iter()
+            .map(|d| d["interfaces"][0]["ip"].as_str().unwrap())
+            .collect();
+        ips.sort();
+        assert_eq!(ips, ["10.77.0.200", "10.77.0.5"], "{devices:#?}");
+        let later = chrono::Utc::now();
+        for d in &devices {
+            let last: chrono::DateTime<chrono::Utc> =
+                d["last_seen"].as_str().unwrap().parse().unwrap();
+            assert!(last <= later, "a time from 2099 landed: {d}");
+            for svc in d["services"].as_array().unwrap() {
+                let at: chrono::DateTime<chrono::Utc> =
+                    svc["last_seen"].as_str().unwrap().parse().unwrap();
+                assert!(at <= later, "{svc}");
+            }
+        }
+        let run = lab.scan(&job).await;
+        assert_eq!(run["observations_dropped"], 2, "{run}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_then_done_ends_the_run_failed_and_misses_nothing() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let seen = json!([mac("10.77.0.10", "00:11:32:aa:00:10", &now())]);
+        lab.send(&lab.a, &job, seen).await;
+        assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        for round in 0..3 {
+            let job = lab.job(&["10.77.0.0/24"]).await;
+            let (s, v) = if round == 0 {
+                // Too many observations: 413.
+                let many: Vec<Value> = (0..20_001)
+                    .map(|_| mac("10.77.0.10", "00:11:32:aa:00:10", "2026-01-01T00:00:00Z"))
+                    .collect();
+                lab.send(&lab.a, &job, Value::Array(many)).await
+            } else {
+                // Not a batch at all: 422.
+                lab.send_raw(&lab.a, &job, json!({"batch_id": "x", "observations": 3}))
+                    .await
+            };
+            assert!(
+                s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::UNPROCESSABLE_ENTITY,
+                "{s}: {v}"
+            );
+            let run = lab.finish(&job, "done").await;
+            assert_eq!(run["status"], "failed", "{run}");
+            assert!(
+                run["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("refused"),
+                "{run}"
+            );
+        }
+        let devices = lab.devices().await;
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0]["offline"], false, "{devices:#?}");
+        let (_, evs) = lab.api.get("/api/v1/events?limit=1000").await;
+        assert!(
+            !evs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "device_gone"),
+            "{evs}"
+        );
+    }
+
+    #[tokio::test]
+    async fn devices_seen_counts_distinct_devices_across_batches() {
+        let lab = lab().await;
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        for i in 0..3 {
+            let batch = json!([
+                mac("10.77.0.10", "00:11:32:aa:00:10", &now()),
+                port("10.77.0.10", 22, &now()),
+                port("10.77.0.11", 22, &now()),
+                port(&format!("10.77.0.{}", 20 + i % 2), 80, &now()),
+            ]);
+            let (s, v) = lab.send(&lab.a, &job, batch).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        let run = lab.finish(&job, "done").await;
+        assert_eq!(run["devices_seen"], 4, "{run}");
+        assert_eq!(lab.devices().await.len(), 4);
+    }
+
+    /// A daemon whose clock runs 10 minutes behind the server's: what it saw is not taken for
+    /// missed (on the old code a sighting counted as a miss, so two true misses made a host
+    /// offline, and a port that closed was never found gone).
+    #[tokio::test]
+    async fn a_daemon_clock_behind_the_server_marks_no_host_missed() {
+        let lab = lab().await;
+        let behind = || (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+        let rounds = [
+            vec![22, 80],
+            // Port 80 closed: gone, though every time the daemon sends is before the run.
+            vec![22],
+        ];
+        for ports in rounds {
+            let job = lab.job(&["10.77.0.0/24"]).await;
+            let mut batch = vec![mac("10.77.0.10", "00:11:32:aa:00:10", &behind())];
+            batch.extend(ports.iter().map(|p| port("10.77.0.10", *p, &behind())));
+            let (s, v) = lab.send(&lab.a, &job, Value::Array(batch)).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            assert_eq!(lab.finish(&job, "done").await["status"], "done");
+        }
+        let d = lab.devices().await.remove(0);
+        let ports: Vec<&Value> = d["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["port"])
+            .collect();
+        assert_eq!(ports, [&json!(22)], "{d}");
+        // Gone now: two scans miss it, and it is still online; the third makes it offline.
+        for (n, offline) in [(1, false), (2, false), (3, true)] {
+            let job = lab.job(&["10.77.0.0/24"]).await;
+            lab.finish(&job, "done").await;
+            let d = lab.devices().await.remove(0);
+            assert_eq!(d["offline"], offline, "after {n} scans missed it: {d}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_over_its_cap_ends_failed() {
+        let lab = lab().await;
+        *lab.api.state.run_limits.lock().unwrap() = scanopy_store::RunLimits {
+            max_devices: 2,
+            max_observations: 1_000,
+        };
+        let job = lab.job(&["10.77.0.0/24"]).await;
+        let three = json!([
+            port("10.77.0.1", 22, &now()),
+            port("10.77.0.2", 22, &now()),
+            port("10.77.0.3", 22, &now()),
+        ]);
+        let (s, v) = lab.send(&lab.a, &job, three).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::CONFLICT, "run_limit"),
+            "{v}"
+        );
+        assert!(lab.devices().await.is_empty());
+        let run = lab.scan(&job).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert!(
+            run["error"].as_str().unwrap().contains("2 devices"),
+            "{run}"
+        );
+    }
+
+    /// Arbitrary bodies to the results route (batches with any ids, addresses, times and facts,
+    /// and bodies that are not batches at all), from the holder, from another daemon, and for a
+    /// job that ended: never a 5xx, and a refused one changes neither the inventory nor the
+    /// events, nor, from a stranger or for an ended job, the runs.
+    #[test]
+    fn arbitrary_results_bodies_never_fail_the_server_and_refusals_change_nothing() {
+        use proptest::prelude::*;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (lab, running, ended) = rt.block_on(async {
+            let lab = lab().await;
+            let ended = lab.job(&["10.77.0.0/28"]).await;
+            lab.finish(&ended, "done").await;
+            let running = lab.job(&["10.77.0.0/28"]).await;
+            (lab, running, ended)
+        });
+        let config = proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        let outcome = runner.run(&(0..3usize, body()), |(who, body)| {
+            rt.block_on(async {
+                let (key, job) = match who {
+                    0 => (&lab.a, &running),
+                    1 => (&lab.b, &running),
+                    _ => (&lab.a, &ended),
+                };
+                let before = (lab.devices().await, lab.events().await);
+                let runs = (lab.scan(&running).await, lab.scan(&ended).await);
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("/api/v1/daemon/jobs/{job}/results"))
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.clone()))
+                    .unwrap();
+                let (status, _, answer) = lab.api.raw(req).await;
+                let answer = String::from_utf8_lossy(&answer);
+                prop_assert!(status.as_u16() < 500, "{status} for {body}: {answer}");
+                if status != StatusCode::OK {
+                    prop_assert_eq!(
+                        &(lab.devices().await, lab.events().await),
+                        &before,
+                        "a refused batch changed the inventory: {}",
+                        body
+                    );
+                    if who != 0 {
+                        let after = (lab.scan(&running).await, lab.scan(&ended).await);
+                        prop_assert_eq!(&after, &runs, "a refused batch changed a run");
+                    }
+                } else {
+                    prop_assert_eq!(who, 0, "taken from a stranger or after the end: {}", body);
+                }
+                Ok(())
+            })
+        });
+        outcome.unwrap();
+    }
+
+    /// Bodies: mostly batch-shaped with odd values, some not batches, some not JSON.
+    fn body() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let ip = prop_oneof![
+            (0u8..32).prop_map(|i| json!(format!("10.77.0.{i}"))),
+            any::<[u8; 4]>().prop_map(|b| json!(std::net::Ipv4Addr::from(b).to_string())),
+            Just(json!("::1")),
+            Just(json!("fe80::1")),
+            "[ -~]{0,20}".prop_map(|s| json!(s)),
+            Just(json!(7)),
+        ];
+        let at = prop_oneof![
+            (-100_000_000_000i64..100_000_000_000i64).prop_map(|secs| {
+                json!(
+                    chrono::DateTime::from_timestamp(secs, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default()
+                )
+            }),
+            Just(json!("2099-01-01T00:00:00Z")),
+            Just(json!(chrono::Utc::now().to_rfc3339())),
+            "[ -~]{0,30}".prop_map(|s| json!(s)),
+        ];
+        let text = prop_oneof!["[ -~]{0,40}", "\\PC{0,300}", Just("\u{1b}[2J".to_owned())];
+        let fact = prop_oneof![
+            (any::<u64>(), text.clone()).prop_map(|(m, s)| json!({"kind": "mac", "mac": if m % 3 == 0 { s } else {
+                format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m as u8, (m >> 8) as u8, (m >> 16) as u8, (m >> 24) as u8, (m >> 32) as u8, (m >> 40) as u8) }})),
+            (0u32..70_000, text.clone(), prop_oneof![Just("tcp"), Just("udp"), Just("sctp")], prop_oneof![Just("open"), Just("closed"), Just("filtered"), Just("?")]).prop_map(|(p, name, t, st)| json!({
+                "kind": "port", "port": p, "transport": t, "state": st, "name": name, "product": name,
+                "extra": {"k": name}, "confidence": "high", "evidence": name})),
+            (text.clone(), text.clone()).prop_map(|(n, s)| json!({"kind": "hostname", "name": n, "source": s})),
+            text.clone().prop_map(|v| json!({"kind": "vendor", "vendor": v})),
+            (text.clone(), text.clone()).prop_map(|(r, v)| json!({"kind": "identity", "rule": r, "value": v})),
+            Just(json!({"kind": "gateway"})),
+            (text.clone(), any::<Option<u64>>()).prop_map(|(m, r)| json!({"kind": "alive", "method": m, "rtt_us": r})),
+            text.clone().prop_map(|k| json!({"kind": k})),
+        ];
+        let observation = (ip, text.clone(), at, fact).prop_map(
+            |(ip, scanner, at, fact)| json!({"ip": ip, "scanner": scanner, "at": at, "fact": fact}),
+        );
+        let batch_id = prop_oneof![
+            any::<u128>().prop_map(|n| json!(uuid::Uuid::from_u128(n))),
+            text.clone().prop_map(|s| json!(s)),
+            Just(Value::Null),
+        ];
+        prop_oneof![
+            6 => (batch_id, proptest::collection::vec(observation, 0..8))
+                .prop_map(|(id, obs)| json!({"batch_id": id, "observations": obs}).to_string()),
+            1 => text.clone().prop_map(|s| json!({"batch_id": s}).to_string()),
+            1 => "\\PC{0,200}",
+            1 => Just("[]".to_owned()),
+        ]
+    }
+}

@@ -180,15 +180,27 @@ impl SqlStore {
             tx.commit().await.map_err(db_err("claim a job"))?;
             return Ok(None);
         };
-        // A claim starts the run afresh: its start time is what offline marking compares with.
-        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'running', daemon_id = ?, started_at = ?, lease_until = ? WHERE id = ?"))
+        // A claim starts the run afresh, with the next number in the order of runs (what
+        // offline marking compares) and nothing taken yet: the daemon scans from the start.
+        let seq = Self::next_run_seq(dia, &mut tx).await?;
+        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'running', daemon_id = ?, started_at = ?, lease_until = ?, run_seq = ?, \
+             devices_seen = 0, observations = 0, observations_dropped = 0, rejected_batches = 0, error = NULL WHERE id = ?"))
             .bind(daemon.to_string())
             .bind(&now)
             .bind(lease_end(lease))
+            .bind(seq)
             .bind(&id)
             .execute(&mut *tx)
             .await
             .map_err(db_err("claim a job"))?;
+        sqlx::query(&q(
+            dia,
+            "DELETE FROM scan_run_devices WHERE scan_run_id = ?",
+        ))
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("claim a job"))?;
         let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
             .bind(&id)
             .fetch_one(&mut *tx)
@@ -203,6 +215,12 @@ impl SqlStore {
         sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'cancelled', finished_at = ?, lease_until = NULL \
              WHERE status = 'running' AND cancel_requested = 1 AND lease_until IS NOT NULL AND lease_until < ?"))
             .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("end cancelled jobs"))?;
+        sqlx::query(&q(dia, "DELETE FROM scan_run_devices WHERE scan_run_id IN \
+             (SELECT id FROM scan_runs WHERE status = 'cancelled' AND cancel_requested = 1 AND finished_at = ?)"))
             .bind(now)
             .execute(&mut *conn)
             .await

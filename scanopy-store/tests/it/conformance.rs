@@ -1086,3 +1086,267 @@ pub(crate) async fn services_not_found_again_are_gone(store: &dyn Store) {
     let c = store.finish_scan(third.id, RunStatus::Done).await.unwrap();
     assert!(c.services_gone.is_empty(), "{c:?}");
 }
+
+fn job_batch<'a>(
+    run: Uuid,
+    daemon: Uuid,
+    observations: &'a [Observation],
+) -> scanopy_store::JobBatch<'a> {
+    scanopy_store::JobBatch {
+        run,
+        daemon,
+        batch: Uuid::new_v4(),
+        observations,
+        limits: scanopy_store::RunLimits::default(),
+    }
+}
+
+fn refused_with(r: &Result<scanopy_store::BatchReport, StoreError>, want: &str) -> bool {
+    matches!(r, Err(StoreError::Refused { code, .. }) if *code == want)
+}
+
+async fn claimed(store: &dyn Store, net: Uuid, daemon: Uuid, targets: &[&str]) -> Uuid {
+    let mut run = queued(net, Some(daemon));
+    run.config.targets = scanopy_core::TargetSpec::new(targets, &[] as &[&str]).unwrap();
+    let job = store.enqueue_scan(run).await.unwrap();
+    let got = store
+        .claim_job(daemon, net, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id, job.id);
+    job.id
+}
+
+/// Only the daemon holding a run's lease, and only while it runs, adds to the inventory; a
+/// refused batch changes nothing.
+pub(crate) async fn job_results_come_only_from_the_lease_holder_while_running(store: &dyn Store) {
+    let net = network(store).await;
+    let (a, b) = (daemon(store, net, "a").await, daemon(store, net, "b").await);
+    let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    let o = [obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05"))];
+    let stranger = store.apply_job_batch(job_batch(job, b, &o)).await;
+    assert!(refused_with(&stranger, "job_not_held"), "{stranger:?}");
+    assert!(
+        all(store).await.is_empty(),
+        "a stranger's batch changed the inventory"
+    );
+    assert!(store.events(0, 100).await.unwrap().is_empty());
+    let r = store.scan_run(job).await.unwrap().unwrap();
+    assert_eq!((r.devices_seen, r.observations), (0, 0));
+    let ok = store.apply_job_batch(job_batch(job, a, &o)).await.unwrap();
+    assert!(ok.applied);
+    assert_eq!(ok.changes.devices_new.len(), 1);
+    store.finish_scan(job, RunStatus::Done).await.unwrap();
+    let before = all(store).await;
+    let events = store.events(0, 100).await.unwrap().len();
+    let late = [obs("10.0.0.6", Utc::now(), mac("00:11:32:00:00:06"))];
+    let after_end = store.apply_job_batch(job_batch(job, a, &late)).await;
+    assert!(refused_with(&after_end, "job_not_running"), "{after_end:?}");
+    let plain = store.apply_batch(job, Uuid::new_v4(), &late).await;
+    assert!(
+        matches!(&plain, Err(StoreError::Refused { code, .. }) if *code == "job_not_running"),
+        "{plain:?}"
+    );
+    assert_eq!(all(store).await, before);
+    assert_eq!(store.events(0, 100).await.unwrap().len(), events);
+    // A queued job takes nothing either.
+    let q = store.enqueue_scan(queued(net, Some(b))).await.unwrap();
+    assert!(refused_with(
+        &store.apply_job_batch(job_batch(q.id, b, &late)).await,
+        "job_not_held"
+    ));
+}
+
+/// Per-host facts about addresses outside the job's targets are dropped and counted; what a
+/// sweep hears from the segment is kept; times are clamped to the run's window.
+pub(crate) async fn job_results_keep_to_the_targets_and_the_window(store: &dyn Store) {
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let job = claimed(store, net, a, &["10.0.0.0/28"]).await;
+    let started = store.scan_run(job).await.unwrap().unwrap().started_at;
+    let o = [
+        obs("10.0.0.5", Utc::now(), port(22)),
+        obs("10.0.0.100", Utc::now(), port(22)),
+        obs(
+            "10.0.0.100",
+            Utc::now(),
+            Fact::Hostname {
+                name: "planted.lan".into(),
+                source: "ptr".into(),
+            },
+        ),
+        obs("10.0.0.200", Utc::now(), mac("00:11:32:00:00:c8")),
+        obs(
+            "10.0.0.6",
+            "2099-01-01T00:00:00Z".parse().unwrap(),
+            port(80),
+        ),
+        obs("10.0.0.7", Utc::now() - Duration::days(2), port(80)),
+    ];
+    let r = store.apply_job_batch(job_batch(job, a, &o)).await.unwrap();
+    assert_eq!((r.outside_targets, r.clamped), (2, 2), "{r:?}");
+    let devices = all(store).await;
+    let ips: std::collections::BTreeSet<String> = devices
+        .iter()
+        .flat_map(|d| d.device.ips())
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        ips.into_iter().collect::<Vec<_>>(),
+        ["10.0.0.200", "10.0.0.5", "10.0.0.6", "10.0.0.7"]
+    );
+    assert!(devices.iter().all(|d| d.device.hostname.is_none()));
+    let now = Utc::now();
+    for d in &devices {
+        assert!(
+            d.device.last_seen <= now,
+            "{:?} lies in the future",
+            d.device
+        );
+        assert!(
+            d.device.first_seen >= started,
+            "{:?} before the run",
+            d.device
+        );
+        for s in &d.device.services {
+            assert!(s.last_seen <= now && s.first_seen >= started, "{s:?}");
+        }
+    }
+    let run = store.scan_run(job).await.unwrap().unwrap();
+    assert_eq!((run.observations, run.observations_dropped), (4, 2));
+}
+
+/// A run that goes over its cap of devices or observations ends failed, saying so; the batch
+/// that went over changes nothing.
+pub(crate) async fn job_results_over_a_cap_end_the_run_failed(store: &dyn Store) {
+    use scanopy_store::RunLimits;
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    let limits = RunLimits {
+        max_devices: 2,
+        max_observations: 100,
+    };
+    let three: Vec<Observation> = (1..=3)
+        .map(|i| obs(&format!("10.0.0.{i}"), Utc::now(), port(22)))
+        .collect();
+    let one = [obs("10.0.0.1", Utc::now(), port(22))];
+    let mut b = job_batch(job, a, &one);
+    b.limits = limits;
+    store.apply_job_batch(b).await.unwrap();
+    let mut b = job_batch(job, a, &three);
+    b.limits = limits;
+    let over = store.apply_job_batch(b).await;
+    assert!(refused_with(&over, "run_limit"), "{over:?}");
+    assert_eq!(
+        all(store).await.len(),
+        1,
+        "the batch over the cap was applied"
+    );
+    let run = store.scan_run(job).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.unwrap_or_default().contains("devices"));
+    assert!(run.finished_at.is_some());
+    // Observations: three fit, a fourth does not.
+    let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    let limits = RunLimits {
+        max_devices: 100,
+        max_observations: 3,
+    };
+    let mut b = job_batch(job, a, &three);
+    b.limits = limits;
+    store.apply_job_batch(b).await.unwrap();
+    let four = [obs("10.0.0.9", Utc::now(), port(22))];
+    let mut b = job_batch(job, a, &four);
+    b.limits = limits;
+    assert!(refused_with(&store.apply_job_batch(b).await, "run_limit"));
+    let run = store.scan_run(job).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(run.error.unwrap_or_default().contains("observations"));
+    assert_eq!(all(store).await.len(), 3);
+    assert!(matches!(
+        store.finish_scan(job, RunStatus::Done).await,
+        Err(StoreError::BadRequest(_))
+    ));
+}
+
+/// A run with a refused batch ends failed, never done, and marks no device missed.
+pub(crate) async fn a_refused_batch_makes_a_run_fail_not_miss(store: &dyn Store) {
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    let o = [obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05"))];
+    store.apply_job_batch(job_batch(job, a, &o)).await.unwrap();
+    store.finish_scan(job, RunStatus::Done).await.unwrap();
+    let mut gone = Vec::new();
+    for _ in 0..scanopy_store::OFFLINE_AFTER {
+        let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+        store
+            .reject_batch(job, a, "a batch carries at most 20000 observations")
+            .await
+            .unwrap();
+        gone.extend(
+            store
+                .finish_scan(job, RunStatus::Done)
+                .await
+                .unwrap()
+                .devices_gone,
+        );
+        let run = store.scan_run(job).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.rejected_batches, 1);
+        let e = run.error.unwrap_or_default();
+        assert!(e.contains("refused") && e.contains("20000"), "{e}");
+    }
+    assert!(gone.is_empty(), "{gone:?}");
+    assert!(!all(store).await[0].offline);
+    // Only the holder's refusals count.
+    let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    store.reject_batch(job, Uuid::new_v4(), "x").await.unwrap();
+    assert_eq!(
+        store.scan_run(job).await.unwrap().unwrap().rejected_batches,
+        0
+    );
+}
+
+/// A daemon whose clock runs behind the server's reports times before the run's start: the
+/// devices it saw are not missed (runs are compared by number, not by clock).
+pub(crate) async fn a_daemon_clock_behind_marks_nothing_missed(store: &dyn Store) {
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let mut gone = Vec::new();
+    for _ in 0..=scanopy_store::OFFLINE_AFTER {
+        let job = claimed(store, net, a, &["10.0.0.0/24"]).await;
+        let behind = Utc::now() - Duration::minutes(10);
+        let o = [
+            obs("10.0.0.5", behind, mac("00:11:32:00:00:05")),
+            obs("10.0.0.5", behind, port(22)),
+        ];
+        store.apply_job_batch(job_batch(job, a, &o)).await.unwrap();
+        let c = store.finish_scan(job, RunStatus::Done).await.unwrap();
+        assert!(c.services_gone.is_empty(), "{c:?}");
+        gone.extend(c.devices_gone);
+    }
+    assert!(gone.is_empty(), "{gone:?}");
+    let d = all(store).await.remove(0);
+    assert!(!d.offline);
+    assert_eq!(d.device.services.len(), 1);
+}
+
+/// `devices_seen` is the number of distinct devices a run saw, however many batches saw them.
+pub(crate) async fn devices_seen_counts_distinct_devices(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    for i in 0..4u8 {
+        let o = [
+            obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05")),
+            obs("10.0.0.6", Utc::now(), port(22)),
+            obs(&format!("10.0.0.{}", 10 + i % 2), Utc::now(), port(80)),
+        ];
+        store.apply_batch(r, Uuid::new_v4(), &o).await.unwrap();
+    }
+    assert_eq!(store.scan_run(r).await.unwrap().unwrap().devices_seen, 4);
+    store.finish_scan(r, RunStatus::Done).await.unwrap();
+    assert_eq!(store.scan_run(r).await.unwrap().unwrap().devices_seen, 4);
+}

@@ -81,6 +81,12 @@ on_postgres!(
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
     services_not_found_again_are_gone,
+    job_results_come_only_from_the_lease_holder_while_running,
+    job_results_keep_to_the_targets_and_the_window,
+    job_results_over_a_cap_end_the_run_failed,
+    a_refused_batch_makes_a_run_fail_not_miss,
+    a_daemon_clock_behind_marks_nothing_missed,
+    devices_seen_counts_distinct_devices,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,6 +209,12 @@ on_sqlite!(
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
     services_not_found_again_are_gone,
+    job_results_come_only_from_the_lease_holder_while_running,
+    job_results_keep_to_the_targets_and_the_window,
+    job_results_over_a_cap_end_the_run_failed,
+    a_refused_batch_makes_a_run_fail_not_miss,
+    a_daemon_clock_behind_marks_nothing_missed,
+    devices_seen_counts_distinct_devices,
 );
 
 #[tokio::test]
@@ -292,8 +304,14 @@ async fn postgres_upgrades_from_every_earlier_schema() {
     }
 }
 
-const SQLITE_OLD: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
-const POSTGRES_OLD: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+const SQLITE_OLD: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_jobs_accounts.sql"),
+];
+const POSTGRES_OLD: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0002_jobs_accounts.sql"),
+];
 
 /// Applies the first `version` migrations by hand and stores a network, a scan run and a device
 /// the way that schema's program did.
