@@ -14,7 +14,11 @@
 //! A daemon key is scoped to one network; the server knows the daemon by its key. Each results
 //! batch carries an id chosen by the daemon, so sending it again (after a timeout, or from the
 //! spool after a restart) changes nothing. A job's lease is renewed by every results or progress
-//! call; a job whose lease expires goes back to the queue.
+//! call; a job whose lease expires goes back to the queue. The server takes results only from
+//! the daemon holding the job, while it runs; a 409 with the code `job_not_held`,
+//! `job_not_running` or `run_limit` is final (the daemon sets the batch aside and stops the
+//! job), while `not_registered` is retried. A batch the server refused (too large, unreadable)
+//! makes the job end failed, never done.
 //!
 //! Push mode: the daemon listens (60073 by default) and the server calls it:
 //! `POST /api/v1/jobs` with a [`Job`], `POST /api/v1/jobs/{id}/cancel`, and `GET /api/v1/health`

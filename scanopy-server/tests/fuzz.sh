@@ -17,8 +17,13 @@
 # operation but the SSE stream: the API with an admin token, the daemon protocol with a
 # daemon key. The server's log must hold no panic. About a minute once built.
 #
-# Environment: SCANOPY_FUZZ_EXAMPLES (30 per operation), SCANOPY_FUZZ_SEED (random; the seed is
-# printed either way), SCANOPY_FUZZ_KEEP=1 keeps the work directory.
+# Before schemathesis, tests/fuzz_results.py posts random results batches to the leased job as
+# its daemon and as another daemon (issue 11): no 5xx, another daemon's batch never taken, a
+# refused batch changes no device or event.
+#
+# Environment: SCANOPY_FUZZ_EXAMPLES (30 per operation), SCANOPY_FUZZ_RESULTS (300 results
+# batches), SCANOPY_FUZZ_SEED (random; the seed is printed either way), SCANOPY_FUZZ_KEEP=1
+# keeps the work directory.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -101,6 +106,13 @@ scan = call("POST", "/api/v1/scans", {"network": net, "targets": ["10.64.0.0/28"
             token=admin)[0]["id"]
 job = call("POST", "/api/v1/daemon/poll", {}, token=key)[0]["job"]
 job = job["id"] if job else scan
+# Another daemon of the network, for the results fuzzing: its batches must all be refused.
+stranger = call("POST", "/api/v1/daemons/keys", {"name": "stranger", "network": net}, token=admin)[0]["key"]
+call("POST", "/api/v1/daemon/register",
+     {"name": "stranger", "capabilities": {"subnets": ["10.64.0.0/16"], "version": "0", "mode": "pull"}},
+     token=stranger)
+with open(f"{work}/results-fuzz.args", "w") as f:
+    f.write("\n".join([base, admin, key, stranger, job]) + "\n")
 other_scan = call("POST", "/api/v1/scans", {"network": net, "targets": ["10.64.0.16/28"]},
                   token=admin)[0]["id"]
 schedule = call("POST", "/api/v1/schedules", {"network": net, "every_minutes": 600}, token=admin)[0]["id"]
@@ -142,6 +154,16 @@ doc = json.load(open(sys.argv[1]))
 validate(doc)
 print(f"fuzz: the OpenAPI document is valid (OpenAPI {doc['openapi']}, {len(doc['paths'])} paths)", file=sys.stderr)
 EOF
+
+# The daemon protocol's results batches: random bodies from the job's holder and from another
+# daemon; no 5xx, another daemon's batch never taken, a refused batch changes nothing.
+mapfile -t rargs <"$WORK/results-fuzz.args"
+python3 "$ROOT/scanopy-server/tests/fuzz_results.py" "${rargs[@]}" \
+    "${SCANOPY_FUZZ_RESULTS:-300}" ${SCANOPY_FUZZ_SEED:+"$SCANOPY_FUZZ_SEED"} || {
+    echo "fuzz: FAILED: the results batches (server log: $WORK/server.log)" >&2
+    SCANOPY_FUZZ_KEEP=1
+    exit 1
+}
 
 seed_args=()
 [ -n "${SCANOPY_FUZZ_SEED:-}" ] && seed_args=(--seed "$SCANOPY_FUZZ_SEED")
