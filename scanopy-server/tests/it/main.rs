@@ -3,3 +3,4 @@
 
 mod api;
 mod process;
+mod push;

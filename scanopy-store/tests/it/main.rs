@@ -81,6 +81,9 @@ on_postgres!(
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
     services_not_found_again_are_gone,
+    push_urls_are_approved_not_announced,
+    local_daemons_are_one_per_instance,
+    webhook_deliveries_are_claimed_once,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,6 +190,9 @@ on_sqlite!(
     due_schedules_are_taken_once,
     an_address_gains_its_mac_without_a_duplicate,
     services_not_found_again_are_gone,
+    push_urls_are_approved_not_announced,
+    local_daemons_are_one_per_instance,
+    webhook_deliveries_are_claimed_once,
 );
 
 #[tokio::test]
@@ -235,6 +241,22 @@ async fn postgres_two_servers_never_hand_one_job_to_two_daemons() {
     conformance::claims_across_two_stores(&first, &second).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_servers_claim_each_webhook_delivery_once() {
+    use scanopy_store::Store;
+    let Some((first, url)) =
+        postgres_url("postgres_two_servers_claim_each_webhook_delivery_once").await
+    else {
+        return;
+    };
+    let second = SqlStore::connect_postgres(&url).await.unwrap();
+    let hook = first
+        .create_webhook("http://127.0.0.1:9/h", "0123456789abcdef")
+        .await
+        .unwrap();
+    conformance::claims_race(&first, &second, hook.id).await;
+}
+
 /// Upgrades from every earlier schema: a database at each older version, with data, opens,
 /// reaches the current version and keeps its data.
 #[tokio::test]
@@ -276,8 +298,14 @@ async fn postgres_upgrades_from_every_earlier_schema() {
     }
 }
 
-const SQLITE_OLD: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
-const POSTGRES_OLD: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+const SQLITE_OLD: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_jobs_accounts.sql"),
+];
+const POSTGRES_OLD: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0002_jobs_accounts.sql"),
+];
 
 /// Applies the first `version` migrations by hand and stores a network, a scan run and a device
 /// the way that schema's program did.
@@ -309,8 +337,21 @@ async fn seed_old_schema(pool: &sqlx::AnyPool, version: i64, migrations: &[&str]
     .execute(pool)
     .await
     .unwrap();
+    if version >= 2 {
+        // What schema 2's program wrote: the run's queue time, and a push daemon trusted at
+        // the URL it announced.
+        sqlx::raw_sql(&format!(
+            "UPDATE scan_runs SET created_at = started_at WHERE created_at IS NULL;\
+             INSERT INTO daemons (id, network_id, key_id, name, mode, url, capabilities, local, created_at, last_seen) \
+               VALUES ('{DMN}', '{NET}', NULL, 'old local', 'push', 'http://10.0.0.9:60073', '{{}}', 1, '{now}', '{now}');"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
 }
 
+const DMN: &str = "6d1e2b6e-0000-4000-8000-000000000004";
 const NET: &str = "6d1e2b6e-0000-4000-8000-000000000001";
 const RUN: &str = "6d1e2b6e-0000-4000-8000-000000000002";
 const DEV: &str = "6d1e2b6e-0000-4000-8000-000000000003";
@@ -343,6 +384,12 @@ async fn check_upgraded(s: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(job.status, RunStatus::Queued);
+    // A daemon from before approvals keeps what it announced, approved by nobody.
+    for d in s.daemons().await.unwrap() {
+        assert_eq!(d.announced_url.as_deref(), Some("http://10.0.0.9:60073"));
+        assert_eq!(d.approved_url, None, "an upgrade approves nothing");
+        assert_eq!(d.instance, None);
+    }
 }
 
 #[allow(non_snake_case)]
