@@ -23,9 +23,13 @@
 //! Push mode: the daemon listens (60073 by default) and the server calls it:
 //! `POST /api/v1/jobs` with a [`Job`], `POST /api/v1/jobs/{id}/cancel`, and `GET /api/v1/health`
 //! (the only route without authentication). The server signs each call with its Ed25519 key
-//! (headers [`SIGNATURE_HEADER`] and [`TIMESTAMP_HEADER`], over [`signed_message`]); the daemon
-//! trusts the public key it was given and refuses stale timestamps. Results still flow through
-//! the routes above.
+//! (headers [`SIGNATURE_HEADER`], [`TIMESTAMP_HEADER`] and [`DAEMON_HEADER`], over
+//! [`signed_message`], which names the daemon the call is for); the daemon trusts the public key
+//! it was given, refuses stale timestamps and refuses a call signed for another daemon id, so a
+//! captured call cannot be replayed to another daemon. The server calls a push daemon only at
+//! the URL an admin approved, never at the one the daemon announces by itself
+//! ([`Capabilities::url`] is only shown to the admin). Results still flow through the routes
+//! above.
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -60,7 +64,8 @@ pub struct Capabilities {
     pub version: String,
     /// Pull or push.
     pub mode: DaemonMode,
-    /// Where a push daemon listens (`http://host:60073`).
+    /// Where a push daemon says it listens (`http://host:60073`). The server only shows it to
+    /// an admin, who approves it (or sets another); it never calls an announced URL by itself.
     pub url: Option<String>,
 }
 
@@ -156,12 +161,22 @@ pub struct JobAck {
 pub const SIGNATURE_HEADER: &str = "x-scanopy-signature";
 /// The header carrying the time of a push call (seconds since the epoch).
 pub const TIMESTAMP_HEADER: &str = "x-scanopy-timestamp";
+/// The header naming the daemon a push call is for (its id, as registered). The signature
+/// covers the id; the header only lets the daemon say clearly why it refuses a call.
+pub const DAEMON_HEADER: &str = "x-scanopy-daemon";
 /// How far a push call's timestamp may be from the daemon's clock, in seconds.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
-/// The bytes a push call's signature covers: method, path, timestamp and body.
-pub fn signed_message(method: &str, path: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
-    let mut m = format!("{method}\n{path}\n{timestamp}\n").into_bytes();
+/// The bytes a push call's signature covers: a version tag, method, path, the id of the daemon
+/// the call is for, timestamp and body.
+pub fn signed_message(
+    method: &str,
+    path: &str,
+    daemon: Uuid,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = format!("scanopy-push/2\n{method}\n{path}\n{daemon}\n{timestamp}\n").into_bytes();
     m.extend_from_slice(body);
     m
 }
@@ -188,9 +203,12 @@ mod tests {
 
     #[test]
     fn the_signed_message_binds_every_part() {
-        let a = signed_message("POST", "/api/v1/jobs", 1, b"{}");
-        assert_ne!(a, signed_message("POST", "/api/v1/jobs", 2, b"{}"));
-        assert_ne!(a, signed_message("POST", "/api/v1/jobz", 1, b"{}"));
-        assert_ne!(a, signed_message("POST", "/api/v1/jobs", 1, b"[]"));
+        let (d, e) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let a = signed_message("POST", "/api/v1/jobs", d, 1, b"{}");
+        assert_ne!(a, signed_message("POST", "/api/v1/jobs", d, 2, b"{}"));
+        assert_ne!(a, signed_message("POST", "/api/v1/jobz", d, 1, b"{}"));
+        assert_ne!(a, signed_message("POST", "/api/v1/jobs", d, 1, b"[]"));
+        assert_ne!(a, signed_message("POST", "/api/v1/jobs", e, 1, b"{}"));
+        assert_ne!(a, signed_message("GET", "/api/v1/jobs", d, 1, b"{}"));
     }
 }

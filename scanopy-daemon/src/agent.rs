@@ -393,14 +393,18 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             "results left in the spool from before; sending them first"
         );
     }
-    let verifier = match cfg.mode {
-        DaemonMode::Push => Some(crate::push::Verifier::new(
-            cfg.server_public_key.as_deref().ok_or_else(|| {
+    // Checked now; the verifier is made once the server has told this daemon its id (calls
+    // signed for another daemon id are refused).
+    let public_key = match cfg.mode {
+        DaemonMode::Push => {
+            let pk = cfg.server_public_key.as_deref().ok_or_else(|| {
                 anyhow::anyhow!(
                     "push mode needs --server-public-key (the server's Ed25519 public key, base64)"
                 )
-            })?,
-        )?),
+            })?;
+            crate::push::parse_public_key(pk)?;
+            Some(pk.to_owned())
+        }
         DaemonMode::Pull => None,
     };
     let stop = CancellationToken::new();
@@ -527,7 +531,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 .await;
             }
             DaemonMode::Push => {
-                let verifier = verifier.expect("checked above");
+                let pk = public_key.as_deref().expect("checked above");
+                let verifier = crate::push::Verifier::new(pk, reg.daemon_id)?;
                 crate::push::serve(cfg.listen, verifier, Arc::clone(&sink), stop.clone()).await?;
             }
         }

@@ -836,12 +836,54 @@ pub async fn daemons(State(state): State<AppState>, _c: Caller) -> ApiResult<Res
         .into_iter()
         .map(|d| {
             let online = now - d.last_seen < chrono::Duration::seconds(120);
+            let pending = d.push_url_pending();
             let mut v = serde_json::to_value(&d).unwrap_or_default();
             v["online"] = json!(online);
+            v["push_url_pending"] = json!(pending);
             v
         })
         .collect();
     Ok(items(list).into_response())
+}
+
+/// The URL the server calls a push daemon at, as an admin sets it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushUrl {
+    /// `http://host:60073` (http or https, a host, no user name, query or fragment); `null`
+    /// stops all calls to the daemon. To approve what the daemon announced, send its
+    /// `announced_url`.
+    pub url: Option<String>,
+}
+
+/// `PUT /daemons/{id}/push-url`: sets or approves the only URL the server calls this push
+/// daemon at (admin only). What a daemon announces is only shown (`announced_url`,
+/// `push_url_pending`); it is never called until an admin puts it here, and a later
+/// announcement changes nothing here.
+#[utoipa::path(put, path = "/api/v1/daemons/{id}/push-url", tag = "daemons",
+    params(("id" = Uuid, Path, description = "daemon id")),
+    request_body = PushUrl,
+    responses((status = 200, description = "the daemon, with approved_url"),
+              (status = 403, description = "not an admin"),
+              (status = 404, description = "unknown daemon"),
+              (status = 422, description = "not an acceptable URL")))]
+pub async fn set_push_url(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PushUrl>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id, "daemon")?;
+    let url = match body.url.as_deref() {
+        Some(u) => Some(crate::push::check_push_url(u).map_err(ApiError::invalid)?),
+        None => None,
+    };
+    let d = state.store.set_daemon_push_url(id, url.as_deref()).await?;
+    tracing::info!(daemon = %d.id, name = %d.name, by = %caller.username, url = ?d.approved_url, "push URL set");
+    let pending = d.push_url_pending();
+    let mut v = serde_json::to_value(&d).unwrap_or_default();
+    v["push_url_pending"] = json!(pending);
+    Ok(axum::Json(v).into_response())
 }
 
 /// A daemon key or API token to make.

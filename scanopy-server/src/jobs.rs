@@ -91,6 +91,7 @@ pub async fn register(
             name: name.to_owned(),
             capabilities: req.capabilities,
             local: false,
+            instance: None,
         })
         .await?;
     tracing::debug!(daemon = %d.id, name = %d.name, "daemon registered");
@@ -389,20 +390,31 @@ pub async fn finish(
     Ok(axum::Json(finish_job(&state, d.id, id, &f).await?))
 }
 
-/// Tells a push daemon to stop a job it runs.
+/// Tells a push daemon to stop a job it runs, at the URL an admin approved, on a task of its
+/// own (a slow daemon delays nothing; it also stops at its next call, or when its lease ends).
 pub async fn cancel_pushed(state: &AppState, run: &ScanRun) {
     let Some(daemon) = run.daemon else { return };
+    if run.status != RunStatus::Running {
+        return;
+    }
     let Ok(daemons) = state.store.daemons().await else {
         return;
     };
-    if let Some(d) = daemons.iter().find(|d| d.id == daemon)
-        && let Some(url) = &d.capabilities.url
-        && d.mode == scanopy_core::protocol::DaemonMode::Push
-        && run.status == RunStatus::Running
-        && let Err(e) = crate::push::cancel_job(state, url, run.id).await
-    {
-        tracing::warn!(daemon = %d.name, error = %e, "could not tell a push daemon to cancel; it stops at its next call");
-    }
+    let Some(d) = daemons
+        .into_iter()
+        .find(|d| d.id == daemon && d.mode == scanopy_core::protocol::DaemonMode::Push)
+    else {
+        return;
+    };
+    let Some(url) = d.approved_url.clone() else {
+        return;
+    };
+    let (st, id) = (state.clone(), run.id);
+    tokio::spawn(async move {
+        if let Err(e) = crate::push::cancel_job(&st, &url, d.id, id).await {
+            tracing::warn!(daemon = %d.name, error = %e, "could not tell a push daemon to cancel; it stops at its next call");
+        }
+    });
 }
 
 /// Stops a job of the local daemon.
@@ -453,13 +465,16 @@ pub async fn background(state: AppState) {
     }
 }
 
-/// Claims jobs for push daemons and sends them.
+/// Claims jobs for push daemons and sends them, each call on a task of its own with its own
+/// deadline ([`crate::push::CALL_DEADLINE`]), so a slow daemon delays no other. A daemon is
+/// called only at the URL an admin approved (`approved_url`), never at the one it announced.
 async fn dispatch_push(state: &AppState) {
     let Ok(daemons) = state.store.daemons().await else {
         return;
     };
     let now = Utc::now();
-    // A push daemon runs one job at a time: one that holds a running job gets no other.
+    // A push daemon runs one job at a time: one that holds a running job gets no other (a job
+    // being handed over is running too, from its claim until the call fails and releases it).
     let busy: std::collections::BTreeSet<Uuid> = match state.store.scan_runs(None, 1000, None).await
     {
         Ok(page) => page
@@ -470,26 +485,36 @@ async fn dispatch_push(state: &AppState) {
             .collect(),
         Err(_) => return,
     };
-    for d in daemons.iter().filter(|d| {
+    for d in daemons.into_iter().filter(|d| {
         d.mode == scanopy_core::protocol::DaemonMode::Push
-            && d.capabilities.url.is_some()
+            && d.approved_url.is_some()
             && now - d.last_seen < chrono::Duration::seconds(120)
             && !busy.contains(&d.id)
     }) {
-        let Some(url) = d.capabilities.url.as_deref() else {
+        let Some(url) = d.approved_url.clone() else {
             continue;
         };
         let job = match state.store.claim_job(d.id, d.network, LEASE).await {
             Ok(Some(j)) => j,
             _ => continue,
         };
-        match crate::push::start_job(state, url, &job_of(&job)).await {
-            Ok(()) => tracing::info!(job = %job.id, daemon = %d.name, "job pushed"),
-            Err(e) => {
-                // Back to the queue at once.
-                let _ = state.store.release_job(job.id, d.id).await;
-                tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it goes back to the queue");
+        let st = state.clone();
+        tokio::spawn(async move {
+            match crate::push::start_job(&st, &url, d.id, &job_of(&job)).await {
+                Ok(()) => {
+                    tracing::info!(job = %job.id, daemon = %d.name, "job pushed");
+                    st.tell(
+                        "scan_progress",
+                        json!({"scan_run": job.id, "status": "running"}),
+                    );
+                }
+                Err(e) => {
+                    // Back to the queue at once.
+                    let _ = st.store.release_job(job.id, d.id).await;
+                    st.metrics.inc("push_failures");
+                    tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it goes back to the queue");
+                }
             }
-        }
+        });
     }
 }

@@ -31,7 +31,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use scanopy_store::{SqlStore, Store};
 use utoipa::OpenApi;
 
@@ -56,13 +56,13 @@ pub const RESULTS_LIMIT: usize = 32 << 20;
         api::create_scan, api::scans, api::scan, api::cancel_scan, api::scanners,
         api::schedules, api::create_schedule, api::delete_schedule,
         api::events, events::stream,
-        api::daemons, api::daemon_keys, api::create_daemon_key, api::revoke_daemon_key,
+        api::daemons, api::set_push_url, api::daemon_keys, api::create_daemon_key, api::revoke_daemon_key,
         api::tokens, api::create_token, api::revoke_token,
         api::webhooks, api::create_webhook, api::delete_webhook,
         api::metrics,
         jobs::register, jobs::heartbeat, jobs::poll, jobs::results, jobs::progress, jobs::finish,
     ),
-    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook)),
+    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::PushUrl)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]
@@ -158,6 +158,7 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(api::events))
         .route("/events/stream", get(events::stream))
         .route("/daemons", get(api::daemons))
+        .route("/daemons/{id}/push-url", put(api::set_push_url))
         .route(
             "/daemons/keys",
             get(api::daemon_keys).post(api::create_daemon_key),
@@ -207,7 +208,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     })?;
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
-    let state = AppState::new(store, key, config.tls_cert.is_some());
+    let instance = push::load_or_create_instance(&config.data_dir)?;
+    let state = AppState::new(store, key, config.tls_cert.is_some()).with_instance(instance);
     *state.run_limits.lock().unwrap_or_else(|p| p.into_inner()) = scanopy_store::RunLimits {
         max_devices: config.run_max_devices,
         max_observations: config.run_max_observations,

@@ -70,16 +70,18 @@ impl JobSink for StoreSink {
     }
 }
 
-/// Registers the local daemon and its network, queues the first discovery at first start, and
-/// starts its claim loop and scan thread.
-pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
-    let caps = service::capabilities();
-    let subnets = caps.subnets.clone();
-    let store = state.store.clone();
+/// Registers this server's local daemon in the network [`NETWORK_NAME`] (made when missing):
+/// one record per server instance ([`AppState::instance`](crate::state::Inner::instance)), so
+/// servers sharing a database each have their own. Returns it and its network.
+pub async fn register(
+    state: &AppState,
+    caps: &scanopy_core::protocol::Capabilities,
+) -> anyhow::Result<(scanopy_store::Daemon, scanopy_core::Network)> {
+    let store = &state.store;
     let nets = store.networks().await?;
     let network = match nets.iter().find(|n| n.name == NETWORK_NAME) {
         Some(n) => n.clone(),
-        None => store.create_network(NETWORK_NAME, &subnets).await?,
+        None => store.create_network(NETWORK_NAME, &caps.subnets).await?,
     };
     let name = std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_owned())
@@ -93,8 +95,20 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
             name: format!("{name} (local)"),
             capabilities: caps.clone(),
             local: true,
+            // Each server's local daemon is its own record, on a database several share.
+            instance: Some(state.instance.clone()),
         })
         .await?;
+    Ok((daemon, network))
+}
+
+/// Registers the local daemon and its network, queues the first discovery at first start, and
+/// starts its claim loop and scan thread.
+pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
+    let caps = service::capabilities();
+    let subnets = caps.subnets.clone();
+    let store = state.store.clone();
+    let (daemon, network) = register(&state, &caps).await?;
     let mut warnings = Vec::new();
     if !caps.raw_sockets {
         warnings.push(

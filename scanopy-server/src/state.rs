@@ -76,12 +76,20 @@ pub struct Inner {
     pub cache: crate::cache::ResponseCache,
     /// The most one scan run may take (`--run-max-devices`, `--run-max-observations`).
     pub run_limits: Mutex<scanopy_store::RunLimits>,
+    /// Signs and sends the calls to push daemons (none when `signing_key` is not a key).
+    pub push: Option<Arc<scanopy_daemon::push::PushClient>>,
+    /// This server's instance id (kept in its data directory): its local daemon's record and
+    /// its webhook claims are its own, on a database several servers share.
+    pub instance: String,
 }
 
 impl AppState {
     /// A state over `store`.
     pub fn new(store: Arc<dyn Store>, signing_key: Vec<u8>, secure_cookies: bool) -> Self {
         let (live, _) = broadcast::channel(1024);
+        let push = scanopy_daemon::push::PushClient::new(&signing_key)
+            .ok()
+            .map(Arc::new);
         AppState(Arc::new(Inner {
             store,
             live,
@@ -96,7 +104,21 @@ impl AppState {
             local_jobs: Mutex::new(HashMap::new()),
             cache: Default::default(),
             run_limits: Mutex::new(scanopy_store::RunLimits::default()),
+            push,
+            instance: Uuid::new_v4().to_string(),
         }))
+    }
+
+    /// The same state with this server's instance id (see [`Inner::instance`]); call it before
+    /// cloning the state.
+    pub fn with_instance(self, instance: String) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.instance = instance;
+                AppState(Arc::new(inner))
+            }
+            Err(shared) => AppState(shared),
+        }
     }
 
     /// The caps of a scan run.

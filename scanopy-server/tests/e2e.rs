@@ -215,6 +215,7 @@ fn ns_http() -> tokio::sync::mpsc::UnboundedSender<Req> {
                 while let Some(r) = rx.recv().await {
                     let mut b = match r.method {
                         "GET" => http.get(&r.url),
+                        "PUT" => http.put(&r.url),
                         _ => http.post(&r.url),
                     };
                     match &r.auth {
@@ -760,6 +761,19 @@ fn push_mode_end_to_end_and_cancel() {
     let t_registered = t0.elapsed();
     assert_eq!(me["mode"], "push", "{me}");
     assert_eq!(me["capabilities"]["url"], advertise.as_str(), "{me}");
+    // What the daemon announced is not called until an admin approves it.
+    assert_eq!(me["push_url_pending"], true, "{me}");
+    assert_eq!(me["approved_url"], Value::Null, "{me}");
+    let r = server
+        .request(
+            "PUT",
+            &format!("/daemons/{}/push-url", me["id"].as_str().unwrap()),
+            Auth::Bearer(server.token.clone()),
+            Some(json!({"url": advertise})),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["approved_url"], advertise.as_str(), "{}", r.body);
 
     let ports = [22, 80, 443, 5432];
     let hosts = [WEB, SSH, SVC];

@@ -291,7 +291,8 @@ pub trait Store: Send + Sync {
 
     // Daemons.
 
-    /// Records a daemon's registration (one daemon per key; one local daemon per network).
+    /// Records a daemon's registration (one daemon per key; one local daemon per network and
+    /// server instance). A registration never changes the approved push URL.
     async fn register_daemon(&self, daemon: NewDaemon) -> Result<Daemon>;
 
     /// Records that a daemon was heard from.
@@ -299,6 +300,10 @@ pub trait Store: Send + Sync {
 
     /// All daemons.
     async fn daemons(&self) -> Result<Vec<Daemon>>;
+
+    /// Sets (or, with `None`, clears) the URL the server calls a push daemon at: an admin's
+    /// decision, which no registration changes ([`Daemon::approved_url`]).
+    async fn set_daemon_push_url(&self, id: Uuid, url: Option<&str>) -> Result<Daemon>;
 
     // Users and credentials: secrets are kept only as hashes.
 
@@ -359,6 +364,11 @@ pub trait Store: Send + Sync {
 
     /// Records a delivery attempt.
     async fn record_delivery(&self, d: &Delivery) -> Result<()>;
+
+    /// Claims the delivery of event `event_seq` to `webhook` for `claimer` (a server instance);
+    /// true for exactly one caller, even of several servers on one database: only that one
+    /// sends it.
+    async fn claim_delivery(&self, webhook: Uuid, event_seq: i64, claimer: &str) -> Result<bool>;
 
     /// A webhook's latest deliveries.
     async fn deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>>;

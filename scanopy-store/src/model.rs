@@ -274,10 +274,28 @@ pub struct Daemon {
     pub local: bool,
     /// The credential it registered with (none for the local daemon).
     pub key_id: Option<Uuid>,
+    /// The URL a push daemon announced at its last registration (also in
+    /// `capabilities.url`): shown to an admin, never called by itself.
+    pub announced_url: Option<String>,
+    /// The URL an admin set or approved: the only one the server calls.
+    pub approved_url: Option<String>,
+    /// The server instance a local daemon belongs to (none for remote daemons).
+    pub instance: Option<String>,
     /// When it was first seen.
     pub created_at: DateTime<Utc>,
     /// Its last registration, heartbeat or poll.
     pub last_seen: DateTime<Utc>,
+}
+
+impl Daemon {
+    /// A push daemon announces a URL the admin has not approved (none yet, or another).
+    pub fn push_url_pending(&self) -> bool {
+        self.mode == DaemonMode::Push
+            && self
+                .announced_url
+                .as_ref()
+                .is_some_and(|a| self.approved_url.as_ref() != Some(a))
+    }
 }
 
 /// A daemon introducing itself.
@@ -293,6 +311,9 @@ pub struct NewDaemon {
     pub capabilities: Capabilities,
     /// The server's own daemon.
     pub local: bool,
+    /// For a local daemon, the server instance it belongs to: each server on a shared database
+    /// has its own local daemon record.
+    pub instance: Option<String>,
 }
 
 /// What a credential is for.

@@ -47,11 +47,13 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_jobs_accounts.sql"),
     include_str!("../migrations/sqlite/0003_results.sql"),
+    include_str!("../migrations/sqlite/0004_push.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_jobs_accounts.sql"),
     include_str!("../migrations/postgres/0003_results.sql"),
+    include_str!("../migrations/postgres/0004_push.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.
@@ -1975,6 +1977,14 @@ impl Store for SqlStore {
 
     async fn record_delivery(&self, d: &Delivery) -> Result<()> {
         self.record_delivery_impl(d).await
+    }
+
+    async fn claim_delivery(&self, webhook: Uuid, event_seq: i64, claimer: &str) -> Result<bool> {
+        self.claim_delivery_impl(webhook, event_seq, claimer).await
+    }
+
+    async fn set_daemon_push_url(&self, id: Uuid, url: Option<&str>) -> Result<Daemon> {
+        self.set_push_url_impl(id, url).await
     }
 
     async fn deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>> {

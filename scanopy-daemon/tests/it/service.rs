@@ -558,41 +558,80 @@ fn run_push_refuses_unsigned_and_badly_signed_calls_and_runs_a_signed_job() {
         let body = serde_json::to_vec(&j).unwrap();
         let now = chrono::Utc::now().timestamp();
         let b64 = base64::engine::general_purpose::STANDARD;
-        let (ts_i, sig_i) = intruder.sign("POST", "/api/v1/jobs", &body);
-        let (ts_s, sig_s) = client.sign("POST", "/api/v1/jobs", &body);
+        // The mock server registers this daemon as ME; OTHER is another daemon of the server.
+        let me = Uuid::from_u128(1);
+        let other = Uuid::from_u128(9);
+        let (ts_i, sig_i) = intruder.sign("POST", "/api/v1/jobs", me, &body);
+        let (ts_s, sig_s) = client.sign("POST", "/api/v1/jobs", me, &body);
+        let (ts_o, sig_o) = client.sign("POST", "/api/v1/jobs", other, &body);
         let stale = now - scanopy_core::protocol::MAX_CLOCK_SKEW_SECS - 10;
-        let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
-            ("unsigned", vec![]),
+        type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+        let cases: Vec<Case> = vec![
+            ("unsigned", vec![], "missing timestamp header"),
             (
                 "signed by another key",
                 vec![
                     ("x-scanopy-timestamp", ts_i),
                     ("x-scanopy-signature", sig_i),
+                    ("x-scanopy-daemon", me.to_string()),
                 ],
+                "bad signature",
             ),
             (
                 "garbage signature",
                 vec![
                     ("x-scanopy-timestamp", now.to_string()),
                     ("x-scanopy-signature", b64.encode([7u8; 64])),
+                    ("x-scanopy-daemon", me.to_string()),
                 ],
+                "bad signature",
             ),
             (
                 "stale timestamp",
                 vec![
                     ("x-scanopy-timestamp", stale.to_string()),
                     ("x-scanopy-signature", sig_s.clone()),
+                    ("x-scanopy-daemon", me.to_string()),
                 ],
+                "timestamp too far",
             ),
             (
                 "signature of another body",
                 vec![
+                    ("x-scanopy-timestamp", ts_s.clone()),
+                    ("x-scanopy-signature", sig_s.clone()),
+                    ("x-scanopy-daemon", me.to_string()),
+                ],
+                "bad signature",
+            ),
+            (
+                "signed by the server for no daemon",
+                vec![
                     ("x-scanopy-timestamp", ts_s),
                     ("x-scanopy-signature", sig_s),
                 ],
+                "missing daemon header",
+            ),
+            (
+                "signed by the server for another daemon",
+                vec![
+                    ("x-scanopy-timestamp", ts_o.clone()),
+                    ("x-scanopy-signature", sig_o.clone()),
+                    ("x-scanopy-daemon", other.to_string()),
+                ],
+                "signed for another daemon",
+            ),
+            (
+                "signed for another daemon, relabelled for this one",
+                vec![
+                    ("x-scanopy-timestamp", ts_o),
+                    ("x-scanopy-signature", sig_o),
+                    ("x-scanopy-daemon", me.to_string()),
+                ],
+                "bad signature",
             ),
         ];
-        for (what, headers) in cases {
+        for (what, headers, why) in cases {
             let mut req = http.post(format!("{url}/api/v1/jobs"));
             for (k, v) in headers {
                 req = req.header(k, v);
@@ -606,10 +645,12 @@ fn run_push_refuses_unsigned_and_badly_signed_calls_and_runs_a_signed_job() {
             assert_eq!(r.status(), 401, "{what}");
             let v: serde_json::Value = r.json().await.unwrap();
             assert_eq!(v["error"]["code"], "unauthorized", "{what}: {v}");
+            let msg = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(msg.contains(why), "{what}: {v}");
         }
         assert!(mock.seen.finishes.lock().unwrap().is_empty());
         client
-            .start_job(&url, &j)
+            .start_job(&url, me, &j)
             .await
             .expect("a signed job starts");
         let t0 = Instant::now();
@@ -619,14 +660,20 @@ fn run_push_refuses_unsigned_and_badly_signed_calls_and_runs_a_signed_job() {
         }
         // A long job, then a second one while it runs (409), then cancel it.
         let long = job("24000-25999", Some(100));
-        client.start_job(&url, &long).await.expect("a second job");
+        client
+            .start_job(&url, me, &long)
+            .await
+            .expect("a second job");
         let e = client
-            .start_job(&url, &job("80", None))
+            .start_job(&url, me, &job("80", None))
             .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("409"), "{e}");
-        client.cancel_job(&url, long.id).await.expect("cancelled");
+        client
+            .cancel_job(&url, me, long.id)
+            .await
+            .expect("cancelled");
         let t0 = Instant::now();
         while mock.seen.finishes.lock().unwrap().len() < 2 {
             assert!(t0.elapsed() < Duration::from_secs(10), "{}", d.log());

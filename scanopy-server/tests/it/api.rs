@@ -135,6 +135,7 @@ async fn every_route_needs_authentication() {
         ("GET", "/api/v1/events"),
         ("GET", "/api/v1/events/stream"),
         ("GET", "/api/v1/daemons"),
+        ("PUT", "/api/v1/daemons/ID/push-url"),
         ("GET", "/api/v1/daemons/keys"),
         ("POST", "/api/v1/daemons/keys"),
         ("DELETE", "/api/v1/daemons/keys/ID"),

@@ -3,4 +3,5 @@
 
 mod api;
 mod process;
+mod push;
 mod ui_js;

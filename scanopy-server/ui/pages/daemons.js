@@ -32,10 +32,52 @@ export async function pageDaemons(root, ctx) {
         h("td", null, yes(c.docker)),
         h("td", null, h("span", { class: "ips" }, (c.subnets || []).map((x) => h("code", null, x)))),
         h("td", { class: "mono" }, c.version || "—"),
+        h("td", null, pushCell(d)),
         h("td", { class: "nowrap" }, timeEl(d.last_seen)),
         h("td", null, d.online ? badge("online", "ok", true) : badge("offline", "err", true)));
-    }) : [emptyRow(9, "No daemon yet. Create a key below and start one.")]));
+    }) : [emptyRow(10, "No daemon yet. Create a key below and start one.")]));
   }
+  // The server calls a push daemon only at the URL an admin approved; what the daemon
+  // announces is shown here, pending, until approved.
+  function pushCell(d) {
+    if (d.mode !== "push") return h("span", { class: "muted" }, "—");
+    const admin = state.me && state.me.role === "admin";
+    const approved = d.approved_url
+      ? h("div", null, h("code", { title: "The only URL the server calls" }, d.approved_url))
+      : h("div", null, badge("not approved", "warn"), " ", h("span", { class: "small muted" }, "never called"));
+    const pending = d.push_url_pending && d.announced_url
+      ? h("div", { class: "small" }, badge("pending", "warn"), " announces ", h("code", null, d.announced_url),
+          admin ? [" ", h("button", { type: "button", class: "btn sm", "data-approve": d.id, "data-url": d.announced_url }, "Approve")] : null)
+      : null;
+    const edit = admin
+      ? h("div", null,
+          h("button", { type: "button", class: "btn sm", "data-set-url": d.id, "data-url": d.approved_url || d.announced_url || "" }, "Set URL"),
+          d.approved_url ? [" ", h("button", { type: "button", class: "btn sm danger", "data-clear-url": d.id, "data-name": d.name }, "Stop calling")] : null)
+      : null;
+    return h("div", { class: "push-url" }, approved, pending, edit);
+  }
+  async function putPushUrl(id, url) {
+    try {
+      await api("/daemons/" + encodeURIComponent(id) + "/push-url", { method: "PUT", body: { url } });
+      toast(url ? "Push URL approved: " + url : "The server no longer calls this daemon", "ok");
+      await loadD();
+    } catch (ex) { report(ex); }
+  }
+  dBody.addEventListener("click", async (e) => {
+    const ap = e.target.closest("button[data-approve]");
+    if (ap) {
+      if (confirm("Let the server call this daemon at " + ap.dataset.url + "? Approve only a URL you know is this daemon's.")) await putPushUrl(ap.dataset.approve, ap.dataset.url);
+      return;
+    }
+    const set = e.target.closest("button[data-set-url]");
+    if (set) {
+      const url = prompt("The URL the server calls this push daemon at (http:// or https://):", set.dataset.url);
+      if (url !== null && url.trim()) await putPushUrl(set.dataset.setUrl, url.trim());
+      return;
+    }
+    const clr = e.target.closest("button[data-clear-url]");
+    if (clr && confirm("Stop calling \u201c" + clr.dataset.name + "\u201d? It gets no pushed jobs until a URL is approved again.")) await putPushUrl(clr.dataset.clearUrl, null);
+  });
   async function loadK() {
     const list = items(await api("/daemons/keys?limit=1000"));
     kBody.replaceChildren(...(list.length ? list.map((k) => h("tr", { "data-key-id": k.id },
@@ -86,7 +128,7 @@ export async function pageDaemons(root, ctx) {
       const pk = (state.status && state.status.server_public_key) || "<SERVER_PUBLIC_KEY>";
       keyOut.replaceChildren(h("div", { class: "card-body flush-top" }, secretBox("Daemon key " + r.name, r.key, [
         cmdBlock("Pull mode (the daemon polls this server):", `scanopy-daemon run --server ${origin} --key ${r.key}`),
-        cmdBlock("Push mode (this server connects to the daemon):", `scanopy-daemon run --mode push --listen 0.0.0.0:60073 --server ${origin} --key ${r.key} --server-public-key ${pk}`),
+        cmdBlock("Push mode (this server connects to the daemon, once you approve its URL in the Daemons table):", `scanopy-daemon run --mode push --listen 0.0.0.0:60073 --server ${origin} --key ${r.key} --server-public-key ${pk}`),
       ])));
       keyForm.reset();
       await loadK();
@@ -149,7 +191,7 @@ export async function pageDaemons(root, ctx) {
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
     pageHead("Daemons & keys", "Daemons scan for this server; keys let them in, tokens let scripts in"),
-    card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Subnets", "Version", "Last seen", "Status"], dBody)),
+    card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Subnets", "Version", "Push URL", "Last seen", "Status"], dBody)),
     card("Daemon keys", null, [table("keys-table", ["Name", "Network", "Created", "Last used", ""], kBody), h("div", { class: "divider" }, keyForm), keyOut]),
     h("div", { class: "grid cols-2 mt-18" },
       card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),

@@ -61,6 +61,9 @@ fn daemon_from_row(r: &sqlx::any::AnyRow) -> Result<Daemon> {
             .unwrap_or_default(),
         local: r.get::<i64, _>("local") != 0,
         key_id: uuid_of(r, "key_id"),
+        announced_url: r.get("url"),
+        approved_url: r.get("approved_url"),
+        instance: r.get("instance"),
         created_at: parse_ts(&r.get::<String, _>("created_at")),
         last_seen: parse_ts(&r.get::<String, _>("last_seen")),
     })
@@ -394,24 +397,65 @@ impl SqlStore {
             DaemonMode::Push => "push",
         };
         let now = ts(Utc::now());
-        // One daemon per key; the local daemon is one per network.
-        let existing: Option<String> =
-            match d.key_id {
-                Some(k) => {
-                    sqlx::query_scalar(&q(dia, "SELECT id FROM daemons WHERE key_id = ?"))
-                        .bind(k.to_string())
-                        .fetch_optional(&mut *conn)
-                        .await
-                }
-                None => sqlx::query_scalar(&q(
+        // One daemon per key; a local daemon is one per network and server instance.
+        let mut existing: Option<String> = match (d.key_id, &d.instance) {
+            (Some(k), _) => {
+                sqlx::query_scalar(&q(dia, "SELECT id FROM daemons WHERE key_id = ?"))
+                    .bind(k.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await
+            }
+            (None, Some(instance)) => {
+                sqlx::query_scalar(&q(
                     dia,
-                    "SELECT id FROM daemons WHERE key_id IS NULL AND local = 1 AND network_id = ?",
+                    "SELECT id FROM daemons WHERE key_id IS NULL AND local = 1 AND network_id = ? AND instance = ?",
+                ))
+                .bind(d.network.to_string())
+                .bind(instance)
+                .fetch_optional(&mut *conn)
+                .await
+            }
+            (None, None) => {
+                sqlx::query_scalar(&q(
+                    dia,
+                    "SELECT id FROM daemons WHERE key_id IS NULL AND local = 1 AND network_id = ? AND instance IS NULL",
                 ))
                 .bind(d.network.to_string())
                 .fetch_optional(&mut *conn)
-                .await,
+                .await
             }
+        }
+        .map_err(db_err("register a daemon"))?;
+        if existing.is_none()
+            && d.key_id.is_none()
+            && let Some(instance) = &d.instance
+        {
+            // The local daemon of a database made before instances: the first server to start
+            // takes it over (with its schedule and history); compare-and-set, so of several
+            // servers starting at once only one does, and the others get records of their own.
+            let legacy: Option<String> = sqlx::query_scalar(&q(
+                dia,
+                "SELECT id FROM daemons WHERE key_id IS NULL AND local = 1 AND network_id = ? AND instance IS NULL ORDER BY created_at, id LIMIT 1",
+            ))
+            .bind(d.network.to_string())
+            .fetch_optional(&mut *conn)
+            .await
             .map_err(db_err("register a daemon"))?;
+            if let Some(id) = legacy {
+                let taken = sqlx::query(&q(
+                    dia,
+                    "UPDATE daemons SET instance = ? WHERE id = ? AND instance IS NULL",
+                ))
+                .bind(instance)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("register a daemon"))?;
+                if taken.rows_affected() == 1 {
+                    existing = Some(id);
+                }
+            }
+        }
         let id = match existing {
             Some(id) => {
                 sqlx::query(&q(dia, "UPDATE daemons SET name = ?, mode = ?, url = ?, capabilities = ?, last_seen = ? WHERE id = ?"))
@@ -428,7 +472,7 @@ impl SqlStore {
             }
             None => {
                 let id = Uuid::new_v4().to_string();
-                sqlx::query(&q(dia, "INSERT INTO daemons (id, network_id, key_id, name, mode, url, capabilities, local, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+                sqlx::query(&q(dia, "INSERT INTO daemons (id, network_id, key_id, name, mode, url, capabilities, local, instance, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
                     .bind(&id)
                     .bind(d.network.to_string())
                     .bind(d.key_id.map(|k| k.to_string()))
@@ -437,6 +481,7 @@ impl SqlStore {
                     .bind(d.capabilities.url.clone())
                     .bind(&caps)
                     .bind(i64::from(d.local))
+                    .bind(d.instance.clone())
                     .bind(&now)
                     .bind(&now)
                     .execute(&mut *conn)
@@ -462,6 +507,26 @@ impl SqlStore {
             .await
             .map_err(db_err("record a daemon's heartbeat"))?;
         Ok(())
+    }
+
+    pub(crate) async fn set_push_url_impl(&self, id: Uuid, url: Option<&str>) -> Result<Daemon> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let r = sqlx::query(&q(dia, "UPDATE daemons SET approved_url = ? WHERE id = ?"))
+            .bind(url.map(str::to_owned))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("set a daemon's push URL"))?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("daemon {id}")));
+        }
+        let row = sqlx::query(&q(dia, "SELECT * FROM daemons WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("set a daemon's push URL"))?;
+        daemon_from_row(&row)
     }
 
     pub(crate) async fn daemons_impl(&self) -> Result<Vec<Daemon>> {
@@ -856,6 +921,11 @@ impl SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_err("delete a webhook"))?;
+        sqlx::query(&q(dia, "DELETE FROM webhook_claims WHERE webhook_id = ?"))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("delete a webhook"))?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("webhook {id}")));
         }
@@ -877,6 +947,30 @@ impl SqlStore {
             .await
             .map_err(db_err("record a webhook delivery"))?;
         Ok(())
+    }
+
+    pub(crate) async fn claim_delivery_impl(
+        &self,
+        webhook: Uuid,
+        event_seq: i64,
+        claimer: &str,
+    ) -> Result<bool> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        // The primary key (webhook, event) decides: one insert succeeds, on any number of
+        // servers; the others change nothing.
+        let r = sqlx::query(&q(
+            dia,
+            "INSERT INTO webhook_claims (webhook_id, event_seq, claimed_by, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        ))
+        .bind(webhook.to_string())
+        .bind(event_seq)
+        .bind(claimer)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("claim a webhook delivery"))?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub(crate) async fn deliveries_impl(

@@ -614,6 +614,7 @@ async fn daemon(store: &dyn Store, net: Uuid, name: &str) -> Uuid {
             name: name.into(),
             capabilities: Default::default(),
             local: false,
+            instance: None,
         })
         .await
         .unwrap()
@@ -1349,4 +1350,166 @@ pub(crate) async fn devices_seen_counts_distinct_devices(store: &dyn Store) {
     assert_eq!(store.scan_run(r).await.unwrap().unwrap().devices_seen, 4);
     store.finish_scan(r, RunStatus::Done).await.unwrap();
     assert_eq!(store.scan_run(r).await.unwrap().unwrap().devices_seen, 4);
+}
+fn push_caps(url: &str) -> scanopy_core::protocol::Capabilities {
+    scanopy_core::protocol::Capabilities {
+        mode: scanopy_core::protocol::DaemonMode::Push,
+        url: Some(url.into()),
+        ..Default::default()
+    }
+}
+
+/// What a push daemon announces is kept apart from the URL an admin approved: a registration
+/// never sets or changes the approved one, and a changed announcement shows as pending.
+pub(crate) async fn push_urls_are_approved_not_announced(store: &dyn Store) {
+    use scanopy_store::{CredentialKind, NewCredential, NewDaemon, Role};
+    let net = network(store).await;
+    let (key, _) = store
+        .create_credential(NewCredential {
+            kind: CredentialKind::DaemonKey,
+            name: "p".into(),
+            role: Role::Daemon,
+            network: Some(net),
+            user: None,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let reg = |url: &str| NewDaemon {
+        network: net,
+        key_id: Some(key.id),
+        name: "pushy".into(),
+        capabilities: push_caps(url),
+        local: false,
+        instance: None,
+    };
+    let d = store
+        .register_daemon(reg("http://10.0.0.5:60073"))
+        .await
+        .unwrap();
+    assert_eq!(d.announced_url.as_deref(), Some("http://10.0.0.5:60073"));
+    assert_eq!(d.approved_url, None, "announcing approves nothing");
+    assert!(d.push_url_pending());
+    let d2 = store
+        .set_daemon_push_url(d.id, Some("http://10.0.0.5:60073"))
+        .await
+        .unwrap();
+    assert_eq!(d2.approved_url.as_deref(), Some("http://10.0.0.5:60073"));
+    assert!(!d2.push_url_pending());
+    // The daemon announces another URL: the approved one stays, the new one is pending.
+    let d3 = store
+        .register_daemon(reg("http://169.254.169.254/latest"))
+        .await
+        .unwrap();
+    assert_eq!(d3.id, d.id);
+    assert_eq!(d3.approved_url.as_deref(), Some("http://10.0.0.5:60073"));
+    assert_eq!(
+        d3.announced_url.as_deref(),
+        Some("http://169.254.169.254/latest")
+    );
+    assert!(d3.push_url_pending());
+    let listed = store.daemons().await.unwrap();
+    let l = listed.iter().find(|x| x.id == d.id).unwrap();
+    assert_eq!(l.approved_url.as_deref(), Some("http://10.0.0.5:60073"));
+    // Cleared: nothing is called any more.
+    let d4 = store.set_daemon_push_url(d.id, None).await.unwrap();
+    assert_eq!(d4.approved_url, None);
+    assert!(matches!(
+        store
+            .set_daemon_push_url(Uuid::new_v4(), Some("http://x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Each server instance has its own local daemon record; the record made before instances
+/// existed is taken over by one of them, once.
+pub(crate) async fn local_daemons_are_one_per_instance(store: &dyn Store) {
+    use scanopy_store::NewDaemon;
+    let net = network(store).await;
+    let local = |instance: Option<&str>, name: &str| NewDaemon {
+        network: net,
+        key_id: None,
+        name: name.into(),
+        capabilities: Default::default(),
+        local: true,
+        instance: instance.map(str::to_owned),
+    };
+    // A record from before instances.
+    let legacy = store.register_daemon(local(None, "old")).await.unwrap();
+    let a = store
+        .register_daemon(local(Some("host-a/1"), "a (local)"))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.id, legacy.id,
+        "the first instance takes over the old record"
+    );
+    assert_eq!(a.instance.as_deref(), Some("host-a/1"));
+    let b = store
+        .register_daemon(local(Some("host-b/2"), "b (local)"))
+        .await
+        .unwrap();
+    assert_ne!(
+        b.id, a.id,
+        "another server's local daemon is its own record"
+    );
+    let a2 = store
+        .register_daemon(local(Some("host-a/1"), "a (local)"))
+        .await
+        .unwrap();
+    assert_eq!(a2.id, a.id, "a restart keeps its record");
+    let b2 = store
+        .register_daemon(local(Some("host-b/2"), "b renamed"))
+        .await
+        .unwrap();
+    assert_eq!((b2.id, b2.name.as_str()), (b.id, "b renamed"));
+    let locals: Vec<_> = store
+        .daemons()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.local && d.network == net)
+        .collect();
+    assert_eq!(locals.len(), 2, "{locals:?}");
+}
+
+/// A delivery is claimed once per webhook and event, however many claim it at once.
+pub(crate) async fn webhook_deliveries_are_claimed_once(store: &dyn Store) {
+    let hook = store
+        .create_webhook("http://127.0.0.1:9/h", "0123456789abcdef")
+        .await
+        .unwrap();
+    let other = store
+        .create_webhook("http://127.0.0.1:9/g", "0123456789abcdef")
+        .await
+        .unwrap();
+    assert!(store.claim_delivery(hook.id, 1, "a").await.unwrap());
+    assert!(!store.claim_delivery(hook.id, 1, "a").await.unwrap());
+    assert!(!store.claim_delivery(hook.id, 1, "b").await.unwrap());
+    assert!(store.claim_delivery(other.id, 1, "b").await.unwrap());
+    assert!(store.claim_delivery(hook.id, 2, "b").await.unwrap());
+    claims_race(store, store, hook.id).await;
+}
+
+/// Two claimers (on one store, or on two stores of one database) race for 50 events: each
+/// event is claimed exactly once.
+pub(crate) async fn claims_race(a: &dyn Store, b: &dyn Store, hook: Uuid) {
+    async fn claimer(store: &dyn Store, hook: Uuid, who: &str) -> Vec<i64> {
+        let mut got = Vec::new();
+        for seq in 100..150 {
+            if store.claim_delivery(hook, seq, who).await.unwrap() {
+                got.push(seq);
+            }
+        }
+        got
+    }
+    let (x, y) = tokio::join!(claimer(a, hook, "a"), claimer(b, hook, "b"));
+    let mut all: Vec<i64> = x.into_iter().chain(y).collect();
+    all.sort();
+    assert_eq!(
+        all,
+        (100..150).collect::<Vec<_>>(),
+        "each event claimed once"
+    );
 }

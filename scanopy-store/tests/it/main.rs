@@ -87,6 +87,9 @@ on_postgres!(
     a_refused_batch_makes_a_run_fail_not_miss,
     a_daemon_clock_behind_marks_nothing_missed,
     devices_seen_counts_distinct_devices,
+    push_urls_are_approved_not_announced,
+    local_daemons_are_one_per_instance,
+    webhook_deliveries_are_claimed_once,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,6 +218,9 @@ on_sqlite!(
     a_refused_batch_makes_a_run_fail_not_miss,
     a_daemon_clock_behind_marks_nothing_missed,
     devices_seen_counts_distinct_devices,
+    push_urls_are_approved_not_announced,
+    local_daemons_are_one_per_instance,
+    webhook_deliveries_are_claimed_once,
 );
 
 #[tokio::test]
@@ -261,6 +267,22 @@ async fn postgres_two_servers_never_hand_one_job_to_two_daemons() {
     };
     let second = SqlStore::connect_postgres(&url).await.unwrap();
     conformance::claims_across_two_stores(&first, &second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_servers_claim_each_webhook_delivery_once() {
+    use scanopy_store::Store;
+    let Some((first, url)) =
+        postgres_url("postgres_two_servers_claim_each_webhook_delivery_once").await
+    else {
+        return;
+    };
+    let second = SqlStore::connect_postgres(&url).await.unwrap();
+    let hook = first
+        .create_webhook("http://127.0.0.1:9/h", "0123456789abcdef")
+        .await
+        .unwrap();
+    conformance::claims_race(&first, &second, hook.id).await;
 }
 
 /// Upgrades from every earlier schema: a database at each older version, with data, opens,
@@ -343,8 +365,21 @@ async fn seed_old_schema(pool: &sqlx::AnyPool, version: i64, migrations: &[&str]
     .execute(pool)
     .await
     .unwrap();
+    if version >= 2 {
+        // What schema 2's program wrote: the run's queue time, and a push daemon trusted at
+        // the URL it announced.
+        sqlx::raw_sql(&format!(
+            "UPDATE scan_runs SET created_at = started_at WHERE created_at IS NULL;\
+             INSERT INTO daemons (id, network_id, key_id, name, mode, url, capabilities, local, created_at, last_seen) \
+               VALUES ('{DMN}', '{NET}', NULL, 'old local', 'push', 'http://10.0.0.9:60073', '{{}}', 1, '{now}', '{now}');"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
 }
 
+const DMN: &str = "6d1e2b6e-0000-4000-8000-000000000004";
 const NET: &str = "6d1e2b6e-0000-4000-8000-000000000001";
 const RUN: &str = "6d1e2b6e-0000-4000-8000-000000000002";
 const DEV: &str = "6d1e2b6e-0000-4000-8000-000000000003";
@@ -377,6 +412,12 @@ async fn check_upgraded(s: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(job.status, RunStatus::Queued);
+    // A daemon from before approvals keeps what it announced, approved by nobody.
+    for d in s.daemons().await.unwrap() {
+        assert_eq!(d.announced_url.as_deref(), Some("http://10.0.0.9:60073"));
+        assert_eq!(d.approved_url, None, "an upgrade approves nothing");
+        assert_eq!(d.instance, None);
+    }
 }
 
 #[allow(non_snake_case)]
