@@ -327,7 +327,7 @@ NFT
   wait_tcp 10.77.2.34 12345
   wait_udp
   trap - ERR EXIT
-  echo "testlan: up (10.77.0.0/24 and 10.77.1.0/24; scanner namespace $PREFIX-scan)"
+  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24; scanner namespace $PREFIX-scan)"
 }
 
 status() {

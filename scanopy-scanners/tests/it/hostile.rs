@@ -120,3 +120,59 @@ async fn a_service_that_floods_its_banner_is_read_to_the_cap() {
     let banner = p.extra.get("banner").expect("the banner is kept");
     assert!(banner.len() <= 160, "{}", banner.len());
 }
+
+#[tokio::test]
+async fn a_docker_engine_that_stalls_after_its_version_is_given_up_on() {
+    use tokio::io::AsyncReadExt;
+    // Answers the version negotiation, then never answers anything else.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut req = vec![0u8; 4096];
+            let n = s.read(&mut req).await.unwrap_or(0);
+            if String::from_utf8_lossy(&req[..n]).contains("/version") {
+                let body = r#"{"ApiVersion":"1.47","Version":"27.0.0"}"#;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+            held.push(s);
+        }
+    });
+    let scanner = scanopy_scanners::DockerScanner::new(scanopy_scanners::DockerSettings {
+        host: Some(format!("tcp://127.0.0.1:{port}")),
+        host_ip: None,
+    })
+    .with_engine_budget(Duration::from_millis(1500));
+    let spec = TargetSpec::new(&["127.0.0.1"], &[] as &[&str]).unwrap();
+    let set = spec.build(&BTreeMap::new(), &[], false).unwrap();
+    let config = ScanConfig {
+        concurrency: 1,
+        ..ScanConfig::default()
+    };
+    let summary = tokio::time::timeout(
+        BOUND,
+        Pipeline::new()
+            .with(Box::new(scanner))
+            .start(config, set, CancellationToken::new())
+            .finish(),
+    )
+    .await
+    .expect("the scan ends");
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("docker") && w.contains("did not answer within 1500 ms")),
+        "{:?}",
+        summary.warnings
+    );
+}
