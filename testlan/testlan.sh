@@ -24,6 +24,20 @@
 #   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
 #     .1   sclan-rtr
 #     .10  sclan-far    busybox httpd on 8080                 MAC 02:77:00:01:00:10
+#   10.77.2.0/24  "hostile" (bridge br3 in sclan-sw): hosts that try to stall or fool a scan
+#     .1   sclan-rtr    (its third leg; dnsmasq forwards 2.77.10.in-addr.arpa to .35)
+#     .2   sclan-scan   the scanner's third leg (eth2)
+#     .30  sclan-mute     443 accepts and never speaks (socat SYSTEM:"sleep 300")  MAC 02:77:00:02:00:30
+#     .31  sclan-trickle  443 sends one byte every 50 ms, forever                  MAC 02:77:00:02:00:31
+#     .32  sclan-flood    80 sends 8 MiB of banner                                 MAC 02:77:00:02:00:32
+#     .33  sclan-tlsstall 443 reads the ClientHello, sends half a ServerHello, stalls MAC 02:77:00:02:00:33
+#     .34  sclan-every    every TCP port answers (nftables redirect to one listener
+#                         that greets with terminal escapes, then stalls)          MAC 02:77:00:02:00:34
+#     .35  sclan-badudp   161/udp malformed BER, 53/udp malformed DNS; the PTR names of
+#                         .30-.34 (control characters, 63-byte labels, a 253-byte name)  MAC 02:77:00:02:00:35
+#     .36  sclan-liar     answers ARP (and TCP, with resets) for 10.77.2.64/26 too      MAC 02:77:00:02:00:36
+#   The hostile segment is a /24 of its own so that scans of 10.77.0.0/24 see the same hosts
+#   as before; the hostile services are testlan/hostile.py (python3) and socat.
 set -euo pipefail
 
 PREFIX=sclan
@@ -89,11 +103,37 @@ wait_tcp() {
   die "$1:$2 did not come up; logs in $STATE"
 }
 
+# udp_check: the hostile UDP host answers on 53 and 161, and the router hands on its PTR names
+udp_check() {
+  nsx $PREFIX-scan python3 - <<'PY'
+import socket, sys
+def ask(addr, port, q):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.sendto(q, (addr, port))
+    return s.recv(4096)
+ptr = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x0230\x012\x0277\x0210\x07in-addr\x04arpa\x00\x00\x0c\x00\x01"
+try:
+    assert ask("10.77.2.35", 161, b"\x30\x00").startswith(b"\x30\x84")
+    assert b"mute" in ask("10.77.2.35", 53, ptr)
+    assert b"mute" in ask("10.77.0.1", 53, ptr), "the router does not forward the hostile PTR names"
+except Exception as e:
+    print("hostile UDP:", e or type(e).__name__)
+    sys.exit(1)
+PY
+}
+
+wait_udp() {
+  for _ in $(seq 1 50); do udp_check >/dev/null 2>&1 && return 0; sleep 0.1; done
+  udp_check || die "the hostile UDP host did not come up; logs in $STATE"
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
   need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
   need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux; need openssl openssl
+  need socat socat; need python3 python3
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -107,7 +147,9 @@ up() {
   ip -n "$SW" link add br2 type bridge
   ip -n "$SW" link set br0 up
   ip -n "$SW" link set br1 up
+  ip -n "$SW" link add br3 type bridge
   ip -n "$SW" link set br2 up
+  ip -n "$SW" link set br3 up
 
   # The router: one leg on each bridge.
   ip netns add $PREFIX-rtr
@@ -122,6 +164,11 @@ up() {
   ip -n $PREFIX-rtr link set lo up
   ip -n $PREFIX-rtr link set eth0 up
   ip -n $PREFIX-rtr link set eth1 up
+  ip -n "$SW" link add p-rtr2 type veth peer name eth2 netns $PREFIX-rtr
+  ip -n "$SW" link set p-rtr2 master br3 up
+  ip -n $PREFIX-rtr link set eth2 address 02:77:00:02:00:01
+  ip -n $PREFIX-rtr addr add 10.77.2.1/24 dev eth2
+  ip -n $PREFIX-rtr link set eth2 up
   nsx $PREFIX-rtr sysctl -qw net.ipv4.ip_forward=1
 
   host scan  10.77.0.2/24  02:77:00:00:00:02 br0 10.77.0.1
@@ -140,6 +187,19 @@ up() {
   ip -n $PREFIX-scan link set eth1 address 02:78:00:00:00:02
   ip -n $PREFIX-scan addr add 10.78.0.2/16 dev eth1
   ip -n $PREFIX-scan link set eth1 up
+  # The scanner's third leg, on the hostile segment.
+  ip -n "$SW" link add p-scan2 type veth peer name eth2 netns $PREFIX-scan
+  ip -n "$SW" link set p-scan2 master br3 up
+  ip -n $PREFIX-scan link set eth2 address 02:77:00:02:00:02
+  ip -n $PREFIX-scan addr add 10.77.2.2/24 dev eth2
+  ip -n $PREFIX-scan link set eth2 up
+  host mute     10.77.2.30/24 02:77:00:02:00:30 br3 10.77.2.1
+  host trickle  10.77.2.31/24 02:77:00:02:00:31 br3 10.77.2.1
+  host flood    10.77.2.32/24 02:77:00:02:00:32 br3 10.77.2.1
+  host tlsstall 10.77.2.33/24 02:77:00:02:00:33 br3 10.77.2.1
+  host every    10.77.2.34/24 02:77:00:02:00:34 br3 10.77.2.1
+  host badudp   10.77.2.35/24 02:77:00:02:00:35 br3 10.77.2.1
+  host liar     10.77.2.36/24 02:77:00:02:00:36 br3 10.77.2.1
 
   # DNS with reverse records, on the router.
   start rtr dnsmasq dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.77.0.1 \
@@ -147,7 +207,8 @@ up() {
     --host-record=router.lab.test,10.77.0.1 --host-record=web.lab.test,10.77.0.10 \
     --host-record=ssh.lab.test,10.77.0.11 --host-record=quiet.lab.test,10.77.0.12 \
     --host-record=drop.lab.test,10.77.0.13 --host-record=svc.lab.test,10.77.0.20 \
-    --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10
+    --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10 \
+    --server=/2.77.10.in-addr.arpa/10.77.2.35
 
   # nginx (HTTP, and HTTPS with a self-signed certificate) and redis on web.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
@@ -234,6 +295,23 @@ MQTT
   } > "$STATE/nginx-many.conf"
   start many nginx-many nginx -c "$STATE/nginx-many.conf" -p "$STATE"
 
+  # The hostile segment.
+  local hostile; hostile="$(dirname "$(readlink -f "$0")")/hostile.py"
+  start mute socat socat TCP-LISTEN:443,bind=10.77.2.30,fork,reuseaddr SYSTEM:"sleep 300"
+  start trickle trickle python3 "$hostile" trickle 10.77.2.31 443
+  start flood flood python3 "$hostile" flood 10.77.2.32 80
+  start tlsstall tlsstall python3 "$hostile" tlsstall 10.77.2.33 443
+  nsx $PREFIX-every nft -f - <<NFT
+table ip testlan {
+  chain pre { type nat hook prerouting priority dstnat; policy accept; tcp dport != 7 redirect to :7; }
+}
+NFT
+  start every every python3 "$hostile" junk 10.77.2.34 7
+  start badudp badudp python3 "$hostile" udp 10.77.2.35
+  # Every address of 10.77.2.64/26 is local to the liar: its kernel answers ARP (and TCP, with
+  # resets) for all of them.
+  ip -n $PREFIX-liar route add local 10.77.2.64/26 dev lo
+
   wait_tcp 10.77.0.10 80
   wait_tcp 10.77.0.10 443
   wait_tcp 10.77.0.20 5432
@@ -242,21 +320,35 @@ MQTT
   wait_tcp 10.77.0.10 6379
   wait_tcp 10.77.0.11 22
   wait_tcp 10.77.1.10 8080
+  wait_tcp 10.77.2.30 443
+  wait_tcp 10.77.2.31 443
+  wait_tcp 10.77.2.32 80
+  wait_tcp 10.77.2.33 443
+  wait_tcp 10.77.2.34 12345
+  wait_udp
   trap - ERR EXIT
-  echo "testlan: up (10.77.0.0/24 and 10.77.1.0/24; scanner namespace $PREFIX-scan)"
+  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24; scanner namespace $PREFIX-scan)"
 }
 
 status() {
   local ok=0
-  for ns in sw rtr scan web ssh quiet drop svc many wide far; do
+  for ns in sw rtr scan web ssh quiet drop svc many wide far mute trickle flood tlsstall every \
+            badudp liar; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1
   for t in 10.77.0.10:80 10.77.0.10:6379 10.77.0.11:22 10.77.0.20:5432 10.77.0.20:1883 \
-           10.77.0.21:20001 10.77.0.21:20200 10.77.1.10:8080; do
+           10.77.0.21:20001 10.77.0.21:20200 10.77.1.10:8080 10.77.2.30:443 10.77.2.31:443 \
+           10.77.2.32:80 10.77.2.33:443 10.77.2.34:1 10.77.2.34:65535; do
     nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null \
       || { echo "$t does not answer"; ok=1; }
   done
+  udp_check || ok=1
+  # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
+  # address would time out instead (status 124).
+  local rc=0
+  nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/10.77.2.100/1" 2>/dev/null || rc=$?
+  [ $rc = 1 ] || { echo "10.77.2.100 (the liar) does not answer: $rc"; ok=1; }
   [ $ok = 0 ] && echo "testlan: all hosts answer"
   return $ok
 }

@@ -165,7 +165,18 @@ pub struct ScanConfig {
     pub retries: u8,
     /// The first timeout of a probe, in milliseconds, before the measured RTT refines it.
     pub timeout_ms: u64,
+    /// The longest a job may run, in milliseconds (default 6 h); a daemon stops it then and
+    /// ends it failed, saying so. Absent in configurations stored before it existed: the default.
+    pub max_duration_ms: u64,
+    /// How long a job's progress counters may stand still, in milliseconds (default 10 min),
+    /// before a daemon decides the scan stalled, stops it and ends it failed, saying so.
+    pub stall_timeout_ms: u64,
 }
+
+/// The default [`ScanConfig::max_duration_ms`]: 6 hours.
+pub const DEFAULT_MAX_DURATION_MS: u64 = 6 * 60 * 60 * 1000;
+/// The default [`ScanConfig::stall_timeout_ms`]: 10 minutes.
+pub const DEFAULT_STALL_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 impl Default for ScanConfig {
     fn default() -> Self {
@@ -181,6 +192,8 @@ impl Default for ScanConfig {
             probe_printer_ports: false,
             retries: 2,
             timeout_ms: 1000,
+            max_duration_ms: DEFAULT_MAX_DURATION_MS,
+            stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
         }
     }
 }
@@ -242,6 +255,22 @@ mod tests {
             serde_json::from_str::<ScanConfig>("{}").unwrap(),
             ScanConfig::default()
         );
+    }
+
+    #[test]
+    fn configs_stored_before_the_job_bounds_get_the_defaults() {
+        let old = r#"{"targets":{"include":["10.77.0.0/24"],"exclude":[]},"ports":"22,80","exclude_ports":[],"scanners":["tcp"],"rate":null,"concurrency":512,"hosts_in_flight":256,"allow_large":false,"probe_printer_ports":false,"retries":2,"timeout_ms":1000}"#;
+        let c: ScanConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(c.max_duration_ms, DEFAULT_MAX_DURATION_MS);
+        assert_eq!(c.stall_timeout_ms, DEFAULT_STALL_TIMEOUT_MS);
+        let json = serde_json::to_string(&ScanConfig {
+            max_duration_ms: 5,
+            stall_timeout_ms: 7,
+            ..c
+        })
+        .unwrap();
+        let back: ScanConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.max_duration_ms, back.stall_timeout_ms), (5, 7));
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub mod scanner;
 pub mod targets;
 pub mod topology;
 
-pub use config::{PRINTER_PORTS, PortSpec, PortSpecError, ScanConfig};
+pub use config::{
+    DEFAULT_MAX_DURATION_MS, DEFAULT_STALL_TIMEOUT_MS, PRINTER_PORTS, PortSpec, PortSpecError,
+    ScanConfig,
+};
 pub use merge::{Inventory, InventoryConfig};
 pub use model::{
     Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, MacAddr, MergeReason,
@@ -79,8 +82,8 @@ pub use observation::{Fact, Observation, PortFact};
 pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};
 pub use protocol::Capabilities;
 pub use scanner::{
-    Budget, Needs, ProbePermit, Progress, ProgressSnapshot, ScanContext, ScanError, Scanner,
-    ScannerKind, Scope,
+    Budget, MAX_WARNINGS, Needs, ProbePermit, Progress, ProgressSnapshot, ScanContext, ScanError,
+    Scanner, ScannerKind, Scope,
 };
 pub use targets::{HostInterface, Target, TargetError, TargetSet, TargetSpec, attached_subnets};
 pub use topology::{Edge, Node, Topology};

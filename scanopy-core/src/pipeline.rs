@@ -15,7 +15,8 @@ use crate::config::ScanConfig;
 use crate::merge::Inventory;
 use crate::observation::Observation;
 use crate::scanner::{
-    Budget, Progress, ProgressSnapshot, ScanContext, Scanner, ScannerKind, Scope, Shared,
+    Budget, Progress, ProgressSnapshot, ScanContext, Scanner, ScannerKind, Scope, Shared, Warnings,
+    dropped_line,
 };
 use crate::targets::TargetSet;
 
@@ -40,7 +41,8 @@ pub enum ScanEvent {
 pub struct ScanSummary {
     /// The final counts.
     pub progress: ProgressSnapshot,
-    /// Warnings raised during the scan (also sent as [`ScanEvent::Warning`]).
+    /// Warnings raised during the scan (also sent as [`ScanEvent::Warning`]): at most
+    /// [`crate::MAX_WARNINGS`], then one line counting the rest.
     pub warnings: Vec<String>,
     /// Whether the scan was cancelled before it finished.
     pub cancelled: bool,
@@ -162,6 +164,7 @@ impl Pipeline {
             progress: Arc::clone(&progress),
             tx: obs_tx,
             rtt_hints: Default::default(),
+            warnings: Warnings::default(),
         });
         let scanners = self.scanners.clone();
         let join = tokio::spawn(coordinate(scanners, shared, obs_rx, ev_tx));
@@ -187,7 +190,6 @@ async fn coordinate(
     let hosts_gate = Arc::new(Semaphore::new(shared.config.hosts_in_flight.max(1)));
     let mut tasks: JoinSet<Done> = JoinSet::new();
     let mut found: HashSet<IpAddr> = HashSet::new();
-    let mut warnings = Vec::new();
     let cancel = shared.cancel.clone();
     let mut cancelling = false;
     let grace = tokio::time::sleep(Duration::from_secs(u64::MAX / 4));
@@ -197,6 +199,18 @@ async fn coordinate(
         let ev_tx = ev_tx.clone();
         async move {
             let _ = ev_tx.send(ev).await;
+        }
+    };
+    // Warnings, the scanners' and the pipeline's own, go through one bounded log and are
+    // handed on as events in the order they were raised.
+    let warn = |w: String| {
+        shared.warnings.push(w);
+        let new = shared.warnings.take_new();
+        let ev_tx = ev_tx.clone();
+        async move {
+            for w in new {
+                let _ = ev_tx.send(ScanEvent::Warning(w)).await;
+            }
         }
     };
 
@@ -263,8 +277,7 @@ async fn coordinate(
                     Ok(Done::Discovery(name, r)) => {
                         if let Err(e) = r {
                             let w = format!("scanner {name} {e}");
-                            warnings.push(w.clone());
-                            send(ScanEvent::Warning(w)).await;
+                            warn(w).await;
                         }
                     }
                     Ok(Done::Host(ip, results)) => {
@@ -275,8 +288,7 @@ async fn coordinate(
                         for (name, r) in results {
                             if let Err(e) = r {
                                 let w = format!("scanner {name} on {ip}: {e}");
-                                warnings.push(w.clone());
-                                send(ScanEvent::Warning(w)).await;
+                                warn(w).await;
                             }
                         }
                         shared.progress.host_done();
@@ -285,9 +297,13 @@ async fn coordinate(
                     Err(e) if e.is_cancelled() => {}
                     Err(e) => {
                         let w = format!("a scanner task failed: {e}");
-                        warnings.push(w.clone());
-                        send(ScanEvent::Warning(w)).await;
+                        warn(w).await;
                     }
+                }
+            }
+            _ = shared.warnings.notify.notified() => {
+                for w in shared.warnings.take_new() {
+                    send(ScanEvent::Warning(w)).await;
                 }
             }
             _ = cancel.cancelled(), if !cancelling => {
@@ -296,16 +312,22 @@ async fn coordinate(
             }
             _ = &mut grace, if cancelling => {
                 let w = format!("scanners did not stop within {CANCEL_GRACE:?} of cancellation and were aborted");
-                warnings.push(w.clone());
-                send(ScanEvent::Warning(w)).await;
+                warn(w).await;
                 tasks.abort_all();
                 cancelling = false;
             }
         }
     }
+    for w in shared.warnings.take_new() {
+        send(ScanEvent::Warning(w)).await;
+    }
+    let dropped = shared.warnings.dropped();
+    if dropped > 0 {
+        send(ScanEvent::Warning(dropped_line(dropped))).await;
+    }
     ScanSummary {
         progress: shared.progress.snapshot(),
-        warnings,
+        warnings: shared.warnings.all(),
         cancelled: cancel.is_cancelled(),
     }
 }

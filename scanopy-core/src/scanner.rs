@@ -246,6 +246,71 @@ pub struct ProbePermit {
     _permit: OwnedSemaphorePermit,
 }
 
+/// The most warnings a scan keeps; later ones are only counted, so a hostile network cannot
+/// flood a scan's report (the summary says how many more there were).
+pub const MAX_WARNINGS: usize = 100;
+
+/// A scan's warnings: at most [`MAX_WARNINGS`] kept, the rest counted. Scanners add to it
+/// through [`ScanContext::warn`]; the pipeline hands new ones on as [`crate::ScanEvent::Warning`].
+#[derive(Debug, Default)]
+pub(crate) struct Warnings {
+    state: std::sync::Mutex<WarnState>,
+    pub(crate) notify: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct WarnState {
+    kept: Vec<String>,
+    handed_on: usize,
+    dropped: u64,
+}
+
+impl Warnings {
+    /// Adds a warning, or counts it once [`MAX_WARNINGS`] are kept.
+    pub(crate) fn push(&self, w: String) {
+        let Ok(mut s) = self.state.lock() else { return };
+        if s.kept.len() < MAX_WARNINGS {
+            s.kept.push(w);
+            drop(s);
+            self.notify.notify_one();
+        } else {
+            s.dropped += 1;
+        }
+    }
+
+    /// The warnings added since the last call.
+    pub(crate) fn take_new(&self) -> Vec<String> {
+        let Ok(mut s) = self.state.lock() else {
+            return Vec::new();
+        };
+        let new = s.kept[s.handed_on..].to_vec();
+        s.handed_on = s.kept.len();
+        new
+    }
+
+    /// Every warning kept, then a line counting the ones that were not.
+    pub(crate) fn all(&self) -> Vec<String> {
+        let Ok(s) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut out = s.kept.clone();
+        if s.dropped > 0 {
+            out.push(dropped_line(s.dropped));
+        }
+        out
+    }
+
+    /// How many warnings were counted but not kept.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.state.lock().map(|s| s.dropped).unwrap_or(0)
+    }
+}
+
+/// The line that ends a report whose warnings were cut at [`MAX_WARNINGS`].
+pub(crate) fn dropped_line(n: u64) -> String {
+    format!("{n} more warning(s) not shown (a scan keeps at most {MAX_WARNINGS})")
+}
+
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: Arc<ScanConfig>,
@@ -256,6 +321,8 @@ pub(crate) struct Shared {
     pub(crate) tx: mpsc::Sender<Observation>,
     /// Round-trip times discovery measured, by address, in microseconds.
     pub(crate) rtt_hints: std::sync::Mutex<std::collections::HashMap<IpAddr, u64>>,
+    /// Warnings raised by the scanners and the pipeline, bounded.
+    pub(crate) warnings: Warnings,
 }
 
 /// What a scanner gets to do its work: the scan's configuration and targets, the shared
@@ -292,6 +359,7 @@ impl ScanContext {
             progress: Arc::new(Progress::default()),
             tx,
             rtt_hints: Default::default(),
+            warnings: Warnings::default(),
         });
         (ScanContext::new(shared, scanner), rx)
     }
@@ -347,6 +415,22 @@ impl ScanContext {
     pub fn rtt_hint(&self, ip: IpAddr) -> Option<Duration> {
         let hints = self.shared.rtt_hints.lock().ok()?;
         hints.get(&ip).map(|us| Duration::from_micros(*us))
+    }
+
+    /// Reports something the user should know, such as a host or port the scanner gave up on
+    /// (say which host, which port, and why). It reaches the scan's warnings (and
+    /// [`crate::ScanEvent::Warning`]), prefixed with the scanner's name. A scan keeps at most
+    /// [`MAX_WARNINGS`]; later ones are counted, and the summary says how many.
+    pub fn warn(&self, warning: impl std::fmt::Display) {
+        self.shared
+            .warnings
+            .push(format!("scanner {}: {warning}", self.scanner));
+    }
+
+    /// The warnings kept so far (with a line counting those that were not), for a scanner run
+    /// on its own through [`ScanContext::standalone`].
+    pub fn warnings(&self) -> Vec<String> {
+        self.shared.warnings.all()
     }
 
     /// The scan's progress counters.

@@ -1,4 +1,11 @@
 //! Output formats of `scan`: the JSON document of the contract, NDJSON, a table and CSV.
+//!
+//! Much of what is shown comes from the network (PTR names, banners, SNMP names, certificate
+//! names) and may carry terminal escapes. The table and CSV show control characters (and the
+//! invisible bidirectional and zero-width format characters) as visible escapes (`\x1b`,
+//! `\u{202e}`), and a CSV cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+//! tab, CR first) is neutralised with a leading `'`. JSON and NDJSON stay exact: their
+//! encoding already escapes control characters.
 
 use std::io::Write;
 
@@ -50,6 +57,32 @@ pub fn document(info: &ScanInfo, devices: &[Device], warnings: &[String]) -> Val
         "devices": devices.iter().map(device_json).collect::<Vec<_>>(),
         "warnings": warnings,
     })
+}
+
+/// Whether `c` must not reach a terminal as it is: a control character (C0, DEL, C1), or a
+/// format character that reorders or hides text (bidirectional overrides, zero-width marks).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
+}
+
+/// Network-supplied text made safe to print: each unsafe character shown as a visible escape
+/// (`\x1b` below U+0100, `\u{202e}` above).
+pub fn visible(s: &str) -> String {
+    if !s.chars().any(unsafe_char) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
 }
 
 /// A table for people.
@@ -115,6 +148,11 @@ pub fn table(out: &mut impl Write, devices: &[Device]) -> std::io::Result<()> {
         }
         rows.push([ip, mac, name, d.device_type.to_string(), services]);
     }
+    for r in &mut rows {
+        for c in r.iter_mut() {
+            *c = visible(c);
+        }
+    }
     let header = ["ADDRESS", "MAC", "NAME / VENDOR", "TYPE", "SERVICES"];
     let mut widths = header.map(str::len);
     for r in &rows {
@@ -147,11 +185,20 @@ pub fn table(out: &mut impl Write, devices: &[Device]) -> std::io::Result<()> {
     writeln!(out, "{} device(s)", devices.len())
 }
 
+/// One CSV cell: escaped like the table, a would-be formula neutralised with `'`, quoted when
+/// it holds a comma or a quote.
 fn csv_field(s: &str) -> String {
+    let mut s = visible(s);
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+        || s.starts_with("\\x09")
+        || s.starts_with("\\x0d")
+    {
+        s.insert(0, '\'');
+    }
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -203,4 +250,125 @@ pub fn csv(out: &mut impl Write, devices: &[Device]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use scanopy_core::{Inventory, InventoryConfig, Observation, PortFact, PortState, Transport};
+
+    use super::*;
+
+    fn device_with(hostname: &str, product: &str) -> Device {
+        let ip = "10.77.2.30".parse().unwrap();
+        let mut inv = Inventory::new(InventoryConfig {
+            network_id: Uuid::nil(),
+            subnets: vec![],
+        });
+        inv.apply(&Observation::now(
+            ip,
+            "ptr",
+            scanopy_core::Fact::Hostname {
+                name: hostname.to_owned(),
+                source: "ptr".into(),
+            },
+        ));
+        let mut p = PortFact::state(443, Transport::Tcp, PortState::Open);
+        p.name = Some("http".into());
+        p.product = Some(product.to_owned());
+        inv.apply(&Observation::now(ip, "tcp", scanopy_core::Fact::Port(p)));
+        inv.devices().remove(0)
+    }
+
+    /// The cells of one CSV row (RFC 4180 quoting).
+    fn cells(row: &str) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut quoted = false;
+        let mut chars = row.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', false) => quoted = true,
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    out.last_mut().unwrap().push('"');
+                }
+                ('"', true) => quoted = false,
+                (',', false) => out.push(String::new()),
+                (c, _) => out.last_mut().unwrap().push(c),
+            }
+        }
+        out
+    }
+
+    fn table_of(d: &Device) -> String {
+        let mut out = Vec::new();
+        table(&mut out, std::slice::from_ref(d)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn csv_of(d: &Device) -> String {
+        let mut out = Vec::new();
+        csv(&mut out, std::slice::from_ref(d)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn terminal_escapes_from_the_network_are_shown_not_run() {
+        let d = device_with("\x1b[31mmute\x1b[0m.evil.test", "x\u{202e}gnp.exe\x07");
+        let t = table_of(&d);
+        assert!(t.contains("\\x1b[31mmute\\x1b[0m.evil.test"), "{t}");
+        assert!(t.contains("x\\u{202e}gnp.exe\\x07"), "{t}");
+        assert!(!t.contains('\x1b') && !t.contains('\x07') && !t.contains('\u{202e}'));
+        let c = csv_of(&d);
+        assert!(c.contains(",\\x1b[31mmute\\x1b[0m.evil.test,"), "{c}");
+        assert!(!c.contains('\x1b'));
+        // Plain text is untouched.
+        assert_eq!(visible("web.lab.test"), "web.lab.test");
+        assert_eq!(visible("a\r\nb\u{85}"), "a\\x0d\\x0ab\\x85");
+    }
+
+    #[test]
+    fn csv_formulas_are_neutralised() {
+        for (name, cell) in [
+            ("=1+2.every.evil.test", "'=1+2.every.evil.test"),
+            ("+cmd", "'+cmd"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+        ] {
+            let c = csv_of(&device_with(name, "nginx"));
+            let row = c.lines().nth(1).unwrap();
+            assert_eq!(cells(row)[3], cell, "{row}");
+        }
+        // (Host names are trimmed by the merge; a cell can still start with a tab or CR.)
+        assert_eq!(csv_field("\tx"), "'\\x09x");
+        assert_eq!(csv_field("\rx"), "'\\x0dx");
+        // A comma still quotes, after neutralising.
+        let c = csv_of(&device_with("=a,b", "nginx"));
+        assert!(c.contains(",\"'=a,b\","), "{c}");
+    }
+
+    #[test]
+    fn json_stays_exact() {
+        let d = device_with("\x1b[31mmute.evil.test", "nginx");
+        let v = device_json(&d);
+        assert_eq!(v["hostname"], "\x1b[31mmute.evil.test");
+    }
+
+    proptest! {
+        #[test]
+        fn no_control_character_reaches_the_table_or_csv(name in any::<String>(), product in any::<String>()) {
+            let d = device_with(&name, &product);
+            for out in [table_of(&d), csv_of(&d)] {
+                for line in out.lines() {
+                    prop_assert!(!line.chars().any(unsafe_char), "{:?}", line);
+                }
+                // Only the line ends are control characters.
+                prop_assert_eq!(out.chars().filter(|c| unsafe_char(*c)).count(), out.lines().count());
+            }
+            let c = csv_of(&d);
+            for cell in cells(c.lines().nth(1).unwrap()) {
+                prop_assert!(!cell.starts_with(['=', '+', '-', '@']), "{:?}", cell);
+            }
+        }
+    }
 }

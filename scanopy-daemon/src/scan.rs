@@ -186,7 +186,7 @@ async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCod
 
     let devices = inventory.devices();
     for w in &warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", output::visible(w));
     }
     let info = ScanInfo {
         id: Uuid::new_v4(),

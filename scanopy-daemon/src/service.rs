@@ -29,6 +29,24 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 pub const MAX_BATCH: usize = 1000;
 /// Progress is reported about this often.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// After a job's time is up (its maximum duration, or a stall), how long the scan gets to stop
+/// before the job ends without it.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a job was stopped from inside: its bounds.
+fn bound_message(cfg: &scanopy_core::ScanConfig, stalled: bool) -> String {
+    if stalled {
+        format!(
+            "the scan stalled: its progress did not advance for {} ms (stall_timeout_ms); stopped",
+            cfg.stall_timeout_ms
+        )
+    } else {
+        format!(
+            "the job ran past its maximum duration of {} ms (max_duration_ms); stopped",
+            cfg.max_duration_ms
+        )
+    }
+}
 
 /// Where a job's findings go.
 #[async_trait::async_trait]
@@ -49,6 +67,12 @@ pub trait JobSink: Send + Sync {
 /// A configuration that cannot run (an unknown scanner, a bad target) finishes as
 /// [`JobOutcome::Failed`] with the reason, before any packet. Drive it on a current-thread
 /// runtime (see the module docs).
+///
+/// Every job ends: one that runs past [`scanopy_core::ScanConfig::max_duration_ms`], or whose
+/// progress counters stand still for [`scanopy_core::ScanConfig::stall_timeout_ms`], is
+/// cancelled and finishes as [`JobOutcome::Failed`] with an error saying which (what it found
+/// until then is kept). From then on it sends no progress, so it no longer renews its lease; if
+/// the scan does not stop within [`STOP_GRACE`], the job ends without it.
 pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -> JobOutcome {
     let prepared = match setup::prepare(&job.config, &SetupOptions::default()).await {
         Ok(p) => p,
@@ -94,6 +118,25 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
     progress.tick().await;
     let mut cancelled_by_server = false;
     let mut failure: Option<String> = None;
+    // The job's bounds: a maximum duration, and a stall watchdog over the progress counters.
+    let cfg = &prepared.config;
+    let started = tokio::time::Instant::now();
+    // (At most a year each, so no instant overflows.)
+    let year_ms = 365 * 24 * 3600 * 1000;
+    let max_duration = Duration::from_millis(cfg.max_duration_ms.clamp(1, year_ms));
+    let stall_after = Duration::from_millis(cfg.stall_timeout_ms.clamp(1, year_ms));
+    let deadline = tokio::time::sleep_until(started + max_duration);
+    tokio::pin!(deadline);
+    let mut watchdog = tokio::time::interval(
+        (stall_after / 4).clamp(Duration::from_millis(10), PROGRESS_INTERVAL),
+    );
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_progress = handle.progress();
+    let mut last_advance = started;
+    // Set once a bound stopped the job: why, and when the scan must have stopped by.
+    let mut stopped: Option<(String, tokio::time::Instant)> = None;
+    let hard_stop = tokio::time::sleep(Duration::from_secs(u64::MAX / 4));
+    tokio::pin!(hard_stop);
 
     // Sends the pending observations; on a sink error, stops the scan and records why.
     async fn send(
@@ -151,7 +194,35 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
             _ = flush.tick() => {
                 send(job.id, sink, &mut pending, &scan_cancel, &mut cancelled_by_server, &mut failure).await;
             }
-            _ = progress.tick() => {
+            () = &mut deadline, if stopped.is_none() => {
+                let why = bound_message(cfg, false);
+                tracing::warn!(job = %job.id, "{why}");
+                let by = tokio::time::Instant::now() + STOP_GRACE;
+                stopped = Some((why, by));
+                hard_stop.as_mut().reset(by);
+                scan_cancel.cancel();
+            }
+            _ = watchdog.tick(), if stopped.is_none() => {
+                let now = handle.progress();
+                if now != last_progress {
+                    last_progress = now;
+                    last_advance = tokio::time::Instant::now();
+                } else if last_advance.elapsed() >= stall_after {
+                    let why = bound_message(cfg, true);
+                    tracing::warn!(job = %job.id, "{why}");
+                    stopped = Some((why, tokio::time::Instant::now() + STOP_GRACE));
+                    scan_cancel.cancel();
+                }
+                if let Some((_, by)) = &stopped {
+                    hard_stop.as_mut().reset(*by);
+                }
+            }
+            () = &mut hard_stop, if stopped.is_some() => {
+                tracing::error!(job = %job.id, "the scan did not stop within {STOP_GRACE:?}; ending the job without it");
+                break;
+            }
+            // A stopped job sends no more progress: renewals must not keep its lease.
+            _ = progress.tick(), if stopped.is_none() => {
                 match sink.progress(job.id, handle.progress()).await {
                     Ok(ack) if ack.cancel => {
                         if !scan_cancel.is_cancelled() {
@@ -176,7 +247,29 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
         &mut failure,
     )
     .await;
-    let summary = handle.finish().await;
+    let summary = if stopped.is_some() {
+        // The scan may not have stopped (it is past the hard stop, or close to it): wait only
+        // for what is left of the grace.
+        let by = stopped
+            .as_ref()
+            .map(|(_, by)| *by)
+            .unwrap_or_else(tokio::time::Instant::now);
+        let progress_now = handle.progress();
+        match tokio::time::timeout_at(by, handle.finish()).await {
+            Ok(s) => s,
+            Err(_) => scanopy_core::ScanSummary {
+                progress: progress_now,
+                warnings: Vec::new(),
+                cancelled: true,
+            },
+        }
+    } else {
+        handle.finish().await
+    };
+    if let Some((why, _)) = &stopped {
+        warnings.push(why.clone());
+        failure.get_or_insert_with(|| why.clone());
+    }
     let outcome = if failure.is_some() {
         JobOutcome::Failed
     } else if cancelled_by_server || cancel.is_cancelled() || summary.cancelled {

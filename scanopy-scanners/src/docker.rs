@@ -32,15 +32,32 @@ pub struct DockerSettings {
 }
 
 /// The Docker scanner.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DockerScanner {
     settings: DockerSettings,
+    engine_budget: std::time::Duration,
+}
+
+impl Default for DockerScanner {
+    fn default() -> Self {
+        DockerScanner::new(DockerSettings::default())
+    }
 }
 
 impl DockerScanner {
     /// A scanner with these settings.
     pub fn new(settings: DockerSettings) -> Self {
-        DockerScanner { settings }
+        DockerScanner {
+            settings,
+            engine_budget: ENGINE_BUDGET,
+        }
+    }
+
+    /// The longest it talks to the engine in one scan (default 60 s): past it the scanner stops
+    /// with an error (a scan warning), so an engine that stalls cannot hold the scan.
+    pub fn with_engine_budget(mut self, budget: std::time::Duration) -> Self {
+        self.engine_budget = budget;
+        self
     }
 
     fn endpoint(&self) -> String {
@@ -116,6 +133,24 @@ impl Scanner for DockerScanner {
     }
 
     async fn run(&self, ctx: &ScanContext, _scope: Scope<'_>) -> Result<(), ScanError> {
+        // The engine is asked under one permit: an engine that accepts and then stalls must not
+        // hold it (and, with `--concurrency 1`, the whole scan) forever.
+        match tokio::time::timeout(self.engine_budget, self.sweep(ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(ScanError::Other(format!(
+                "the Docker engine at {} did not answer within {} ms",
+                self.endpoint(),
+                self.engine_budget.as_millis()
+            ))),
+        }
+    }
+}
+
+/// The longest the Docker scanner talks to the engine in one scan, by default.
+const ENGINE_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl DockerScanner {
+    async fn sweep(&self, ctx: &ScanContext) -> Result<(), ScanError> {
         let endpoint = self.endpoint();
         let Some(_permit) = ctx.probe().await else {
             return Ok(());

@@ -7,6 +7,11 @@
 //! then by the catalogue's probes for that port, then the fallback (an HTTP request). Each open
 //! port is reported as soon as it is identified.
 //!
+//! A probe permit covers each connect only; identification opens further connections under
+//! fresh permits, so no task waits for a permit while holding one (with `--concurrency 1` as
+//! well). Every read has an overall deadline and a byte cap, and identifying one port has a
+//! total budget ([`TcpSettings::identify_budget`]); what it gave up on is a scan warning.
+//!
 //! Only open ports become services. A host that refuses every port is reported alive
 //! (`tcp-refused`): a refusal proves a host is there as surely as an open port.
 
@@ -25,8 +30,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::catalogue::{Catalogue, http_facts};
 use crate::ports::tcp_ports;
-use crate::probe::{Connect, connect, connect_adaptive, printable, read_some};
-use crate::tls::{TLS_PORTS, common_name, handshake, looks_like_tls};
+use crate::probe::{Connect, ReadEnd, Received, connect, connect_adaptive, printable, read_some};
+use crate::tls::{Handshake, TLS_PORTS, common_name, handshake, looks_like_tls};
 
 /// Settings of the [`TcpScanner`].
 #[derive(Debug, Clone)]
@@ -43,6 +48,9 @@ pub struct TcpSettings {
     pub max_probes_per_port: usize,
     /// Identify open ports (banners, probes, TLS); off, the scan only tells open from closed.
     pub identify: bool,
+    /// The most time identifying one open port may take (banner, probes and TLS together);
+    /// past it the port is reported open with "identification timed out" and a warning.
+    pub identify_budget: Duration,
     /// Sweep IPv4 hosts with SYN segments (needs raw sockets; falls back to connecting when
     /// they are not allowed). Open ports are still connected to for identification.
     pub syn: bool,
@@ -56,6 +64,7 @@ impl Default for TcpSettings {
             max_bytes_per_host: 64 * 1024,
             max_read: 16 * 1024,
             max_probes_per_port: 2,
+            identify_budget: Duration::from_secs(10),
             identify: true,
             syn: false,
         }
@@ -283,6 +292,27 @@ fn srtt(h: &HostState) -> Option<u64> {
     Some(h.srtt_us.load(Ordering::Relaxed)).filter(|v| *v > 0)
 }
 
+/// What identifying one port found so far, and what it gave up on (for the scan's warnings).
+struct Attempt {
+    fact: PortFact,
+    gave_up: Vec<String>,
+}
+
+impl Attempt {
+    fn note_read(&mut self, what: &str, r: &Received, total: Duration) {
+        if r.end == ReadEnd::Deadline {
+            self.gave_up.push(format!(
+                "{what}: still sending after {} ms, stopped reading",
+                total.as_millis()
+            ));
+        }
+    }
+}
+
+/// How long a read may go on after its first wait: a service that has something to say sends
+/// it at once, so a second more is plenty for a whole banner or response.
+const READ_SLACK: Duration = Duration::from_secs(1);
+
 impl TcpScanner {
     async fn port(&self, ctx: &ScanContext, host: &HostState, port: u16) -> Outcome {
         let Some(permit) = ctx.probe().await else {
@@ -296,18 +326,20 @@ impl TcpScanner {
         } else {
             connect(addr, host.timeout()).await
         };
+        // The permit covers the connect only: identification asks for a fresh one for each
+        // connection it opens, and no task waits for a permit while holding one.
+        drop(permit);
         ctx.progress().add_ports_probed(1);
         match result {
             Connect::Open(stream, rtt) => {
                 host.record_rtt(rtt);
                 let fact = if self.settings.identify {
-                    self.identify(ctx, host, port, stream).await
+                    self.identify_within_budget(ctx, host, port, stream).await
                 } else {
                     let mut f = PortFact::state(port, Transport::Tcp, PortState::Open);
                     f.evidence = "identification off".into();
                     f
                 };
-                drop(permit);
                 ctx.observe(host.ip, Fact::Port(fact)).await;
                 Outcome::Open
             }
@@ -319,28 +351,77 @@ impl TcpScanner {
         }
     }
 
+    /// Identifies an open port within the per-port budget (banner, probes and TLS together).
+    /// Past the budget the port is reported open with what was learned so far, its evidence
+    /// saying identification timed out; whatever it gave up on is a warning of the scan.
+    async fn identify_within_budget(
+        &self,
+        ctx: &ScanContext,
+        host: &HostState,
+        port: u16,
+        stream: tokio::net::TcpStream,
+    ) -> PortFact {
+        let budget = self.settings.identify_budget;
+        let mut a = Attempt {
+            fact: PortFact::state(port, Transport::Tcp, PortState::Open),
+            gave_up: Vec::new(),
+        };
+        let in_time = tokio::time::timeout(budget, self.identify(ctx, host, port, stream, &mut a))
+            .await
+            .is_ok();
+        if !in_time {
+            a.gave_up.push(format!(
+                "identification took longer than its budget of {} ms",
+                budget.as_millis()
+            ));
+            // Keep what was read (a banner, certificate facts), not a half-made identification.
+            let extra = std::mem::take(&mut a.fact.extra);
+            a.fact = PortFact::state(port, Transport::Tcp, PortState::Open);
+            a.fact.extra = extra;
+            a.fact.evidence = "identification timed out".into();
+        }
+        if !a.gave_up.is_empty() {
+            ctx.warn(format!(
+                "{} port {port}/tcp: gave up: {}",
+                host.ip,
+                a.gave_up.join("; ")
+            ));
+            a.fact.extra.insert(
+                "note".into(),
+                a.gave_up.join("; ").chars().take(300).collect(),
+            );
+        }
+        a.fact
+    }
+
     async fn identify(
         &self,
         ctx: &ScanContext,
         host: &HostState,
         port: u16,
         mut stream: tokio::net::TcpStream,
-    ) -> PortFact {
+        a: &mut Attempt,
+    ) {
         let s = &self.settings;
-        let mut fact = PortFact::state(port, Transport::Tcp, PortState::Open);
         // 1. Let it speak first.
+        let wait = host.banner_wait(s.banner_wait);
         let banner = read_some(
             &mut stream,
-            host.banner_wait(s.banner_wait),
+            wait,
             Duration::from_millis(100),
             s.max_read,
+            wait + READ_SLACK,
         )
         .await;
+        a.note_read("banner", &banner, wait + READ_SLACK);
+        let banner = banner.bytes;
         if !banner.is_empty() {
-            fact.extra.insert("banner".into(), printable(&banner, 160));
+            a.fact
+                .extra
+                .insert("banner".into(), printable(&banner, 160));
             if let Some(id) = self.catalogue.identify("banner", &banner) {
-                apply(&mut fact, id);
-                return fact;
+                apply(&mut a.fact, id);
+                return;
             }
         }
         let mut reuse = if banner.is_empty() {
@@ -349,13 +430,8 @@ impl TcpScanner {
             None
         };
         // 2. On a TLS port, a silent service is asked with a TLS handshake first.
-        if TLS_PORTS.contains(&port) {
-            if let Some(done) = self
-                .over_tls(ctx, host, port, reuse.take(), &mut fact)
-                .await
-            {
-                return done;
-            }
+        if TLS_PORTS.contains(&port) && self.over_tls(ctx, host, port, reuse.take(), a).await {
+            return;
         }
         // 3. Ask it, with the probes for this port, then the fallback.
         let host_text = host.ip.to_string();
@@ -367,7 +443,7 @@ impl TcpScanner {
         {
             let payload = probe.payload(&host_text);
             if !host.spend(payload.len()) {
-                fact.extra.insert(
+                a.fact.extra.insert(
                     "note".into(),
                     "probe byte budget for this host spent".into(),
                 );
@@ -383,74 +459,95 @@ impl TcpScanner {
             if stream.write_all(&payload).await.is_err() {
                 continue;
             }
+            let total = s.probe_wait + READ_SLACK;
             let response = read_some(
                 &mut stream,
                 s.probe_wait,
                 Duration::from_millis(200),
                 s.max_read,
+                total,
             )
             .await;
+            a.note_read(&format!("probe {}", probe.id), &response, total);
+            let response = response.bytes;
             if probe.id == "http-get" && response.starts_with(b"HTTP/") {
-                fact.extra.extend(http_facts(&response));
+                a.fact.extra.extend(http_facts(&response));
             }
             if let Some(id) = self.catalogue.identify(&probe.id, &response) {
                 if !(id.service == "http" && looks_like_tls(&response)) {
-                    apply(&mut fact, id);
-                    return fact;
+                    apply(&mut a.fact, id);
+                    return;
                 }
             }
             // A greeting that came late, after the probe was sent.
             if let Some(id) = self.catalogue.identify("banner", &response) {
-                fact.extra
+                a.fact
+                    .extra
                     .insert("banner".into(), printable(&response, 160));
-                apply(&mut fact, id);
-                return fact;
+                apply(&mut a.fact, id);
+                return;
             }
             // A TLS service met in plain text: ask again, over TLS.
             if looks_like_tls(&response) && !TLS_PORTS.contains(&port) {
-                if let Some(done) = self.over_tls(ctx, host, port, None, &mut fact).await {
-                    return done;
+                if self.over_tls(ctx, host, port, None, a).await {
+                    return;
                 }
                 break;
             }
         }
-        fact.evidence = "no rule matched".into();
-        fact
+        a.fact.evidence = "no rule matched".into();
     }
 
+    /// A new connection to the port, under a permit of its own held for the connect only.
+    /// Called only by a task that holds no permit.
     async fn reconnect(
         &self,
         ctx: &ScanContext,
         host: &HostState,
         port: u16,
     ) -> Option<tokio::net::TcpStream> {
-        let _p = ctx.probe().await?;
-        match connect(SocketAddr::new(host.ip, port), host.timeout()).await {
+        let permit = ctx.probe().await?;
+        let r = connect(SocketAddr::new(host.ip, port), host.timeout()).await;
+        drop(permit);
+        match r {
             Connect::Open(st, _) => Some(st),
             _ => None,
         }
     }
 
     /// Handshakes (on `stream`, or a new connection), records the certificate's facts, then
-    /// identifies what speaks inside: an HTTP request first, else a banner. `Some` when the
-    /// handshake worked (the fact is complete), `None` when the port does not speak TLS.
+    /// identifies what speaks inside: an HTTP request first, else a banner. `true` when the
+    /// handshake worked (`a.fact` is complete), `false` when the port does not speak TLS.
     async fn over_tls(
         &self,
         ctx: &ScanContext,
         host: &HostState,
         port: u16,
         stream: Option<tokio::net::TcpStream>,
-        fact: &mut PortFact,
-    ) -> Option<PortFact> {
+        a: &mut Attempt,
+    ) -> bool {
         let s = &self.settings;
         let tcp = match stream {
             Some(st) => st,
-            None => self.reconnect(ctx, host, port).await?,
+            None => match self.reconnect(ctx, host, port).await {
+                Some(st) => st,
+                None => return false,
+            },
         };
         if !host.spend(512) {
-            return None;
+            return false;
         }
-        let (mut tls, facts) = handshake(tcp, host.ip, s.probe_wait).await?;
+        let (mut tls, facts) = match handshake(tcp, host.ip, s.probe_wait).await {
+            Handshake::Done(tls, facts) => (tls, facts),
+            Handshake::Failed => return false,
+            Handshake::TimedOut => {
+                a.gave_up.push(format!(
+                    "the TLS handshake did not finish within {} ms",
+                    s.probe_wait.as_millis()
+                ));
+                return false;
+            }
+        };
         if let Some(cn) = facts.get("tls.subject").and_then(|sub| common_name(sub)) {
             if cn.contains('.')
                 && !cn.contains(' ')
@@ -467,16 +564,20 @@ impl TcpScanner {
                 .await;
             }
         }
-        fact.extra.extend(facts);
-        let mut done = fact.clone();
+        a.fact.extra.extend(facts);
+        let mut done = a.fact.clone();
         // Mail and directory services speak first inside TLS; HTTP waits to be asked.
+        let first = Duration::from_millis(300);
         let banner = read_some(
             &mut tls,
-            Duration::from_millis(300),
+            first,
             Duration::from_millis(100),
             s.max_read,
+            first + READ_SLACK,
         )
         .await;
+        a.note_read("banner over TLS", &banner, first + READ_SLACK);
+        let banner = banner.bytes;
         let (on, response) = if banner.is_empty() {
             let request = self
                 .catalogue
@@ -487,18 +588,20 @@ impl TcpScanner {
                 .unwrap_or_default();
             if !host.spend(request.len()) || tls.write_all(&request).await.is_err() {
                 done.evidence = "tls-handshake".into();
-                return Some(done);
+                a.fact = done;
+                return true;
             }
-            (
-                "http-get",
-                read_some(
-                    &mut tls,
-                    s.probe_wait,
-                    Duration::from_millis(200),
-                    s.max_read,
-                )
-                .await,
+            let total = s.probe_wait + READ_SLACK;
+            let r = read_some(
+                &mut tls,
+                s.probe_wait,
+                Duration::from_millis(200),
+                s.max_read,
+                total,
             )
+            .await;
+            a.note_read("http-get over TLS", &r, total);
+            ("http-get", r.bytes)
         } else {
             done.extra.insert("banner".into(), printable(&banner, 160));
             ("banner", banner)
@@ -523,7 +626,8 @@ impl TcpScanner {
             }
             None => done.evidence = "tls-handshake".into(),
         }
-        Some(done)
+        a.fact = done;
+        true
     }
 }
 

@@ -86,21 +86,34 @@ fn connector() -> Option<TlsConnector> {
         .clone()
 }
 
-/// Runs a TLS handshake over `tcp` within `limit`; the stream and the facts learned
-/// (`tls.version`, `tls.subject`, `tls.issuer`, `tls.not_after`, `tls.san`).
-pub async fn handshake(
-    tcp: TcpStream,
-    ip: IpAddr,
-    limit: Duration,
-) -> Option<(TlsStream<TcpStream>, BTreeMap<String, String>)> {
-    let connector = connector()?;
-    let tls = tokio::time::timeout(
+/// How a handshake ended.
+#[allow(clippy::large_enum_variant)]
+pub enum Handshake {
+    /// It worked: the stream and the facts learned.
+    Done(TlsStream<TcpStream>, BTreeMap<String, String>),
+    /// The peer does not speak TLS (or broke the handshake off).
+    Failed,
+    /// It did not finish within the limit (a peer that stalls mid-handshake).
+    TimedOut,
+}
+
+/// Runs a TLS handshake over `tcp`, all of it within `limit` (an overall deadline, not a
+/// per-read one: a peer that trickles a partial ServerHello is cut off); the stream and the
+/// facts learned (`tls.version`, `tls.subject`, `tls.issuer`, `tls.not_after`, `tls.san`).
+pub async fn handshake(tcp: TcpStream, ip: IpAddr, limit: Duration) -> Handshake {
+    let Some(connector) = connector() else {
+        return Handshake::Failed;
+    };
+    let tls = match tokio::time::timeout(
         limit,
         connector.connect(ServerName::IpAddress(ip.into()), tcp),
     )
     .await
-    .ok()?
-    .ok()?;
+    {
+        Err(_) => return Handshake::TimedOut,
+        Ok(Err(_)) => return Handshake::Failed,
+        Ok(Ok(tls)) => tls,
+    };
     let mut facts = BTreeMap::new();
     {
         let (_, conn) = tls.get_ref();
@@ -111,7 +124,7 @@ pub async fn handshake(
             facts.extend(certificate_facts(cert.as_ref()));
         }
     }
-    Some((tls, facts))
+    Handshake::Done(tls, facts)
 }
 
 /// Facts from a DER certificate; empty when it cannot be read. Never panics, whatever the

@@ -1,4 +1,5 @@
-//! The project's test LAN, seen from Rust tests.
+//! The project's test LAN, seen from Rust tests (its layout: the comment at the top of
+//! `testlan/testlan.sh`; keep both in sync).
 //!
 //! `testlan/testlan.sh up` (as root) builds a small LAN of network namespaces on 10.77.0.0/16
 //! with real servers on it; this crate names its hosts and runs test code inside the scanner's
@@ -116,6 +117,52 @@ pub const FAR: Host = Host {
 
 /// Every host but the scanner.
 pub const HOSTS: [Host; 8] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR];
+
+/// The hostile segment (the scanner's third leg, 10.77.2.2; the router is 10.77.2.1): hosts
+/// that try to stall or fool a scan, as real processes (`testlan/hostile.py`, socat).
+pub const HOSTILE_LAN: &str = "10.77.2.0/24";
+
+const fn hostile(name: &'static str, last: u8, mac: &'static str, open: &'static [u16]) -> Host {
+    Host {
+        name,
+        ip: Ipv4Addr::new(10, 77, 2, last),
+        mac: Some(mac),
+        open_tcp: open,
+        drops_tcp: false,
+    }
+}
+
+/// 443 accepts and never speaks (socat `SYSTEM:"sleep 300"`).
+pub const MUTE: Host = hostile("mute", 30, "02:77:00:02:00:30", &[443]);
+/// 443 sends one byte every 50 ms, forever.
+pub const TRICKLE: Host = hostile("trickle", 31, "02:77:00:02:00:31", &[443]);
+/// 80 sends 8 MiB of banner.
+pub const FLOOD: Host = hostile("flood", 32, "02:77:00:02:00:32", &[80]);
+/// 443 reads the ClientHello, sends half a ServerHello, then stalls.
+pub const TLS_STALL: Host = hostile("tlsstall", 33, "02:77:00:02:00:33", &[443]);
+/// Every TCP port answers (a few listed here), greeting with terminal escapes, then stalling.
+pub const EVERY: Host = hostile("every", 34, "02:77:00:02:00:34", &[1, 22, 80, 443, 65535]);
+/// 161/udp answers malformed BER, 53/udp malformed DNS; it also serves the PTR names of the
+/// hostile hosts (through the router): see [`HOSTILE_PTR`].
+pub const BAD_UDP: Host = hostile("badudp", 35, "02:77:00:02:00:35", &[]);
+/// Answers ARP (and TCP, with resets) for every address of [`LIAR_CLAIMS`] besides its own.
+pub const LIAR: Host = hostile("liar", 36, "02:77:00:02:00:36", &[]);
+/// The addresses [`LIAR`] answers ARP for although they are not its own.
+pub const LIAR_CLAIMS: &str = "10.77.2.64/26";
+/// The hostile hosts.
+pub const HOSTILE: [Host; 7] = [MUTE, TRICKLE, FLOOD, TLS_STALL, EVERY, BAD_UDP, LIAR];
+/// The reverse-DNS names of hostile hosts, as sent (control characters, 63-byte labels, a
+/// 253-character name, a CSV formula).
+pub const HOSTILE_PTR: [(Ipv4Addr, &str); 5] = [
+    (MUTE.ip, "\x1b[31mmute\x1b[0m.evil.test"),
+    (
+        TRICKLE.ip,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+    ),
+    (FLOOD.ip, "flood\r\n\x07bell.evil.test"),
+    (TLS_STALL.ip, "tls\x08\x08\x08stall.evil.test"),
+    (EVERY.ip, "=1+2.every.evil.test"),
+];
 
 impl Host {
     /// Its address as an [`IpAddr`].

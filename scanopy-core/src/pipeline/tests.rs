@@ -11,9 +11,13 @@ use super::*;
 use crate::model::{PortState, Transport};
 use crate::observation::{Fact, PortFact};
 use crate::scanner::{ScanError, Scope};
+use crate::targets::TargetSpec;
 
 fn targets(tokens: &[&str]) -> TargetSet {
-    TargetSet::parse(tokens).unwrap()
+    TargetSpec::new(tokens, &[] as &[&str])
+        .unwrap()
+        .build(&Default::default(), &[], false)
+        .unwrap()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -301,6 +305,77 @@ async fn a_failing_scanner_is_a_warning_and_the_others_go_on() {
     assert_eq!(
         summary.warnings,
         ["scanner broken on 10.0.0.1: failed to start: no such socket"]
+    );
+}
+
+/// Gives up on every port of its host, saying so each time.
+struct GivesUp;
+
+#[async_trait]
+impl Scanner for GivesUp {
+    fn name(&self) -> &str {
+        "givesup"
+    }
+    fn kind(&self) -> ScannerKind {
+        ScannerKind::PerHost
+    }
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        let Scope::Host(ip) = scope else {
+            return Ok(());
+        };
+        for port in 1..=50u16 {
+            ctx.warn(format!("{ip} port {port}/tcp: gave up (test)"));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn scanners_warnings_reach_the_summary_and_events_bounded() {
+    // 10 hosts × 50 warnings: 500 raised, MAX_WARNINGS kept, the rest counted.
+    let (events, summary) = Pipeline::new()
+        .with(Box::new(GivesUp))
+        .start(
+            ScanConfig::default(),
+            targets(&["10.0.0.1-10"]),
+            CancellationToken::new(),
+        )
+        .collect()
+        .await;
+    let from_events: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ScanEvent::Warning(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(summary.warnings.len(), crate::MAX_WARNINGS + 1);
+    assert_eq!(from_events.len(), summary.warnings.len());
+    assert!(
+        summary.warnings[0].starts_with("scanner givesup: 10.0.0."),
+        "{:?}",
+        summary.warnings[0]
+    );
+    assert!(summary.warnings[0].contains("/tcp: gave up"));
+    let last = summary.warnings.last().unwrap();
+    assert!(
+        last.starts_with(&format!("{} more warning(s)", 500 - crate::MAX_WARNINGS)),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn a_standalone_context_keeps_its_warnings() {
+    let (ctx, _rx) = ScanContext::standalone(
+        "t",
+        ScanConfig::default(),
+        targets(&["10.0.0.1"]),
+        CancellationToken::new(),
+    );
+    ctx.warn("10.0.0.1 port 443/tcp: handshake timed out");
+    assert_eq!(
+        ctx.warnings(),
+        ["scanner t: 10.0.0.1 port 443/tcp: handshake timed out"]
     );
 }
 

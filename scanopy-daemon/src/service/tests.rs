@@ -166,3 +166,67 @@ async fn a_sink_that_refuses_results_fails_the_job_naming_why() {
         "{f:?}"
     );
 }
+
+#[tokio::test]
+async fn a_scan_whose_progress_stands_still_is_stopped_as_stalled() {
+    // A service that accepts and never speaks: identifying it moves no counter for seconds,
+    // longer than this job's stall timeout.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let mut j = job(&port.to_string(), None);
+    j.config.stall_timeout_ms = 300;
+    let sink = MemorySink::default();
+    let t0 = std::time::Instant::now();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        run_job(&j, &sink, CancellationToken::new()),
+    )
+    .await
+    .expect("the job ends");
+    assert_eq!(outcome, JobOutcome::Failed);
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    let f = sink.finishes.lock().unwrap();
+    let error = f[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("stalled") && error.contains("300 ms"),
+        "{error}"
+    );
+    assert!(f[0].warnings.iter().any(|w| w.contains("stalled")), "{f:?}");
+    // Stopped before the first progress report (1 s in): no renewal after the stall.
+    assert_eq!(*sink.progress.lock().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_job_past_its_maximum_duration_is_stopped_saying_so() {
+    // 2,000 ports at 200 per second would take 10 s; the job may run 700 ms.
+    let mut j = job("20000-21999", Some(200));
+    j.config.max_duration_ms = 700;
+    let sink = MemorySink::default();
+    let t0 = std::time::Instant::now();
+    let outcome = run_job(&j, &sink, CancellationToken::new()).await;
+    assert_eq!(outcome, JobOutcome::Failed);
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    let f = sink.finishes.lock().unwrap();
+    let error = f[0].error.as_deref().unwrap();
+    assert!(error.contains("maximum duration of 700 ms"), "{error}");
+    // What it found until then was still handed over.
+    assert!(f[0].progress.ports_probed > 0);
+}
+
+#[tokio::test]
+async fn a_scan_that_keeps_advancing_is_not_a_stall() {
+    // 200 refused ports at 400 per second: the counters move every few milliseconds.
+    let mut j = job("20000-20199", Some(400));
+    j.config.stall_timeout_ms = 300;
+    let sink = MemorySink::default();
+    assert_eq!(
+        run_job(&j, &sink, CancellationToken::new()).await,
+        JobOutcome::Done
+    );
+}

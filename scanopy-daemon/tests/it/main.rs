@@ -1,6 +1,7 @@
 //! The one-shot CLI, run as a real process. Tests named `testlan_*` need root and the test LAN
 //! (they run the daemon inside the scanner's namespace with `ip netns exec`).
 
+mod hostile;
 mod service;
 
 use std::io::{BufRead, BufReader, Read};

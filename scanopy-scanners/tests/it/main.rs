@@ -2,6 +2,7 @@
 //! with a message otherwise, failed when `SCANOPY_TESTLAN=1`).
 
 mod docker;
+mod hostile;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -103,3 +103,48 @@ fn testlan_scanner_namespace_cannot_reach_loopback_of_the_machine() {
         "127.0.0.1:{port} reached from inside the namespace"
     );
 }
+
+#[test]
+fn testlan_hostile_hosts_behave_as_the_layout_says() {
+    if !require("testlan_hostile_hosts_behave_as_the_layout_says") {
+        return;
+    }
+    use scanopy_testlan::{EVERY, FLOOD, HOSTILE, LIAR, MUTE, TRICKLE};
+    in_scanner_ns(|| async {
+        for h in HOSTILE {
+            for p in h.open_tcp {
+                let r = connect(SocketAddr::new(h.addr(), *p)).await;
+                assert!(r.is_ok(), "{}:{p} should accept: {r:?}", h.name);
+            }
+        }
+        // mute says nothing; trickle says a little, slowly; flood says a lot at once.
+        let mut buf = vec![0u8; 1 << 20];
+        let mut mute = connect(SocketAddr::new(MUTE.addr(), 443)).await.unwrap();
+        assert!(
+            timeout(Duration::from_millis(500), mute.read(&mut buf))
+                .await
+                .is_err()
+        );
+        let mut t = connect(SocketAddr::new(TRICKLE.addr(), 443)).await.unwrap();
+        let mut got = 0;
+        let _ = timeout(Duration::from_millis(500), async {
+            while let Ok(n) = t.read(&mut buf).await {
+                got += n;
+            }
+        })
+        .await;
+        assert!((2..=20).contains(&got), "trickled {got} bytes in 500 ms");
+        let mut f = connect(SocketAddr::new(FLOOD.addr(), 80)).await.unwrap();
+        let mut flooded = 0;
+        while flooded < 1 << 20 {
+            flooded += f.read(&mut buf).await.unwrap();
+        }
+        let mut e = connect(SocketAddr::new(EVERY.addr(), 31337)).await.unwrap();
+        let n = e.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"\x1b["), "{:?}", &buf[..n]);
+        // The liar answers for an address it does not own: refused at once, not silence.
+        let e = connect("10.77.2.100:1".parse().unwrap()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+        let _ = LIAR;
+    });
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The test LAN's hostile services (testlan/testlan.sh starts them in their namespaces).
+
+    hostile.py trickle  ADDR PORT   accepts; sends one byte every 50 ms, forever
+    hostile.py flood    ADDR PORT   accepts; sends 8 MiB of banner, then closes
+    hostile.py tlsstall ADDR PORT   accepts; reads the ClientHello; sends half a ServerHello; stalls
+    hostile.py junk     ADDR PORT   accepts; greets with terminal escapes, then never speaks again
+    hostile.py udp      ADDR        161/udp: malformed BER; 53/udp: PTR answers with hostile names
+                                    (control characters, 63-byte labels, a 253-byte name) for
+                                    10.77.2.0/24, and malformed DNS to anything else
+
+Every connection gets a thread of its own and lives at most five minutes; nothing here ever
+reads more than 64 KiB from a peer.
+"""
+
+import socket
+import sys
+import threading
+import time
+
+HOLD = 300  # seconds a stalled connection is kept open
+
+
+def serve_tcp(addr, port, handle):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(512)
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=guarded, args=(handle, conn), daemon=True).start()
+
+
+def guarded(handle, conn):
+    try:
+        conn.settimeout(HOLD)
+        handle(conn)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def trickle(conn):
+    end = time.monotonic() + HOLD
+    while time.monotonic() < end:
+        conn.sendall(b"a")
+        time.sleep(0.05)
+
+
+def flood(conn):
+    chunk = b"220 " + b"A" * 65532
+    for _ in range(128):  # 8 MiB
+        conn.sendall(chunk)
+
+
+def tlsstall(conn):
+    conn.recv(65536)  # the ClientHello
+    # A handshake record announcing 122 bytes, of which only the first 10 ever come.
+    conn.sendall(b"\x16\x03\x03\x00\x7a" + b"\x02\x00\x00\x76\x03\x03" + b"\x00" * 4)
+    time.sleep(HOLD)
+
+
+def junk(conn):
+    conn.sendall(b"\x1b[2J\x1b]0;owned\x07\x1b[31mhello\x1b[0m\r\n")
+    time.sleep(HOLD)
+
+
+# PTR names of the hostile hosts (last octet of 10.77.2.x), as raw labels.
+NAMES = {
+    30: [b"\x1b[31mmute\x1b[0m", b"evil", b"test"],
+    31: [b"a" * 63, b"b" * 63, b"c" * 63, b"d" * 61],  # 253 characters: the longest name
+    32: [b"flood\r\n\x07bell", b"evil", b"test"],
+    33: [b"tls\x08\x08\x08stall", b"evil", b"test"],
+    34: [b"=1+2", b"every", b"evil", b"test"],
+}
+
+
+def dns_name(labels):
+    return b"".join(bytes([len(l)]) + l for l in labels) + b"\x00"
+
+
+def dns_answer(q):
+    if len(q) < 12:
+        return None
+    ident, qd = q[:2], int.from_bytes(q[4:6], "big")
+    # The question's name and type.
+    pos, labels = 12, []
+    while pos < len(q) and q[pos] != 0 and len(labels) < 128:
+        n = q[pos]
+        labels.append(q[pos + 1 : pos + 1 + n])
+        pos += 1 + n
+    qtype = int.from_bytes(q[pos + 1 : pos + 3], "big")
+    question = q[12 : pos + 5]
+    rev = b".".join(labels).lower()
+    if qd == 1 and qtype == 12 and rev.endswith(b".2.77.10.in-addr.arpa"):
+        try:
+            last = int(labels[0])
+        except ValueError:
+            last = -1
+        name = NAMES.get(last)
+        if name is None:
+            return ident + b"\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00" + question
+        rdata = dns_name(name)
+        rr = b"\xc0\x0c\x00\x0c\x00\x01\x00\x00\x00\x3c" + len(rdata).to_bytes(2, "big") + rdata
+        return ident + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + question + rr
+    # Anything else: 65535 answers claimed, a question that points at itself.
+    return ident + b"\x81\x80\x00\x01\xff\xff\x00\x00\x00\x00" + b"\xc0\x0c\x00\x10\x00\x03"
+
+
+# An SNMP "response" whose outer length claims 4 GiB, then a truncated integer.
+BAD_BER = b"\x30\x84\xff\xff\xff\xff\x02\x01\x01\x04\x06public\xa2\x82\xff\xff\x02\x04"
+
+
+def serve_udp(addr, port, answer):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    while True:
+        q, peer = s.recvfrom(65536)
+        try:
+            a = answer(q)
+        except Exception:  # a malformed query gets no answer
+            a = None
+        if a:
+            s.sendto(a, peer)
+
+
+def main():
+    mode, addr = sys.argv[1], sys.argv[2]
+    if mode == "udp":
+        threading.Thread(target=serve_udp, args=(addr, 161, lambda q: BAD_BER), daemon=True).start()
+        serve_udp(addr, 53, dns_answer)
+        return
+    handlers = {"trickle": trickle, "flood": flood, "tlsstall": tlsstall, "junk": junk}
+    serve_tcp(addr, int(sys.argv[3]), handlers[mode])
+
+
+if __name__ == "__main__":
+    main()
