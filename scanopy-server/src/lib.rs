@@ -19,6 +19,7 @@ pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod push;
+pub mod signin;
 pub mod state;
 pub mod ui;
 pub mod webhooks;
@@ -206,7 +207,15 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     })?;
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
-    let state = AppState::new(store, key, config.tls_cert.is_some());
+    let state = AppState::with_sign_in(
+        store,
+        key,
+        config.tls_cert.is_some(),
+        signin::SignInConfig {
+            trusted_proxies: config.trusted_proxies.clone(),
+            ..Default::default()
+        },
+    );
     let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
