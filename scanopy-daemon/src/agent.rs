@@ -244,7 +244,7 @@ impl SpoolSink {
 fn write_job_file(path: &std::path::Path, job: &Job) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = crate::files::create_private(&tmp)?;
     f.write_all(&serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
@@ -382,6 +382,14 @@ fn advertise_url(cfg: &AgentConfig) -> String {
 /// current-thread runtime (scans run on it).
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = ServerClient::new(&cfg.server, &cfg.key, cfg.ca_cert.as_deref())?;
+    // The data directory is 0700 and what it holds 0600 (tightened if found looser).
+    crate::files::private_dir(&cfg.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "failed to make the data directory {} private: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
+    crate::files::tighten(&cfg.data_dir.join("job.json"), crate::files::FILE_MODE)?;
     let spool_dir = cfg.data_dir.join("spool");
     let spool = Arc::new(Spool::open(&spool_dir, cfg.spool_max_bytes).map_err(|e| {
         anyhow::anyhow!("failed to open the spool in {}: {e}", spool_dir.display())
@@ -646,5 +654,30 @@ mod tests {
         assert!(waits[11] >= Duration::from_secs(15), "{waits:?}");
         b.reset();
         assert!(b.wait() <= Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_job_file_is_written_0600_whatever_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.json");
+        let job = Job {
+            id: Uuid::new_v4(),
+            network: Uuid::nil(),
+            config: Default::default(),
+            lease_ms: 90_000,
+        };
+        write_job_file(&path, &job).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        // A left-over temporary file with a loose mode is not reused as is.
+        std::fs::write(path.with_extension("json.tmp"), b"x").unwrap();
+        std::fs::set_permissions(
+            path.with_extension("json.tmp"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        write_job_file(&path, &job).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 }

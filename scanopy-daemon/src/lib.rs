@@ -28,6 +28,7 @@
 pub mod agent;
 pub mod cli;
 pub mod client;
+pub mod files;
 pub mod output;
 pub mod push;
 pub mod scan;
@@ -45,6 +46,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs the command line and returns its exit status.
 pub fn main() -> ExitCode {
+    // What this process creates (spool, job.json) is its owner's alone, whatever else sets.
+    files::private_umask();
     let cli = match cli::parse_with_config(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(cli::ParseError::Clap(e)) => {
@@ -93,6 +96,9 @@ fn run(args: cli::RunArgs) -> ExitCode {
         );
     }
     init_logs(args.log_format);
+    if let Some(c) = &args.config {
+        files::warn_if_readable_by_others(c, "the config file");
+    }
     let cfg = agent::AgentConfig {
         server,
         key,

@@ -5,7 +5,8 @@
 //! entry, `{seq:020}.json` in the spool folder, `seq` increasing; each is written to a
 //! `.tmp` file, fsync'd, renamed into place, and the folder fsync'd, so an entry is either
 //! whole or absent: a torn `.tmp` left by a crash is removed at the next start. The spool
-//! survives restarts: [`Spool::open`] picks up what is left, oldest first.
+//! survives restarts: [`Spool::open`] picks up what is left, oldest first. The folder is
+//! 0700 and every entry 0600 (tightened at open when found looser).
 //!
 //! It is bounded: a results batch that would take it past its limit is refused with
 //! [`SpoolError::Full`] (the running job then stops as failed, loudly); the end of a job is
@@ -102,12 +103,16 @@ impl Spool {
     /// torn temporary files; keeps every whole entry for sending.
     pub fn open(dir: impl Into<PathBuf>, max_bytes: u64) -> std::io::Result<Spool> {
         let dir = dir.into();
-        fs::create_dir_all(&dir)?;
+        // 0700, and its entries 0600: they hold the inventory on its way to the server.
+        crate::files::private_dir(&dir)?;
         let mut state = State::default();
         for e in fs::read_dir(&dir)? {
             let e = e?;
             let name = e.file_name();
             let name = name.to_string_lossy();
+            if e.file_type()?.is_file() {
+                crate::files::tighten(&e.path(), crate::files::FILE_MODE)?;
+            }
             if name.ends_with(".tmp") {
                 tracing::warn!(file = %name, "removing a spool entry torn by a crash (it was never acknowledged as written)");
                 let _ = fs::remove_file(e.path());
@@ -179,7 +184,7 @@ impl Spool {
         let tmp = self.dir.join(format!("{seq:020}.tmp"));
         let dst = self.dir.join(entry_name(seq));
         let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
+            let mut f = crate::files::create_private(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, &dst)?;

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::state::{AppState, peer_key};
+use crate::signin::{self, Verdict};
+use crate::state::AppState;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "scanopy_session";
@@ -60,13 +61,18 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The user credential a request presents: a bearer API token, else the session cookie.
+pub fn presented(headers: &HeaderMap) -> Option<(CredentialKind, &str)> {
+    if let Some(token) = bearer(headers) {
+        Some((CredentialKind::ApiToken, token))
+    } else {
+        cookie(headers, SESSION_COOKIE).map(|s| (CredentialKind::Session, s))
+    }
+}
+
 async fn caller_of(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
     let store = &state.store;
-    let (kind, secret) = if let Some(token) = bearer(&parts.headers) {
-        (CredentialKind::ApiToken, token)
-    } else if let Some(s) = cookie(&parts.headers, SESSION_COOKIE) {
-        (CredentialKind::Session, s)
-    } else {
+    let Some((kind, secret)) = presented(&parts.headers) else {
         return Err(ApiError::unauthorized());
     };
     let cred = store
@@ -140,7 +146,8 @@ impl FromRequestParts<AppState> for DaemonCaller {
     }
 }
 
-/// The client's address, when the server listens on a socket (not in tests through `app`).
+/// The TCP peer's address, when the server listens on a socket (tests calling `app` directly
+/// may put a `ConnectInfo<SocketAddr>` in the request's extensions; without one it is `None`).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub Option<std::net::IpAddr>);
 
@@ -168,44 +175,80 @@ pub struct Login {
 }
 
 /// Signs in: sets the session cookie.
+///
+/// Limits (see [`crate::signin`]): failures are counted per client address (IPv6 by /64) and
+/// per user name and address, and past a limit only that address is refused (429); a user
+/// name's failures from every address only slow its sign-ins. Password checks are bounded by
+/// a semaphore; a sign-in that cannot get one in time is answered 503.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = Login, tag = "auth",
     responses((status = 200, description = "signed in; the session cookie is set"),
               (status = 401, description = "wrong user name or password"),
-              (status = 429, description = "too many attempts")))]
+              (status = 429, description = "too many failed sign-ins from this address"),
+              (status = 503, description = "too many sign-ins being checked; retry")))]
 pub async fn login(
     State(state): State<AppState>,
     Peer(peer): Peer,
+    headers: HeaderMap,
     ApiJson(form): ApiJson<Login>,
 ) -> ApiResult<Response> {
     if form.username.is_empty() || form.username.chars().count() > 64 {
         return Err(ApiError::invalid("username: 1 to 64 characters"));
     }
-    let keys = [
-        peer_key(peer),
-        format!("user:{}", form.username.trim().to_lowercase()),
-    ];
-    if !state.allow_attempt(&keys) {
-        state.metrics.inc("login_throttled");
-        tracing::warn!(user = ?form.username, "sign-in attempts throttled");
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "too many sign-in attempts; wait a minute",
-        ));
-    }
-    let Some(user) = state
-        .store
-        .verify_password(&form.username, &form.password)
-        .await?
-    else {
-        state.metrics.inc("login_failed");
-        tracing::info!(user = ?form.username, "a sign-in failed");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "wrong user name or password",
-        ));
+    let client = state.sign_in.client(peer, &headers);
+    let address = signin::address_key(client);
+    let name = form.username.trim().to_lowercase();
+    let delay = match state.sign_in.begin(&address, &name) {
+        Verdict::Go(d) => d,
+        Verdict::Refuse(left) => {
+            state.metrics.inc("login_throttled");
+            tracing::warn!(user = ?form.username, address = %address, "sign-in attempts from this address throttled");
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed sign-ins from this address; wait a minute",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(left.as_secs().max(1)));
+            return Ok(r);
+        }
     };
+    if !delay.is_zero() {
+        // Many failures for this name from several addresses: slower, never refused.
+        state.metrics.inc("login_slowed");
+        tokio::time::sleep(delay).await;
+    }
+    let checked = state
+        .sign_in
+        .check(state.store.verify_password(&form.username, &form.password))
+        .await;
+    let user = match checked {
+        Err(signin::Busy) => {
+            state.sign_in.take_back(&address, &name, false);
+            state.metrics.inc("login_busy");
+            tracing::warn!("a sign-in waited too long for a password check; answered 503");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "too many sign-ins at once; retry in a few seconds",
+            ));
+        }
+        Ok(Err(e)) => {
+            state.sign_in.take_back(&address, &name, false);
+            return Err(e.into());
+        }
+        Ok(Ok(None)) => {
+            state.metrics.inc("login_failed");
+            tracing::info!(user = ?form.username, address = %address, "a sign-in failed");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "wrong user name or password",
+            ));
+        }
+        Ok(Ok(Some(user))) => user,
+    };
+    state.sign_in.take_back(&address, &name, true);
     let (_, secret) = state
         .store
         .create_credential(NewCredential {

@@ -35,6 +35,13 @@ pub struct ServerConfig {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, env = "SCANOPY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For` is believed for sign-in limits: addresses or CIDRs,
+    /// comma-separated or repeated (`--trusted-proxy` too; in the file, a list). Without one,
+    /// the client is always the TCP peer.
+    #[arg(long = "trusted-proxies", visible_alias = "trusted-proxy", value_name = "CIDR",
+          env = "SCANOPY_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::signin::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Logs as JSON lines.
     #[arg(long, env = "SCANOPY_LOG_JSON")]
     pub log_json: bool,
@@ -81,13 +88,58 @@ impl ServerConfig {
         // File values go before the real arguments, so that flags win; a key whose variable is
         // set is left to the variable.
         let mut merged: Vec<std::ffi::OsString> = args.iter().take(1).cloned().collect();
+        let cmd = <Self as clap::CommandFactory>::command();
         for (k, v) in &table {
             let name = k.replace('_', "-");
-            let var = format!("SCANOPY_{}", k.replace('-', "_").to_uppercase());
+            // The option's own variable (SCANOPY_TRUSTED_PROXIES for `trusted-proxy`).
+            let arg = cmd.get_arguments().find(|a| {
+                a.get_long() == Some(name.as_str())
+                    || a.get_all_aliases()
+                        .is_some_and(|al| al.contains(&name.as_str()))
+            });
+            let var = arg
+                .and_then(|a| a.get_env().map(|e| e.to_owned()))
+                .unwrap_or_else(|| {
+                    format!("SCANOPY_{}", k.replace('-', "_").to_uppercase()).into()
+                });
             if std::env::var_os(&var).is_some() {
                 continue;
             }
             match v {
+                toml::Value::Array(items) => {
+                    // A list adds up over repeated flags: flags given on the command line
+                    // replace the file's list instead.
+                    let mut names: Vec<String> = vec![name.clone()];
+                    if let Some(a) = arg {
+                        names.extend(a.get_long().map(str::to_owned));
+                        names.extend(
+                            a.get_all_aliases()
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|s| s.to_string()),
+                        );
+                    }
+                    let given = args.iter().skip(1).any(|a| {
+                        let a = a.to_string_lossy();
+                        names.iter().any(|n| {
+                            a.strip_prefix("--")
+                                .and_then(|r| r.strip_prefix(n.as_str()))
+                                .is_some_and(|r| r.is_empty() || r.starts_with('='))
+                        })
+                    });
+                    if given {
+                        continue;
+                    }
+                    for item in items {
+                        let Some(s) = item.as_str() else {
+                            return Err(clap::Error::raw(
+                                clap::error::ErrorKind::InvalidValue,
+                                format!("config file key {k:?}: a list of strings is expected\n"),
+                            ));
+                        };
+                        merged.push(format!("--{name}={s}").into());
+                    }
+                }
                 toml::Value::Boolean(true) => merged.push(format!("--{name}").into()),
                 toml::Value::Boolean(false) => {}
                 toml::Value::String(s) => merged.push(format!("--{name}={s}").into()),
@@ -131,6 +183,30 @@ mod tests {
         assert_eq!(c.local_scan_minutes, 15);
         let c = ServerConfig::load_from(args(&["--listen", "127.0.0.1:7001"])).unwrap();
         assert_eq!(c.listen.port(), 7001);
+        assert!(c.trusted_proxies.is_empty());
+        std::fs::write(
+            &f,
+            "trusted_proxy = [\"10.0.0.0/8\", \"::1\"]\ntrusted-proxies = [\"192.0.2.1\"]\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load_from(args(&[])).unwrap();
+        let mut got = c.trusted_proxies.clone();
+        got.sort();
+        let mut want: Vec<ipnet::IpNet> = ["10.0.0.0/8", "::1/128", "192.0.2.1/32"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        // A flag replaces the file's list.
+        let c = ServerConfig::load_from(args(&["--trusted-proxy", "127.0.0.1"])).unwrap();
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["127.0.0.1/32".parse::<ipnet::IpNet>().unwrap()]
+        );
+        std::fs::write(&f, "trusted_proxy = [\"not-an-address\"]\n").unwrap();
+        let e = ServerConfig::load_from(args(&[])).unwrap_err();
+        assert!(e.to_string().contains("not-an-address"), "{e}");
         std::fs::write(&f, "nonsense = 1\n").unwrap();
         let e = ServerConfig::load_from(args(&[])).unwrap_err();
         assert!(e.to_string().contains("nonsense"), "{e}");

@@ -5,10 +5,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::Caller;
 use crate::state::AppState;
@@ -59,16 +61,56 @@ pub async fn pump(state: AppState) {
     }
 }
 
+/// How often an open event stream checks that its credential still holds.
+pub const CREDENTIAL_CHECK: Duration = Duration::from_secs(2);
+
 /// `GET /events/stream`: server-sent events, one per stored event (`event:` its kind, `id:`
-/// its sequence number) and `scan_progress` while scans run.
+/// its sequence number) and `scan_progress` while scans run. The stream ends within
+/// [`CREDENTIAL_CHECK`] of its session or API token being revoked or expiring.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
-    responses((status = 200, description = "text/event-stream")))]
+    responses((status = 200, description = "text/event-stream; ends when the credential is revoked or expires")))]
 pub async fn stream(
     State(state): State<AppState>,
     _c: Caller,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    // The credential the caller was let in with (`Caller` found it valid): the stream lasts
+    // while the store still finds it valid. The check runs on a task of its own, so that a
+    // client that stops reading never leaves a check holding a database connection.
+    let ended = CancellationToken::new();
+    let dropped = CancellationToken::new();
+    if let Some((kind, secret)) = crate::auth::presented(&headers) {
+        let secret = secret.to_owned();
+        let store = state.store.clone();
+        let (ended, dropped) = (ended.clone(), dropped.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = dropped.cancelled() => return,
+                    _ = tokio::time::sleep(CREDENTIAL_CHECK) => {}
+                }
+                match store.verify_credential(kind, &secret).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        tracing::debug!(
+                            "an event stream ended: its credential was revoked or expired"
+                        );
+                        ended.cancel();
+                        return;
+                    }
+                    // A database that does not answer revokes nothing; check again later.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "an event stream's credential not checked")
+                    }
+                }
+            }
+        });
+    }
+    // Ends the checking task when the client goes away.
+    let guard = dropped.drop_guard();
     let rx = state.live.subscribe();
-    let s = BroadcastStream::new(rx).filter_map(|m| {
+    let s = BroadcastStream::new(rx).filter_map(move |m| {
+        let _alive = &guard;
         let ev = m.ok()?;
         if ev.kind == "changed" {
             return None;
@@ -79,5 +121,6 @@ pub async fn stream(
         }
         Some(Ok(out.data(ev.data.to_string())))
     });
+    let s = futures::StreamExt::take_until(s, ended.cancelled_owned());
     Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

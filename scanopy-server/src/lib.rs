@@ -19,6 +19,7 @@ pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod push;
+pub mod signin;
 pub mod state;
 pub mod ui;
 pub mod webhooks;
@@ -187,29 +188,56 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
     Ok(match &config.database_url {
         Some(url) => Arc::new(SqlStore::connect_postgres(url).await?),
         None => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot create the data directory {}: {e}",
-                    config.data_dir.display()
-                )
+            private_data_dir(config)?;
+            let db = config.data_dir.join("scanopy.db");
+            // Made 0600 (and its -wal and -shm after it); looser ones are tightened, loudly.
+            let tightened = SqlStore::private_files(&db).map_err(|e| {
+                anyhow::anyhow!("cannot make the database {} private: {e}", db.display())
             })?;
-            Arc::new(SqlStore::open(&config.data_dir.join("scanopy.db")).await?)
+            for (f, old) in tightened {
+                tracing::warn!(
+                    path = %f.display(),
+                    "tightened the mode of {} from {old:04o} to 0600: it holds the inventory and password hashes",
+                    f.display()
+                );
+            }
+            Arc::new(SqlStore::open(&db).await?)
         }
+    })
+}
+
+/// Creates the data directory with mode 0700, or tightens it to 0700 (with a warning).
+fn private_data_dir(config: &ServerConfig) -> anyhow::Result<()> {
+    scanopy_daemon::files::private_dir(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
     })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    private_data_dir(&config)?;
+    if let Some(c) = &config.config {
+        scanopy_daemon::files::warn_if_readable_by_others(c, "the config file");
+    }
+    if let Some(k) = &config.tls_key {
+        scanopy_daemon::files::warn_if_readable_by_others(k, "the TLS key");
+    }
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
     let instance = push::load_or_create_instance(&config.data_dir)?;
-    let state = AppState::new(store, key, config.tls_cert.is_some()).with_instance(instance);
+    let state = AppState::with_sign_in(
+        store,
+        key,
+        config.tls_cert.is_some(),
+        signin::SignInConfig {
+            trusted_proxies: config.trusted_proxies.clone(),
+            ..Default::default()
+        },
+    )
+    .with_instance(instance);
     *state.run_limits.lock().unwrap_or_else(|p| p.into_inner()) = scanopy_store::RunLimits {
         max_devices: config.run_max_devices,
         max_observations: config.run_max_observations,
@@ -273,6 +301,8 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
+    // Whatever this process or SQLite creates is its owner's alone.
+    scanopy_daemon::files::private_umask();
     let config = match ServerConfig::load() {
         Ok(c) => c,
         Err(e) => {

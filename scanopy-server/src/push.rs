@@ -18,6 +18,7 @@ pub const KEY_FILE: &str = "server-signing-key.pk8";
 /// Loads the server's key from `dir`, making one at first start.
 pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
     let path = dir.join(KEY_FILE);
+    scanopy_daemon::files::tighten(&path, scanopy_daemon::files::FILE_MODE)?;
     if let Ok(bytes) = std::fs::read(&path) {
         Ed25519KeyPair::from_pkcs8(&bytes)
             .map_err(|_| anyhow::anyhow!("{} is not an Ed25519 key", path.display()))?;
@@ -27,13 +28,8 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
     let tmp = dir.join(format!("{KEY_FILE}.tmp"));
     {
         use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        opts.mode(0o600);
-        let mut f = opts.open(&tmp)?;
+        // 0600 even over a left-over temporary file.
+        let mut f = scanopy_daemon::files::create_private(&tmp)?;
         f.write_all(&doc)?;
         f.sync_all()?;
     }

@@ -1,7 +1,6 @@
 //! What every request handler shares.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -54,8 +53,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     /// Live events for the UI and webhooks.
     pub live: broadcast::Sender<LiveEvent>,
-    /// Sign-in attempts per address and per user name, for rate limiting.
-    pub attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Sign-in limits and the password-check semaphore.
+    pub sign_in: crate::signin::SignIn,
     /// The server's Ed25519 key (PKCS#8), which signs calls to push daemons.
     pub signing_key: Vec<u8>,
     /// Cookies carry `Secure` (the server speaks HTTPS).
@@ -84,8 +83,18 @@ pub struct Inner {
 }
 
 impl AppState {
-    /// A state over `store`.
+    /// A state over `store`, with the default sign-in settings (no trusted proxy).
     pub fn new(store: Arc<dyn Store>, signing_key: Vec<u8>, secure_cookies: bool) -> Self {
+        Self::with_sign_in(store, signing_key, secure_cookies, Default::default())
+    }
+
+    /// A state over `store` with these sign-in settings.
+    pub fn with_sign_in(
+        store: Arc<dyn Store>,
+        signing_key: Vec<u8>,
+        secure_cookies: bool,
+        sign_in: crate::signin::SignInConfig,
+    ) -> Self {
         let (live, _) = broadcast::channel(1024);
         let push = scanopy_daemon::push::PushClient::new(&signing_key)
             .ok()
@@ -93,7 +102,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             store,
             live,
-            attempts: Mutex::new(HashMap::new()),
+            sign_in: crate::signin::SignIn::new(sign_in),
             signing_key,
             secure_cookies,
             local: Mutex::new(None),
@@ -133,34 +142,4 @@ impl AppState {
             data,
         });
     }
-
-    /// Records a sign-in attempt for each key; false when one of them is over the limit.
-    pub fn allow_attempt(&self, keys: &[String]) -> bool {
-        const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-        const MAX: usize = 10;
-        let now = Instant::now();
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 10_000 {
-            map.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < WINDOW));
-        }
-        let mut ok = true;
-        for k in keys {
-            let v = map.entry(k.clone()).or_default();
-            v.retain(|t| now.duration_since(*t) < WINDOW);
-            if v.len() >= MAX {
-                ok = false;
-            }
-        }
-        if ok {
-            for k in keys {
-                map.entry(k.clone()).or_default().push(now);
-            }
-        }
-        ok
-    }
-}
-
-/// The client's address as a rate-limit key (none in tests without a socket).
-pub fn peer_key(ip: Option<IpAddr>) -> String {
-    ip.map_or_else(|| "ip:unknown".into(), |ip| format!("ip:{ip}"))
 }

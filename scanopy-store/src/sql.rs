@@ -150,9 +150,51 @@ fn sqlite_without_memory_statistics() {
 impl SqlStore {
     /// Opens (creating it if needed) the SQLite database file at `path` and brings its schema
     /// up to date. A database written by a newer scanopy is refused.
+    ///
+    /// The file is made with mode 0600 (whatever the umask), and the database's files found
+    /// looser (`-wal`, `-shm` included) are tightened to 0600: SQLite makes its `-wal` and
+    /// `-shm` files with the mode of the database file. See [`SqlStore::private_files`].
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::private_files(path).map_err(|e| StoreError::unavailable("open the database", e))?;
         let url = format!("sqlite://{}?mode=rwc", path.display());
         Self::connect_sqlite(&url, 4).await
+    }
+
+    /// Makes the SQLite database at `path` private: creates it empty with mode 0600 if it is
+    /// missing (an empty file is an empty database), and sets 0600 on it and on its `-wal`
+    /// and `-shm` files when their mode lets others in. Returns the files it tightened, with
+    /// their old modes (for the caller to log).
+    pub fn private_files(path: &Path) -> std::io::Result<Vec<(std::path::PathBuf, u32)>> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut tightened = Vec::new();
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            files.push(p.into());
+        }
+        for (i, f) in files.iter().enumerate() {
+            let meta = match std::fs::symlink_metadata(f) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if i == 0 {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .mode(0o600)
+                            .open(f)?;
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_file() && mode & 0o077 != 0 {
+                std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600))?;
+                tightened.push((f.clone(), mode));
+            }
+        }
+        Ok(tightened)
     }
 
     /// An in-memory SQLite database, for tests and throwaway use.

@@ -156,3 +156,26 @@ async fn appending_wakes_a_waiting_sender() {
     spool.append_async(batch(1)).await.unwrap();
     assert_eq!(waiter.await.unwrap(), 1);
 }
+
+#[test]
+fn the_spool_folder_is_0700_its_entries_0600_and_looser_ones_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let dir = data.join("spool");
+    let spool = Spool::open(&dir, u64::MAX).unwrap();
+    assert_eq!(mode(&data), 0o700, "the data directory made on the way");
+    assert_eq!(mode(&dir), 0o700);
+    let seq = spool.append(&batch(3)).unwrap();
+    let entry = dir.join(entry_name(seq));
+    assert_eq!(mode(&entry), 0o600);
+    drop(spool);
+    // A spool left by an older daemon (0755, 0644) is tightened at open.
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&entry, fs::Permissions::from_mode(0o644)).unwrap();
+    let spool = Spool::open(&dir, u64::MAX).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&entry), 0o600);
+    assert_eq!(spool.len(), 1, "nothing lost");
+}

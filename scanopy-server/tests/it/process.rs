@@ -477,3 +477,55 @@ async fn postgres_stopped_under_the_server_gives_503_then_recovers() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The data directory is 0700 and the database (with its -wal and -shm) and the signing key
+/// 0600; a data directory left looser by an older server is tightened at start, with a
+/// warning (issue 11: the directory was 0755 and the database 0644).
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = temp_dir("modes");
+    let data = dir.join("data");
+    let files = [
+        "scanopy.db",
+        "scanopy.db-wal",
+        "scanopy.db-shm",
+        "server-signing-key.pk8",
+    ];
+    let port = free_port();
+    let mut server = Server::start(
+        &["--data-dir", data.to_str().unwrap()],
+        port,
+        Some(PASSWORD),
+    );
+    server.wait_ready().await;
+    signed_in(&server, PASSWORD).await;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for f in files {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    server.stop();
+    // Loosen everything, as an older server left it.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in files {
+        let p = data.join(f);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let mut server = Server::start(
+        &["--data-dir", data.to_str().unwrap()],
+        port,
+        Some(PASSWORD),
+    );
+    server.wait_ready().await;
+    signed_in(&server, PASSWORD).await;
+    let log = server.stop();
+    assert_eq!(mode(&data), 0o700, "the data directory, tightened");
+    for f in files {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}, tightened");
+    }
+    assert!(log.contains("tightened the mode"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
