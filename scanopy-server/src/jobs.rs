@@ -76,13 +76,7 @@ pub async fn register(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name: 1 to 100 characters"));
     }
-    if let Some(url) = &req.capabilities.url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        return Err(ApiError::invalid(
-            "capabilities.url: an http:// or https:// URL",
-        ));
-    }
+    check_capabilities(&req.capabilities)?;
     let d = state
         .store
         .register_daemon(NewDaemon {
@@ -101,6 +95,36 @@ pub async fn register(
         poll_interval_ms: POLL_INTERVAL_MS,
     }))
 }
+
+/// What a daemon announces is stored and shown to admins: bounded in size, a URL that is one.
+fn check_capabilities(c: &scanopy_core::protocol::Capabilities) -> ApiResult<()> {
+    if let Some(url) = &c.url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ApiError::invalid(
+                "capabilities.url: an http:// or https:// URL",
+            ));
+        }
+        if url.len() > MAX_ANNOUNCED_URL {
+            return Err(ApiError::invalid(format!(
+                "capabilities.url: at most {MAX_ANNOUNCED_URL} bytes"
+            )));
+        }
+    }
+    if c.version.len() > 100 {
+        return Err(ApiError::invalid("capabilities.version: at most 100 bytes"));
+    }
+    if c.subnets.len() > MAX_ANNOUNCED_SUBNETS {
+        return Err(ApiError::invalid(format!(
+            "capabilities.subnets: at most {MAX_ANNOUNCED_SUBNETS}"
+        )));
+    }
+    Ok(())
+}
+
+/// The longest push URL a daemon may announce.
+const MAX_ANNOUNCED_URL: usize = 2048;
+/// The most subnets a daemon may announce (a host with more interfaces than this is unusual).
+const MAX_ANNOUNCED_SUBNETS: usize = 1024;
 
 /// `POST /daemon/poll`: a job, or none.
 #[utoipa::path(post, path = "/api/v1/daemon/poll", tag = "daemon protocol",

@@ -48,12 +48,14 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_jobs_accounts.sql"),
     include_str!("../migrations/sqlite/0003_results.sql"),
     include_str!("../migrations/sqlite/0004_push.sql"),
+    include_str!("../migrations/sqlite/0005_progress.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_jobs_accounts.sql"),
     include_str!("../migrations/postgres/0003_results.sql"),
     include_str!("../migrations/postgres/0004_push.sql"),
+    include_str!("../migrations/postgres/0005_progress.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -1654,3 +1654,48 @@ mod results {
         ]
     }
 }
+
+/// What a daemon announces is bounded: a 10 kB push URL, a 1 kB version or 2,000 subnets are
+/// refused with 422 and store nothing.
+#[tokio::test]
+async fn oversized_announcements_are_refused() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let (s, k) = api
+        .post(
+            "/api/v1/daemons/keys",
+            json!({"name": "big", "network": net}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let key = k["key"].as_str().unwrap().to_owned();
+    let long_url = format!("http://10.77.0.5:60073/{}", "a".repeat(10_000));
+    let many: Vec<String> = (0..2000u32)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+        .collect();
+    for caps in [
+        json!({"subnets": [], "version": "1", "mode": "push", "url": long_url}),
+        json!({"subnets": [], "version": "v".repeat(1000)}),
+        json!({"subnets": many, "version": "1"}),
+    ] {
+        let (s, r) = api
+            .call(
+                Method::POST,
+                "/api/v1/daemon/register",
+                Some(&key),
+                Some(json!({"name": "big", "capabilities": caps})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    }
+    let (s, d) = api.get("/api/v1/daemons").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        d["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["name"] != "big"),
+        "a refused registration stored a daemon: {d}"
+    );
+}

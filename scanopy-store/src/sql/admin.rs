@@ -20,6 +20,9 @@ use crate::model::{
 };
 use crate::{Result, StoreError};
 
+/// How long a webhook delivery's claim is kept (see `claim_delivery_impl`).
+pub(crate) const CLAIM_RETENTION_HOURS: i64 = 24;
+
 /// A fresh secret: the kind's prefix and 32 random bytes, base64url.
 fn new_secret(prefix: &str) -> String {
     use base64::Engine;
@@ -186,7 +189,7 @@ impl SqlStore {
         // A claim starts the run afresh, with the next number in the order of runs (what
         // offline marking compares) and nothing taken yet: the daemon scans from the start.
         let seq = Self::next_run_seq(dia, &mut tx).await?;
-        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'running', daemon_id = ?, started_at = ?, lease_until = ?, run_seq = ?, \
+        sqlx::query(&q(dia, "UPDATE scan_runs SET status = 'running', daemon_id = ?, started_at = ?, lease_until = ?, run_seq = ?, advanced_at = NULL, \
              devices_seen = 0, observations = 0, observations_dropped = 0, rejected_batches = 0, error = NULL WHERE id = ?"))
             .bind(daemon.to_string())
             .bind(&now)
@@ -247,6 +250,12 @@ impl SqlStore {
 
     /// Renews `daemon`'s lease on `run` and records its progress. A run this daemon does not
     /// hold (finished, or claimed by another after the lease expired) is a conflict.
+    ///
+    /// Renewals keep a lease only while the scan advances: a run whose progress has not
+    /// changed for its `stall_timeout_ms` plus one `lease`, or that has run for its
+    /// `max_duration_ms` plus one `lease`, ends failed, saying why, and the renewal is a
+    /// conflict (the daemon stops). The daemon enforces the same bounds itself; this is for a
+    /// daemon that does not.
     pub(crate) async fn renew_impl(
         &self,
         run: Uuid,
@@ -257,13 +266,47 @@ impl SqlStore {
         let dia = self.dialect;
         let _w = self.write.lock().await;
         let mut conn = self.pool.acquire().await.map_err(db_err("renew a lease"))?;
+        let now = Utc::now();
+        let held = sqlx::query(&q(dia, "SELECT progress, advanced_at, started_at, config FROM scan_runs WHERE id = ? AND daemon_id = ? AND status = 'running'"))
+            .bind(run.to_string())
+            .bind(daemon.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("renew a lease"))?;
+        let mut advanced = false;
+        if let Some(row) = &held {
+            let before: Option<ProgressSnapshot> = row
+                .get::<Option<String>, _>("progress")
+                .and_then(|s| serde_json::from_str(&s).ok());
+            advanced = progress.is_some() && progress != before;
+            let started = parse_ts(&row.get::<String, _>("started_at"));
+            let since = row
+                .get::<Option<String>, _>("advanced_at")
+                .map(|s| parse_ts(&s))
+                .unwrap_or(started);
+            let cfg: scanopy_core::ScanConfig =
+                serde_json::from_str(&row.get::<String, _>("config")).unwrap_or_default();
+            if let Some(why) = over_bounds(
+                &cfg,
+                now,
+                started,
+                if advanced { now } else { since },
+                lease,
+            ) {
+                drop(conn);
+                self.end_failed(run, &why, 0).await?;
+                return Err(StoreError::Conflict(format!("scan run {run}: {why}")));
+            }
+        }
         let progress = progress
             .map(|p| serde_json::to_string(&p))
             .transpose()
             .map_err(json_err("renew a lease"))?;
-        let r = sqlx::query(&q(dia, "UPDATE scan_runs SET lease_until = ?, progress = COALESCE(?, progress) WHERE id = ? AND daemon_id = ? AND status = 'running'"))
+        let r = sqlx::query(&q(dia, "UPDATE scan_runs SET lease_until = ?, progress = COALESCE(?, progress), \
+             advanced_at = COALESCE(?, advanced_at) WHERE id = ? AND daemon_id = ? AND status = 'running'"))
             .bind(lease_end(lease))
             .bind(progress)
+            .bind(advanced.then(|| ts(now)))
             .bind(run.to_string())
             .bind(daemon.to_string())
             .execute(&mut *conn)
@@ -970,6 +1013,17 @@ impl SqlStore {
         .execute(&self.pool)
         .await
         .map_err(db_err("claim a webhook delivery"))?;
+        // Servers deliver events as they happen, so a claim matters for seconds; one a day old
+        // never decides anything again. Pruned now and then (every 256th event) so the table
+        // holds about a day of claims.
+        if event_seq % 256 == 0 {
+            let cutoff = ts(Utc::now() - chrono::Duration::hours(CLAIM_RETENTION_HOURS));
+            sqlx::query(&q(dia, "DELETE FROM webhook_claims WHERE claimed_at < ?"))
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err("prune webhook claims"))?;
+        }
         Ok(r.rows_affected() == 1)
     }
 
@@ -1116,4 +1170,41 @@ async fn verify_password(password: String, stored: String) -> Result<bool> {
     })
     .await
     .map_err(|e| StoreError::internal("check a password", e))
+}
+
+/// Why a running run is past its bounds as the server sees them (each with one `lease` of
+/// grace over the daemon's own watchdog), or `None`.
+fn over_bounds(
+    cfg: &scanopy_core::ScanConfig,
+    now: DateTime<Utc>,
+    started: DateTime<Utc>,
+    advanced: DateTime<Utc>,
+    lease: Duration,
+) -> Option<String> {
+    let grace = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let ms = |v: u64| chrono::Duration::milliseconds(i64::try_from(v).unwrap_or(i64::MAX));
+    if now - advanced
+        > ms(cfg.stall_timeout_ms)
+            .checked_add(&grace)
+            .unwrap_or(chrono::Duration::MAX)
+    {
+        return Some(format!(
+            "the server saw no progress for {} s (stall_timeout_ms {} and a lease of {} s); the run was ended",
+            (now - advanced).num_seconds(),
+            cfg.stall_timeout_ms,
+            lease.as_secs()
+        ));
+    }
+    if now - started
+        > ms(cfg.max_duration_ms)
+            .checked_add(&grace)
+            .unwrap_or(chrono::Duration::MAX)
+    {
+        return Some(format!(
+            "the run went past its maximum duration (max_duration_ms {} and a lease of {} s); the run was ended",
+            cfg.max_duration_ms,
+            lease.as_secs()
+        ));
+    }
+    None
 }

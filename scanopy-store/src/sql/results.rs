@@ -252,8 +252,15 @@ impl SqlStore {
     }
 
     /// Ends a run that went over a cap: failed, with the reason, in a transaction of its own
-    /// (the batch's was rolled back).
+    /// (the batch's was rolled back); the refused batch is counted.
     pub(crate) async fn end_over_limit(&self, run: Uuid, reason: &str) -> Result<()> {
+        self.end_failed(run, reason, 1).await
+    }
+
+    /// Ends a running run failed, with the reason, in a transaction of its own: its devices
+    /// are not marked missed, and a `scan_done` event says why. `rejected` batches are added
+    /// to its count of refused batches. A run that is not running is left as it is.
+    pub(crate) async fn end_failed(&self, run: Uuid, reason: &str, rejected: i64) -> Result<()> {
         let dia = self.dialect;
         let mut tx = self.pool.begin().await.map_err(db_err("end a scan run"))?;
         let network: Option<String> = sqlx::query_scalar(&q(
@@ -270,10 +277,11 @@ impl SqlStore {
         sqlx::query(&q(
             dia,
             "UPDATE scan_runs SET status = 'failed', finished_at = ?, lease_until = NULL, error = ?, \
-             rejected_batches = rejected_batches + 1 WHERE id = ? AND status = 'running'",
+             rejected_batches = rejected_batches + ? WHERE id = ? AND status = 'running'",
         ))
         .bind(ts(Utc::now()))
         .bind(reason)
+        .bind(rejected)
         .bind(run.to_string())
         .execute(&mut *tx)
         .await

@@ -1513,3 +1513,56 @@ pub(crate) async fn claims_race(a: &dyn Store, b: &dyn Store, hook: Uuid) {
         "each event claimed once"
     );
 }
+
+/// Renewals keep a lease only while the scan advances: a daemon that renews with the same
+/// progress past its stall timeout (plus a lease of grace) loses the run, which ends failed,
+/// saying why; one whose progress changes keeps it.
+pub(crate) async fn renewals_without_progress_end_a_stalled_run(store: &dyn Store) {
+    use scanopy_core::ProgressSnapshot;
+    use std::time::Duration as Std;
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let mut run = queued(net, Some(a));
+    run.config.stall_timeout_ms = 150;
+    store.enqueue_scan(run).await.unwrap();
+    let job = store
+        .claim_job(a, net, Std::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = Std::from_millis(50);
+    let mut p = ProgressSnapshot {
+        hosts_total: 256,
+        ..Default::default()
+    };
+    // Advancing every 100 ms for 500 ms (more than stall + lease) keeps the run.
+    for i in 0..5 {
+        p.probes_sent = i + 1;
+        let r = store.renew_job(job.id, a, Some(p), lease).await.unwrap();
+        assert_eq!(r.status, RunStatus::Running);
+        tokio::time::sleep(Std::from_millis(100)).await;
+    }
+    // The same counts (or none) over and over: the run ends once 150 + 50 ms have passed.
+    let mut ended = None;
+    for _ in 0..40 {
+        match store.renew_job(job.id, a, Some(p), lease).await {
+            Ok(_) => tokio::time::sleep(Std::from_millis(25)).await,
+            Err(e) => {
+                ended = Some(e);
+                break;
+            }
+        }
+    }
+    let e = ended.expect("a run whose progress stood still for 1 s kept its lease");
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    let r = store.scan_run(job.id).await.unwrap().unwrap();
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(
+        r.error.as_deref().unwrap_or("").contains("no progress"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(r.rejected_batches, 0);
+    // Gone for good: another renewal is a conflict too.
+    assert!(store.renew_job(job.id, a, Some(p), lease).await.is_err());
+}

@@ -64,6 +64,7 @@ macro_rules! on_postgres {
 }
 
 on_postgres!(
+    renewals_without_progress_end_a_stalled_run,
     merge_rules_follow_the_core,
     a_batch_applied_twice_changes_nothing,
     devices_missed_by_scans_go_offline_not_away,
@@ -195,6 +196,7 @@ macro_rules! on_sqlite {
 }
 
 on_sqlite!(
+    renewals_without_progress_end_a_stalled_run,
     merge_rules_follow_the_core,
     a_batch_applied_twice_changes_nothing,
     devices_missed_by_scans_go_offline_not_away,
@@ -467,5 +469,54 @@ async fn sqlite_keeps_secrets_only_as_hashes() {
             "a secret was found in the database files"
         );
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Webhook claims older than a day are pruned as deliveries go on: the table does not grow
+/// with every event forever, and a fresh claim is kept.
+#[tokio::test]
+async fn sqlite_prunes_old_webhook_claims() {
+    use scanopy_store::Store;
+    let dir = std::env::temp_dir().join(format!("scanopy-claims-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scanopy.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    let hook = s
+        .create_webhook("http://127.0.0.1:9/h", "secret")
+        .await
+        .unwrap();
+    assert!(s.claim_delivery(hook.id, 1, "a").await.unwrap());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_claims")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    sqlx::raw_sql(&format!(
+        "INSERT INTO webhook_claims (webhook_id, event_seq, claimed_by, claimed_at) \
+         VALUES ('{}', 0, 'a', '2020-01-01T00:00:00.000000000Z')",
+        hook.id
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(count().await, 2);
+    assert!(s.claim_delivery(hook.id, 256, "a").await.unwrap());
+    assert_eq!(
+        count().await,
+        2,
+        "the old claim is gone, the two fresh ones stay"
+    );
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT event_seq FROM webhook_claims ORDER BY event_seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(seqs, vec![1, 256]);
+    pool.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
