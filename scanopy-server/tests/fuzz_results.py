@@ -96,12 +96,14 @@ def main():
     rng = random.Random(seed)
     print(f"fuzz_results: {cases} cases, seed {seed}", file=sys.stderr)
     failures = 0
+    tally = {}
     for n in range(cases):
         who = rng.choice(["holder", "stranger"])
         raw = body(rng)
         before = snapshot(base, admin)
         status, answer = call(base, "POST", f"/api/v1/daemon/jobs/{job}/results",
                               holder if who == "holder" else stranger, raw)
+        tally[(who, status)] = tally.get((who, status), 0) + 1
         problem = None
         if status >= 500:
             problem = f"answered {status}"
@@ -113,6 +115,8 @@ def main():
             failures += 1
             print(f"fuzz_results: case {n} ({who}): {problem}: {raw[:300]!r} -> {answer[:300]!r}",
                   file=sys.stderr)
+    seen = ", ".join(f"{w} {s}: {c}" for (w, s), c in sorted(tally.items()))
+    print(f"fuzz_results: answers: {seen}", file=sys.stderr)
     if failures:
         print(f"fuzz_results: FAILED: {failures} of {cases} (seed {seed})", file=sys.stderr)
         sys.exit(1)
