@@ -36,6 +36,7 @@ pub mod names;
 pub mod ping;
 pub mod ports;
 mod probe;
+pub mod recog;
 pub mod registry;
 pub mod syn;
 pub mod tcp;
