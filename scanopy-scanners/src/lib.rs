@@ -37,6 +37,7 @@ pub mod ping;
 pub mod ports;
 mod probe;
 pub mod recog;
+pub mod recognise;
 pub mod registry;
 pub mod syn;
 pub mod tcp;

@@ -25,32 +25,98 @@ use regex::{Regex, RegexBuilder};
 const FILES: &[(&str, &str)] = &[
     ("ssh_banners", include_str!("../data/recog/ssh_banners.xml")),
     ("ftp_banners", include_str!("../data/recog/ftp_banners.xml")),
-    ("smtp_banners", include_str!("../data/recog/smtp_banners.xml")),
+    (
+        "smtp_banners",
+        include_str!("../data/recog/smtp_banners.xml"),
+    ),
     ("pop_banners", include_str!("../data/recog/pop_banners.xml")),
-    ("imap_banners", include_str!("../data/recog/imap_banners.xml")),
-    ("telnet_banners", include_str!("../data/recog/telnet_banners.xml")),
-    ("nntp_banners", include_str!("../data/recog/nntp_banners.xml")),
-    ("mysql_banners", include_str!("../data/recog/mysql_banners.xml")),
-    ("http_servers", include_str!("../data/recog/http_servers.xml")),
-    ("http_wwwauth", include_str!("../data/recog/http_wwwauth.xml")),
-    ("http_xpoweredby", include_str!("../data/recog/http_xpoweredby.xml")),
-    ("http_cookies", include_str!("../data/recog/http_cookies.xml")),
+    (
+        "imap_banners",
+        include_str!("../data/recog/imap_banners.xml"),
+    ),
+    (
+        "telnet_banners",
+        include_str!("../data/recog/telnet_banners.xml"),
+    ),
+    (
+        "nntp_banners",
+        include_str!("../data/recog/nntp_banners.xml"),
+    ),
+    (
+        "mysql_banners",
+        include_str!("../data/recog/mysql_banners.xml"),
+    ),
+    (
+        "http_servers",
+        include_str!("../data/recog/http_servers.xml"),
+    ),
+    (
+        "http_wwwauth",
+        include_str!("../data/recog/http_wwwauth.xml"),
+    ),
+    (
+        "http_xpoweredby",
+        include_str!("../data/recog/http_xpoweredby.xml"),
+    ),
+    (
+        "http_cookies",
+        include_str!("../data/recog/http_cookies.xml"),
+    ),
     ("html_title", include_str!("../data/recog/html_title.xml")),
-    ("rtsp_servers", include_str!("../data/recog/rtsp_servers.xml")),
+    (
+        "rtsp_servers",
+        include_str!("../data/recog/rtsp_servers.xml"),
+    ),
     ("sip_banners", include_str!("../data/recog/sip_banners.xml")),
-    ("sip_user_agents", include_str!("../data/recog/sip_user_agents.xml")),
-    ("snmp_sysdescr", include_str!("../data/recog/snmp_sysdescr.xml")),
-    ("snmp_sysobjid", include_str!("../data/recog/snmp_sysobjid.xml")),
-    ("x509_subjects", include_str!("../data/recog/x509_subjects.xml")),
-    ("x509_issuers", include_str!("../data/recog/x509_issuers.xml")),
-    ("mdns_device-info_txt", include_str!("../data/recog/mdns_device-info_txt.xml")),
-    ("mdns_workstation_txt", include_str!("../data/recog/mdns_workstation_txt.xml")),
-    ("dhcp_vendor_class", include_str!("../data/recog/dhcp_vendor_class.xml")),
-    ("dns_versionbind", include_str!("../data/recog/dns_versionbind.xml")),
-    ("smb_native_os", include_str!("../data/recog/smb_native_os.xml")),
-    ("smb_native_lm", include_str!("../data/recog/smb_native_lm.xml")),
+    (
+        "sip_user_agents",
+        include_str!("../data/recog/sip_user_agents.xml"),
+    ),
+    (
+        "snmp_sysdescr",
+        include_str!("../data/recog/snmp_sysdescr.xml"),
+    ),
+    (
+        "snmp_sysobjid",
+        include_str!("../data/recog/snmp_sysobjid.xml"),
+    ),
+    (
+        "x509_subjects",
+        include_str!("../data/recog/x509_subjects.xml"),
+    ),
+    (
+        "x509_issuers",
+        include_str!("../data/recog/x509_issuers.xml"),
+    ),
+    (
+        "mdns_device-info_txt",
+        include_str!("../data/recog/mdns_device-info_txt.xml"),
+    ),
+    (
+        "mdns_workstation_txt",
+        include_str!("../data/recog/mdns_workstation_txt.xml"),
+    ),
+    (
+        "dhcp_vendor_class",
+        include_str!("../data/recog/dhcp_vendor_class.xml"),
+    ),
+    (
+        "dns_versionbind",
+        include_str!("../data/recog/dns_versionbind.xml"),
+    ),
+    (
+        "smb_native_os",
+        include_str!("../data/recog/smb_native_os.xml"),
+    ),
+    (
+        "smb_native_lm",
+        include_str!("../data/recog/smb_native_lm.xml"),
+    ),
     ("ntp_banners", include_str!("../data/recog/ntp_banners.xml")),
-    ("operating_system", include_str!("../data/recog/operating_system.xml")),
+    (
+        "operating_system",
+        include_str!("../data/recog/operating_system.xml"),
+    ),
 ];
 
 /// The names of the built-in databases (recog's file stems: `ssh_banners`, `http_servers`, …).
@@ -167,7 +233,10 @@ impl Database {
         if root.tag_name().name() != "fingerprints" {
             return Err(RecogError::Format {
                 name: name.into(),
-                reason: format!("the root is <{}>, not <fingerprints>", root.tag_name().name()),
+                reason: format!(
+                    "the root is <{}>, not <fingerprints>",
+                    root.tag_name().name()
+                ),
             });
         }
         let fingerprints = root

@@ -31,6 +31,7 @@ use tokio::io::AsyncWriteExt;
 use crate::catalogue::{Catalogue, http_facts};
 use crate::ports::tcp_ports;
 use crate::probe::{Connect, ReadEnd, Received, connect, connect_adaptive, printable, read_some};
+use crate::recognise::Seen;
 use crate::tls::{Handshake, TLS_PORTS, common_name, handshake, looks_like_tls};
 
 /// Settings of the [`TcpScanner`].
@@ -296,6 +297,8 @@ fn srtt(h: &HostState) -> Option<u64> {
 struct Attempt {
     fact: PortFact,
     gave_up: Vec<String>,
+    /// What the port sent, for recog once identification is over.
+    seen: Seen,
 }
 
 impl Attempt {
@@ -365,6 +368,7 @@ impl TcpScanner {
         let mut a = Attempt {
             fact: PortFact::state(port, Transport::Tcp, PortState::Open),
             gave_up: Vec::new(),
+            seen: Seen::default(),
         };
         let in_time = tokio::time::timeout(budget, self.identify(ctx, host, port, stream, &mut a))
             .await
@@ -391,6 +395,7 @@ impl TcpScanner {
                 a.gave_up.join("; ").chars().take(300).collect(),
             );
         }
+        crate::recognise::enrich(&mut a.fact, &a.seen);
         a.fact
     }
 
@@ -416,6 +421,7 @@ impl TcpScanner {
         a.note_read("banner", &banner, wait + READ_SLACK);
         let banner = banner.bytes;
         if !banner.is_empty() {
+            a.seen.banner(&banner);
             a.fact
                 .extra
                 .insert("banner".into(), printable(&banner, 160));
@@ -472,6 +478,7 @@ impl TcpScanner {
             let response = response.bytes;
             if probe.id == "http-get" && response.starts_with(b"HTTP/") {
                 a.fact.extra.extend(http_facts(&response));
+                a.seen.http(&response);
             }
             if let Some(id) = self.catalogue.identify(&probe.id, &response) {
                 if !(id.service == "http" && looks_like_tls(&response)) {
@@ -481,6 +488,7 @@ impl TcpScanner {
             }
             // A greeting that came late, after the probe was sent.
             if let Some(id) = self.catalogue.identify("banner", &response) {
+                a.seen.banner(&response);
                 a.fact
                     .extra
                     .insert("banner".into(), printable(&response, 160));
@@ -604,10 +612,12 @@ impl TcpScanner {
             ("http-get", r.bytes)
         } else {
             done.extra.insert("banner".into(), printable(&banner, 160));
+            a.seen.banner(&banner);
             ("banner", banner)
         };
         if on == "http-get" && response.starts_with(b"HTTP/") {
             done.extra.extend(http_facts(&response));
+            a.seen.http(&response);
         }
         match self.catalogue.identify(on, &response) {
             Some(id) => {
@@ -631,7 +641,7 @@ impl TcpScanner {
     }
 }
 
-fn apply(fact: &mut PortFact, id: crate::catalogue::Identification) {
+pub(crate) fn apply(fact: &mut PortFact, id: crate::catalogue::Identification) {
     fact.name = Some(id.service);
     fact.product = id.product;
     fact.version = id.version;

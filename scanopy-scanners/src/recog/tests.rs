@@ -26,7 +26,10 @@ fn every_recog_example_gives_what_recog_says() {
             for ex in &f.examples {
                 checked += 1;
                 let Some(got) = f.apply(&ex.text) else {
-                    failures.push(format!("{name}: {:?} does not match {:?}", f.pattern, ex.text));
+                    failures.push(format!(
+                        "{name}: {:?} does not match {:?}",
+                        f.pattern, ex.text
+                    ));
                     continue;
                 };
                 for (k, want) in &ex.expect {
