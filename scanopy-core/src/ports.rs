@@ -1,5 +1,6 @@
 //! The ranked port lists behind `--ports top100|top1000`, and the port list of a scan (data
-//! compiled in from `data/top-tcp-ports.txt`, ranked by nmap-services frequency).
+//! compiled in from `data/top-tcp-ports.txt`, ranked by nmap-services frequency; `top1000`
+//! adds the ports of [`IDENTIFIED_TCP`]).
 
 use std::sync::OnceLock;
 
@@ -23,10 +24,31 @@ pub fn ranked_tcp() -> &'static [(u16, &'static str)] {
     })
 }
 
+/// Ports outside the ranked top 1,000 that the service catalogue has a probe for (Redis, MQTT,
+/// memcached, AMQP, media servers…): `top1000` and longer top lists probe them too, after the
+/// ranked ones, so the default scan looks where we know how to identify. A test of the
+/// scanners crate keeps this list and the catalogue's probes in step.
+pub const IDENTIFIED_TCP: &[(u16, &str)] = &[
+    (1883, "mqtt"),
+    (6379, "redis"),
+    (11211, "memcache"),
+    (5672, "amqp"),
+    (6380, "redis"),
+    (5433, "postgresql"),
+    (8123, "http"),
+    (32400, "http"),
+    (8096, "http"),
+    (8554, "rtsp"),
+    (8989, "http"),
+    (7878, "http"),
+    (591, "http"),
+];
+
 /// The usual name of a TCP port, from the ranked list (a hint, never an identification).
 pub fn tcp_port_name(port: u16) -> Option<&'static str> {
     ranked_tcp()
         .iter()
+        .chain(IDENTIFIED_TCP)
         .find(|(p, _)| *p == port)
         .map(|(_, n)| *n)
 }
@@ -35,11 +57,11 @@ pub fn tcp_port_name(port: u16) -> Option<&'static str> {
 /// lists), without the ports the configuration excludes (printer ports unless asked).
 pub fn tcp_ports(config: &ScanConfig) -> Vec<u16> {
     let ports: Vec<u16> = match &config.ports {
-        PortSpec::Top(n) => ranked_tcp()
-            .iter()
-            .take(usize::from(*n))
-            .map(|(p, _)| *p)
-            .collect(),
+        PortSpec::Top(n) => {
+            let ranked = ranked_tcp().iter().take(usize::from(*n));
+            let identified = IDENTIFIED_TCP.iter().filter(|_| *n >= 1000);
+            ranked.chain(identified).map(|(p, _)| *p).collect()
+        }
         other => other.explicit_ports().unwrap_or_default(),
     };
     ports
@@ -62,6 +84,21 @@ mod tests {
         assert_eq!(ports.len(), 1000);
         assert_eq!(list[0], (80, "http"));
         assert_eq!(tcp_port_name(22), Some("ssh"));
+        assert_eq!(tcp_port_name(6379), Some("redis"));
+    }
+
+    #[test]
+    fn identified_ports_are_distinct_and_outside_the_ranked_list() {
+        let mut seen: Vec<u16> = ranked_tcp().iter().map(|(p, _)| *p).collect();
+        for (p, _) in IDENTIFIED_TCP {
+            assert!(!seen.contains(p), "{p} twice");
+            seen.push(*p);
+        }
+        let top100 = ScanConfig {
+            ports: PortSpec::Top(100),
+            ..ScanConfig::default()
+        };
+        assert!(!tcp_ports(&top100).contains(&6379));
     }
 
     #[test]
@@ -69,7 +106,10 @@ mod tests {
         let c = ScanConfig::default();
         let ports = tcp_ports(&c);
         assert!(!ports.contains(&9100));
-        assert!(ports.len() < 1000 && ports.len() > 990);
+        // The ranked thousand without the printer ports, and the identified ports after them.
+        let n = IDENTIFIED_TCP.len();
+        assert!(ports.len() < 1000 + n && ports.len() > 990 + n);
+        assert!(ports.contains(&6379) && ports.contains(&1883));
         let c = ScanConfig {
             probe_printer_ports: true,
             ports: "9100,80".parse().unwrap(),

@@ -186,3 +186,24 @@ fn unescape_understands_the_documented_escapes() {
         b"a\r\n\t\0\\A\xff\\xzz".to_vec()
     );
 }
+
+/// The default scan probes every port a built-in probe names (the core's `IDENTIFIED_TCP` adds
+/// those outside the ranked thousand), except the printer ports, which it never sends data to.
+#[test]
+fn the_default_ports_cover_every_port_a_probe_names() {
+    let cfg = scanopy_core::ScanConfig::default();
+    let default = crate::ports::tcp_ports(&cfg);
+    let cat = Catalogue::builtin();
+    let mut missing = Vec::new();
+    for p in &cat.probes {
+        for port in &p.ports {
+            if cfg.port_allowed(*port) && !default.contains(port) {
+                missing.push(format!("{port} ({})", p.id));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "add these to scanopy_core::ports::IDENTIFIED_TCP: {missing:?}"
+    );
+}

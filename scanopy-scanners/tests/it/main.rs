@@ -603,3 +603,28 @@ fn testlan_arp_sweeps_a_slash_16() {
     assert_eq!(ips, scanopy_testlan::WIDE_HOSTS.map(IpAddr::V4).to_vec());
     assert_eq!(devices.len(), 2, "{devices:#?}");
 }
+
+/// The default ports (`top1000`, as a scan without `--ports` uses) find the test LAN's Redis
+/// and MQTT brokers, which nmap's top 1,000 leave out, and identify them.
+#[test]
+fn testlan_default_ports_find_redis_and_mqtt() {
+    if !require("testlan_default_ports_find_redis_and_mqtt") {
+        return;
+    }
+    let default = ScanConfig::default().ports.to_string();
+    assert_eq!(default, "top1000");
+    let (devices, _) = scan(
+        &["10.77.0.10", "10.77.0.20"],
+        &default,
+        vec![Box::new(TcpScanner::default())],
+    );
+    let named = |ip: IpAddr, port: u16| {
+        device(&devices, ip)
+            .services
+            .iter()
+            .find(|s| s.port == port)
+            .map(|s| s.name.clone())
+    };
+    assert_eq!(named(WEB.addr(), 6379).as_deref(), Some("redis"));
+    assert_eq!(named(SVC.addr(), 1883).as_deref(), Some("mqtt"));
+}
