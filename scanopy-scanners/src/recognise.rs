@@ -90,6 +90,15 @@ pub fn enrich(fact: &mut PortFact, seen: &Seen) -> Vec<RecogMatch> {
     found.into_iter().map(|(_, m)| m).collect()
 }
 
+/// Adds what recog's database `db` recognises in one text a service reported about itself (an
+/// SNMP agent's sysDescr, a DNS server's `version.bind`) to `fact`; `None` if nothing matched.
+pub fn enrich_text(fact: &mut PortFact, db: &str, text: &str) -> Option<RecogMatch> {
+    let text: String = text.chars().take(MAX_TEXT).collect();
+    let m = database(db)?.first_match(&text)?;
+    merge(fact, &[(None, m.clone())]);
+    Some(m)
+}
+
 /// Folds the matches into the fact: the first product wins unless the catalogue's rule was
 /// more specific; other parameters fill what is still empty.
 fn merge(fact: &mut PortFact, found: &[(Option<&'static str>, RecogMatch)]) {

@@ -107,6 +107,48 @@ pub fn snmp_strings(b: &[u8]) -> Vec<(Vec<u8>, String)> {
     out
 }
 
+/// The text of the first TXT answer in a DNS response (what a server says to a
+/// `version.bind` CHAOS query), if it is one: header, one question skipped, the answer's name
+/// (a pointer or labels), type 16, its character-strings joined. `None` for anything else.
+pub fn dns_version_text(b: &[u8]) -> Option<String> {
+    let u16_at = |i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+    if b.len() < 12 || b[2] & 0x80 == 0 || u16_at(6)? == 0 {
+        return None;
+    }
+    let skip_name = |mut i: usize| -> Option<usize> {
+        for _ in 0..128 {
+            let len = *b.get(i)?;
+            if len & 0xc0 == 0xc0 {
+                return Some(i + 2);
+            }
+            if len == 0 {
+                return Some(i + 1);
+            }
+            i += 1 + usize::from(len);
+        }
+        None
+    };
+    let mut i = 12;
+    for _ in 0..u16_at(4)? {
+        i = skip_name(i)? + 4;
+    }
+    i = skip_name(i)?;
+    if u16_at(i)? != 16 {
+        return None;
+    }
+    let rdlen = usize::from(u16_at(i + 8)?);
+    let rdata = b.get(i + 10..i + 10 + rdlen)?;
+    let mut out = Vec::new();
+    let mut j = 0;
+    while j < rdata.len() {
+        let n = usize::from(rdata[j]);
+        out.extend_from_slice(rdata.get(j + 1..j + 1 + n)?);
+        j += 1 + n;
+    }
+    let text = String::from_utf8_lossy(&out).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
 /// What an NTP answer says: its stratum, if it is a server's reply.
 pub fn ntp_stratum(b: &[u8]) -> Option<u8> {
     (b.len() >= 48 && b[0] & 0x07 == 4).then(|| b[1])
@@ -218,12 +260,26 @@ impl UdpScanner {
                 // The catalogue's DNS rules read the TCP form: prefix the length.
                 let mut framed = u16::try_from(bytes.len()).ok()?.to_be_bytes().to_vec();
                 framed.extend_from_slice(bytes);
-                let id = self.catalogue.identify("dns-version", &framed)?;
-                f.name = Some(id.service);
-                f.product = id.product;
-                f.version = id.version;
-                f.confidence = id.confidence;
-                f.evidence = format!("udp-{}", id.rule);
+                let id = self.catalogue.identify("dns-version", &framed);
+                let text = dns_version_text(bytes);
+                if id.is_none() && text.is_none() {
+                    return None;
+                }
+                f.name = Some("domain".into());
+                f.confidence = Confidence::Medium;
+                f.evidence = "udp-dns-version".into();
+                if let Some(id) = id {
+                    f.name = Some(id.service);
+                    f.product = id.product;
+                    f.version = id.version;
+                    f.confidence = id.confidence;
+                    f.evidence = format!("udp-{}", id.rule);
+                }
+                if let Some(v) = text {
+                    f.extra
+                        .insert("dns.version".into(), v.chars().take(200).collect());
+                    crate::recognise::enrich_text(&mut f, "dns_versionbind", &v);
+                }
             }
             123 => {
                 let stratum = ntp_stratum(bytes)?;
@@ -242,6 +298,7 @@ impl UdpScanner {
                 f.evidence = "snmp-public-get".into();
                 for (oid, v) in values {
                     if oid == SYS_DESCR {
+                        crate::recognise::enrich_text(&mut f, "snmp_sysdescr", &v);
                         f.extra
                             .insert("snmp.sysDescr".into(), v.chars().take(200).collect());
                     } else if oid == SYS_NAME && !v.is_empty() {
@@ -342,11 +399,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_version_bind_answer_gives_its_text_and_recog_reads_it() {
+        let answer = b"\x12\x34\x85\x80\x00\x01\x00\x01\x00\x00\x00\x00\x07version\x04bind\x00\x00\x10\x00\x03\xc0\x0c\x00\x10\x00\x03\x00\x00\x00\x00\x00\x1e\x1d9.9.4-RedHat-9.9.4-38.el7_3.3";
+        let text = dns_version_text(answer).unwrap();
+        assert_eq!(text, "9.9.4-RedHat-9.9.4-38.el7_3.3");
+        let mut f = PortFact::state(53, Transport::Udp, PortState::Open);
+        let m = crate::recognise::enrich_text(&mut f, "dns_versionbind", &text);
+        assert!(m.is_some(), "recog knows BIND's version strings");
+        assert_eq!(f.product.as_deref(), Some("BIND"), "{f:?}");
+        assert_eq!(f.version.as_deref(), Some("9.9.4"));
+        // A truncated answer is no answer.
+        assert_eq!(dns_version_text(&answer[..answer.len() - 3]), None);
+        assert_eq!(dns_version_text(&answer[..12]), None);
+    }
+
+    #[test]
+    fn an_snmp_sysdescr_tells_the_os() {
+        let mut f = PortFact::state(161, Transport::Udp, PortState::Open);
+        let m = crate::recognise::enrich_text(
+            &mut f,
+            "snmp_sysdescr",
+            "Linux svc 6.1.0-28-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22) x86_64",
+        );
+        assert!(m.is_some());
+        assert_eq!(
+            f.extra.get("os.family").map(String::as_str),
+            Some("Linux"),
+            "{f:?}"
+        );
+    }
+
     proptest! {
         #[test]
         fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = snmp_strings(&bytes);
             let _ = ntp_stratum(&bytes);
+            let _ = dns_version_text(&bytes);
+            let mut dns = vec![0x12, 0x34, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+            dns.extend_from_slice(&bytes);
+            let _ = dns_version_text(&dns);
             let mut framed = vec![0x30, 0x82, 0x00, bytes.len() as u8];
             framed.extend_from_slice(&bytes);
             let _ = snmp_strings(&framed);
