@@ -70,6 +70,28 @@ pub fn tcp_ports(config: &ScanConfig) -> Vec<u16> {
         .collect()
 }
 
+/// The printer ports (9100-9107) a scan's port list names but may not send data to: a SYN
+/// sweep may still learn that they are open (a SYN carries no data and the handshake is never
+/// completed), so the device can be typed as a printer. Empty with `probe_printer_ports` (they
+/// are in [`tcp_ports`] then) and for ports the configuration excludes.
+pub fn printer_ports_to_sweep(config: &ScanConfig) -> Vec<u16> {
+    if config.probe_printer_ports {
+        return Vec::new();
+    }
+    let named: Vec<u16> = match &config.ports {
+        PortSpec::Top(n) => ranked_tcp()
+            .iter()
+            .take(usize::from(*n))
+            .map(|(p, _)| *p)
+            .collect(),
+        other => other.explicit_ports().unwrap_or_default(),
+    };
+    named
+        .into_iter()
+        .filter(|p| crate::config::PRINTER_PORTS.contains(p) && !config.exclude_ports.contains(p))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +144,16 @@ mod tests {
             ..ScanConfig::default()
         };
         assert_eq!(tcp_ports(&c).len(), 99);
+        assert_eq!(printer_ports_to_sweep(&c), vec![9100]);
+        let asked = ScanConfig {
+            probe_printer_ports: true,
+            ..c.clone()
+        };
+        assert!(printer_ports_to_sweep(&asked).is_empty());
+        let excluded = ScanConfig {
+            exclude_ports: vec![9100],
+            ..c
+        };
+        assert!(printer_ports_to_sweep(&excluded).is_empty());
     }
 }

@@ -24,12 +24,13 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use scanopy_core::{
-    Fact, PortFact, PortState, ScanContext, ScanError, Scanner, ScannerKind, Scope, Transport,
+    Confidence, Fact, PortFact, PortState, ScanContext, ScanError, Scanner, ScannerKind, Scope,
+    Transport,
 };
 use tokio::io::AsyncWriteExt;
 
 use crate::catalogue::{Catalogue, http_facts};
-use crate::ports::tcp_ports;
+use crate::ports::{printer_ports_to_sweep, tcp_ports};
 use crate::probe::{Connect, ReadEnd, Received, connect, connect_adaptive, printable, read_some};
 use crate::recognise::Seen;
 use crate::tls::{Handshake, TLS_PORTS, common_name, handshake, looks_like_tls};
@@ -246,9 +247,24 @@ impl TcpScanner {
                 .clamp(Duration::from_millis(20), host.initial.max(MIN_TIMEOUT)),
             None => host.timeout(),
         };
-        let swept = crate::syn::sweep(ctx, v4, ports, wait).await.ok()?;
+        // Printer ports are swept (a SYN carries no data) but never connected to.
+        let printers = printer_ports_to_sweep(ctx.config());
+        let all: Vec<u16> = ports.iter().chain(&printers).copied().collect();
+        let mut swept = crate::syn::sweep(ctx, v4, &all, wait).await.ok()?;
         if let Some(s) = swept.slowest {
             host.record_rtt(s);
+        }
+        let (printer_open, open): (Vec<u16>, Vec<u16>) =
+            swept.open.iter().partition(|p| printers.contains(p));
+        swept.open = open;
+        for port in printer_open {
+            let mut f = PortFact::state(port, Transport::Tcp, PortState::Open);
+            f.name = Some("jetdirect".into());
+            f.confidence = Confidence::Low;
+            f.evidence = "open to a SYN; printer ports are never sent data \
+                          (--probe-printer-ports to identify)"
+                .into();
+            ctx.observe(host.ip, Fact::Port(f)).await;
         }
         let mut running = FuturesUnordered::new();
         let mut next = swept.open.iter().copied();

@@ -26,7 +26,16 @@ fn scan(
 ) -> (Vec<Device>, Vec<String>) {
     let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
     let ports = ports.to_owned();
-    in_scanner_ns(move || async move {
+    in_scanner_ns(move || run_scan(targets, ports, scanners))
+}
+
+/// A scan run where the caller is (inside the scanner's namespace, for the test LAN).
+async fn run_scan(
+    targets: Vec<String>,
+    ports: String,
+    scanners: Vec<Box<dyn Scanner>>,
+) -> (Vec<Device>, Vec<String>) {
+    {
         let spec = TargetSpec::new(&targets, &[] as &[&str]).unwrap();
         let set = spec.build(&BTreeMap::new(), &[], false).unwrap();
         let config = ScanConfig {
@@ -56,7 +65,7 @@ fn scan(
             }
         }
         (inv.devices(), summary.warnings)
-    })
+    }
 }
 
 fn device(devices: &[Device], ip: IpAddr) -> &Device {
@@ -627,4 +636,46 @@ fn testlan_default_ports_find_redis_and_mqtt() {
     };
     assert_eq!(named(WEB.addr(), 6379).as_deref(), Some("redis"));
     assert_eq!(named(SVC.addr(), 1883).as_deref(), Some("mqtt"));
+}
+
+/// A SYN sweep finds an open printer port without completing a connection (nothing a printer
+/// could print reaches it): the port is `jetdirect`, the device a printer.
+#[test]
+fn testlan_a_syn_sweep_finds_a_printer_port_without_connecting() {
+    if !require("testlan_a_syn_sweep_finds_a_printer_port_without_connecting") {
+        return;
+    }
+    let (devices, accepted) = in_scanner_ns(|| async {
+        let l = tokio::net::TcpListener::bind("10.77.0.2:9100")
+            .await
+            .unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let accepting = tokio::spawn(async move {
+            while l.accept().await.is_ok() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let tcp = TcpScanner::new(
+            scanopy_scanners::catalogue::Catalogue::builtin(),
+            scanopy_scanners::TcpSettings {
+                syn: true,
+                ..Default::default()
+            },
+        );
+        let (devices, _) = run_scan(
+            vec!["10.77.0.2".into()],
+            "22,9100".into(),
+            vec![Box::new(tcp)],
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        accepting.abort();
+        (devices, accepted.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    assert_eq!(accepted, 0, "a connection reached the printer port");
+    let me = device(&devices, "10.77.0.2".parse().unwrap());
+    let jd = me.services.iter().find(|s| s.port == 9100);
+    assert_eq!(jd.map(|s| s.name.as_str()), Some("jetdirect"), "{me:#?}");
+    assert_eq!(me.device_type, scanopy_core::DeviceType::Printer, "{me:#?}");
 }
