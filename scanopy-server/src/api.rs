@@ -11,17 +11,17 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use scanopy_core::{PortSpec, ScanConfig, Target, TargetSpec, Topology};
 use scanopy_store::{
-    CredentialKind, DeviceEdit, DeviceFilter, NewCredential, NewScanRun, NewSchedule, Role,
-    StoredDevice,
+    Credential, CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter, Event, NewCredential,
+    NewScanRun, NewSchedule, Role, StoredDevice, Webhook,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::{Admin, Caller};
-use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::state::AppState;
+use crate::auth::{Admin, Caller, Whoami};
+use crate::error::{AdminErrors, ApiError, ApiJson, ApiResult, CallerErrors, ErrorBody};
+use crate::schema;
+use crate::state::{AppState, ScanUpdate};
 
 /// The scanners a scan may name: those a daemon runs (a name it does not know would fail the
 /// job on the daemon, so it is refused here).
@@ -41,10 +41,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A list page.
-#[derive(Debug, Serialize)]
+/// A list page: `{"items": […], "next_cursor": "…" | null}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Items<T> {
+    /// The items.
     items: Vec<T>,
+    /// Where the next page starts; `null` on the last page.
     next_cursor: Option<String>,
 }
 
@@ -82,18 +84,35 @@ fn parse_uuid(field: &str, v: &str) -> ApiResult<Uuid> {
 // ---- status, me, health ----------------------------------------------------------------
 
 /// `GET /health`: the database answers or not (503).
-#[utoipa::path(get, path = "/api/v1/health", tag = "server",
-    responses((status = 200, description = "up"), (status = 503, description = "the database is down")))]
+#[utoipa::path(get, path = "/health", tag = "server",
+    responses((status = 200, description = "up", body = Health),
+              (status = 503, description = "the database is down", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Ok(()) => axum::Json(Health {
+            status: "ok",
+            database: "ok",
+        })
+        .into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
-            axum::Json(json!({"status": "degraded", "database": "unavailable"})),
+            axum::Json(Health {
+                status: "degraded",
+                database: "unavailable",
+            }),
         )
             .into_response(),
     }
+}
+
+/// The answer of `GET /health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    pub status: &'static str,
+    /// `ok` or `unavailable`.
+    pub database: &'static str,
 }
 
 /// A scanner a scan may name (`GET /scanners`).
@@ -112,8 +131,8 @@ pub struct ScannerInfo {
 }
 
 /// `GET /scanners`: the scanners a scan may name, in the order a daemon runs them.
-#[utoipa::path(get, path = "/api/v1/scanners", tag = "scans",
-    responses((status = 200, description = "the scanners", body = [ScannerInfo])))]
+#[utoipa::path(get, path = "/scanners", tag = "scans",
+    responses((status = 200, description = "the scanners", body = [ScannerInfo]), CallerErrors))]
 pub async fn scanners(_: Caller) -> axum::Json<Vec<ScannerInfo>> {
     axum::Json(
         registry::SCANNERS
@@ -139,14 +158,19 @@ pub async fn scanners(_: Caller) -> axum::Json<Vec<ScannerInfo>> {
 }
 
 /// `GET /me`.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, description = "the caller")))]
-pub async fn me(caller: Caller) -> axum::Json<Value> {
-    axum::Json(json!({"username": caller.username, "role": caller.role}))
+#[utoipa::path(get, path = "/me", tag = "auth",
+    responses((status = 200, description = "the caller", body = Whoami), CallerErrors))]
+pub async fn me(caller: Caller) -> axum::Json<Whoami> {
+    axum::Json(Whoami {
+        username: caller.username,
+        role: caller.role,
+    })
 }
 
 /// `GET /status`: counts, the local daemon and warnings, for the dashboard.
-#[utoipa::path(get, path = "/api/v1/status", tag = "server", responses((status = 200, description = "status")))]
-pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum::Json<Value>> {
+#[utoipa::path(get, path = "/status", tag = "server",
+    responses((status = 200, description = "status", body = Status), CallerErrors))]
+pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum::Json<Status>> {
     let counts = state.store.counts().await?;
     let local = state
         .local
@@ -157,20 +181,62 @@ pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum
         .as_ref()
         .map(|l| l.warnings.clone())
         .unwrap_or_default();
-    Ok(axum::Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "devices": counts.devices,
-        "devices_offline": counts.devices_offline,
-        "services": counts.services,
-        "networks": counts.networks,
-        "server_public_key": crate::push::public_key_base64(&state.signing_key),
-        "local_daemon": local.map(|l| json!({
-            "enabled": true, "id": l.id, "raw_sockets": l.raw_sockets, "docker": l.docker,
-            "subnets": l.subnets,
-        })),
-        "warnings": warnings,
-        "uptime_seconds": state.started.elapsed().as_secs(),
-    })))
+    Ok(axum::Json(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        devices: counts.devices,
+        devices_offline: counts.devices_offline,
+        services: counts.services,
+        networks: counts.networks,
+        server_public_key: crate::push::public_key_base64(&state.signing_key),
+        local_daemon: local.map(|l| LocalDaemonStatus {
+            enabled: true,
+            id: l.id,
+            raw_sockets: l.raw_sockets,
+            docker: l.docker,
+            subnets: l.subnets,
+        }),
+        warnings,
+        uptime_seconds: state.started.elapsed().as_secs(),
+    }))
+}
+
+/// The answer of `GET /status`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Status {
+    /// The server's version.
+    pub version: &'static str,
+    /// Devices in the inventory.
+    pub devices: i64,
+    /// Of which offline.
+    pub devices_offline: i64,
+    /// Services.
+    pub services: i64,
+    /// Networks.
+    pub networks: i64,
+    /// The server's Ed25519 public key (base64), which push daemons check calls against.
+    pub server_public_key: String,
+    /// The in-process daemon; `null` when the server runs without one.
+    pub local_daemon: Option<LocalDaemonStatus>,
+    /// What the local daemon does instead of what it cannot.
+    pub warnings: Vec<String>,
+    /// Seconds since the server started.
+    pub uptime_seconds: u64,
+}
+
+/// The local daemon, as `GET /status` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LocalDaemonStatus {
+    /// Always `true` (the field is `null` without a local daemon).
+    pub enabled: bool,
+    /// Its daemon record.
+    pub id: Option<Uuid>,
+    /// It may open raw sockets.
+    pub raw_sockets: bool,
+    /// A Docker engine answers it.
+    pub docker: bool,
+    /// The subnets it documents (CIDR).
+    #[schema(value_type = Vec<String>)]
+    pub subnets: Vec<IpNet>,
 }
 
 // ---- devices and services --------------------------------------------------------------
@@ -230,8 +296,9 @@ fn device_filter(q: &DeviceQuery) -> ApiResult<DeviceFilter> {
 }
 
 /// `GET /devices`.
-#[utoipa::path(get, path = "/api/v1/devices", tag = "inventory", params(DeviceQuery),
-    responses((status = 200, description = "a page of devices")))]
+#[utoipa::path(get, path = "/devices", tag = "inventory", params(DeviceQuery),
+    responses((status = 200, description = "a page of devices", body = Items<schema::StoredDevice>),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
 pub async fn devices(
     State(state): State<AppState>,
     _c: Caller,
@@ -279,24 +346,35 @@ where
 }
 
 /// `GET /devices/{id}`: with its history.
-#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "inventory",
+#[utoipa::path(get, path = "/devices/{id}", tag = "inventory",
     params(("id" = Uuid, Path, description = "device id")),
-    responses((status = 200, description = "the device"), (status = 404, description = "unknown")))]
+    responses((status = 200, description = "the device", body = DeviceDetail),
+              (status = 404, description = "unknown", body = ErrorBody), CallerErrors))]
 pub async fn device(
     State(state): State<AppState>,
     _c: Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<DeviceDetail>> {
     let id = parse_id(&id, "device")?;
-    let d = state
+    let device = state
         .store
         .device(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("device {id}")))?;
     let history = state.store.device_events(id, 100).await?;
-    let mut v = serde_json::to_value(&d).map_err(|_| ApiError::bad_request("device"))?;
-    v["history"] = serde_json::to_value(history).unwrap_or_default();
-    Ok(axum::Json(v))
+    Ok(axum::Json(DeviceDetail { device, history }))
+}
+
+/// A device with its history (`GET /devices/{id}`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceDetail {
+    /// The device.
+    #[serde(flatten)]
+    #[schema(value_type = schema::StoredDevice)]
+    pub device: StoredDevice,
+    /// Its last 100 events, newest first.
+    #[schema(value_type = Vec<schema::Event>)]
+    pub history: Vec<Event>,
 }
 
 fn parse_id(id: &str, what: &str) -> ApiResult<Uuid> {
@@ -330,9 +408,11 @@ pub struct DevicePatch {
 }
 
 /// `PATCH /devices/{id}`.
-#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "inventory", request_body = DevicePatch,
+#[utoipa::path(patch, path = "/devices/{id}", tag = "inventory", request_body = DevicePatch,
     params(("id" = Uuid, Path, description = "device id")),
-    responses((status = 200, description = "the device"), (status = 404, description = "unknown"), (status = 422, description = "a wrong field")))]
+    responses((status = 200, description = "the device", body = schema::StoredDevice),
+              (status = 404, description = "unknown", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn patch_device(
     State(state): State<AppState>,
     _a: Admin,
@@ -374,9 +454,9 @@ pub async fn patch_device(
 }
 
 /// `DELETE /devices/{id}`: it stays deleted unless seen again.
-#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "inventory",
+#[utoipa::path(delete, path = "/devices/{id}", tag = "inventory",
     params(("id" = Uuid, Path, description = "device id")),
-    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn delete_device(
     State(state): State<AppState>,
     _a: Admin,
@@ -389,8 +469,9 @@ pub async fn delete_device(
 }
 
 /// `GET /services`.
-#[utoipa::path(get, path = "/api/v1/services", tag = "inventory", params(DeviceQuery),
-    responses((status = 200, description = "services with their devices")))]
+#[utoipa::path(get, path = "/services", tag = "inventory", params(DeviceQuery),
+    responses((status = 200, description = "services with their devices", body = Items<schema::ServiceRow>),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
 pub async fn services(
     State(state): State<AppState>,
     _c: Caller,
@@ -407,7 +488,8 @@ pub async fn services(
 // ---- networks and topology -------------------------------------------------------------
 
 /// `GET /networks`.
-#[utoipa::path(get, path = "/api/v1/networks", tag = "inventory", responses((status = 200, description = "networks")))]
+#[utoipa::path(get, path = "/networks", tag = "inventory",
+    responses((status = 200, description = "networks", body = Items<schema::Network>), CallerErrors))]
 pub async fn networks(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
     Ok(items(state.store.networks().await?).into_response())
 }
@@ -435,8 +517,9 @@ fn parse_cidrs(field: &str, v: &[String]) -> ApiResult<Vec<IpNet>> {
 }
 
 /// `POST /networks`.
-#[utoipa::path(post, path = "/api/v1/networks", tag = "inventory", request_body = NewNetwork,
-    responses((status = 201, description = "created"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/networks", tag = "inventory", request_body = NewNetwork,
+    responses((status = 201, description = "created", body = schema::Network),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_network(
     State(state): State<AppState>,
     _a: Admin,
@@ -462,8 +545,11 @@ pub struct TopologyQuery {
 }
 
 /// `GET /topology`.
-#[utoipa::path(get, path = "/api/v1/topology", tag = "inventory", params(TopologyQuery),
-    responses((status = 200, description = "the map as JSON, DOT, Mermaid or SVG")))]
+#[utoipa::path(get, path = "/topology", tag = "inventory", params(TopologyQuery),
+    responses((status = 200, description = "the map as JSON, DOT, Mermaid or SVG (by `format`)",
+               content((Object = "application/json"), (String = "text/vnd.graphviz"),
+                       (String = "text/plain"), (String = "image/svg+xml"))),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
 pub async fn topology(
     State(state): State<AppState>,
     _c: Caller,
@@ -631,8 +717,9 @@ pub async fn scan_request(state: &AppState, s: &NewScan) -> ApiResult<NewScanRun
 }
 
 /// `POST /scans`: queues a scan for a daemon of the network.
-#[utoipa::path(post, path = "/api/v1/scans", tag = "scans", request_body = NewScan,
-    responses((status = 202, description = "queued"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/scans", tag = "scans", request_body = NewScan,
+    responses((status = 202, description = "queued", body = schema::ScanRun),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_scan(
     State(state): State<AppState>,
     _a: Admin,
@@ -646,7 +733,7 @@ pub async fn create_scan(
     let run = scan_request(&state, &s).await?;
     let queued = state.store.enqueue_scan(run).await?;
     state.metrics.inc("scans_queued");
-    state.tell("scan_queued", json!({"scan_run": queued.id}));
+    state.tell("scan_queued", ScanUpdate::new(queued.id));
     crate::jobs::kick(&state);
     Ok((StatusCode::ACCEPTED, axum::Json(queued)).into_response())
 }
@@ -664,8 +751,9 @@ pub struct ScanQuery {
 }
 
 /// `GET /scans`: newest first.
-#[utoipa::path(get, path = "/api/v1/scans", tag = "scans", params(ScanQuery),
-    responses((status = 200, description = "scan runs")))]
+#[utoipa::path(get, path = "/scans", tag = "scans", params(ScanQuery),
+    responses((status = 200, description = "scan runs", body = Items<schema::ScanRun>),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
 pub async fn scans(
     State(state): State<AppState>,
     _c: Caller,
@@ -685,9 +773,10 @@ pub async fn scans(
 }
 
 /// `GET /scans/{id}`.
-#[utoipa::path(get, path = "/api/v1/scans/{id}", tag = "scans",
+#[utoipa::path(get, path = "/scans/{id}", tag = "scans",
     params(("id" = Uuid, Path, description = "scan run id")),
-    responses((status = 200, description = "the run"), (status = 404, description = "unknown")))]
+    responses((status = 200, description = "the run", body = schema::ScanRun),
+              (status = 404, description = "unknown", body = ErrorBody), CallerErrors))]
 pub async fn scan(
     State(state): State<AppState>,
     _c: Caller,
@@ -703,9 +792,10 @@ pub async fn scan(
 }
 
 /// `POST /scans/{id}/cancel`.
-#[utoipa::path(post, path = "/api/v1/scans/{id}/cancel", tag = "scans",
+#[utoipa::path(post, path = "/scans/{id}/cancel", tag = "scans",
     params(("id" = Uuid, Path, description = "scan run id")),
-    responses((status = 200, description = "cancelled, or asked to stop"), (status = 404, description = "unknown")))]
+    responses((status = 200, description = "cancelled, or asked to stop", body = schema::ScanRun),
+              (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn cancel_scan(
     State(state): State<AppState>,
     _a: Admin,
@@ -715,22 +805,21 @@ pub async fn cancel_scan(
     let run = state.store.cancel_scan(id).await?;
     crate::jobs::cancel_pushed(&state, &run).await;
     crate::jobs::cancel_local(&state, id);
-    state.tell(
-        "scan_progress",
-        json!({"scan_run": id, "status": run.status}),
-    );
+    state.tell("scan_progress", ScanUpdate::status(id, run.status));
     Ok(axum::Json(run).into_response())
 }
 
 /// `GET /schedules`.
-#[utoipa::path(get, path = "/api/v1/schedules", tag = "scans", responses((status = 200, description = "schedules")))]
+#[utoipa::path(get, path = "/schedules", tag = "scans",
+    responses((status = 200, description = "schedules", body = Items<schema::Schedule>), CallerErrors))]
 pub async fn schedules(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
     Ok(items(state.store.schedules().await?).into_response())
 }
 
 /// `POST /schedules`: a recurring scan (`every_minutes`, 60 by default).
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "scans", request_body = NewScan,
-    responses((status = 201, description = "created"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/schedules", tag = "scans", request_body = NewScan,
+    responses((status = 201, description = "created", body = schema::Schedule),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_schedule(
     State(state): State<AppState>,
     _a: Admin,
@@ -756,9 +845,9 @@ pub async fn create_schedule(
 }
 
 /// `DELETE /schedules/{id}`.
-#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "scans",
+#[utoipa::path(delete, path = "/schedules/{id}", tag = "scans",
     params(("id" = Uuid, Path, description = "schedule id")),
-    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn delete_schedule(
     State(state): State<AppState>,
     _a: Admin,
@@ -785,22 +874,24 @@ pub struct EventQuery {
 
 /// `GET /events`: after `cursor` (a sequence number), oldest first; or the newest with
 /// `order=desc`.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
-    responses((status = 200, description = "events")))]
+#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery),
+    responses((status = 200, description = "events", body = EventPage),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
 pub async fn events(
     State(state): State<AppState>,
     _c: Caller,
     ApiQuery(p): ApiQuery<EventQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<axum::Json<EventPage>> {
     match p.order.as_deref() {
         None | Some("asc") => {}
         Some("desc") => {
-            let evs = state.store.recent_events(limit(p.limit)?).await?;
-            let last = evs.first().map_or(0, |e| e.seq);
-            return Ok(
-                axum::Json(json!({"items": evs, "next_cursor": null, "last_seq": last}))
-                    .into_response(),
-            );
+            let items = state.store.recent_events(limit(p.limit)?).await?;
+            let last_seq = items.first().map_or(0, |e| e.seq);
+            return Ok(axum::Json(EventPage {
+                items,
+                next_cursor: None,
+                last_seq,
+            }));
         }
         Some(o) => {
             return Err(ApiError::invalid(format!(
@@ -815,35 +906,82 @@ pub async fn events(
             .map_err(|_| ApiError::invalid(format!("cursor: {c:?} is not a sequence number")))?,
     };
     let n = limit(p.limit)?;
-    let evs = state.store.events(after, n).await?;
-    let next = (evs.len() == n)
-        .then(|| evs.last().map(|e| e.seq.to_string()))
+    let items = state.store.events(after, n).await?;
+    let next_cursor = (items.len() == n)
+        .then(|| items.last().map(|e| e.seq.to_string()))
         .flatten();
-    let last = evs.last().map_or(after, |e| e.seq);
-    Ok(axum::Json(json!({"items": evs, "next_cursor": next, "last_seq": last})).into_response())
+    let last_seq = items.last().map_or(after, |e| e.seq);
+    Ok(axum::Json(EventPage {
+        items,
+        next_cursor,
+        last_seq,
+    }))
+}
+
+/// A page of events (`GET /events`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    /// The events.
+    #[schema(value_type = Vec<schema::Event>)]
+    pub items: Vec<Event>,
+    /// The cursor of the next page; `null` on the last page (and with `order=desc`).
+    pub next_cursor: Option<String>,
+    /// The highest sequence number on this page (the cursor given when the page is empty),
+    /// from which a client follows on.
+    pub last_seq: i64,
 }
 
 // ---- daemons and keys ------------------------------------------------------------------
 
 /// `GET /daemons`.
-#[utoipa::path(get, path = "/api/v1/daemons", tag = "daemons", responses((status = 200, description = "daemons")))]
-pub async fn daemons(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/daemons", tag = "daemons",
+    responses((status = 200, description = "daemons", body = Items<ListedDaemon>), CallerErrors))]
+pub async fn daemons(
+    State(state): State<AppState>,
+    _c: Caller,
+) -> ApiResult<axum::Json<Items<ListedDaemon>>> {
     let now = Utc::now();
-    let list: Vec<Value> = state
+    let list = state
         .store
         .daemons()
         .await?
         .into_iter()
-        .map(|d| {
-            let online = now - d.last_seen < chrono::Duration::seconds(120);
-            let pending = d.push_url_pending();
-            let mut v = serde_json::to_value(&d).unwrap_or_default();
-            v["online"] = json!(online);
-            v["push_url_pending"] = json!(pending);
-            v
+        .map(|d| ListedDaemon {
+            online: now - d.last_seen < chrono::Duration::seconds(120),
+            daemon: DaemonView::from(d),
         })
         .collect();
-    Ok(items(list).into_response())
+    Ok(items(list))
+}
+
+/// A daemon with whether its announced push URL waits for an admin.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DaemonView {
+    /// The daemon.
+    #[serde(flatten)]
+    #[schema(value_type = schema::Daemon)]
+    pub daemon: Daemon,
+    /// A push daemon announces a URL no admin approved (none yet, or another).
+    pub push_url_pending: bool,
+}
+
+impl From<Daemon> for DaemonView {
+    fn from(daemon: Daemon) -> Self {
+        DaemonView {
+            push_url_pending: daemon.push_url_pending(),
+            daemon,
+        }
+    }
+}
+
+/// A daemon as `GET /daemons` lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListedDaemon {
+    /// The daemon.
+    #[serde(flatten)]
+    pub daemon: DaemonView,
+    /// Heard from in the last two minutes.
+    pub online: bool,
 }
 
 /// The URL the server calls a push daemon at, as an admin sets it.
@@ -860,19 +998,18 @@ pub struct PushUrl {
 /// daemon at (admin only). What a daemon announces is only shown (`announced_url`,
 /// `push_url_pending`); it is never called until an admin puts it here, and a later
 /// announcement changes nothing here.
-#[utoipa::path(put, path = "/api/v1/daemons/{id}/push-url", tag = "daemons",
+#[utoipa::path(put, path = "/daemons/{id}/push-url", tag = "daemons",
     params(("id" = Uuid, Path, description = "daemon id")),
     request_body = PushUrl,
-    responses((status = 200, description = "the daemon, with approved_url"),
-              (status = 403, description = "not an admin"),
-              (status = 404, description = "unknown daemon"),
-              (status = 422, description = "not an acceptable URL")))]
+    responses((status = 200, description = "the daemon, with approved_url", body = DaemonView),
+              (status = 404, description = "unknown daemon", body = ErrorBody),
+              (status = 422, description = "not an acceptable URL", body = ErrorBody), AdminErrors))]
 pub async fn set_push_url(
     State(state): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PushUrl>,
-) -> ApiResult<Response> {
+) -> ApiResult<axum::Json<DaemonView>> {
     let id = parse_id(&id, "daemon")?;
     let url = match body.url.as_deref() {
         Some(u) => Some(crate::push::check_push_url(u).map_err(ApiError::invalid)?),
@@ -880,10 +1017,7 @@ pub async fn set_push_url(
     };
     let d = state.store.set_daemon_push_url(id, url.as_deref()).await?;
     tracing::info!(daemon = %d.id, name = %d.name, by = %caller.username, url = ?d.approved_url, "push URL set");
-    let pending = d.push_url_pending();
-    let mut v = serde_json::to_value(&d).unwrap_or_default();
-    v["push_url_pending"] = json!(pending);
-    Ok(axum::Json(v).into_response())
+    Ok(axum::Json(DaemonView::from(d)))
 }
 
 /// A daemon key or API token to make.
@@ -901,19 +1035,21 @@ pub struct NewKey {
 }
 
 /// `GET /daemons/keys`.
-#[utoipa::path(get, path = "/api/v1/daemons/keys", tag = "daemons", responses((status = 200, description = "daemon keys, without secrets")))]
+#[utoipa::path(get, path = "/daemons/keys", tag = "daemons",
+    responses((status = 200, description = "daemon keys, without secrets", body = Items<schema::Credential>), AdminErrors))]
 pub async fn daemon_keys(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
     Ok(items(state.store.credentials(CredentialKind::DaemonKey).await?).into_response())
 }
 
 /// `POST /daemons/keys`: the key is in the answer, once.
-#[utoipa::path(post, path = "/api/v1/daemons/keys", tag = "daemons", request_body = NewKey,
-    responses((status = 201, description = "the key, shown once"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/daemons/keys", tag = "daemons", request_body = NewKey,
+    responses((status = 201, description = "the key, shown once", body = CreatedKey),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_daemon_key(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiJson(k): ApiJson<NewKey>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<CreatedKey>)> {
     let Some(network) = k.network else {
         return Err(ApiError::invalid(
             "network: a daemon key is scoped to a network",
@@ -934,15 +1070,13 @@ pub async fn create_daemon_key(
         })
         .await?;
     tracing::info!(key = %cred.id, by = %caller.username, "daemon key created");
-    let mut v = serde_json::to_value(&cred).unwrap_or_default();
-    v["key"] = json!(key);
-    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+    Ok((StatusCode::CREATED, axum::Json(CreatedKey { cred, key })))
 }
 
 /// `DELETE /daemons/keys/{id}`.
-#[utoipa::path(delete, path = "/api/v1/daemons/keys/{id}", tag = "daemons",
+#[utoipa::path(delete, path = "/daemons/keys/{id}", tag = "daemons",
     params(("id" = Uuid, Path, description = "key id")),
-    responses((status = 204, description = "revoked"), (status = 404, description = "unknown")))]
+    responses((status = 204, description = "revoked"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn revoke_daemon_key(
     State(state): State<AppState>,
     _a: Admin,
@@ -957,19 +1091,21 @@ pub async fn revoke_daemon_key(
 }
 
 /// `GET /tokens`.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", responses((status = 200, description = "API tokens, without secrets")))]
+#[utoipa::path(get, path = "/tokens", tag = "auth",
+    responses((status = 200, description = "API tokens, without secrets", body = Items<schema::Credential>), AdminErrors))]
 pub async fn tokens(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
     Ok(items(state.store.credentials(CredentialKind::ApiToken).await?).into_response())
 }
 
 /// `POST /tokens`: the token is in the answer, once.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewKey,
-    responses((status = 201, description = "the token, shown once"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewKey,
+    responses((status = 201, description = "the token, shown once", body = CreatedToken),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_token(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ApiJson(k): ApiJson<NewKey>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     let role = match k.role.as_deref() {
         None | Some("read") => Role::Read,
         Some("admin") => Role::Admin,
@@ -996,15 +1132,38 @@ pub async fn create_token(
         })
         .await?;
     tracing::info!(token = %cred.id, by = %caller.username, "API token created");
-    let mut v = serde_json::to_value(&cred).unwrap_or_default();
-    v["token"] = json!(token);
-    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedToken { cred, token }),
+    ))
+}
+
+/// A daemon key just made: the key is in this answer only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedKey {
+    /// The key's record.
+    #[serde(flatten)]
+    #[schema(value_type = schema::Credential)]
+    pub cred: Credential,
+    /// The key, for `scanopy-daemon run --key`.
+    pub key: String,
+}
+
+/// An API token just made: the token is in this answer only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// The token's record.
+    #[serde(flatten)]
+    #[schema(value_type = schema::Credential)]
+    pub cred: Credential,
+    /// The token, for `Authorization: Bearer`.
+    pub token: String,
 }
 
 /// `DELETE /tokens/{id}`.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth",
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "auth",
     params(("id" = Uuid, Path, description = "token id")),
-    responses((status = 204, description = "revoked"), (status = 404, description = "unknown")))]
+    responses((status = 204, description = "revoked"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     _a: Admin,
@@ -1032,26 +1191,52 @@ pub struct NewWebhook {
 }
 
 /// `GET /webhooks`.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "events", responses((status = 200, description = "webhooks with their last deliveries")))]
-pub async fn webhooks(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/webhooks", tag = "events",
+    responses((status = 200, description = "webhooks with their last deliveries", body = Items<ListedWebhook>), AdminErrors))]
+pub async fn webhooks(
+    State(state): State<AppState>,
+    _a: Admin,
+) -> ApiResult<axum::Json<Items<ListedWebhook>>> {
     let mut out = Vec::new();
-    for (h, _) in state.store.webhooks().await? {
-        let deliveries = state.store.deliveries(h.id, 10).await?;
-        let mut v = serde_json::to_value(&h).unwrap_or_default();
-        v["deliveries"] = serde_json::to_value(deliveries).unwrap_or_default();
-        out.push(v);
+    for (hook, _) in state.store.webhooks().await? {
+        let deliveries = state.store.deliveries(hook.id, 10).await?;
+        out.push(ListedWebhook { hook, deliveries });
     }
-    Ok(items(out).into_response())
+    Ok(items(out))
+}
+
+/// A webhook with its last deliveries (`GET /webhooks`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListedWebhook {
+    /// The webhook.
+    #[serde(flatten)]
+    #[schema(value_type = schema::Webhook)]
+    pub hook: Webhook,
+    /// Its last 10 deliveries, newest first.
+    #[schema(value_type = Vec<schema::Delivery>)]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A webhook just added: its HMAC key is in this answer only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    #[serde(flatten)]
+    #[schema(value_type = schema::Webhook)]
+    pub hook: Webhook,
+    /// The key of the `X-Scanopy-Signature` HMAC.
+    pub secret: String,
 }
 
 /// `POST /webhooks`: the secret is in the answer, once.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "events", request_body = NewWebhook,
-    responses((status = 201, description = "created; the HMAC key shown once"), (status = 422, description = "a wrong field")))]
+#[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook,
+    responses((status = 201, description = "created; the HMAC key shown once", body = CreatedWebhook),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
 pub async fn create_webhook(
     State(state): State<AppState>,
     _a: Admin,
     ApiJson(w): ApiJson<NewWebhook>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
     let url = w.url.trim();
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= 2000
@@ -1074,15 +1259,16 @@ pub async fn create_webhook(
         }
     };
     let hook = state.store.create_webhook(url, &secret).await?;
-    let mut v = serde_json::to_value(&hook).unwrap_or_default();
-    v["secret"] = json!(secret);
-    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedWebhook { hook, secret }),
+    ))
 }
 
 /// `DELETE /webhooks/{id}`.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "events",
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "events",
     params(("id" = Uuid, Path, description = "webhook id")),
-    responses((status = 204, description = "deleted"), (status = 404, description = "unknown")))]
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
 pub async fn delete_webhook(
     State(state): State<AppState>,
     _a: Admin,
@@ -1096,7 +1282,9 @@ pub async fn delete_webhook(
 // ---- metrics ---------------------------------------------------------------------------
 
 /// `GET /metrics`: Prometheus text.
-#[utoipa::path(get, path = "/api/v1/metrics", tag = "server", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "server",
+    responses((status = 200, description = "Prometheus text format", body = String,
+               content_type = "text/plain; version=0.0.4"), CallerErrors))]
 pub async fn metrics(State(state): State<AppState>, _c: Caller) -> ApiResult<Response> {
     use std::fmt::Write;
     let counts = state.store.counts().await?;

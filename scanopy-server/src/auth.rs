@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
@@ -17,7 +18,7 @@ use scanopy_store::{Credential, CredentialKind, NewCredential, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
 use crate::signin::{self, Verdict};
 use crate::state::AppState;
 
@@ -164,6 +165,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+/// Who is signed in (`POST /auth/login`, `GET /me`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Whoami {
+    /// The user name.
+    pub username: String,
+    /// `admin` or `read`.
+    #[schema(value_type = String)]
+    pub role: Role,
+}
+
 /// The sign-in form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -180,11 +191,12 @@ pub struct Login {
 /// per user name and address, and past a limit only that address is refused (429); a user
 /// name's failures from every address only slow its sign-ins. Password checks are bounded by
 /// a semaphore; a sign-in that cannot get one in time is answered 503.
-#[utoipa::path(post, path = "/api/v1/auth/login", request_body = Login, tag = "auth",
-    responses((status = 200, description = "signed in; the session cookie is set"),
-              (status = 401, description = "wrong user name or password"),
-              (status = 429, description = "too many failed sign-ins from this address"),
-              (status = 503, description = "too many sign-ins being checked; retry")))]
+#[utoipa::path(post, path = "/auth/login", request_body = Login, tag = "auth",
+    responses((status = 200, description = "signed in; the session cookie is set", body = Whoami),
+              (status = 401, description = "wrong user name or password", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody),
+              (status = 429, description = "too many failed sign-ins from this address", body = ErrorBody),
+              (status = 503, description = "too many sign-ins being checked; retry", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Peer(peer): Peer,
@@ -266,8 +278,11 @@ pub async fn login(
         SESSION_DAYS * 86_400,
         if state.secure_cookies { "; Secure" } else { "" }
     );
-    let mut r = axum::Json(serde_json::json!({"username": user.username, "role": user.role}))
-        .into_response();
+    let mut r = axum::Json(Whoami {
+        username: user.username,
+        role: user.role,
+    })
+    .into_response();
     r.headers_mut().insert(
         SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(|_| ApiError::bad_request("bad cookie"))?,
@@ -276,7 +291,7 @@ pub async fn login(
 }
 
 /// Signs out: ends the session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 204, description = "signed out")))]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(s) = cookie(&headers, SESSION_COOKIE)
@@ -321,7 +336,7 @@ pub async fn bootstrap_admin(state: &AppState, given: Option<String>) -> anyhow:
         .store
         .create_user("admin", &password, Role::Admin)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot create the admin account: {e}"))?;
+        .context("cannot create the admin account")?;
     if generated {
         // On the console only, once: not through the logger, whose output may be collected.
         eprintln!(

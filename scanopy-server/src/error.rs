@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use scanopy_store::StoreError;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// An error answer.
@@ -63,9 +64,57 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for programs and for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code for programs (`not_found`, `invalid`, `unauthorized`, `conflict`, …).
+    pub code: &'static str,
+    /// Words for people.
+    pub message: String,
+}
+
+/// The errors of a route any caller with a credential may use.
+#[derive(utoipa::IntoResponses)]
+pub enum CallerErrors {
+    /// No valid session cookie, API token or daemon key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+}
+
+/// The errors of an admin's route.
+#[derive(utoipa::IntoResponses)]
+pub enum AdminErrors {
+    /// No valid session cookie or API token.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The caller is not an admin.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         let mut r = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(

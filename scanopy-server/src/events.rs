@@ -67,8 +67,12 @@ pub const CREDENTIAL_CHECK: Duration = Duration::from_secs(2);
 /// `GET /events/stream`: server-sent events, one per stored event (`event:` its kind, `id:`
 /// its sequence number) and `scan_progress` while scans run. The stream ends within
 /// [`CREDENTIAL_CHECK`] of its session or API token being revoked or expiring.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
-    responses((status = 200, description = "text/event-stream; ends when the credential is revoked or expires")))]
+#[utoipa::path(get, path = "/events/stream", tag = "events",
+    responses((status = 200, description = "server-sent events; ends when the credential is revoked or expires. \
+                Each `data:` is a stored event (`Event`) or, for `scan_queued` and `scan_progress`, a `ScanUpdate`",
+               content((String = "text/event-stream"))),
+              (status = 401, description = "no valid session cookie or API token", body = crate::error::ErrorBody)),
+    )]
 pub async fn stream(
     State(state): State<AppState>,
     _c: Caller,

@@ -15,12 +15,12 @@ use scanopy_core::protocol::{
     RegisterResponse, ResultsBatch,
 };
 use scanopy_store::{Daemon, JobBatch, NewDaemon, RunStatus, ScanRun, StoreError};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::DaemonCaller;
-use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::state::AppState;
+use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::schema;
+use crate::state::{AppState, ScanUpdate};
 
 /// How long a claim lasts without a results or progress call.
 pub const LEASE: Duration = Duration::from_secs(90);
@@ -60,10 +60,12 @@ async fn daemon_of(state: &AppState, key: &scanopy_store::Credential) -> ApiResu
 }
 
 /// `POST /daemon/register` (and `/daemon/heartbeat`).
-#[utoipa::path(post, path = "/api/v1/daemon/register", tag = "daemon protocol",
+#[utoipa::path(post, path = "/register", tag = "daemon protocol",
     request_body(content = serde_json::Value, description = "RegisterRequest: {name, capabilities}"),
-    responses((status = 200, description = "RegisterResponse: {daemon_id, network_id, poll_interval_ms}"),
-              (status = 401, description = "unknown or revoked key")))]
+    responses((status = 200, description = "registered", body = schema::RegisterResponse),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 403, description = "the key is not scoped to a network", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
@@ -127,8 +129,10 @@ const MAX_ANNOUNCED_URL: usize = 2048;
 const MAX_ANNOUNCED_SUBNETS: usize = 1024;
 
 /// `POST /daemon/poll`: a job, or none.
-#[utoipa::path(post, path = "/api/v1/daemon/poll", tag = "daemon protocol",
-    responses((status = 200, description = "PollResponse: {job: Job | null}"), (status = 409, description = "not registered")))]
+#[utoipa::path(post, path = "/poll", tag = "daemon protocol",
+    responses((status = 200, description = "a job, or `null`", body = schema::PollResponse),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 409, description = "not registered", body = ErrorBody)))]
 pub async fn poll(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
@@ -140,7 +144,7 @@ pub async fn poll(
         tracing::info!(job = %j.id, daemon = %d.name, "job claimed");
         state.tell(
             "scan_progress",
-            json!({"scan_run": j.id, "status": "running"}),
+            ScanUpdate::status(j.id, RunStatus::Running),
         );
     }
     Ok(axum::Json(PollResponse {
@@ -182,7 +186,7 @@ pub async fn apply_results(
             daemon,
             batch: batch.batch_id,
             observations: &batch.observations,
-            limits: state.run_limits(),
+            limits: state.run_limits,
         })
         .await;
     let report = match report {
@@ -217,10 +221,7 @@ fn refused_batch(state: &AppState, run: Uuid, e: StoreError) -> ApiError {
         if *code == "run_limit" {
             state.cache.invalidate();
             state.metrics.inc("scans_failed");
-            state.tell(
-                "scan_progress",
-                json!({"scan_run": run, "status": "failed"}),
-            );
+            state.tell("scan_progress", ScanUpdate::status(run, RunStatus::Failed));
             kick_events(state);
         }
     }
@@ -257,7 +258,7 @@ pub async fn record_progress(
     p: ProgressSnapshot,
 ) -> ApiResult<JobAck> {
     let cancel = renew(state, daemon, run, Some(p)).await?;
-    state.tell("scan_progress", json!({"scan_run": run, "progress": p}));
+    state.tell("scan_progress", ScanUpdate::progress(run, p));
     Ok(JobAck {
         applied: true,
         cancel,
@@ -341,13 +342,15 @@ pub async fn finish_job(
 }
 
 fn kick_events(state: &AppState) {
-    state.tell("changed", json!({}));
+    state.tell("changed", serde_json::Map::new());
 }
 
 /// `POST /daemon/heartbeat`: like register.
-#[utoipa::path(post, path = "/api/v1/daemon/heartbeat", tag = "daemon protocol",
+#[utoipa::path(post, path = "/heartbeat", tag = "daemon protocol",
     request_body(content = serde_json::Value, description = "RegisterRequest"),
-    responses((status = 200, description = "RegisterResponse")))]
+    responses((status = 200, description = "registered", body = schema::RegisterResponse),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody)))]
 pub async fn heartbeat(
     state: State<AppState>,
     key: DaemonCaller,
@@ -357,13 +360,14 @@ pub async fn heartbeat(
 }
 
 /// `POST /daemon/jobs/{id}/results`.
-#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/results", tag = "daemon protocol",
+#[utoipa::path(post, path = "/jobs/{id}/results", tag = "daemon protocol",
     params(("id" = Uuid, Path, description = "job id")),
     request_body(content = serde_json::Value, description = "ResultsBatch: {batch_id, observations}"),
-    responses((status = 200, description = "JobAck: {applied, cancel}"),
-              (status = 409, description = "refused, nothing applied: `not_registered` (register, then retry), `job_not_held` (another daemon holds the job, or none), `job_not_running` (it ended), `run_limit` (over the run's cap of devices or observations; the run ended failed)"),
-              (status = 413, description = "more than 20,000 observations; recorded on the run, which then ends failed"),
-              (status = 422, description = "a wrong field; recorded on the run, which then ends failed")))]
+    responses((status = 200, description = "applied now, or before", body = schema::JobAck),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 409, description = "refused, nothing applied: `not_registered` (register, then retry), `job_not_held` (another daemon holds the job, or none), `job_not_running` (it ended), `run_limit` (over the run's cap of devices or observations; the run ended failed)", body = ErrorBody),
+              (status = 413, description = "more than 20,000 observations; recorded on the run, which then ends failed", body = ErrorBody),
+              (status = 422, description = "a wrong field; recorded on the run, which then ends failed", body = ErrorBody)))]
 pub async fn results(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
@@ -383,10 +387,12 @@ pub async fn results(
 }
 
 /// `POST /daemon/jobs/{id}/progress`.
-#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/progress", tag = "daemon protocol",
+#[utoipa::path(post, path = "/jobs/{id}/progress", tag = "daemon protocol",
     params(("id" = Uuid, Path, description = "job id")),
     request_body(content = serde_json::Value, description = "ProgressSnapshot"),
-    responses((status = 200, description = "JobAck")))]
+    responses((status = 200, description = "the lease renewed", body = schema::JobAck),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 409, description = "not registered, or not this daemon's job", body = ErrorBody)))]
 pub async fn progress(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
@@ -399,10 +405,12 @@ pub async fn progress(
 }
 
 /// `POST /daemon/jobs/{id}/finish`.
-#[utoipa::path(post, path = "/api/v1/daemon/jobs/{id}/finish", tag = "daemon protocol",
+#[utoipa::path(post, path = "/jobs/{id}/finish", tag = "daemon protocol",
     params(("id" = Uuid, Path, description = "job id")),
     request_body(content = serde_json::Value, description = "FinishRequest: {outcome, error, warnings, progress}"),
-    responses((status = 200, description = "JobAck")))]
+    responses((status = 200, description = "the job ended", body = schema::JobAck),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 409, description = "not registered, or not this daemon's job", body = ErrorBody)))]
 pub async fn finish(
     State(state): State<AppState>,
     DaemonCaller(key): DaemonCaller,
@@ -529,7 +537,7 @@ async fn dispatch_push(state: &AppState) {
                     tracing::info!(job = %job.id, daemon = %d.name, "job pushed");
                     st.tell(
                         "scan_progress",
-                        json!({"scan_run": job.id, "status": "running"}),
+                        ScanUpdate::status(job.id, RunStatus::Running),
                     );
                 }
                 Err(e) => {

@@ -19,6 +19,7 @@ pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod push;
+pub mod schema;
 pub mod signin;
 pub mod state;
 pub mod ui;
@@ -27,17 +28,20 @@ pub mod webhooks;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use scanopy_store::{SqlStore, Store};
 use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use config::ServerConfig;
-pub use state::AppState;
+pub use state::{AppState, StateConfig};
 
 use crate::error::ApiError;
 
@@ -46,28 +50,64 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// The most a daemon results batch may hold.
 pub const RESULTS_LIMIT: usize = 32 << 20;
 
-/// The OpenAPI document, generated from the handlers.
+/// What the OpenAPI document says beyond its paths: title, security schemes. The paths and
+/// their schemas come from [`api_routes`], the one list of the API's routes.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scanopy", description = "Network discovery and documentation: the server's API."),
-    paths(
-        api::health, auth::login, auth::logout, api::me, api::status,
-        api::devices, api::device, api::patch_device, api::delete_device, api::services,
-        api::networks, api::create_network, api::topology,
-        api::create_scan, api::scans, api::scan, api::cancel_scan, api::scanners,
-        api::schedules, api::create_schedule, api::delete_schedule,
-        api::events, events::stream,
-        api::daemons, api::set_push_url, api::daemon_keys, api::create_daemon_key, api::revoke_daemon_key,
-        api::tokens, api::create_token, api::revoke_token,
-        api::webhooks, api::create_webhook, api::delete_webhook,
-        api::metrics,
-        jobs::register, jobs::heartbeat, jobs::poll, jobs::results, jobs::progress, jobs::finish,
-    ),
-    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::PushUrl)),
+    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::PushUrl, state::ScanUpdate, schema::Event)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]
 pub struct ApiDoc;
+
+/// The routes under `/api/v1`, each with its OpenAPI operation (paths relative to `/api/v1`):
+/// the router serves them and the document lists them from this one list.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    let daemon = OpenApiRouter::new()
+        .routes(routes!(jobs::register))
+        .routes(routes!(jobs::heartbeat))
+        .routes(routes!(jobs::poll))
+        .routes(routes!(jobs::results).layer(DefaultBodyLimit::max(RESULTS_LIMIT)))
+        .routes(routes!(jobs::progress))
+        .routes(routes!(jobs::finish));
+    OpenApiRouter::new()
+        .routes(routes!(api::health))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(api::me))
+        .routes(routes!(api::status))
+        .routes(routes!(api::devices))
+        .routes(routes!(api::device, api::patch_device, api::delete_device))
+        .routes(routes!(api::services))
+        .routes(routes!(api::networks, api::create_network))
+        .routes(routes!(api::topology))
+        .routes(routes!(api::scans, api::create_scan))
+        .routes(routes!(api::scanners))
+        .routes(routes!(api::scan))
+        .routes(routes!(api::cancel_scan))
+        .routes(routes!(api::schedules, api::create_schedule))
+        .routes(routes!(api::delete_schedule))
+        .routes(routes!(api::events))
+        .routes(routes!(events::stream))
+        .routes(routes!(api::daemons))
+        .routes(routes!(api::set_push_url))
+        .routes(routes!(api::daemon_keys, api::create_daemon_key))
+        .routes(routes!(api::revoke_daemon_key))
+        .routes(routes!(api::tokens, api::create_token))
+        .routes(routes!(api::revoke_token))
+        .routes(routes!(api::webhooks, api::create_webhook))
+        .routes(routes!(api::delete_webhook))
+        .routes(routes!(api::metrics))
+        .nest("/daemon", daemon)
+}
+
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api_routes())
+        .into_openapi()
+}
 
 struct Security;
 
@@ -89,7 +129,9 @@ impl utoipa::Modify for Security {
 }
 
 async fn openapi() -> impl IntoResponse {
-    axum::Json(ApiDoc::openapi())
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(openapi_document);
+    axum::Json(&*DOCUMENT)
 }
 
 /// Security headers on every answer, and request counts.
@@ -124,54 +166,8 @@ async fn api_not_found() -> ApiError {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let daemon = Router::new()
-        .route("/register", post(jobs::register))
-        .route("/heartbeat", post(jobs::heartbeat))
-        .route("/poll", post(jobs::poll))
-        .route(
-            "/jobs/{id}/results",
-            post(jobs::results).layer(DefaultBodyLimit::max(RESULTS_LIMIT)),
-        )
-        .route("/jobs/{id}/progress", post(jobs::progress))
-        .route("/jobs/{id}/finish", post(jobs::finish));
-    let v1 = Router::new()
-        .route("/health", get(api::health))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/me", get(api::me))
-        .route("/status", get(api::status))
-        .route("/devices", get(api::devices))
-        .route(
-            "/devices/{id}",
-            get(api::device)
-                .patch(api::patch_device)
-                .delete(api::delete_device),
-        )
-        .route("/services", get(api::services))
-        .route("/networks", get(api::networks).post(api::create_network))
-        .route("/topology", get(api::topology))
-        .route("/scans", get(api::scans).post(api::create_scan))
-        .route("/scanners", get(api::scanners))
-        .route("/scans/{id}", get(api::scan))
-        .route("/scans/{id}/cancel", post(api::cancel_scan))
-        .route("/schedules", get(api::schedules).post(api::create_schedule))
-        .route("/schedules/{id}", delete(api::delete_schedule))
-        .route("/events", get(api::events))
-        .route("/events/stream", get(events::stream))
-        .route("/daemons", get(api::daemons))
-        .route("/daemons/{id}/push-url", put(api::set_push_url))
-        .route(
-            "/daemons/keys",
-            get(api::daemon_keys).post(api::create_daemon_key),
-        )
-        .route("/daemons/keys/{id}", delete(api::revoke_daemon_key))
-        .route("/tokens", get(api::tokens).post(api::create_token))
-        .route("/tokens/{id}", delete(api::revoke_token))
-        .route("/webhooks", get(api::webhooks).post(api::create_webhook))
-        .route("/webhooks/{id}", delete(api::delete_webhook))
-        .route("/metrics", get(api::metrics))
+    let v1 = Router::from(api_routes())
         .route("/openapi.json", get(openapi))
-        .nest("/daemon", daemon)
         .fallback(api_not_found);
     Router::new()
         .nest("/api/v1", v1)
@@ -191,9 +187,8 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
             private_data_dir(config)?;
             let db = config.data_dir.join("scanopy.db");
             // Made 0600 (and its -wal and -shm after it); looser ones are tightened, loudly.
-            let tightened = SqlStore::private_files(&db).map_err(|e| {
-                anyhow::anyhow!("cannot make the database {} private: {e}", db.display())
-            })?;
+            let tightened = SqlStore::private_files(&db)
+                .with_context(|| format!("cannot make the database {} private", db.display()))?;
             for (f, old) in tightened {
                 tracing::warn!(
                     path = %f.display(),
@@ -208,9 +203,9 @@ pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>>
 
 /// Creates the data directory with mode 0700, or tightens it to 0700 (with a warning).
 fn private_data_dir(config: &ServerConfig) -> anyhow::Result<()> {
-    scanopy_daemon::files::private_dir(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
+    scanopy_daemon::files::private_dir(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
             config.data_dir.display()
         )
     })
@@ -228,20 +223,22 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
     let instance = push::load_or_create_instance(&config.data_dir)?;
-    let state = AppState::with_sign_in(
+    let state = AppState::build(
         store,
-        key,
-        config.tls_cert.is_some(),
-        signin::SignInConfig {
-            trusted_proxies: config.trusted_proxies.clone(),
-            ..Default::default()
+        StateConfig {
+            signing_key: key,
+            secure_cookies: config.tls_cert.is_some(),
+            sign_in: signin::SignInConfig {
+                trusted_proxies: config.trusted_proxies.clone(),
+                ..Default::default()
+            },
+            instance,
+            run_limits: scanopy_store::RunLimits {
+                max_devices: config.run_max_devices,
+                max_observations: config.run_max_observations,
+            },
         },
-    )
-    .with_instance(instance);
-    *state.run_limits.lock().unwrap_or_else(|p| p.into_inner()) = scanopy_store::RunLimits {
-        max_devices: config.run_max_devices,
-        max_observations: config.run_max_observations,
-    };
+    );
     let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
@@ -273,7 +270,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot load the TLS certificate or key: {e}"))?;
+                .context("cannot load the TLS certificate or key")?;
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
@@ -289,7 +286,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         _ => {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
             eprintln!("scanopy-server: serving http://{}", config.listen);
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use scanopy_core::protocol::{FinishRequest, Job, JobAck, ProgressSnapshot, ResultsBatch};
 use scanopy_core::{PortSpec, ScanConfig, TargetSpec};
@@ -44,7 +45,7 @@ impl JobSink for StoreSink {
         self.on_main(async move {
             jobs::apply_results(&state, daemon, job, &batch)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))
+                .map_err(anyhow::Error::new)
         })
         .await
     }
@@ -54,7 +55,7 @@ impl JobSink for StoreSink {
         self.on_main(async move {
             jobs::record_progress(&state, daemon, job, p)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))
+                .map_err(anyhow::Error::new)
         })
         .await
     }
@@ -64,7 +65,7 @@ impl JobSink for StoreSink {
         self.on_main(async move {
             jobs::finish_job(&state, daemon, job, &f)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))
+                .map_err(anyhow::Error::new)
         })
         .await
     }
@@ -133,10 +134,7 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
         warnings,
     });
 
-    let ports: PortSpec = config
-        .local_ports
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--local-ports: {e}"))?;
+    let ports: PortSpec = config.local_ports.parse().context("--local-ports")?;
     let scan_config = ScanConfig {
         targets: TargetSpec {
             include: subnets.iter().map(|s| s.to_string()).collect(),
@@ -241,7 +239,7 @@ async fn claim_loop(
                 tracing::info!(job = %run.id, "the local daemon starts a scan");
                 state.tell(
                     "scan_progress",
-                    serde_json::json!({"scan_run": run.id, "status": "running"}),
+                    crate::state::ScanUpdate::status(run.id, scanopy_store::RunStatus::Running),
                 );
                 permit.send((
                     Job {

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use ring::signature::Ed25519KeyPair;
 use scanopy_core::protocol::Job;
 use scanopy_daemon::push::PushClient;
@@ -46,7 +47,7 @@ pub fn load_or_create_instance(dir: &Path) -> anyhow::Result<String> {
     let path = dir.join(INSTANCE_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let id = Uuid::parse_str(text.trim())
-            .map_err(|_| anyhow::anyhow!("{} does not hold a UUID", path.display()))?;
+            .with_context(|| format!("{} does not hold a UUID", path.display()))?;
         return Ok(id.to_string());
     }
     let id = Uuid::new_v4().to_string();

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use scanopy_core::protocol::ProgressSnapshot;
-use scanopy_store::Store;
+use scanopy_store::{RunStatus, Store};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -19,6 +19,49 @@ pub struct LiveEvent {
     pub kind: String,
     /// The event as JSON.
     pub data: serde_json::Value,
+}
+
+/// What a `scan_queued` or `scan_progress` live event says: the run, with its new status or
+/// its progress when either changed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScanUpdate {
+    /// The scan run.
+    pub scan_run: Uuid,
+    /// Its new status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<RunStatus>,
+    /// Its progress as last reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schema::ProgressSnapshot>)]
+    pub progress: Option<ProgressSnapshot>,
+}
+
+impl ScanUpdate {
+    /// The run, and nothing more (`scan_queued`).
+    pub fn new(scan_run: Uuid) -> Self {
+        ScanUpdate {
+            scan_run,
+            status: None,
+            progress: None,
+        }
+    }
+
+    /// The run's new status.
+    pub fn status(scan_run: Uuid, status: RunStatus) -> Self {
+        ScanUpdate {
+            status: Some(status),
+            ..Self::new(scan_run)
+        }
+    }
+
+    /// The run's progress.
+    pub fn progress(scan_run: Uuid, progress: ProgressSnapshot) -> Self {
+        ScanUpdate {
+            progress: Some(progress),
+            ..Self::new(scan_run)
+        }
+    }
 }
 
 /// The server's state, cheap to clone.
@@ -74,12 +117,40 @@ pub struct Inner {
     /// Answers of the busiest read routes, until the next write.
     pub cache: crate::cache::ResponseCache,
     /// The most one scan run may take (`--run-max-devices`, `--run-max-observations`).
-    pub run_limits: Mutex<scanopy_store::RunLimits>,
+    pub run_limits: scanopy_store::RunLimits,
     /// Signs and sends the calls to push daemons (none when `signing_key` is not a key).
     pub push: Option<Arc<scanopy_daemon::push::PushClient>>,
     /// This server's instance id (kept in its data directory): its local daemon's record and
     /// its webhook claims are its own, on a database several servers share.
     pub instance: String,
+}
+
+/// What an [`AppState`] is built with: all of it set once, at construction.
+pub struct StateConfig {
+    /// The server's Ed25519 key (PKCS#8), which signs calls to push daemons.
+    pub signing_key: Vec<u8>,
+    /// Cookies carry `Secure` (the server speaks HTTPS).
+    pub secure_cookies: bool,
+    /// Sign-in limits and trusted proxies.
+    pub sign_in: crate::signin::SignInConfig,
+    /// This server's instance id (see [`Inner::instance`]).
+    pub instance: String,
+    /// The caps of a scan run.
+    pub run_limits: scanopy_store::RunLimits,
+}
+
+impl StateConfig {
+    /// Plain HTTP, default sign-in limits and run caps, and a fresh random instance id (a
+    /// server that keeps its id across restarts sets [`StateConfig::instance`]).
+    pub fn new(signing_key: Vec<u8>) -> Self {
+        StateConfig {
+            signing_key,
+            secure_cookies: false,
+            sign_in: Default::default(),
+            instance: Uuid::new_v4().to_string(),
+            run_limits: scanopy_store::RunLimits::default(),
+        }
+    }
 }
 
 impl AppState {
@@ -95,16 +166,28 @@ impl AppState {
         secure_cookies: bool,
         sign_in: crate::signin::SignInConfig,
     ) -> Self {
+        Self::build(
+            store,
+            StateConfig {
+                secure_cookies,
+                sign_in,
+                ..StateConfig::new(signing_key)
+            },
+        )
+    }
+
+    /// A state over `store` built with `config`.
+    pub fn build(store: Arc<dyn Store>, config: StateConfig) -> Self {
         let (live, _) = broadcast::channel(1024);
-        let push = scanopy_daemon::push::PushClient::new(&signing_key)
+        let push = scanopy_daemon::push::PushClient::new(&config.signing_key)
             .ok()
             .map(Arc::new);
         AppState(Arc::new(Inner {
             store,
             live,
-            sign_in: crate::signin::SignIn::new(sign_in),
-            signing_key,
-            secure_cookies,
+            sign_in: crate::signin::SignIn::new(config.sign_in),
+            signing_key: config.signing_key,
+            secure_cookies: config.secure_cookies,
             local: Mutex::new(None),
             progress: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
@@ -112,31 +195,21 @@ impl AppState {
             kick: tokio::sync::Notify::new(),
             local_jobs: Mutex::new(HashMap::new()),
             cache: Default::default(),
-            run_limits: Mutex::new(scanopy_store::RunLimits::default()),
+            run_limits: config.run_limits,
             push,
-            instance: Uuid::new_v4().to_string(),
+            instance: config.instance,
         }))
     }
 
-    /// The same state with this server's instance id (see [`Inner::instance`]); call it before
-    /// cloning the state.
-    pub fn with_instance(self, instance: String) -> Self {
-        match Arc::try_unwrap(self.0) {
-            Ok(mut inner) => {
-                inner.instance = instance;
-                AppState(Arc::new(inner))
-            }
-            Err(shared) => AppState(shared),
-        }
-    }
-
-    /// The caps of a scan run.
-    pub fn run_limits(&self) -> scanopy_store::RunLimits {
-        *self.run_limits.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Sends a live event (nobody listening is fine).
-    pub fn tell(&self, kind: &str, data: serde_json::Value) {
+    pub fn tell(&self, kind: &str, data: impl Serialize) {
+        let data = match serde_json::to_value(data) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(kind, error = %e, "a live event could not be written as JSON");
+                return;
+            }
+        };
         let _ = self.live.send(LiveEvent {
             kind: kind.to_owned(),
             data,

@@ -118,6 +118,13 @@ impl<T> DropOldest<T> {
     }
 }
 
+/// What a webhook receives: `{"kind": "…", "event": …}`.
+#[derive(serde::Serialize)]
+struct Delivered<'a> {
+    kind: &'a str,
+    event: &'a serde_json::Value,
+}
+
 /// One event for one webhook.
 #[derive(Debug)]
 struct Queued {
@@ -155,9 +162,12 @@ pub async fn deliver(state: AppState) {
         if queues.is_empty() {
             continue;
         }
-        let body: Arc<str> = serde_json::json!({"kind": ev.kind, "event": ev.data})
-            .to_string()
-            .into();
+        let body: Arc<str> = serde_json::to_string(&Delivered {
+            kind: &ev.kind,
+            event: &ev.data,
+        })
+        .unwrap_or_default()
+        .into();
         for (hook, queue) in &queues {
             let item = Queued {
                 seq,

@@ -1,112 +1,19 @@
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use scanopy_server::{AppState, app, auth};
-use scanopy_store::{CredentialKind, NewCredential, Role, SqlStore, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Api {
-    app: Router,
-    state: AppState,
-    admin: String,
-}
+use crate::common::{Api, PASSWORD};
 
 impl Api {
-    async fn new() -> Api {
-        Self::with_sign_in(Default::default()).await
-    }
-
-    async fn with_sign_in(sign_in: scanopy_server::signin::SignInConfig) -> Api {
-        let store: Arc<dyn Store> = Arc::new(SqlStore::in_memory().await.unwrap());
-        let state =
-            AppState::with_sign_in(store, scanopy_daemon::push::generate_key(), false, sign_in);
-        auth::bootstrap_admin(&state, Some(PASSWORD.into()))
-            .await
-            .unwrap();
-        let (_, admin) = state
-            .store
-            .create_credential(NewCredential {
-                kind: CredentialKind::ApiToken,
-                name: "admin".into(),
-                role: Role::Admin,
-                network: None,
-                user: None,
-                expires_at: None,
-            })
-            .await
-            .unwrap();
-        Api {
-            app: app(state.clone()),
-            state,
-            admin,
-        }
-    }
-
-    async fn raw(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let r = self.app.clone().oneshot(req).await.unwrap();
-        let status = r.status();
-        let headers = r.headers().clone();
-        let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-        (status, headers, body)
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(t) = auth {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(v) => b
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(v.to_string()))
-                .unwrap(),
-            None => b.body(Body::empty()).unwrap(),
-        };
-        let (status, _, bytes) = self.raw(req).await;
-        let v = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, v)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, Some(&self.admin.clone()), None)
-            .await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(&self.admin.clone()), Some(body))
-            .await
-    }
-
+    /// A new API token of `role`.
     async fn token(&self, role: &str) -> String {
         let (s, v) = self
             .post("/api/v1/tokens", json!({"name": role, "role": role}))
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn network(&self) -> String {
-        let (s, v) = self
-            .post(
-                "/api/v1/networks",
-                json!({"name": "lab", "subnets": ["10.77.0.0/24"]}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_owned()
     }
 }
 
@@ -1241,7 +1148,11 @@ mod results {
     }
 
     pub(super) async fn lab() -> Lab {
-        let api = Api::new().await;
+        lab_over(Api::new().await).await
+    }
+
+    /// A lab over `api`.
+    pub(super) async fn lab_over(api: Api) -> Lab {
         let net = api.network().await;
         let a = daemon_key(&api, &net).await;
         let b = daemon_key(&api, &net).await;
@@ -1511,11 +1422,16 @@ mod results {
 
     #[tokio::test]
     async fn a_run_over_its_cap_ends_failed() {
-        let lab = lab().await;
-        *lab.api.state.run_limits.lock().unwrap() = scanopy_store::RunLimits {
-            max_devices: 2,
-            max_observations: 1_000,
-        };
+        let lab = lab_over(
+            Api::with(|c| {
+                c.run_limits = scanopy_store::RunLimits {
+                    max_devices: 2,
+                    max_observations: 1_000,
+                }
+            })
+            .await,
+        )
+        .await;
         let job = lab.job(&["10.77.0.0/24"]).await;
         let three = json!([
             port("10.77.0.1", 22, &now()),

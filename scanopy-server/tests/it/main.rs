@@ -2,6 +2,8 @@
 //! its error bodies. Real processes (SQLite, PostgreSQL) are in `process.rs`.
 
 mod api;
+mod common;
+mod openapi;
 mod process;
 mod push;
 mod ui_js;

@@ -14,86 +14,14 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
-use scanopy_server::{AppState, app, auth};
-use scanopy_store::{CredentialKind, NewCredential, Role, SqlStore, Store};
+use scanopy_server::{AppState, StateConfig};
+use scanopy_store::{SqlStore, Store};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Api {
-    app: Router,
-    state: AppState,
-    admin: String,
-}
+use crate::common::Api;
 
 impl Api {
-    async fn over(store: Arc<dyn Store>, instance: &str) -> Api {
-        let state = AppState::new(store, scanopy_daemon::push::generate_key(), false)
-            .with_instance(instance.to_owned());
-        auth::bootstrap_admin(&state, Some(PASSWORD.into()))
-            .await
-            .unwrap();
-        let (_, admin) = state
-            .store
-            .create_credential(NewCredential {
-                kind: CredentialKind::ApiToken,
-                name: "admin".into(),
-                role: Role::Admin,
-                network: None,
-                user: None,
-                expires_at: None,
-            })
-            .await
-            .unwrap();
-        Api {
-            app: app(state.clone()),
-            state,
-            admin,
-        }
-    }
-
-    async fn new() -> Api {
-        Api::over(Arc::new(SqlStore::in_memory().await.unwrap()), "test").await
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(t) = auth {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(v) => b
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(v.to_string()))
-                .unwrap(),
-            None => b.body(Body::empty()).unwrap(),
-        };
-        let r = self.app.clone().oneshot(req).await.unwrap();
-        let status = r.status();
-        let bytes = r.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, v)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, Some(&self.admin.clone()), None)
-            .await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(&self.admin.clone()), Some(body))
-            .await
-    }
-
     async fn put_url(&self, daemon: &str, url: Value, token: &str) -> (StatusCode, Value) {
         self.call(
             Method::PUT,
@@ -102,17 +30,6 @@ impl Api {
             Some(json!({ "url": url })),
         )
         .await
-    }
-
-    async fn network(&self) -> String {
-        let (s, v) = self
-            .post(
-                "/api/v1/networks",
-                json!({"name": "lab", "subnets": ["10.77.0.0/24"]}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_owned()
     }
 
     /// A daemon key of `net` and a push daemon registered with it, announcing `url`; (key, id).
@@ -610,8 +527,13 @@ async fn two_servers_on_one_postgres_deliver_each_event_once() {
         .unwrap();
     let mut servers = Vec::new();
     for (store, name) in [(one.clone(), "server-1"), (two.clone(), "server-2")] {
-        let state = AppState::new(store, scanopy_daemon::push::generate_key(), false)
-            .with_instance(name.into());
+        let state = AppState::build(
+            store,
+            StateConfig {
+                instance: name.into(),
+                ..StateConfig::new(scanopy_daemon::push::generate_key())
+            },
+        );
         tokio::spawn(scanopy_server::events::pump(state.clone()));
         tokio::spawn(scanopy_server::webhooks::deliver(state.clone()));
         servers.push(state);

@@ -1,0 +1,457 @@
+//! The OpenAPI schemas of the core's and the store's types as the API serves them.
+//!
+//! Those crates know nothing of HTTP or OpenAPI, so their types carry no schema; these
+//! stand-ins describe their JSON for the document and are never built. A test in
+//! `tests/it/openapi.rs` checks the served bodies against them (no undocumented field, no
+//! missing required one), so a field added to a stored type fails it until it is written here.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An interface of a device.
+#[derive(Serialize, ToSchema)]
+pub struct Interface {
+    /// An IPv4 or IPv6 address.
+    ip: String,
+    /// `aa:bb:cc:dd:ee:ff`, lower case; `null` beyond the scanner's segment.
+    mac: Option<String>,
+    /// The most specific known subnet holding `ip` (CIDR).
+    subnet: Option<String>,
+}
+
+/// A service on one port of one address.
+#[derive(Serialize, ToSchema)]
+pub struct Service {
+    /// The address it listens on.
+    ip: String,
+    /// The port.
+    port: u16,
+    /// `tcp` or `udp`.
+    protocol: String,
+    /// `open`, `closed` or `filtered`.
+    state: String,
+    /// The usual service name (`http`, `ssh`, …) or `unknown`.
+    name: String,
+    /// The product, when a rule could tell.
+    product: Option<String>,
+    /// Its version, when the service revealed it.
+    version: Option<String>,
+    /// Further facts (`http.title`, `tls.subject`, …); absent when there are none.
+    #[serde(default)]
+    extra: BTreeMap<String, String>,
+    /// `low`, `medium` or `high`.
+    confidence: String,
+    /// The rule id or short reason behind the name.
+    evidence: String,
+    /// First seen in any state.
+    first_seen: DateTime<Utc>,
+    /// Last seen.
+    last_seen: DateTime<Utc>,
+}
+
+/// A Docker network a container is attached to.
+#[derive(Serialize, ToSchema)]
+pub struct ContainerNetwork {
+    /// The Docker network's name.
+    name: String,
+    /// The container's address on it.
+    ip: Option<String>,
+}
+
+/// A port a container exposes or publishes.
+#[derive(Serialize, ToSchema)]
+pub struct PublishedPort {
+    /// The host address it is bound to.
+    host_ip: Option<String>,
+    /// The host port, when published.
+    host_port: Option<u16>,
+    /// The container's port.
+    container_port: u16,
+    /// `tcp` or `udp`.
+    protocol: String,
+}
+
+/// What Docker says about a container.
+#[derive(Serialize, ToSchema)]
+pub struct Container {
+    /// The container id.
+    id: String,
+    /// Its name.
+    name: String,
+    /// Its image.
+    image: String,
+    /// `running`, `exited`, …
+    state: String,
+    /// `healthy`, `unhealthy`, `starting`, or `null`.
+    health: Option<String>,
+    /// The compose project label.
+    compose_project: Option<String>,
+    /// The compose service label.
+    compose_service: Option<String>,
+    /// Its Docker networks.
+    networks: Vec<ContainerNetwork>,
+    /// Its ports.
+    ports: Vec<PublishedPort>,
+}
+
+/// A rule that joined identities the usual rules keep apart.
+#[derive(Serialize, ToSchema)]
+pub struct MergeReason {
+    /// The rule (`identity:ssh-hostkey`).
+    rule: String,
+    /// The shared value.
+    value: String,
+}
+
+/// A device as stored: what scans saw (`scanopy_core::Device`) and what users set.
+#[derive(Serialize, ToSchema)]
+pub struct StoredDevice {
+    /// Stable: derived from the device's strongest identity.
+    id: Uuid,
+    /// The best known host name.
+    hostname: Option<String>,
+    /// The vendor behind the MAC.
+    vendor: Option<String>,
+    /// `unknown`, `gateway`, `switch`, `access_point`, `printer`, `nas`, `camera`,
+    /// `hypervisor`, `docker_host`, `container`, `server`, `computer`, `phone`, `media`, `iot`.
+    device_type: String,
+    /// Why it was given that type.
+    device_type_evidence: Option<String>,
+    /// Its interfaces.
+    interfaces: Vec<Interface>,
+    /// Its services.
+    services: Vec<Service>,
+    /// First seen.
+    first_seen: DateTime<Utc>,
+    /// Last seen.
+    last_seen: DateTime<Utc>,
+    /// The scanners that saw it.
+    sources: Vec<String>,
+    /// A MAC of it is locally administered.
+    randomized_mac: bool,
+    /// The device that runs it (a container's Docker host).
+    parent: Option<Uuid>,
+    /// Docker facts, for a container.
+    container: Option<Container>,
+    /// Absent when there are none.
+    #[serde(default)]
+    merge_reasons: Vec<MergeReason>,
+    /// Its network.
+    network: Uuid,
+    /// The name a user gave it.
+    user_name: Option<String>,
+    /// A user's notes.
+    notes: Option<String>,
+    /// A user's tags.
+    tags: Vec<String>,
+    /// Missed by the last scans of its subnet.
+    offline: bool,
+}
+
+/// A service with its device (`GET /services`).
+#[derive(Serialize, ToSchema)]
+pub struct ServiceRow {
+    /// The device.
+    device: Uuid,
+    /// The device's name for people.
+    device_name: String,
+    /// The network.
+    network: Uuid,
+    /// The service.
+    #[serde(flatten)]
+    service: Service,
+}
+
+/// A network.
+#[derive(Serialize, ToSchema)]
+pub struct Network {
+    /// Its id.
+    id: Uuid,
+    /// Its name.
+    name: String,
+    /// Its subnets (CIDR).
+    subnets: Vec<String>,
+}
+
+/// Counts a scan reports as it goes.
+#[derive(Serialize, ToSchema)]
+pub struct ProgressSnapshot {
+    /// Addresses to try.
+    hosts_total: u64,
+    /// Hosts found alive.
+    hosts_found: u64,
+    /// Hosts whose per-host scanners ended.
+    hosts_done: u64,
+    /// Probes sent.
+    probes_sent: u64,
+    /// Ports probed.
+    ports_probed: u64,
+    /// Observations made.
+    observations: u64,
+}
+
+/// A scan run (`queued`, `running`, `done`, `failed`, `cancelled`).
+#[derive(Serialize, ToSchema)]
+pub struct ScanRun {
+    /// Its id.
+    id: Uuid,
+    /// The network.
+    network: Uuid,
+    /// The daemon that claimed it.
+    daemon: Option<Uuid>,
+    /// What to scan and how (`scanopy_core::ScanConfig`).
+    config: ScanConfig,
+    /// The subnets it covers (CIDR).
+    targets: Vec<String>,
+    /// When it started.
+    started_at: DateTime<Utc>,
+    /// When it ended.
+    finished_at: Option<DateTime<Utc>>,
+    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    status: String,
+    /// Distinct devices it saw.
+    devices_seen: i64,
+    /// Observations it took.
+    observations: i64,
+    /// Per-host facts about addresses outside its targets, dropped.
+    observations_dropped: i64,
+    /// Batches refused from the daemon holding it.
+    rejected_batches: i64,
+    /// The daemon asked to run it.
+    requested_daemon: Option<Uuid>,
+    /// When it was queued.
+    created_at: DateTime<Utc>,
+    /// Until when its daemon holds it.
+    lease_until: Option<DateTime<Utc>>,
+    /// The last progress reported.
+    progress: Option<ProgressSnapshot>,
+    /// Why it failed.
+    error: Option<String>,
+    /// A user asked to cancel it.
+    cancel_requested: bool,
+}
+
+/// Targets and exclusions as given.
+#[derive(Serialize, ToSchema)]
+pub struct TargetSpec {
+    /// Targets (CIDR, address, range, host name).
+    include: Vec<String>,
+    /// Exclusions, in the same forms.
+    exclude: Vec<String>,
+}
+
+/// What to scan and how (`scanopy_core::ScanConfig`).
+#[derive(Serialize, ToSchema)]
+pub struct ScanConfig {
+    /// Targets and exclusions.
+    targets: TargetSpec,
+    /// `top100`, `top1000`, `all` or a list with ranges.
+    ports: String,
+    /// Ports never probed.
+    exclude_ports: Vec<u16>,
+    /// Scanners by name; empty: every available one.
+    scanners: Vec<String>,
+    /// Probes per second; `null`: unlimited.
+    rate: Option<u32>,
+    /// Probes in flight at once.
+    concurrency: usize,
+    /// Hosts scanned at once.
+    hosts_in_flight: usize,
+    /// Targets larger than a /16 allowed.
+    allow_large: bool,
+    /// Printer ports probed.
+    probe_printer_ports: bool,
+    /// Extra discovery rounds.
+    retries: u8,
+    /// A probe's first timeout, in milliseconds.
+    timeout_ms: u64,
+    /// The longest the job may run, in milliseconds.
+    max_duration_ms: u64,
+    /// How long progress may stand still, in milliseconds, before the job is stalled.
+    stall_timeout_ms: u64,
+}
+
+/// A recurring scan.
+#[derive(Serialize, ToSchema)]
+pub struct Schedule {
+    /// Its id.
+    id: Uuid,
+    /// The network.
+    network: Uuid,
+    /// The daemon to run it (any daemon of the network when `null`).
+    daemon: Option<Uuid>,
+    /// Minutes between runs.
+    every_minutes: i64,
+    /// What to scan and how.
+    config: ScanConfig,
+    /// The subnets covered (CIDR).
+    targets: Vec<String>,
+    /// The next run.
+    next_run: DateTime<Utc>,
+    /// The last run.
+    last_run: Option<DateTime<Utc>>,
+}
+
+/// Something that happened, numbered in order.
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    /// Its sequence number.
+    seq: i64,
+    /// Its network.
+    network: Uuid,
+    /// `device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
+    /// `service_gone`, `scan_done`.
+    kind: String,
+    /// The device concerned.
+    device: Option<Uuid>,
+    /// The scan run concerned.
+    scan_run: Option<Uuid>,
+    /// Details, by kind.
+    detail: serde_json::Value,
+    /// When.
+    at: DateTime<Utc>,
+}
+
+/// What a daemon says it can do.
+#[derive(Serialize, ToSchema)]
+pub struct Capabilities {
+    /// It may open raw sockets.
+    raw_sockets: bool,
+    /// A Docker engine answers it.
+    docker: bool,
+    /// The subnets it is attached to (CIDR).
+    subnets: Vec<String>,
+    /// Its version.
+    version: String,
+    /// `pull` or `push`.
+    mode: String,
+    /// Where a push daemon says it listens.
+    url: Option<String>,
+}
+
+/// A daemon as the server knows it.
+#[derive(Serialize, ToSchema)]
+pub struct Daemon {
+    /// Its id.
+    id: Uuid,
+    /// The network it scans.
+    network: Uuid,
+    /// Its name.
+    name: String,
+    /// `pull` or `push`.
+    mode: String,
+    /// What it said it can do.
+    capabilities: Capabilities,
+    /// The server's own in-process daemon.
+    local: bool,
+    /// The key it registered with.
+    key_id: Option<Uuid>,
+    /// The URL a push daemon announced (never called by itself).
+    announced_url: Option<String>,
+    /// The URL an admin set or approved: the only one called.
+    approved_url: Option<String>,
+    /// The server instance a local daemon belongs to.
+    instance: Option<String>,
+    /// First seen.
+    created_at: DateTime<Utc>,
+    /// Its last registration, heartbeat or poll.
+    last_seen: DateTime<Utc>,
+}
+
+/// A daemon key or API token, without its secret.
+#[derive(Serialize, ToSchema)]
+pub struct Credential {
+    /// Its id.
+    id: Uuid,
+    /// `daemon_key` or `api_token`.
+    kind: String,
+    /// A name for people.
+    name: String,
+    /// `admin`, `read` or `daemon`.
+    role: String,
+    /// The network a daemon key is scoped to.
+    network: Option<Uuid>,
+    /// The user a token belongs to.
+    user: Option<Uuid>,
+    /// When it was made.
+    created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where events are POSTed.
+#[derive(Serialize, ToSchema)]
+pub struct Webhook {
+    /// Its id.
+    id: Uuid,
+    /// The URL.
+    url: String,
+    /// When it was made.
+    created_at: DateTime<Utc>,
+}
+
+/// One attempt to deliver events to a webhook.
+#[derive(Serialize, ToSchema)]
+pub struct Delivery {
+    /// The webhook.
+    webhook: Uuid,
+    /// The last event delivered or tried.
+    event_seq: i64,
+    /// `delivered` or `failed`.
+    status: String,
+    /// Attempts made.
+    attempts: i64,
+    /// The HTTP status answered.
+    http_status: Option<i64>,
+    /// What went wrong.
+    error: Option<String>,
+    /// When.
+    at: DateTime<Utc>,
+}
+
+/// The server's answer to a registration or heartbeat.
+#[derive(Serialize, ToSchema)]
+pub struct RegisterResponse {
+    /// The daemon's id.
+    daemon_id: Uuid,
+    /// The network its key is scoped to.
+    network_id: Uuid,
+    /// How often to poll, in milliseconds.
+    poll_interval_ms: u64,
+}
+
+/// Work for a daemon: one scan run.
+#[derive(Serialize, ToSchema)]
+pub struct Job {
+    /// The scan run's id.
+    id: Uuid,
+    /// Its network.
+    network: Uuid,
+    /// What to scan and how.
+    config: ScanConfig,
+    /// How long the lease lasts without a call, in milliseconds.
+    lease_ms: u64,
+}
+
+/// The answer to a poll.
+#[derive(Serialize, ToSchema)]
+pub struct PollResponse {
+    /// A job, or `null`: nothing to do.
+    job: Option<Job>,
+}
+
+/// The answer to a results, progress or finish call.
+#[derive(Serialize, ToSchema)]
+pub struct JobAck {
+    /// The batch was applied now (false: it had been before).
+    applied: bool,
+    /// The job was cancelled: stop it.
+    cancel: bool,
+}
