@@ -208,32 +208,53 @@ impl SqlStore {
     async fn connect_sqlite(url: &str, connections: u32) -> Result<Self> {
         sqlite_without_memory_statistics();
         sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(connections)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    use sqlx::Executor;
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = NORMAL",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA busy_timeout = 10000",
-                    ] {
-                        conn.execute(pragma).await?;
-                    }
-                    Ok(())
+        let open = || async {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await
-            .map_err(db_err("open the database"))?;
+                .connect(url)
+                .await
+                .map_err(db_err("open the database"))
+        };
+        Self::migrated(open().await?, Dialect::Sqlite, open).await
+    }
+
+    /// Brings the schema of the database behind `pool` up to date and returns the store. When
+    /// a migration ran, the pool is closed and a fresh one opened with `reopen`: a connection
+    /// that read the old schema can prepare `SELECT *` against it and then be handed rows of
+    /// the new one (seen with SQLite under load: a column index out of bounds in sqlx).
+    async fn migrated<F, Fut>(pool: AnyPool, dialect: Dialect, reopen: F) -> Result<Self>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<AnyPool>>,
+    {
         let store = SqlStore {
             pool,
-            dialect: Dialect::Sqlite,
+            dialect,
             write: Mutex::new(()),
         };
-        store.migrate().await?;
-        Ok(store)
+        if store.migrate().await? == 0 {
+            return Ok(store);
+        }
+        store.pool.close().await;
+        Ok(SqlStore {
+            pool: reopen().await?,
+            dialect,
+            write: Mutex::new(()),
+        })
     }
 
     /// Connects to PostgreSQL (`postgres://…`) and brings the schema up to date. A connection
@@ -246,20 +267,17 @@ impl SqlStore {
             ));
         }
         sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            // A database that is down is reported within seconds (503), not after a long wait.
-            .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect(url)
-            .await
-            .map_err(|e| StoreError::unavailable("connect to PostgreSQL", e))?;
-        let store = SqlStore {
-            pool,
-            dialect: Dialect::Postgres,
-            write: Mutex::new(()),
+        let open = || async {
+            AnyPoolOptions::new()
+                .max_connections(8)
+                // A database that is down is reported within seconds (503), not after a long
+                // wait.
+                .acquire_timeout(std::time::Duration::from_secs(3))
+                .connect(url)
+                .await
+                .map_err(|e| StoreError::unavailable("connect to PostgreSQL", e))
         };
-        store.migrate().await?;
-        Ok(store)
+        Self::migrated(open().await?, Dialect::Postgres, open).await
     }
 
     /// Which SQL this store speaks.
@@ -296,7 +314,8 @@ impl SqlStore {
         Ok(v.unwrap_or(0))
     }
 
-    async fn migrate(&self) -> Result<()> {
+    /// Applies the migrations the database lacks; returns how many it applied.
+    async fn migrate(&self) -> Result<usize> {
         let dia = self.dialect;
         let _w = self.write.lock().await;
         let current = self.schema_version().await?;
@@ -308,6 +327,7 @@ impl SqlStore {
                 supported,
             });
         }
+        let mut applied = 0;
         for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
             let mut tx = self
                 .pool
@@ -340,8 +360,9 @@ impl SqlStore {
                 .await
                 .map_err(db_err("record the schema version"))?;
             tx.commit().await.map_err(db_err("commit a migration"))?;
+            applied += 1;
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Serialises writers to one network across processes (PostgreSQL); nothing on SQLite,
