@@ -112,6 +112,18 @@ def dns_answer(q):
 BAD_BER = b"\x30\x84\xff\xff\xff\xff\x02\x01\x01\x04\x06public\xa2\x82\xff\xff\x02\x04"
 
 
+def nbstat_answer(q):
+    """A NetBIOS node status answer that claims 255 names and gives two: one full of terminal
+    escapes, one plain."""
+    if len(q) < 50:
+        return None
+    names = b"\x1b]0;pwned\x07\x1b[2J\x00" + b"\x00\x04\x00"
+    names += b"BADUDP".ljust(15) + b"\x20\x04\x00"
+    rdata = b"\xff" + names
+    return (q[:2] + b"\x84\x00\x00\x00\x00\x01\x00\x00\x00\x00" + q[12:50]
+            + b"\x00\x00\x00\x00" + len(rdata).to_bytes(2, "big") + rdata)
+
+
 def serve_udp(addr, port, answer):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,6 +142,9 @@ def main():
     mode, addr = sys.argv[1], sys.argv[2]
     if mode == "udp":
         threading.Thread(target=serve_udp, args=(addr, 161, lambda q: BAD_BER), daemon=True).start()
+        # mDNS gets the malformed DNS answers too; NetBIOS a short, escape-laden name table.
+        threading.Thread(target=serve_udp, args=(addr, 5353, dns_answer), daemon=True).start()
+        threading.Thread(target=serve_udp, args=(addr, 137, nbstat_answer), daemon=True).start()
         serve_udp(addr, 53, dns_answer)
         return
     handlers = {"trickle": trickle, "flood": flood, "tlsstall": tlsstall, "junk": junk}

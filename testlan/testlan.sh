@@ -33,9 +33,15 @@
 #     .33  sclan-tlsstall 443 reads the ClientHello, sends half a ServerHello, stalls MAC 02:77:00:02:00:33
 #     .34  sclan-every    every TCP port answers (nftables redirect to one listener
 #                         that greets with terminal escapes, then stalls)          MAC 02:77:00:02:00:34
-#     .35  sclan-badudp   161/udp malformed BER, 53/udp malformed DNS; the PTR names of
+#     .35  sclan-badudp   161/udp malformed BER, 53/udp and 5353/udp malformed DNS, 137/udp a
+#                         NetBIOS name table cut short, with terminal escapes; the PTR names of
 #                         .30-.34 (control characters, 63-byte labels, a 253-byte name)  MAC 02:77:00:02:00:35
 #     .36  sclan-liar     answers ARP (and TCP, with resets) for 10.77.2.64/26 too      MAC 02:77:00:02:00:36
+#   10.77.3.0/24  "home" (bridge br4 in sclan-sw): devices that announce themselves
+#     .2   sclan-scan   the scanner's fourth leg (eth3)
+#     .30  sclan-media  avahi-daemon (mDNS/DNS-SD): host name media.local, an IPP printer
+#                       "Office Printer" (TXT ty=Scanopy LabJet 400) and _http._tcp;
+#                       Samba's nmbd (NetBIOS name MEDIA, workgroup LAB)      MAC 02:77:00:03:00:30
 #   The hostile segment is a /24 of its own so that scans of 10.77.0.0/24 see the same hosts
 #   as before; the hostile services are testlan/hostile.py (python3) and socat.
 set -euo pipefail
@@ -128,12 +134,106 @@ wait_udp() {
   udp_check || die "the hostile UDP host did not come up; logs in $STATE"
 }
 
+# media_avahi: the media host's avahi configuration and static services.
+media_avahi() {
+  local d=/etc/netns/$PREFIX-media/avahi
+  mkdir -p "$d/services"
+  cat > "$d/avahi-daemon.conf" <<'CONF'
+[server]
+host-name=media
+domain-name=local
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=eth0
+enable-dbus=no
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-addresses=yes
+publish-hinfo=no
+publish-workstation=no
+[reflector]
+enable-reflector=no
+[rlimits]
+CONF
+  cat > "$d/services/printer.service" <<'XML'
+<?xml version="1.0" standalone='no'?>
+<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
+<service-group>
+  <name>Office Printer</name>
+  <service>
+    <type>_ipp._tcp</type>
+    <port>631</port>
+    <txt-record>txtvers=1</txt-record>
+    <txt-record>ty=Scanopy LabJet 400</txt-record>
+    <txt-record>product=(Scanopy LabJet 400)</txt-record>
+  </service>
+  <service>
+    <type>_http._tcp</type>
+    <port>80</port>
+  </service>
+</service-group>
+XML
+  [ -e /etc/avahi/hosts ] && cp /etc/avahi/hosts "$d/hosts"
+  return 0
+}
+
+# media_nmbd: Samba's NetBIOS name server for the media host, every path in $STATE/nmbd.
+media_nmbd() {
+  local d=$STATE/nmbd
+  mkdir -p "$d"/{lock,state,cache,pid,private,log}
+  cat > "$d/smb.conf" <<CONF
+[global]
+netbios name = MEDIA
+workgroup = LAB
+interfaces = 10.77.3.30/24
+bind interfaces only = yes
+lock directory = $d/lock
+state directory = $d/state
+cache directory = $d/cache
+pid directory = $d/pid
+private dir = $d/private
+ncalrpc dir = $d/lock/ncalrpc
+log file = $d/log/nmbd.log
+local master = no
+domain master = no
+preferred master = no
+dns proxy = no
+CONF
+}
+
+# mdns_check: the media host's avahi answers a unicast DNS-SD query from the scanner.
+mdns_check() {
+  nsx $PREFIX-scan python3 - <<'PY'
+import socket, sys
+q = b"\x5c\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x09_services\x07_dns-sd\x04_udp\x05local\x00\x00\x0c\x00\x01"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+try:
+    s.sendto(q, ("10.77.3.30", 5353))
+    assert b"_ipp" in s.recv(4096)
+    nb = b"\x4e\x42\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x20CK" + b"A" * 30 + b"\x00\x00\x21\x00\x01"
+    s.sendto(nb, ("10.77.3.30", 137))
+    assert b"MEDIA" in s.recv(4096)
+except Exception as e:
+    print("mdns/netbios:", e or type(e).__name__)
+    sys.exit(1)
+PY
+}
+
+wait_mdns() {
+  for _ in $(seq 1 100); do mdns_check >/dev/null 2>&1 && return 0; sleep 0.1; done
+  mdns_check || die "avahi or nmbd on 10.77.3.30 did not come up; logs in $STATE"
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
   need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
   need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux; need openssl openssl
-  need socat socat; need python3 python3
+  need socat socat; need python3 python3; need avahi-daemon avahi-daemon; need nmbd samba
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -150,6 +250,8 @@ up() {
   ip -n "$SW" link add br3 type bridge
   ip -n "$SW" link set br2 up
   ip -n "$SW" link set br3 up
+  ip -n "$SW" link add br4 type bridge
+  ip -n "$SW" link set br4 up
 
   # The router: one leg on each bridge.
   ip netns add $PREFIX-rtr
@@ -193,6 +295,13 @@ up() {
   ip -n $PREFIX-scan link set eth2 address 02:77:00:02:00:02
   ip -n $PREFIX-scan addr add 10.77.2.2/24 dev eth2
   ip -n $PREFIX-scan link set eth2 up
+  # The scanner's fourth leg, on the home segment.
+  ip -n "$SW" link add p-scan3 type veth peer name eth3 netns $PREFIX-scan
+  ip -n "$SW" link set p-scan3 master br4 up
+  ip -n $PREFIX-scan link set eth3 address 02:77:00:03:00:02
+  ip -n $PREFIX-scan addr add 10.77.3.2/24 dev eth3
+  ip -n $PREFIX-scan link set eth3 up
+  host media    10.77.3.30/24 02:77:00:03:00:30 br4 ""
   host mute     10.77.2.30/24 02:77:00:02:00:30 br3 10.77.2.1
   host trickle  10.77.2.31/24 02:77:00:02:00:31 br3 10.77.2.1
   host flood    10.77.2.32/24 02:77:00:02:00:32 br3 10.77.2.1
@@ -312,6 +421,13 @@ NFT
   # resets) for all of them.
   ip -n $PREFIX-liar route add local 10.77.2.64/26 dev lo
 
+  # The home segment: avahi with its own configuration (ip netns exec mounts
+  # /etc/netns/NS/avahi over /etc/avahi), no D-Bus, static services.
+  media_avahi
+  start media avahi avahi-daemon --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf
+  media_nmbd
+  start media nmbd nmbd -F --no-process-group --debug-stdout -s "$STATE/nmbd/smb.conf"
+
   wait_tcp 10.77.0.10 80
   wait_tcp 10.77.0.10 443
   wait_tcp 10.77.0.20 5432
@@ -326,14 +442,15 @@ NFT
   wait_tcp 10.77.2.33 443
   wait_tcp 10.77.2.34 12345
   wait_udp
+  wait_mdns
   trap - ERR EXIT
-  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24; scanner namespace $PREFIX-scan)"
+  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24, home 10.77.3.0/24; scanner namespace $PREFIX-scan)"
 }
 
 status() {
   local ok=0
   for ns in sw rtr scan web ssh quiet drop svc many wide far mute trickle flood tlsstall every \
-            badudp liar; do
+            badudp liar media; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1
@@ -344,6 +461,7 @@ status() {
       || { echo "$t does not answer"; ok=1; }
   done
   udp_check || ok=1
+  mdns_check || { echo "10.77.3.30 (media) does not answer mDNS or NetBIOS"; ok=1; }
   # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
   # address would time out instead (status 124).
   local rc=0

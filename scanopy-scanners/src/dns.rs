@@ -39,7 +39,7 @@ pub fn ptr_query(id: u16, ip: IpAddr) -> Vec<u8> {
 /// Reads a domain name at `pos` of `msg`, following compression pointers; gives up after 128
 /// steps, so pointer loops end.
 /// Returns the name and the position after it in the original sequence.
-fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
+pub(crate) fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
     let mut labels: Vec<String> = Vec::new();
     let mut end = None;
     for _ in 0..128 {

@@ -1,7 +1,9 @@
 //! UDP probes for the services that matter on a LAN and only answer UDP: DNS (53), NTP (123)
 //! and SNMP (161, community `public`). A service that answers is reported open and named; one
 //! that stays silent is not reported (open and filtered cannot be told apart), nor is one that
-//! the host says is closed (ICMP port unreachable).
+//! the host says is closed (ICMP port unreachable). A host's mDNS responder (5353) is asked
+//! by unicast for its name, services and model ([`crate::mdns`]), and its NetBIOS name service
+//! (137) for its computer name and workgroup ([`crate::netbios`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -14,6 +16,7 @@ use scanopy_core::{
 use tokio::net::UdpSocket;
 
 use crate::catalogue::Catalogue;
+use crate::{mdns, netbios};
 
 /// The SNMPv2c GetRequest for sysDescr.0 and sysName.0 with community `public`.
 pub const SNMP_GET: [u8; 57] = [
@@ -221,19 +224,9 @@ impl Scanner for UdpScanner {
                 continue;
             }
             // Two tries: UDP may be lost.
-            let mut answer = Answer::Silent;
-            for _ in 0..2 {
-                let Some(_permit) = ctx.probe().await else {
-                    return Ok(());
-                };
-                answer = tokio::select! {
-                    a = ask(ip, port, &payload, wait) => a,
-                    _ = ctx.cancelled() => return Ok(()),
-                };
-                if !matches!(answer, Answer::Silent) {
-                    break;
-                }
-            }
+            let Some(answer) = ask_with_permit(ctx, ip, port, &payload, wait, 2).await else {
+                return Ok(());
+            };
             ctx.progress().add_ports_probed(1);
             let Answer::Bytes(bytes) = answer else {
                 continue;
@@ -242,8 +235,224 @@ impl Scanner for UdpScanner {
                 ctx.observe(ip, Fact::Port(fact)).await;
             }
         }
+        if ctx.config().port_allowed(netbios::NETBIOS_PORT) {
+            let query = netbios::node_status_query(0x4e42);
+            let Some(answer) =
+                ask_with_permit(ctx, ip, netbios::NETBIOS_PORT, &query, wait, 2).await
+            else {
+                return Ok(());
+            };
+            ctx.progress().add_ports_probed(1);
+            if let Answer::Bytes(bytes) = answer {
+                if let Some(fact) = netbios_fact(ctx, ip, &bytes).await {
+                    ctx.observe(ip, Fact::Port(fact)).await;
+                }
+            }
+        }
+        // mDNS last: its name, when it has one, is the one a person gave the device.
+        if ctx.config().port_allowed(mdns::MDNS_PORT) {
+            if let Some(fact) = ask_mdns(ctx, ip, wait).await {
+                ctx.observe(ip, Fact::Port(fact)).await;
+            }
+        }
         Ok(())
     }
+}
+
+/// Asks `ip` up to `tries` times until it answers, each under a probe permit of the scan's
+/// budget. `None`: the scan was cancelled (or its budget closed).
+async fn ask_with_permit(
+    ctx: &ScanContext,
+    ip: IpAddr,
+    port: u16,
+    payload: &[u8],
+    wait: Duration,
+    tries: usize,
+) -> Option<Answer> {
+    let mut answer = Answer::Silent;
+    for _ in 0..tries {
+        let _permit = ctx.probe().await?;
+        answer = tokio::select! {
+            a = ask(ip, port, payload, wait) => a,
+            _ = ctx.cancelled() => return None,
+        };
+        if !matches!(answer, Answer::Silent) {
+            break;
+        }
+    }
+    Some(answer)
+}
+
+/// The port fact for a NetBIOS node status answer; observes the computer's name (source
+/// `netbios`) and the MAC it tells.
+async fn netbios_fact(ctx: &ScanContext, ip: IpAddr, bytes: &[u8]) -> Option<PortFact> {
+    let status = netbios::parse_node_status(0x4e42, bytes)?;
+    let mut f = PortFact::state(netbios::NETBIOS_PORT, Transport::Udp, PortState::Open);
+    f.name = Some("netbios-ns".into());
+    f.confidence = Confidence::High;
+    f.evidence = "netbios-node-status".into();
+    if let Some(w) = status.workgroup() {
+        f.extra.insert("netbios.workgroup".into(), w.to_owned());
+    }
+    if let Some(c) = status.computer() {
+        f.extra.insert("netbios.name".into(), c.to_owned());
+        ctx.observe(
+            ip,
+            Fact::Hostname {
+                name: c.to_owned(),
+                source: "netbios".into(),
+            },
+        )
+        .await;
+    }
+    if let Some(mac) = status.mac {
+        f.extra.insert(
+            "netbios.mac".into(),
+            mac.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+        );
+    }
+    Some(f)
+}
+
+/// Asks the host's mDNS responder by legacy unicast (see [`mdns`]): its name, its service
+/// types, their instances and those instances' TXT records, in at most
+/// 1 + [`mdns::MAX_TYPES`] + 1 queries. Reports `5353/udp` as `mdns` with what it said, and
+/// observes the name (source `mdns`) and the device type its services imply.
+async fn ask_mdns(ctx: &ScanContext, ip: IpAddr, wait: Duration) -> Option<PortFact> {
+    let reverse = crate::dns::reverse_name(ip);
+    let mut ask = MdnsAsk {
+        ctx,
+        ip,
+        wait,
+        id: 0x5c00,
+        ann: mdns::Announcement::default(),
+    };
+    let first = vec![
+        (reverse.clone(), mdns::PTR),
+        (mdns::SERVICES.to_owned(), mdns::PTR),
+    ];
+    let answered = ask.round(&reverse, first, 2).await?;
+    ctx.progress().add_ports_probed(1);
+    if !answered {
+        return None;
+    }
+    let types: Vec<String> = ask
+        .ann
+        .services
+        .iter()
+        .take(mdns::MAX_TYPES)
+        .cloned()
+        .collect();
+    for t in types {
+        ask.round(&reverse, vec![(format!("{t}.local"), mdns::PTR)], 1)
+            .await?;
+    }
+    let missing = ask.ann.missing_txt();
+    if !missing.is_empty() {
+        let questions = missing
+            .into_iter()
+            .flat_map(|n| [(n.clone(), mdns::TXT), (n, mdns::SRV)])
+            .collect();
+        ask.round(&reverse, questions, 1).await?;
+    }
+    Some(mdns_fact(ctx, ip, &ask.ann).await)
+}
+
+/// One host's mDNS questions and what its answers said so far.
+struct MdnsAsk<'a> {
+    ctx: &'a ScanContext,
+    ip: IpAddr,
+    wait: Duration,
+    id: u16,
+    ann: mdns::Announcement,
+}
+
+impl MdnsAsk<'_> {
+    /// Asks the questions in one query (up to `tries` times) and folds the answer in.
+    /// `Some(true)`: records came back; `None`: the scan was cancelled.
+    async fn round(
+        &mut self,
+        reverse: &str,
+        questions: Vec<(String, u16)>,
+        tries: usize,
+    ) -> Option<bool> {
+        self.id = self.id.wrapping_add(1);
+        let q: Vec<(&str, u16)> = questions.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        let payload = mdns::query(self.id, &q);
+        let answer = ask_with_permit(
+            self.ctx,
+            self.ip,
+            mdns::MDNS_PORT,
+            &payload,
+            self.wait,
+            tries,
+        )
+        .await?;
+        let Answer::Bytes(bytes) = answer else {
+            return Some(false);
+        };
+        let records = mdns::parse(self.id, &bytes);
+        self.ann.add(reverse, &records);
+        Some(!records.is_empty())
+    }
+}
+
+/// The port fact for what a host's mDNS responder said; observes its name and type.
+async fn mdns_fact(ctx: &ScanContext, ip: IpAddr, ann: &mdns::Announcement) -> PortFact {
+    let mut f = PortFact::state(mdns::MDNS_PORT, Transport::Udp, PortState::Open);
+    f.name = Some("mdns".into());
+    f.confidence = Confidence::High;
+    f.evidence = "mdns-unicast-query".into();
+    if let Some(h) = &ann.hostname {
+        f.extra.insert("mdns.hostname".into(), h.clone());
+        ctx.observe(
+            ip,
+            Fact::Hostname {
+                name: h.clone(),
+                source: "mdns".into(),
+            },
+        )
+        .await;
+    }
+    if !ann.services.is_empty() {
+        f.extra
+            .insert("mdns.services".into(), ann.services.join(", "));
+    }
+    if let Some(m) = ann.model() {
+        f.extra.insert("mdns.model".into(), m);
+    }
+    if let Some(n) = ann.friendly_name() {
+        f.extra.insert("mdns.name".into(), n);
+    }
+    for i in ann.instances.values() {
+        for (k, v) in &i.txt {
+            let text = if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            };
+            let db = if i.service == "_workstation._tcp" {
+                "mdns_workstation_txt"
+            } else {
+                "mdns_device-info_txt"
+            };
+            crate::recognise::enrich_text(&mut f, db, &text);
+        }
+    }
+    if let Some((device_type, service)) = ann.device_type() {
+        ctx.observe(
+            ip,
+            Fact::DeviceType {
+                device_type,
+                evidence: format!("mdns {service}"),
+            },
+        )
+        .await;
+    }
+    f
 }
 
 impl UdpScanner {

@@ -118,6 +118,20 @@ pub const FAR: Host = Host {
 /// Every host but the scanner.
 pub const HOSTS: [Host; 8] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR];
 
+/// The home segment (the scanner's fourth leg, 10.77.3.2; no router): devices that announce
+/// themselves.
+pub const HOME_LAN: &str = "10.77.3.0/24";
+/// avahi-daemon: mDNS host name `media.local`, an IPP printer instance "Office Printer"
+/// (TXT `ty=Scanopy LabJet 400`) and an `_http._tcp` service, both static (no server behind
+/// them: no TCP port is open); Samba's nmbd (NetBIOS name `MEDIA`, workgroup `LAB`).
+pub const MEDIA: Host = Host {
+    name: "media",
+    ip: Ipv4Addr::new(10, 77, 3, 30),
+    mac: Some("02:77:00:03:00:30"),
+    open_tcp: &[],
+    drops_tcp: false,
+};
+
 /// The hostile segment (the scanner's third leg, 10.77.2.2; the router is 10.77.2.1): hosts
 /// that try to stall or fool a scan, as real processes (`testlan/hostile.py`, socat).
 pub const HOSTILE_LAN: &str = "10.77.2.0/24";

@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scanopy_testlan::{
-    EVERY, HOSTILE, HOSTILE_LAN, HOSTILE_PTR, LAN, LIAR, MUTE, SSH, SVC, TLS_STALL, TRICKLE, WEB,
-    require,
+    BAD_UDP, EVERY, HOSTILE, HOSTILE_LAN, HOSTILE_PTR, LAN, LIAR, MUTE, SSH, SVC, TLS_STALL,
+    TRICKLE, WEB, require,
 };
 use serde_json::Value;
 
@@ -145,6 +145,24 @@ fn check(doc: &Value, label: &str) {
     for (ip, name) in HOSTILE_PTR {
         assert_eq!(device(doc, &ip.to_string())["hostname"], name, "{label}");
     }
+
+    // A NetBIOS name table cut short, with terminal escapes: the names it did give are kept,
+    // without control characters; the malformed mDNS answers report nothing.
+    let bad = BAD_UDP.ip.to_string();
+    let nb = service(doc, &bad, 137, "udp");
+    let name = nb["extra"]["netbios.name"].as_str().unwrap_or_default();
+    assert!(
+        !name.is_empty() && !name.chars().any(char::is_control),
+        "{label}: {nb:#}"
+    );
+    assert!(
+        device(doc, &bad)["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["port"] != 5353),
+        "{label}: malformed mDNS answers are no service"
+    );
 
     // What it gave up on is a warning naming host, port and why.
     let warnings: Vec<&str> = doc["warnings"]

@@ -469,6 +469,51 @@ fn testlan_udp_probes_find_dns_and_snmp() {
     assert!(devices.iter().all(|d| !d.ips().contains(&QUIET.addr())));
 }
 
+/// avahi and nmbd on the home segment, asked by unicast: the mDNS name, the services, the
+/// printer's model from TXT, the device typed a printer by its `_ipp._tcp` service; the
+/// NetBIOS name and workgroup.
+#[test]
+fn testlan_mdns_and_netbios_name_the_device_its_model_and_type() {
+    if !require("testlan_mdns_and_netbios_name_the_device_its_model_and_type") {
+        return;
+    }
+    let (devices, warnings) = scan(&["10.77.3.30"], "1", vec![Box::new(UdpScanner::default())]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let media = device(&devices, scanopy_testlan::MEDIA.addr());
+    let mdns = media
+        .services
+        .iter()
+        .find(|s| s.port == 5353)
+        .expect("5353/udp answered");
+    assert_eq!(mdns.name, "mdns");
+    let extra = |k: &str| mdns.extra.get(k).map(String::as_str);
+    assert_eq!(extra("mdns.hostname"), Some("media.local"));
+    assert_eq!(extra("mdns.model"), Some("Scanopy LabJet 400"));
+    assert_eq!(extra("mdns.name"), Some("Office Printer"));
+    let services = extra("mdns.services").unwrap_or_default();
+    assert!(
+        services.contains("_ipp._tcp") && services.contains("_http._tcp"),
+        "{services}"
+    );
+    assert_eq!(media.hostname.as_deref(), Some("media.local"));
+    assert_eq!(media.device_type, scanopy_core::DeviceType::Printer);
+    // Samba's nmbd on the same host: its NetBIOS name and workgroup.
+    let nb = media
+        .services
+        .iter()
+        .find(|s| s.port == 137)
+        .expect("137/udp answered");
+    assert_eq!(nb.name, "netbios-ns");
+    assert_eq!(
+        nb.extra.get("netbios.name").map(String::as_str),
+        Some("MEDIA")
+    );
+    assert_eq!(
+        nb.extra.get("netbios.workgroup").map(String::as_str),
+        Some("LAB")
+    );
+}
+
 #[test]
 fn testlan_udp_scanner_passes_the_compliance_suite() {
     if !require("testlan_udp_scanner_passes_the_compliance_suite") {
