@@ -13,9 +13,11 @@
 //!    [`Device::merge_reasons`].
 //! 5. **Containers** are devices of their own, keyed by container id, whose parent is the device
 //!    holding the Docker host's address.
-//! 6. **Conflicting values** (host name, vendor, type) resolve to the latest observed, ties
-//!    broken by value; a port's identification to the highest confidence, then the latest; its
-//!    state to the latest.
+//! 6. **Conflicting values** (vendor, type) resolve to the latest observed, ties broken by
+//!    value; a host name to the most trusted source ([`name_rank`]: the network's DNS and
+//!    Docker, then what the host says of itself by mDNS or SNMP, then NetBIOS and others, then
+//!    certificates), then the latest; a port's identification to the highest confidence, then
+//!    the latest; its state to the latest.
 //! 7. Locally administered MACs are flagged ([`Device::randomized_mac`]).
 //!
 //! # How it stays order independent
@@ -67,12 +69,31 @@ fn join_seen(slot: &mut Option<Seen>, s: Seen) {
 
 /// "The value seen latest, ties broken by the greater value": a join-semilattice.
 fn join_latest<T: Ord>(slot: &mut Option<(DateTime<Utc>, T)>, at: DateTime<Utc>, v: T) {
+    join_best(slot, at, v);
+}
+
+/// Keeps the value with the greatest key, ties broken by value (commutative, associative,
+/// idempotent).
+fn join_best<K: Ord + Copy, T: Ord>(slot: &mut Option<(K, T)>, key: K, v: T) {
     let replace = match slot {
         None => true,
-        Some((t, old)) => (at, &v) > (*t, &*old),
+        Some((k, old)) => (key, &v) > (*k, &*old),
     };
     if replace {
-        *slot = Some((at, v));
+        *slot = Some((key, v));
+    }
+}
+
+/// How much a host name's source is trusted, higher first: the network's DNS (`ptr`) and
+/// Docker (`docker`) 4; what the host says of itself, `mdns` and `snmp`, 3; `netbios` and
+/// sources this crate does not know (a custom scanner's) 2; a certificate's name (`tls`), which
+/// may name a service rather than the host, 1.
+pub fn name_rank(source: &str) -> u8 {
+    match source {
+        "ptr" | "docker" => 4,
+        "mdns" | "snmp" => 3,
+        "tls" => 1,
+        _ => 2,
     }
 }
 
@@ -100,7 +121,7 @@ struct AddrSummary {
     seen: Option<Seen>,
     sources: BTreeSet<String>,
     macs: BTreeMap<MacAddr, Seen>,
-    hostname: Option<(DateTime<Utc>, String)>,
+    hostname: Option<((u8, DateTime<Utc>), String)>,
     vendor: Option<(DateTime<Utc>, String)>,
     device_type: Option<(DateTime<Utc>, (DeviceType, String))>,
     identities: BTreeSet<(String, String)>,
@@ -200,10 +221,10 @@ impl Inventory {
                     .and_modify(|s| s.join(Seen::at(at)))
                     .or_insert(Seen::at(at));
             }
-            Fact::Hostname { name, .. } => {
+            Fact::Hostname { name, source } => {
                 let name = name.trim().trim_end_matches('.').to_owned();
                 if !name.is_empty() {
-                    join_latest(&mut a.hostname, at, name);
+                    join_best(&mut a.hostname, (name_rank(source), at), name);
                 }
             }
             Fact::Vendor { vendor } => join_latest(&mut a.vendor, at, vendor.clone()),
@@ -395,8 +416,8 @@ impl Inventory {
                 join_seen(&mut seen, s);
             }
             sources.extend(a.sources.iter().cloned());
-            if let Some((t, h)) = &a.hostname {
-                join_latest(&mut hostname, *t, h.clone());
+            if let Some((k, h)) = &a.hostname {
+                join_best(&mut hostname, *k, h.clone());
             }
             if let Some((t, v)) = &a.vendor {
                 join_latest(&mut vendor, *t, v.clone());

@@ -50,6 +50,52 @@ fn devices(o: &[Observation]) -> Vec<Device> {
 }
 
 #[test]
+fn a_host_name_comes_from_the_most_trusted_source_then_the_latest() {
+    let name = |n: &str, source: &str, at| {
+        obs(
+            "10.0.1.9",
+            "x",
+            at,
+            Fact::Hostname {
+                name: n.into(),
+                source: source.into(),
+            },
+        )
+    };
+    let ptr = name("media.lab.test", "ptr", 1);
+    let mdns = name("media.local", "mdns", 5);
+    let tls = name("cdn.example.com", "tls", 9);
+    let nb = name("MEDIA", "netbios", 7);
+    for order in [
+        vec![ptr.clone(), mdns.clone(), tls.clone(), nb.clone()],
+        vec![tls.clone(), nb.clone(), mdns.clone(), ptr.clone()],
+    ] {
+        assert_eq!(
+            devices(&order)[0].hostname.as_deref(),
+            Some("media.lab.test")
+        );
+    }
+    assert_eq!(
+        devices(&[tls.clone(), nb.clone(), mdns.clone()])[0]
+            .hostname
+            .as_deref(),
+        Some("media.local"),
+        "mDNS over NetBIOS, though NetBIOS was later"
+    );
+    assert_eq!(
+        devices(&[tls.clone(), nb])[0].hostname.as_deref(),
+        Some("MEDIA"),
+        "anything over a certificate's name"
+    );
+    // Equal trust: the latest.
+    let later = name("media2.lab.test", "ptr", 3);
+    assert_eq!(
+        devices(&[later, ptr, mdns])[0].hostname.as_deref(),
+        Some("media2.lab.test")
+    );
+}
+
+#[test]
 fn ip_without_mac_joins_the_device_holding_it_in_either_order() {
     let a = obs(
         "10.0.0.5",
@@ -278,10 +324,14 @@ fn arb_fact() -> impl Strategy<Value = Fact> {
             rtt_us: None
         }),
         arb_mac().prop_map(|mac| Fact::Mac { mac }),
-        prop_oneof![Just("a"), Just("b")].prop_map(|n| Fact::Hostname {
-            name: n.into(),
-            source: "ptr".into()
-        }),
+        (
+            prop_oneof![Just("a"), Just("b")],
+            prop_oneof![Just("ptr"), Just("mdns"), Just("tls")]
+        )
+            .prop_map(|(n, source)| Fact::Hostname {
+                name: n.into(),
+                source: source.into()
+            }),
         prop_oneof![Just("Synology"), Just("Ubiquiti")]
             .prop_map(|v| Fact::Vendor { vendor: v.into() }),
         (
