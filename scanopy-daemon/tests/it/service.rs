@@ -407,12 +407,14 @@ fn run_with_a_wrong_key_is_refused_exits_1_and_never_logs_the_key() {
     assert_eq!(mock.seen.polls.load(Ordering::SeqCst), 0);
 }
 
-/// A job of ~2 s at 300 probes per second over 600 ports, 6 of them open and spread out, so
-/// results come in several batches.
+/// A job of ~6 s at 100 probes per second over 600 ports, 6 of them open and spread out, so
+/// results come in several batches, about a second apart: long enough that a test stopping
+/// the server after the job was taken still finds several batches to spool on a loaded
+/// machine (at 300 per second, CI once saw only one batch left).
 fn long_job(base: u16) -> (Vec<TcpListener>, Vec<u16>, Job) {
     let (ls, ports) = listeners(base, 600, 6);
     assert_eq!(ports.len(), 6, "ports {base}-{} are busy", base + 599);
-    let j = job(&format!("{base}-{}", base + 599), Some(300));
+    let j = job(&format!("{base}-{}", base + 599), Some(100));
     (ls, ports, j)
 }
 
