@@ -97,6 +97,9 @@ pub struct SqlStore {
     write: Mutex<()>,
 }
 
+/// The URL of an in-memory SQLite database: one per connection.
+const MEMORY: &str = "sqlite::memory:";
+
 /// The embedded backend's name, kept for callers that want SQLite.
 pub type SqliteStore = SqlStore;
 
@@ -202,7 +205,7 @@ impl SqlStore {
     /// An in-memory SQLite database, for tests and throwaway use.
     pub async fn in_memory() -> Result<Self> {
         // One connection: every connection to :memory: would be a database of its own.
-        Self::connect_sqlite("sqlite::memory:", 1).await
+        Self::connect_sqlite(MEMORY, 1).await
     }
 
     async fn connect_sqlite(url: &str, connections: u32) -> Result<Self> {
@@ -229,7 +232,19 @@ impl SqlStore {
                 .await
                 .map_err(db_err("open the database"))
         };
-        Self::migrated(open().await?, Dialect::Sqlite, open).await
+        let pool = open().await?;
+        if url == MEMORY {
+            // A fresh pool would be a fresh, empty database, and none is needed: this one
+            // started empty, so no connection of it ever read an older schema.
+            let store = SqlStore {
+                pool,
+                dialect: Dialect::Sqlite,
+                write: Mutex::new(()),
+            };
+            store.migrate().await?;
+            return Ok(store);
+        }
+        Self::migrated(pool, Dialect::Sqlite, open).await
     }
 
     /// Brings the schema of the database behind `pool` up to date and returns the store. When
