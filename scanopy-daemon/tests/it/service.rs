@@ -418,9 +418,9 @@ fn run_with_a_wrong_key_is_refused_exits_1_and_never_logs_the_key() {
 }
 
 /// A job of ~6 s at 100 probes per second over 600 ports, 6 of them open and spread out, so
-/// results come in several batches, about a second apart: long enough that a test stopping
-/// the server after the job was taken still finds several batches to spool on a loaded
-/// machine (at 300 per second, CI once saw only one batch left).
+/// results come in several batches, about a second apart (with the connect scan: see
+/// [`Daemon::start`]), and a test that stops the server once the job is taken still finds
+/// several batches to spool on a loaded machine.
 fn long_job(base: u16) -> (Vec<TcpListener>, Vec<u16>, Job) {
     let (ls, ports) = listeners(base, 600, 6);
     assert_eq!(ports.len(), 6, "ports {base}-{} are busy", base + 599);
