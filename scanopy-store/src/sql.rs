@@ -264,9 +264,13 @@ impl SqlStore {
         if store.migrate().await? == 0 {
             return Ok(store);
         }
+        // The new pool opens before the old one closes: the database always has a connection,
+        // so SQLite never deletes and re-creates the -wal and -shm files in between (a file
+        // checked, or opened, in that gap would be missing).
+        let fresh = reopen().await?;
         store.pool.close().await;
         Ok(SqlStore {
-            pool: reopen().await?,
+            pool: fresh,
             dialect,
             write: Mutex::new(()),
         })
