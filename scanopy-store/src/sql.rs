@@ -3,7 +3,7 @@
 //! [`q`] adapts it to PostgreSQL (numbered placeholders, `GREATEST`/`LEAST`, `ILIKE`).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 mod admin;
 mod apply;
+mod finish;
 mod results;
 
 use std::time::Duration;
@@ -31,7 +32,7 @@ use crate::model::{
     Event, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role, RunStatus, ScanRun,
     Schedule, ServiceRow, StoredDevice, User, Webhook,
 };
-use crate::{OFFLINE_AFTER, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// Which SQL the database speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,12 +524,31 @@ impl SqlStore {
             .await
             .map_err(db_err("read devices"))?;
 
+        let mut interfaces = Self::interfaces_of(dia, conn, &marks, &id_strings).await?;
+        let mut services = Self::services_of(dia, conn, &marks, &id_strings).await?;
+        let mut by_id: HashMap<String, StoredDevice> = HashMap::new();
+        for row in rows {
+            if let Some(d) = device_from_row(&row, &mut interfaces, &mut services) {
+                by_id.insert(row.get("id"), d);
+            }
+        }
+        Ok(id_strings.iter().filter_map(|i| by_id.remove(i)).collect())
+    }
+
+    /// The interfaces of the devices `id_strings` (bound to the placeholders `marks`), by device
+    /// id.
+    async fn interfaces_of(
+        dia: Dialect,
+        conn: &mut AnyConnection,
+        marks: &str,
+        id_strings: &[String],
+    ) -> Result<HashMap<String, Vec<Interface>>> {
         let if_sql = format!(
             "SELECT device_id, ip, mac, subnet FROM interfaces WHERE device_id IN ({marks}) ORDER BY ip, mac"
         );
         let if_sql = q(dia, &if_sql).into_owned();
         let mut query = sqlx::query(&if_sql).persistent(false);
-        for id in &id_strings {
+        for id in id_strings {
             query = query.bind(id);
         }
         let mut interfaces: HashMap<String, Vec<Interface>> = HashMap::new();
@@ -551,7 +571,16 @@ impl SqlStore {
                         .and_then(|s| s.parse().ok()),
                 });
         }
+        Ok(interfaces)
+    }
 
+    /// The services of the devices `id_strings` (bound to the placeholders `marks`), by device id.
+    async fn services_of(
+        dia: Dialect,
+        conn: &mut AnyConnection,
+        marks: &str,
+        id_strings: &[String],
+    ) -> Result<HashMap<String, Vec<Service>>> {
         // One row per device, its services aggregated as JSON by the database: a tenth of the
         // rows of one row per service, which is where reading a page spent its time.
         let svc_sql = match dia {
@@ -566,7 +595,7 @@ impl SqlStore {
         };
         let svc_sql = q(dia, &svc_sql).into_owned();
         let mut query = sqlx::query(&svc_sql).persistent(false);
-        for id in &id_strings {
+        for id in id_strings {
             query = query.bind(id);
         }
         let mut services: HashMap<String, Vec<Service>> = HashMap::new();
@@ -627,14 +656,7 @@ impl SqlStore {
                 out.extend(parsed);
             }
         }
-
-        let mut by_id: HashMap<String, StoredDevice> = HashMap::new();
-        for row in rows {
-            if let Some(d) = device_from_row(&row, &mut interfaces, &mut services) {
-                by_id.insert(row.get("id"), d);
-            }
-        }
-        Ok(id_strings.iter().filter_map(|i| by_id.remove(i)).collect())
+        Ok(services)
     }
 
     /// Every device (of a network) with what the map draws (name, type, parent, container,
@@ -1112,120 +1134,16 @@ impl Store for SqlStore {
             .await
             .map_err(db_err("finish a scan run"))?;
         let (info, seq, status) = Self::end_run(dia, &mut tx, run, status).await?;
-        let mut changes = ChangeSet::default();
         // A run from before run numbers (schema 3) marks nothing: it cannot tell what it saw.
         let seq = seq.filter(|_| status == RunStatus::Done && !info.targets.is_empty());
+        let mut f = finish::Finish::new(dia, &mut tx, run, info);
         if let Some(seq) = seq {
-            // Devices of the network with an address the run covered, seen neither by it nor
-            // by a run claimed after it.
-            let rows = sqlx::query(&q(dia, "SELECT d.id, i.ip, d.missed_scans, d.offline FROM devices d JOIN interfaces i ON i.device_id = d.id \
-                 WHERE d.network_id = ? AND d.deleted_at IS NULL AND d.last_run_seq < ?"))
-            .bind(info.network.to_string())
-            .bind(seq)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err("find missed devices"))?;
-            let mut missed: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            for r in &rows {
-                let ip: Option<std::net::IpAddr> = r.get::<String, _>("ip").parse().ok();
-                if ip.is_some_and(|ip| info.targets.iter().any(|t| t.contains(&ip))) {
-                    missed.insert(r.get("id"), (r.get("missed_scans"), r.get("offline")));
-                }
-            }
-            for (id, (misses, offline)) in missed {
-                let misses = misses + 1;
-                let now_offline = misses >= OFFLINE_AFTER;
-                sqlx::query(&q(
-                    dia,
-                    "UPDATE devices SET missed_scans = ?, offline = ? WHERE id = ?",
-                ))
-                .bind(misses)
-                .bind(i64::from(now_offline))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("mark a device offline"))?;
-                if now_offline && offline == 0 {
-                    let uid = Uuid::parse_str(&id).ok();
-                    if let Some(u) = uid {
-                        changes.devices_gone.push(u);
-                    }
-                    Self::event(
-                        dia,
-                        &mut tx,
-                        info.network,
-                        "device_gone",
-                        uid,
-                        Some(run),
-                        serde_json::json!({"missed_scans": misses}),
-                    )
-                    .await?;
-                }
-            }
+            f.mark_missed(seq).await?;
         }
-        let probed_tcp =
-            info.config.scanners.is_empty() || info.config.scanners.iter().any(|s| s == "tcp");
-        if let Some(seq) = seq.filter(|_| probed_tcp) {
-            // Services gone: on a device this run saw, a TCP port the run probed that neither
-            // it nor a run claimed after it found open.
-            let ports: std::collections::HashSet<u16> =
-                scanopy_core::ports::tcp_ports(&info.config)
-                    .into_iter()
-                    .collect();
-            let rows = sqlx::query(&q(dia, "SELECT s.device_id, s.ip, s.port, s.name, s.product FROM services s JOIN devices d ON d.id = s.device_id \
-                 JOIN scan_run_devices r ON r.device_id = d.id AND r.scan_run_id = ? \
-                 WHERE d.deleted_at IS NULL AND s.last_run_seq < ? AND s.transport = 'tcp'"))
-                .bind(run.to_string())
-                .bind(seq)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err("find services gone"))?;
-            for r in &rows {
-                let ip_s: String = r.get("ip");
-                let Ok(ip) = ip_s.parse::<std::net::IpAddr>() else {
-                    continue;
-                };
-                let Ok(port) = u16::try_from(r.get::<i64, _>("port")) else {
-                    continue;
-                };
-                if !ports.contains(&port) || !info.targets.iter().any(|t| t.contains(&ip)) {
-                    continue;
-                }
-                let device: String = r.get("device_id");
-                sqlx::query(&q(dia, "DELETE FROM services WHERE device_id = ? AND ip = ? AND transport = 'tcp' AND port = ?"))
-                    .bind(&device)
-                    .bind(&ip_s)
-                    .bind(i64::from(port))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("mark a service gone"))?;
-                let uid = Uuid::parse_str(&device).ok();
-                if let Some(u) = uid {
-                    changes.services_gone.push((u, port, "tcp".into()));
-                }
-                Self::event(
-                    dia,
-                    &mut tx,
-                    info.network,
-                    "service_gone",
-                    uid,
-                    Some(run),
-                    serde_json::json!({"ip": ip_s, "port": port, "protocol": "tcp", "name": r.get::<String, _>("name"), "product": r.get::<Option<String>, _>("product")}),
-                )
-                .await?;
-            }
+        if let Some(seq) = seq.filter(|_| f.probed_tcp()) {
+            f.services_gone(seq).await?;
         }
-        Self::forget_run_devices(dia, &mut tx, run).await?;
-        Self::event(
-            dia,
-            &mut tx,
-            info.network,
-            "scan_done",
-            None,
-            Some(run),
-            serde_json::json!({"status": status.as_str()}),
-        )
-        .await?;
+        let changes = f.close(status).await?;
         tx.commit().await.map_err(db_err("finish a scan run"))?;
         Ok(changes)
     }
