@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use scanopy_core::{Observation, ScanConfig};
-use scanopy_store::{DeviceFilter, NewScanRun, SqlStore, Store};
+use scanopy_store::prelude::*;
+use scanopy_store::{DeviceFilter, NewScanRun, SqlStore};
 use uuid::Uuid;
 
 const DEVICES: u32 = 10_000;

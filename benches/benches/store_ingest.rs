@@ -6,7 +6,8 @@
 
 use criterion::{BatchSize, Criterion, criterion_main};
 use scanopy_core::ScanConfig;
-use scanopy_store::{NewScanRun, SqlStore, Store};
+use scanopy_store::prelude::*;
+use scanopy_store::{NewScanRun, SqlStore};
 use uuid::Uuid;
 
 fn ingest(c: &mut Criterion) {

@@ -6,7 +6,8 @@
 
 use scanopy_core::{Pipeline, ScanConfig, ScanEvent, TargetSpec};
 use scanopy_scanners::TcpScanner;
-use scanopy_store::{DeviceFilter, NewScanRun, SqlStore, Store};
+use scanopy_store::prelude::*;
+use scanopy_store::{DeviceFilter, NewScanRun, SqlStore};
 use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use scanopy_core::protocol::ProgressSnapshot;
-use scanopy_store::{RunStatus, Store};
+use scanopy_store::RunStatus;
+use scanopy_store::prelude::*;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;

@@ -5,8 +5,9 @@
 //! Each webhook has one bounded queue ([`QUEUE_CAPACITY`] events) and one worker that sends
 //! them in order: a slow or dead webhook holds its own queue only, and when its queue is full
 //! the oldest event is dropped (counted in `webhook_dropped`, logged). Before sending, the worker
-//! claims the event in the store ([`Store::claim_delivery`](scanopy_store::Store::claim_delivery)),
-//! so of several servers on one database exactly one delivers each event.
+//! claims the event in the store
+//! ([`WebhookStore::claim_delivery`](scanopy_store::WebhookStore::claim_delivery)), so of several
+//! servers on one database exactly one delivers each event.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

@@ -1,12 +1,14 @@
-//! scanopy-store: the inventory's memory. One [`Store`] trait, implemented by [`SqlStore`] for
-//! an embedded SQLite file ([`SqlStore::open`]) and for PostgreSQL
+//! scanopy-store: the inventory's memory. [`Store`] is five traits by concern
+//! ([`InventoryStore`], [`JobStore`], [`AccountStore`], [`ScheduleStore`], [`WebhookStore`];
+//! `use scanopy_store::prelude::*;` brings them into scope), implemented by [`SqlStore`] for an
+//! embedded SQLite file ([`SqlStore::open`]) and for PostgreSQL
 //! ([`SqlStore::connect_postgres`]). The conformance suite in `tests/it` runs against both.
-//! //!
+//!
 //! # Overview
-//! - [`Store::apply_batch`] folds a batch of observations of a scan run into the inventory in one
-//!   transaction and returns what changed. Identity follows the core's rules with indexed
-//!   lookups (MAC, then network + address), never by loading a whole network. A batch id applied
-//!   twice changes nothing the second time (daemons retry).
+//! - [`InventoryStore::apply_batch`] folds a batch of observations of a scan run into the
+//!   inventory in one transaction and returns what changed. Identity follows the core's rules
+//!   with indexed lookups (MAC, then network + address), never by loading a whole network. A
+//!   batch id applied twice changes nothing the second time (daemons retry).
 //! - History: first and last seen for devices and services; a device missing from
 //!   [`OFFLINE_AFTER`] finished scans that covered its address is marked offline, not deleted;
 //!   a deleted device stays deleted unless seen again after the deletion; what users set (name,
@@ -19,7 +21,8 @@
 //! # Example
 //! ```
 //! use scanopy_core::{Fact, Observation, ScanConfig};
-//! use scanopy_store::{DeviceFilter, NewScanRun, RunStatus, SqlStore, Store};
+//! use scanopy_store::prelude::*;
+//! use scanopy_store::{DeviceFilter, NewScanRun, RunStatus, SqlStore};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let store = SqlStore::in_memory().await.unwrap();
@@ -58,6 +61,12 @@ pub use model::{
     RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, StoredDevice, User, Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
+
+/// The store's traits, to call their methods on a [`SqlStore`] or a `dyn Store`:
+/// `use scanopy_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AccountStore, InventoryStore, JobStore, ScheduleStore, Store, WebhookStore};
+}
 
 use std::time::Duration;
 
@@ -159,9 +168,24 @@ impl StoreError {
 /// A short alias.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The inventory's memory. Every backend passes the same conformance suite.
+/// The inventory's memory, every concern at once: what the server holds (`Arc<dyn Store>`).
+/// Implemented for every type that implements the five traits; every backend passes the same
+/// conformance suite. A method of a part is called with that part's trait in scope:
+/// `use scanopy_store::prelude::*;` brings them all.
+pub trait Store:
+    InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + Send + Sync
+{
+}
+
+impl<T> Store for T where
+    T: InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + Send + Sync
+{
+}
+
+/// Networks, scan runs and what they found: devices, their services, events. What a scan
+/// writes follows the core's identity rules (see the crate's overview).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait InventoryStore: Send + Sync {
     /// Creates a network.
     async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network>;
 
@@ -184,16 +208,6 @@ pub trait Store: Send + Sync {
         batch: Uuid,
         observations: &[Observation],
     ) -> Result<ChangeSet>;
-
-    /// Applies a daemon's batch like [`Store::apply_batch`], checking in the same transaction
-    /// that the daemon holds the run's lease and the run is running, with observation times
-    /// clamped to the run's window (its claim to now) and the run's caps enforced: a batch
-    /// beyond a cap is refused and ends the run failed. A refused batch changes nothing.
-    async fn apply_job_batch(&self, batch: JobBatch<'_>) -> Result<BatchReport>;
-
-    /// Records that a batch `daemon` sent for `run`, which it holds, was refused (too large,
-    /// malformed): the run can no longer end done. Nothing happens when it does not hold it.
-    async fn reject_batch(&self, run: Uuid, daemon: Uuid, reason: &str) -> Result<()>;
 
     /// Ends a run. A run that finished (`Done`) counts as a miss for every device of its targets
     /// that neither it nor a run claimed after it saw (runs are compared by the order they were
@@ -231,7 +245,8 @@ pub trait Store: Send + Sync {
     /// The newest events of one device, newest first.
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>>;
 
-    /// Services across devices (devices filtered by `filter`, paged like [`Store::devices`]).
+    /// Services across devices (devices filtered by `filter`, paged like
+    /// [`InventoryStore::devices`]).
     async fn services(
         &self,
         filter: &DeviceFilter,
@@ -244,8 +259,22 @@ pub trait Store: Send + Sync {
 
     /// Whether the database answers ([`StoreError::Unavailable`] when not).
     async fn ping(&self) -> Result<()>;
+}
 
-    // Jobs for daemons.
+/// Scans as jobs for daemons (queued, claimed under a lease, their results taken only from the
+/// daemon holding it, while it runs), and the daemons themselves.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Applies a daemon's batch like [`InventoryStore::apply_batch`], checking in the same
+    /// transaction that the daemon holds the run's lease and the run is running, with
+    /// observation times clamped to the run's window (its claim to now) and the run's caps
+    /// enforced: a batch beyond a cap is refused and ends the run failed. A refused batch
+    /// changes nothing.
+    async fn apply_job_batch(&self, batch: JobBatch<'_>) -> Result<BatchReport>;
+
+    /// Records that a batch `daemon` sent for `run`, which it holds, was refused (too large,
+    /// malformed): the run can no longer end done. Nothing happens when it does not hold it.
+    async fn reject_batch(&self, run: Uuid, daemon: Uuid, reason: &str) -> Result<()>;
 
     /// Queues a scan for a daemon of its network (`run.daemon`: only that one).
     async fn enqueue_scan(&self, run: NewScanRun) -> Result<ScanRun>;
@@ -289,8 +318,6 @@ pub trait Store: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Page<ScanRun>>;
 
-    // Daemons.
-
     /// Records a daemon's registration (one daemon per key; one local daemon per network and
     /// server instance). A registration never changes the approved push URL.
     async fn register_daemon(&self, daemon: NewDaemon) -> Result<Daemon>;
@@ -304,9 +331,11 @@ pub trait Store: Send + Sync {
     /// Sets (or, with `None`, clears) the URL the server calls a push daemon at: an admin's
     /// decision, which no registration changes ([`Daemon::approved_url`]).
     async fn set_daemon_push_url(&self, id: Uuid, url: Option<&str>) -> Result<Daemon>;
+}
 
-    // Users and credentials: secrets are kept only as hashes.
-
+/// Users and credentials (sessions, API tokens, daemon keys): secrets are kept only as hashes.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Creates a user; the password is kept as an argon2id hash.
     async fn create_user(&self, username: &str, password: &str, role: Role) -> Result<User>;
 
@@ -335,9 +364,11 @@ pub trait Store: Send + Sync {
 
     /// Revokes a credential.
     async fn revoke_credential(&self, kind: CredentialKind, id: Uuid) -> Result<()>;
+}
 
-    // Schedules.
-
+/// Recurring scans.
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// Creates a recurring scan.
     async fn create_schedule(&self, s: NewSchedule) -> Result<Schedule>;
 
@@ -350,9 +381,12 @@ pub trait Store: Send + Sync {
     /// Takes the schedules due at `now` and moves them to their next run; of several servers on
     /// one database, exactly one takes each.
     async fn take_due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>>;
+}
 
-    // Webhooks.
-
+/// Webhooks and their deliveries; each event is delivered to each webhook once, even by several
+/// servers on one database.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
     /// Adds a webhook; `secret` is its HMAC key (it signs deliveries, so it is kept).
     async fn create_webhook(&self, url: &str, secret: &str) -> Result<Webhook>;
 

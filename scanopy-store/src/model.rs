@@ -54,9 +54,10 @@ impl RunStatus {
 pub struct NewScanRun {
     /// The network scanned.
     pub network: Uuid,
-    /// The daemon that runs it: for [`Store::start_scan`](crate::Store::start_scan) the daemon
-    /// already running it; for [`Store::enqueue_scan`](crate::Store::enqueue_scan) the one asked
-    /// to (any daemon of the network when `None`).
+    /// The daemon that runs it: for
+    /// [`InventoryStore::start_scan`](crate::InventoryStore::start_scan) the daemon already
+    /// running it; for [`JobStore::enqueue_scan`](crate::JobStore::enqueue_scan) the one asked to
+    /// (any daemon of the network when `None`).
     pub daemon: Option<Uuid>,
     /// The configuration, stored with the run.
     pub config: ScanConfig,

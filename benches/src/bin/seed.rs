@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use scanopy_core::ScanConfig;
-use scanopy_store::{NewScanRun, RunStatus, SqlStore, Store};
+use scanopy_store::prelude::*;
+use scanopy_store::{NewScanRun, RunStatus, SqlStore};
 use uuid::Uuid;
 
 const BATCH: u32 = 500;

@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use scanopy_server::{AppState, StateConfig, app, auth};
-use scanopy_store::{CredentialKind, NewCredential, Role, SqlStore, Store};
+use scanopy_store::prelude::*;
+use scanopy_store::{CredentialKind, NewCredential, Role, SqlStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt;
 use scanopy_server::{AppState, StateConfig};
-use scanopy_store::{SqlStore, Store};
+use scanopy_store::SqlStore;
+use scanopy_store::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

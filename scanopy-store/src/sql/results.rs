@@ -383,30 +383,6 @@ impl SqlStore {
         .await
         .map_err(db_err("number a scan run"))
     }
-
-    /// See [`crate::Store::reject_batch`].
-    pub(crate) async fn reject_batch_impl(
-        &self,
-        run: Uuid,
-        daemon: Uuid,
-        reason: &str,
-    ) -> Result<()> {
-        let dia = self.dialect;
-        let _w = self.write.lock().await;
-        let reason: String = reason.chars().take(500).collect();
-        sqlx::query(&q(
-            dia,
-            "UPDATE scan_runs SET rejected_batches = rejected_batches + 1, error = COALESCE(error, ?) \
-             WHERE id = ? AND daemon_id = ? AND status = 'running'",
-        ))
-        .bind(format!("a results batch was refused: {reason}"))
-        .bind(run.to_string())
-        .bind(daemon.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("record a refused batch"))?;
-        Ok(())
-    }
 }
 
 fn over_observations(l: RunLimits) -> StoreError {

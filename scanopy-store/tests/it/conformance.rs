@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use scanopy_core::{
     Confidence, Fact, MacAddr, Observation, PortFact, PortState, ScanConfig, Transport,
 };
-use scanopy_store::{DeviceEdit, DeviceFilter, NewScanRun, RunStatus, Store, StoreError};
+use scanopy_store::prelude::*;
+use scanopy_store::{DeviceEdit, DeviceFilter, NewScanRun, RunStatus, StoreError};
 use uuid::Uuid;
 
 fn t(s: i64) -> DateTime<Utc> {

@@ -95,7 +95,8 @@ on_postgres!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_stores_on_one_database_lose_nothing() {
-    use scanopy_store::{DeviceFilter, NewScanRun, Store};
+    use scanopy_store::prelude::*;
+    use scanopy_store::{DeviceFilter, NewScanRun};
     let Some((first, url)) = postgres_url("postgres_two_stores_on_one_database_lose_nothing").await
     else {
         return;
@@ -118,7 +119,7 @@ async fn postgres_two_stores_on_one_database_lose_nothing() {
         .unwrap()
         .id;
     async fn writer(store: &SqlStore, run: uuid::Uuid, third: u8) {
-        use scanopy_store::Store;
+        use scanopy_store::prelude::*;
         for i in 0..30u8 {
             // Both stores also see one shared MAC, at the same time.
             let o = [
@@ -241,7 +242,7 @@ async fn sqlite_migrations_from_empty_and_a_newer_database_is_refused() {
     {
         // Reopening keeps the data and the version.
         let s = SqliteStore::open(&path).await.unwrap();
-        use scanopy_store::Store;
+        use scanopy_store::prelude::*;
         assert_eq!(s.networks().await.unwrap().len(), 1);
     }
     {
@@ -273,7 +274,7 @@ async fn postgres_two_servers_never_hand_one_job_to_two_daemons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_servers_claim_each_webhook_delivery_once() {
-    use scanopy_store::Store;
+    use scanopy_store::prelude::*;
     let Some((first, url)) =
         postgres_url("postgres_two_servers_claim_each_webhook_delivery_once").await
     else {
@@ -387,7 +388,8 @@ const RUN: &str = "6d1e2b6e-0000-4000-8000-000000000002";
 const DEV: &str = "6d1e2b6e-0000-4000-8000-000000000003";
 
 async fn check_upgraded(s: &SqlStore) {
-    use scanopy_store::{DeviceFilter, RunStatus, Store};
+    use scanopy_store::prelude::*;
+    use scanopy_store::{DeviceFilter, RunStatus};
     assert_eq!(
         s.schema_version().await.unwrap(),
         SqlStore::supported_version()
@@ -430,7 +432,8 @@ fn NET_RUN() -> uuid::Uuid {
 /// No secret reaches the database file: not a password, a token, a key or a session.
 #[tokio::test]
 async fn sqlite_keeps_secrets_only_as_hashes() {
-    use scanopy_store::{CredentialKind, NewCredential, Role, Store};
+    use scanopy_store::prelude::*;
+    use scanopy_store::{CredentialKind, NewCredential, Role};
     let dir = std::env::temp_dir().join(format!("scanopy-secrets-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("scanopy.db");
@@ -476,7 +479,7 @@ async fn sqlite_keeps_secrets_only_as_hashes() {
 /// with every event forever, and a fresh claim is kept.
 #[tokio::test]
 async fn sqlite_prunes_old_webhook_claims() {
-    use scanopy_store::Store;
+    use scanopy_store::prelude::*;
     let dir = std::env::temp_dir().join(format!("scanopy-claims-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("scanopy.db");

@@ -1,0 +1,488 @@
+//! [`InventoryStore`] for [`SqlStore`]: networks, scan runs and what they found. A batch is
+//! applied by `apply` and a run ended by `finish`.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use scanopy_core::{Container, Device, DeviceType, Interface, MacAddr, Network, Observation};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{
+    Dialect, SqlStore, db_err, event_from_row, finish, json_err, q, results, run_from_row, ts,
+};
+use crate::model::{
+    ChangeSet, Counts, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun,
+    ServiceRow, StoredDevice,
+};
+use crate::{InventoryStore, Result, StoreError};
+
+#[async_trait]
+impl InventoryStore for SqlStore {
+    async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network> {
+        let dia = self.dialect;
+        if name.trim().is_empty() {
+            return Err(StoreError::BadRequest("a network needs a name".into()));
+        }
+        let n = Network::new(name.trim(), subnets.to_vec());
+        let _w = self.write.lock().await;
+        sqlx::query(&q(
+            dia,
+            "INSERT INTO networks (id, name, subnets, created_at) VALUES (?, ?, ?, ?)",
+        ))
+        .bind(n.id.to_string())
+        .bind(&n.name)
+        .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("store a network"))?;
+        Ok(n)
+    }
+
+    async fn networks(&self) -> Result<Vec<Network>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT id, name, subnets FROM networks ORDER BY name, id",
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("list networks"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Network {
+                    id: Uuid::parse_str(&r.get::<String, _>("id"))
+                        .map_err(|e| StoreError::internal("read a network", e))?,
+                    name: r.get("name"),
+                    subnets: serde_json::from_str(&r.get::<String, _>("subnets"))
+                        .map_err(json_err("read a network"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn start_scan(&self, run: NewScanRun) -> Result<ScanRun> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("start a scan run"))?;
+        Self::network_subnets(dia, &mut conn, run.network).await?;
+        let now = Utc::now();
+        let stored = ScanRun {
+            id: Uuid::new_v4(),
+            network: run.network,
+            daemon: run.daemon,
+            config: run.config,
+            targets: run.targets,
+            started_at: now,
+            finished_at: None,
+            status: RunStatus::Running,
+            devices_seen: 0,
+            observations: 0,
+            observations_dropped: 0,
+            rejected_batches: 0,
+            requested_daemon: run.daemon,
+            created_at: now,
+            lease_until: None,
+            progress: None,
+            error: None,
+            cancel_requested: false,
+        };
+        let seq = Self::next_run_seq(dia, &mut conn).await?;
+        sqlx::query(&q(dia, "INSERT INTO scan_runs (id, network_id, daemon_id, config, targets, started_at, status, created_at, requested_daemon, run_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .bind(stored.id.to_string())
+            .bind(stored.network.to_string())
+            .bind(stored.daemon.map(|d| d.to_string()))
+            .bind(serde_json::to_string(&stored.config).map_err(json_err("store a scan run"))?)
+            .bind(serde_json::to_string(&stored.targets).map_err(json_err("store a scan run"))?)
+            .bind(ts(stored.started_at))
+            .bind(stored.status.as_str())
+            .bind(ts(stored.created_at))
+            .bind(stored.requested_daemon.map(|d| d.to_string()))
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err("store a scan run"))?;
+        Ok(stored)
+    }
+
+    async fn scan_run(&self, id: Uuid) -> Result<Option<ScanRun>> {
+        let dia = self.dialect;
+        let row = sqlx::query(&q(dia, "SELECT * FROM scan_runs WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("read a scan run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn apply_batch(
+        &self,
+        run: Uuid,
+        batch: Uuid,
+        observations: &[Observation],
+    ) -> Result<ChangeSet> {
+        let g = results::Guard {
+            run,
+            batch,
+            daemon: None,
+            limits: None,
+        };
+        Ok(self.apply_guarded(&g, observations).await?.changes)
+    }
+
+    async fn finish_scan(&self, run: Uuid, status: RunStatus) -> Result<ChangeSet> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("finish a scan run"))?;
+        let (info, seq, status) = Self::end_run(dia, &mut tx, run, status).await?;
+        // A run from before run numbers (schema 3) marks nothing: it cannot tell what it saw.
+        let seq = seq.filter(|_| status == RunStatus::Done && !info.targets.is_empty());
+        let mut f = finish::Finish::new(dia, &mut tx, run, info);
+        if let Some(seq) = seq {
+            f.mark_missed(seq).await?;
+        }
+        if let Some(seq) = seq.filter(|_| f.probed_tcp()) {
+            f.services_gone(seq).await?;
+        }
+        let changes = f.close(status).await?;
+        tx.commit().await.map_err(db_err("finish a scan run"))?;
+        Ok(changes)
+    }
+
+    async fn devices(
+        &self,
+        filter: &DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<StoredDevice>> {
+        let dia = self.dialect;
+        let limit = limit.clamp(1, 1000);
+        if let Some(c) = cursor {
+            Uuid::parse_str(c)
+                .map_err(|_| StoreError::BadRequest(format!("invalid cursor {c:?}")))?;
+        }
+        let mut sql = String::from("SELECT d.id FROM devices d WHERE d.deleted_at IS NULL");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(n) = filter.network {
+            sql.push_str(" AND d.network_id = ?");
+            binds.push(n.to_string());
+        }
+        if let Some(s) = filter.subnet {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM interfaces i WHERE i.device_id = d.id AND i.subnet = ?)");
+            binds.push(s.trunc().to_string());
+        }
+        if let Some(q) = filter.q.as_ref().filter(|q| !q.is_empty()) {
+            let like = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            sql.push_str(
+                " AND (d.hostname LIKE ? ESCAPE '\\' OR d.vendor LIKE ? ESCAPE '\\' OR d.user_name LIKE ? ESCAPE '\\' \
+                 OR EXISTS (SELECT 1 FROM interfaces i WHERE i.device_id = d.id AND (i.ip LIKE ? ESCAPE '\\' OR i.mac LIKE ? ESCAPE '\\')))",
+            );
+            for _ in 0..5 {
+                binds.push(like.clone());
+            }
+        }
+        if let Some(svc) = &filter.service {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM services s WHERE s.device_id = d.id AND s.name = ?)",
+            );
+            binds.push(svc.clone());
+        }
+        if let Some(since) = filter.seen_since {
+            sql.push_str(" AND d.last_seen >= ?");
+            binds.push(ts(since));
+        }
+        if let Some(c) = cursor {
+            sql.push_str(" AND d.id > ?");
+            binds.push(c.to_owned());
+        }
+        sql.push_str(" ORDER BY d.id LIMIT ?");
+        let adapted = q(dia, &sql);
+        let mut query = sqlx::query_scalar::<_, String>(&adapted);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let ids = query
+            .bind((limit + 1) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list devices"))?;
+        let more = ids.len() > limit;
+        let mut conn = self.pool.acquire().await.map_err(db_err("list devices"))?;
+        let wanted: Vec<Uuid> = ids
+            .iter()
+            .take(limit)
+            .filter_map(|i| Uuid::parse_str(i).ok())
+            .collect();
+        let items = Self::load_devices(dia, &mut conn, &wanted).await?;
+        let next_cursor = if more {
+            items.last().map(|d| d.device.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn device(&self, id: Uuid) -> Result<Option<StoredDevice>> {
+        let dia = self.dialect;
+        let mut conn = self.pool.acquire().await.map_err(db_err("read a device"))?;
+        Self::load_device(dia, &mut conn, id).await
+    }
+
+    async fn edit_device(&self, id: Uuid, edit: DeviceEdit) -> Result<StoredDevice> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let mut conn = self.pool.acquire().await.map_err(db_err("edit a device"))?;
+        if Self::load_device(dia, &mut conn, id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("device {id}")));
+        }
+        if let Some(name) = edit.name {
+            sqlx::query(&q(dia, "UPDATE devices SET user_name = ? WHERE id = ?"))
+                .bind(name)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        if let Some(notes) = edit.notes {
+            sqlx::query(&q(dia, "UPDATE devices SET notes = ? WHERE id = ?"))
+                .bind(notes)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        if let Some(tags) = edit.tags {
+            let tags = serde_json::to_string(&tags).map_err(json_err("edit a device"))?;
+            sqlx::query(&q(dia, "UPDATE devices SET tags = ? WHERE id = ?"))
+                .bind(tags)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err("edit a device"))?;
+        }
+        Self::load_device(dia, &mut conn, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("device {id}")))
+    }
+
+    async fn delete_device(&self, id: Uuid) -> Result<()> {
+        let dia = self.dialect;
+        let _w = self.write.lock().await;
+        let r = sqlx::query(&q(
+            dia,
+            "UPDATE devices SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+        ))
+        .bind(ts(Utc::now()))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("delete a device"))?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("device {id}")));
+        }
+        Ok(())
+    }
+
+    async fn events(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        ))
+        .bind(after)
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("read events"))?;
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    /// Every device (of a network) with what the map draws (name, type, parent, container,
+    /// interfaces; no services, no history), in one query: a row per device, its interfaces
+    /// aggregated as JSON by the database.
+    async fn map_devices(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>> {
+        let dia = self.dialect;
+        let ifs = match dia {
+            Dialect::Sqlite => {
+                "(SELECT json_group_array(json_array(ip, mac, subnet)) FROM interfaces i WHERE i.device_id = d.id)"
+            }
+            Dialect::Postgres => {
+                "(SELECT json_agg(json_build_array(ip, mac, subnet) ORDER BY ip, mac)::text FROM interfaces i WHERE i.device_id = d.id)"
+            }
+        };
+        let mut sql = format!(
+            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs \
+             FROM devices d WHERE d.deleted_at IS NULL"
+        );
+        if network.is_some() {
+            sql.push_str(" AND d.network_id = ?");
+        }
+        sql.push_str(" ORDER BY d.id");
+        let sql = q(dia, &sql);
+        let mut query = sqlx::query(&sql);
+        if let Some(n) = network {
+            query = query.bind(n.to_string());
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read the map"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let Ok(id) = Uuid::parse_str(&r.get::<String, _>("id")) else {
+                continue;
+            };
+            let list: Vec<(String, String, Option<String>)> = r
+                .get::<Option<String>, _>("ifs")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(json_err("read the map"))?
+                .unwrap_or_default();
+            let mut interfaces: Vec<Interface> = list
+                .into_iter()
+                .filter_map(|(ip, mac, subnet)| {
+                    Some(Interface {
+                        ip: ip.parse().ok()?,
+                        mac: MacAddr::from_str(&mac).ok(),
+                        subnet: subnet.and_then(|s| s.parse().ok()),
+                    })
+                })
+                .collect();
+            interfaces.sort_by_key(|i| (i.ip, i.mac));
+            let device = Device {
+                id,
+                hostname: r.get("hostname"),
+                device_type: DeviceType::from_str(&r.get::<String, _>("device_type"))
+                    .unwrap_or_default(),
+                interfaces,
+                parent: r
+                    .get::<Option<String>, _>("parent_id")
+                    .and_then(|p| Uuid::parse_str(&p).ok()),
+                container: r
+                    .get::<Option<String>, _>("container")
+                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+                vendor: None,
+                device_type_evidence: None,
+                services: Vec::new(),
+                first_seen: DateTime::<Utc>::UNIX_EPOCH,
+                last_seen: DateTime::<Utc>::UNIX_EPOCH,
+                sources: Default::default(),
+                randomized_mac: false,
+                merge_reasons: Vec::new(),
+            };
+            out.push(StoredDevice {
+                device,
+                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+                user_name: r.get("user_name"),
+                notes: None,
+                tags: Vec::new(),
+                offline: r.get::<i64, _>("offline") != 0,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn recent_events(&self, limit: usize) -> Result<Vec<Event>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(dia, "SELECT * FROM events ORDER BY seq DESC LIMIT ?"))
+            .bind(limit.clamp(1, 1000) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read events"))?;
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<crate::Event>> {
+        let dia = self.dialect;
+        let rows = sqlx::query(&q(
+            dia,
+            "SELECT * FROM events WHERE device_id = ? ORDER BY seq DESC LIMIT ?",
+        ))
+        .bind(device.to_string())
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("read a device's history"))?;
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    async fn services(
+        &self,
+        filter: &crate::DeviceFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ServiceRow>> {
+        // Services come with their devices: page through devices, flatten their services.
+        let page = InventoryStore::devices(self, filter, limit, cursor).await?;
+        let wanted = filter.service.as_deref();
+        let items = page
+            .items
+            .iter()
+            .flat_map(|d| {
+                let name = d
+                    .user_name
+                    .clone()
+                    .or_else(|| d.device.hostname.clone())
+                    .or_else(|| d.device.ips().first().map(|i| i.to_string()))
+                    .unwrap_or_default();
+                d.device
+                    .services
+                    .iter()
+                    .filter(move |s| wanted.is_none_or(|w| s.name == w))
+                    .map(move |s| ServiceRow {
+                        device: d.device.id,
+                        device_name: name.clone(),
+                        network: d.network,
+                        service: s.clone(),
+                    })
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM devices WHERE deleted_at IS NULL) AS devices, \
+             (SELECT COUNT(*) FROM devices WHERE deleted_at IS NULL AND offline = 1) AS offline, \
+             (SELECT COUNT(*) FROM services s JOIN devices d ON d.id = s.device_id WHERE d.deleted_at IS NULL) AS services, \
+             (SELECT COUNT(*) FROM networks) AS networks",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("count the inventory"))?;
+        Ok(Counts {
+            devices: row.get("devices"),
+            devices_offline: row.get("offline"),
+            services: row.get("services"),
+            networks: row.get("networks"),
+        })
+    }
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::unavailable("reach the database", e))?;
+        Ok(())
+    }
+}
