@@ -1214,7 +1214,7 @@ async fn the_ui_needs_no_inline_code_and_every_module_is_served() {
         }
     }
     assert!(seen.len() > 10, "{seen:?}");
-    assert!(seen.contains("map/layout.js") && seen.contains("pages/daemons.js"));
+    assert!(seen.contains("map/scene.js") && seen.contains("pages/daemons.js"));
 }
 
 /// Results through the daemon protocol: taken only from the daemon holding the job while it
