@@ -221,6 +221,8 @@ struct Dev<'a> {
     docker_ip: Option<String>,
     /// It runs containers.
     docker_host: bool,
+    /// The shown address's family (IPv4, IPv6, none) and value, for [`Dev::order`].
+    ip_order: (u8, u128),
 }
 
 impl Dev<'_> {
@@ -229,13 +231,8 @@ impl Dev<'_> {
     }
 
     /// Docker hosts last, then by address (IPv4 before IPv6), then by label and key.
-    fn order(&self) -> (bool, u8, u128, &str, &str) {
-        let (family, n) = match self.shown_ip().and_then(|i| i.parse::<IpAddr>().ok()) {
-            Some(IpAddr::V4(a)) => (0, u128::from(u32::from(a))),
-            Some(IpAddr::V6(a)) => (1, u128::from(a)),
-            None => (2, 0),
-        };
-        (self.docker_host, family, n, self.label, &self.key)
+    fn order(&self) -> (bool, (u8, u128), &str, &str) {
+        (self.docker_host, self.ip_order, self.label, &self.key)
     }
 }
 
@@ -398,7 +395,14 @@ impl<'a> Builder<'a> {
                 } => {
                     let key = n.key();
                     let docker_ip = first_net.get(&key).and_then(|(_, ip)| ip.clone());
+                    let shown = ips.first().or(docker_ip.as_ref());
+                    let ip_order = match shown.and_then(|i| i.parse::<IpAddr>().ok()) {
+                        Some(IpAddr::V4(a)) => (0, u128::from(u32::from(a))),
+                        Some(IpAddr::V6(a)) => (1, u128::from(a)),
+                        None => (2, 0),
+                    };
                     devices.push(Dev {
+                        ip_order,
                         docker_host: false,
                         key,
                         id: *id,

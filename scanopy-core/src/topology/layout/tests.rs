@@ -299,6 +299,27 @@ fn a_big_subnet_is_capped_with_a_more_node() {
 }
 
 #[test]
+fn a_large_network_draws_a_bounded_picture() {
+    // 20,000 devices on 50 subnets: the default cap is 2,400 / 50 = 48 per subnet.
+    let devices: Vec<Device> = (0..20_000u128)
+        .map(|i| {
+            let (net, host) = (i % 50, i / 50);
+            let ip = format!("10.{net}.{}.{}", host >> 8, host & 255);
+            let subnet = format!("10.{net}.0.0/16");
+            device(i + 1, &[(&ip, Some(&subnet))], DeviceType::Computer)
+        })
+        .collect();
+    let t = Topology::build(&devices);
+    let l = t.layout();
+    assert_eq!(l.cap, 48);
+    assert_eq!(l.devices, 20_000);
+    assert_eq!(devices_of(&l).len(), 50 * 48);
+    assert_eq!(l.nodes.len(), 50 * 49, "one 'more' node per subnet");
+    assert_eq!(l.groups.len(), 50);
+    check(&t, &l);
+}
+
+#[test]
 fn many_gateways_are_capped_in_the_top_row() {
     let devices: Vec<Device> = (0..40u128)
         .map(|i| {
