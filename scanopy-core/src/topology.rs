@@ -1,4 +1,6 @@
-//! Topology: the network drawn as a graph, and its exports to Graphviz DOT, Mermaid and JSON.
+//! Topology: the network drawn as a graph, and its exports to Graphviz DOT, Mermaid, JSON and
+//! SVG. Where each node is drawn is computed once, in [`layout`]; the SVG export
+//! ([`Topology::to_svg`], in `svg.rs`) and the web UI both draw that layout.
 //!
 //! Nodes are subnets, devices and Docker networks. A device is linked to each subnet it has an
 //! interface on; a device on two subnets, or a default gateway, is a gateway; a Docker host is
@@ -17,6 +19,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::model::{Device, DeviceType};
+
+pub mod layout;
+mod svg;
+
+pub use layout::Layout;
 
 /// A node of the map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -351,159 +358,6 @@ impl Topology {
 
     /// Devices drawn inside a subnet: those with interfaces on exactly one subnet that are not
     /// gateways. Maps device key to subnet key.
-    /// A standalone SVG drawing: subnets as boxes holding their devices, gateways (and devices
-    /// on no single subnet) on top with lines to the subnets they join, a Docker host's
-    /// containers in a box of their own. A device's type is written under its name and sets its
-    /// colour. Deterministic, like every export.
-    pub fn to_svg(&self) -> String {
-        const COLS: usize = 6;
-        const CELL_W: usize = 150;
-        const CELL_H: usize = 54;
-        const PAD: usize = 16;
-        let (nodes, edges) = self.canonical();
-        let home = self.homes();
-        let by_key: BTreeMap<String, &Node> = nodes.iter().map(|n| (n.key(), *n)).collect();
-        // Containers live with their Docker host's other containers.
-        let mut host_of: BTreeMap<String, String> = BTreeMap::new();
-        for (a, b, e) in &edges {
-            if matches!(e, Edge::Runs) {
-                host_of.insert(b.clone(), a.clone());
-            }
-        }
-        let mut groups: BTreeMap<String, Vec<&Node>> = BTreeMap::new();
-        let mut top: Vec<&Node> = Vec::new();
-        for n in &nodes {
-            let Node::Device { .. } = n else { continue };
-            let k = n.key();
-            if let Some(h) = home.get(&k) {
-                groups.entry(h.clone()).or_default().push(n);
-            } else if let Some(host) = host_of.get(&k) {
-                groups
-                    .entry(format!("containers:{host}"))
-                    .or_default()
-                    .push(n);
-            } else {
-                top.push(n);
-            }
-        }
-        for n in &nodes {
-            if let Node::Subnet { .. } = n {
-                groups.entry(n.key()).or_default();
-            }
-        }
-        let group_label = |g: &str| -> String {
-            if let Some(host) = g.strip_prefix("containers:") {
-                let name = match by_key.get(host) {
-                    Some(Node::Device { label, .. }) => label.clone(),
-                    _ => host.to_owned(),
-                };
-                format!("containers on {name}")
-            } else {
-                g.trim_start_matches("subnet:").to_owned()
-            }
-        };
-        let card = |out: &mut String, n: &Node, x: usize, y: usize| {
-            let Node::Device {
-                label,
-                device_type,
-                ips,
-                gateway,
-                ..
-            } = n
-            else {
-                return;
-            };
-            let kind = serde_json::to_value(device_type)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default();
-            let colour = match (gateway, kind.as_str()) {
-                (true, _) | (_, "gateway") => "#f59e0b",
-                (_, "server") => "#3b82f6",
-                (_, "docker_host") | (_, "container") => "#06b6d4",
-                (_, "printer") => "#a855f7",
-                (_, "nas") => "#10b981",
-                (_, "computer") | (_, "phone") => "#64748b",
-                _ => "#94a3b8",
-            };
-            let sub = ips.first().cloned().unwrap_or_default();
-            out.push_str(&format!(
-                "<g class=\"node\" data-key=\"{}\"><rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" rx=\"6\" fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"2\"/>\
-                 <text x=\"{}\" y=\"{}\" font-size=\"12\" font-weight=\"600\">{}</text>\
-                 <text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#475569\">{} {}</text></g>\n",
-                xml(&n.key()),
-                CELL_W - 10,
-                CELL_H - 10,
-                x + 8,
-                y + 18,
-                xml(&truncate(label, 20)),
-                x + 8,
-                y + 34,
-                xml(&kind),
-                xml(&sub),
-            ));
-        };
-        let mut body = String::new();
-        let mut centres: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        let mut y = PAD;
-        // The top row: gateways and devices between subnets.
-        let top_rows = top.len().div_ceil(COLS);
-        for (i, n) in top.iter().enumerate() {
-            let (x, yy) = (PAD + (i % COLS) * CELL_W, y + (i / COLS) * CELL_H);
-            card(&mut body, n, x, yy);
-            centres.insert(n.key(), (x + CELL_W / 2, yy + CELL_H / 2));
-        }
-        y += top_rows * CELL_H + if top_rows > 0 { 40 } else { 0 };
-        let mut width = PAD * 2 + COLS * CELL_W;
-        for (g, members) in &groups {
-            let rows = members.len().div_ceil(COLS).max(1);
-            let h = rows * CELL_H + 34;
-            body.push_str(&format!(
-                "<g class=\"group\" data-key=\"{}\"><rect x=\"{PAD}\" y=\"{y}\" width=\"{}\" height=\"{h}\" rx=\"10\" fill=\"#f1f5f9\" stroke=\"#cbd5e1\"/>\
-                 <text x=\"{}\" y=\"{}\" font-size=\"13\" font-weight=\"700\" fill=\"#334155\">{} ({})</text></g>\n",
-                xml(g),
-                COLS * CELL_W,
-                PAD + 10,
-                y + 20,
-                xml(&group_label(g)),
-                members.len(),
-            ));
-            centres.insert(g.clone(), (PAD + COLS * CELL_W / 2, y));
-            for (i, n) in members.iter().enumerate() {
-                card(
-                    &mut body,
-                    n,
-                    PAD + 5 + (i % COLS) * CELL_W,
-                    y + 30 + (i / COLS) * CELL_H,
-                );
-            }
-            y += h + PAD;
-            width = width.max(PAD * 2 + COLS * CELL_W);
-        }
-        // Lines from the top row to the groups they join.
-        let mut lines = String::new();
-        for (a, b, e) in &edges {
-            let Edge::Member { .. } = e else { continue };
-            let (dev, net) = if a.starts_with("subnet:") {
-                (b, a)
-            } else {
-                (a, b)
-            };
-            if home.contains_key(dev.as_str()) {
-                continue;
-            }
-            if let (Some(&(x1, y1)), Some(&(x2, y2))) = (centres.get(dev), centres.get(net)) {
-                lines.push_str(&format!(
-                    "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#f59e0b\" stroke-width=\"2\" opacity=\"0.6\"/>\n"
-                ));
-            }
-        }
-        format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y}\" viewBox=\"0 0 {width} {y}\" font-family=\"Helvetica, Arial, sans-serif\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n{lines}{body}</svg>\n"
-        )
-    }
-
     fn homes(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for ix in self.graph.node_indices() {
@@ -522,33 +376,6 @@ impl Topology {
             }
         }
         out
-    }
-}
-
-fn xml(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    let first_line = s.lines().next().unwrap_or_default();
-    if first_line.chars().count() <= n {
-        first_line.to_owned()
-    } else {
-        let mut t: String = first_line.chars().take(n - 1).collect();
-        t.push('…');
-        t
     }
 }
 

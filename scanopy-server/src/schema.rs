@@ -455,3 +455,209 @@ pub struct JobAck {
     /// The job was cancelled: stop it.
     cancel: bool,
 }
+
+/// `GET /topology` in JSON: the node-link graph (`format=json`, the default) or the map laid
+/// out (`format=layout`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TopologyJson {
+    /// `format=json`.
+    Graph(TopologyGraph),
+    /// `format=layout`.
+    Layout(MapLayout),
+}
+
+/// The map as a node-link graph (the networkx form), nodes and links sorted by their ids.
+#[derive(Serialize, ToSchema)]
+pub struct TopologyGraph {
+    /// Always `false`: links have no direction.
+    directed: bool,
+    /// Always `false`: at most one link between two nodes.
+    multigraph: bool,
+    /// Subnets, devices and Docker networks.
+    nodes: Vec<TopologyNode>,
+    /// What joins them.
+    links: Vec<TopologyLink>,
+}
+
+/// A node of the graph; `id` is `subnet:CIDR`, `device:UUID` or `docker-network:HOST:NAME`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TopologyNode {
+    /// A subnet.
+    Subnet {
+        /// `subnet:` and the CIDR.
+        id: String,
+        /// The block (CIDR).
+        cidr: String,
+    },
+    /// A device.
+    Device {
+        /// `device:` and the device's id.
+        id: String,
+        /// The name shown.
+        label: String,
+        /// The device type (`server`, `nas`, …).
+        device_type: String,
+        /// Its addresses.
+        ips: Vec<String>,
+        /// Routes between subnets or is a default gateway.
+        gateway: bool,
+    },
+    /// A Docker network on a Docker host.
+    DockerNetwork {
+        /// `docker-network:`, the host's id, `:` and the name.
+        id: String,
+        /// The Docker host's device id.
+        host: Uuid,
+        /// The network's name.
+        name: String,
+    },
+}
+
+/// A link of the graph, between the ids `source` and `target`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TopologyLink {
+    /// A device (`source`) has an interface on a subnet (`target`).
+    Member {
+        /// The device.
+        source: String,
+        /// The subnet.
+        target: String,
+        /// The device's lowest address on the subnet.
+        ip: String,
+    },
+    /// A Docker host (`source`) runs a container (`target`).
+    Runs {
+        /// The host.
+        source: String,
+        /// The container.
+        target: String,
+    },
+    /// A container (`source`) is attached to a Docker network (`target`).
+    Attached {
+        /// The container.
+        source: String,
+        /// The Docker network.
+        target: String,
+        /// The container's address there.
+        ip: Option<String>,
+    },
+}
+
+/// The map laid out by the server (`scanopy_core::topology::layout`, whose documentation
+/// tells the picture): whole pixels, y downwards, drawn in the order groups, links, nodes.
+#[derive(Serialize, ToSchema)]
+pub struct MapLayout {
+    /// The drawing's width: everything lies within it.
+    width: i64,
+    /// The drawing's height.
+    height: i64,
+    /// The most devices drawn per group and in the top row; the rest are counted in `more`
+    /// nodes.
+    cap: usize,
+    /// The devices in the map, drawn or not.
+    devices: usize,
+    /// The boxes; a Docker network's box follows its Docker box.
+    groups: Vec<MapGroup>,
+    /// Curves from gateways to subnets and from Docker hosts to their containers.
+    links: Vec<MapLink>,
+    /// The devices drawn, and the placeholders for the rest.
+    nodes: Vec<MapNode>,
+}
+
+/// A point of the layout.
+#[derive(Serialize, ToSchema)]
+pub struct MapPoint {
+    /// Pixels from the left.
+    x: i64,
+    /// Pixels from the top.
+    y: i64,
+}
+
+/// A box of the layout.
+#[derive(Serialize, ToSchema)]
+pub struct MapGroup {
+    /// Unique in the layout: the subnet's node id, `other`, `containers:` and the Docker
+    /// host's node id, or the Docker network's node id.
+    key: String,
+    /// `subnet`, `other` (devices on no known subnet), `docker` (a host's containers) or
+    /// `docker_network` (inside its `docker` box).
+    kind: String,
+    /// The top left corner's x.
+    x: i64,
+    /// The top left corner's y.
+    y: i64,
+    /// Width.
+    w: i64,
+    /// Height.
+    h: i64,
+    /// The title: the subnet's CIDR, the Docker host's or the network's name.
+    label: String,
+    /// The devices in it, drawn or not.
+    total: usize,
+    /// The Docker host, for `docker` boxes.
+    host: Option<Uuid>,
+}
+
+/// A node of the layout, centred on (`x`, `y`).
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MapNode {
+    /// A device.
+    Device {
+        /// `device:` and the id.
+        key: String,
+        /// The device.
+        id: Uuid,
+        /// Centre x.
+        x: i64,
+        /// Centre y.
+        y: i64,
+        /// The name shown.
+        label: String,
+        /// The device type.
+        device_type: String,
+        /// Every address of the device.
+        ips: Vec<String>,
+        /// The address written under it (for a container without one of its own, its address
+        /// on its Docker network).
+        ip: Option<String>,
+        /// Routes between subnets or is a default gateway.
+        gateway: bool,
+        /// Drawn in the top row, linked to the subnets it joins.
+        top: bool,
+        /// The key of the group it is drawn in; `null` in the top row.
+        group: Option<String>,
+    },
+    /// The devices of a group beyond the cap.
+    More {
+        /// The group's key (`gateways` for the top row).
+        group: String,
+        /// How many devices it stands for.
+        count: usize,
+        /// Centre x.
+        x: i64,
+        /// Centre y.
+        y: i64,
+    },
+}
+
+/// A link of the layout: a cubic Bézier curve (`M p0 C p1 p2 p3`).
+#[derive(Serialize, ToSchema)]
+pub struct MapLink {
+    /// `gateway` (a top-row device to a subnet's box) or `runs` (a Docker host to its Docker
+    /// box).
+    kind: String,
+    /// The device's node id.
+    from: String,
+    /// The group's key.
+    to: String,
+    /// Start, two control points, end.
+    points: Vec<MapPoint>,
+    /// The gateway's address on the subnet.
+    label: Option<String>,
+    /// Where the label is written.
+    label_at: Option<MapPoint>,
+}

@@ -94,9 +94,9 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/pages/scan-cells.js"),
     ),
     (
-        "map/layout.js",
+        "map/scene.js",
         "text/javascript; charset=utf-8",
-        include_str!("../ui/map/layout.js"),
+        include_str!("../ui/map/scene.js"),
     ),
     (
         "map/draw.js",

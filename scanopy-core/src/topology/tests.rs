@@ -40,7 +40,7 @@ fn container(id: &str, name: &str, net: &str, ip: &str) -> Fact {
 
 /// Two subnets joined by a router; a NAS, a printer, a Docker host with two containers, and a
 /// host beyond the router known only by its address.
-fn lab() -> Vec<Device> {
+pub(super) fn lab() -> Vec<Device> {
     let mut inv = Inventory::new(InventoryConfig {
         network_id: Uuid::nil(),
         subnets: vec![
@@ -124,6 +124,17 @@ fn exports_are_stable_snapshots() {
     insta::assert_snapshot!(
         "lab_json",
         serde_json::to_string_pretty(&t.to_json()).unwrap()
+    );
+}
+
+/// The lab's layout, as `GET /topology?format=layout` serves it; the UI's node tests
+/// (`scanopy-server/tests/ui/scene.test.mjs`) read this snapshot as their fixture.
+#[test]
+fn the_layout_is_a_stable_snapshot() {
+    let t = Topology::build(&lab());
+    insta::assert_snapshot!(
+        "lab_layout",
+        serde_json::to_string_pretty(&t.layout()).unwrap()
     );
 }
 

@@ -714,6 +714,90 @@ async fn a_scan_goes_through_the_daemon_protocol() {
     assert!(m.as_str().unwrap().contains("scanopy_devices 2"), "{m}");
 }
 
+/// The map as the server lays it out (`format=layout`, what the UI draws): every device placed
+/// in its subnet's box, a `cap` honoured with a "more" node, a wrong `cap` refused; `format=svg`
+/// draws the same layout.
+#[tokio::test]
+async fn the_map_is_served_laid_out() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let key = daemon_key(&api, &net).await;
+    let (s, scan) = api
+        .post(
+            "/api/v1/scans",
+            json!({"network": net, "targets": ["10.77.0.0/24"], "ports": "22,80", "scanners": ["tcp"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{scan}");
+    let id = scan["id"].as_str().unwrap().to_owned();
+    let (s, _) = api
+        .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let batch =
+        json!({"batch_id": "6d1e2b6e-0000-4000-8000-0000000000ab", "observations": observations()});
+    let (s, ack) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/daemon/jobs/{id}/results"),
+            Some(&key),
+            Some(batch),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+
+    let (s, l) = api
+        .get(&format!("/api/v1/topology?network={net}&format=layout"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(l["devices"], 2, "{l}");
+    let nodes = l["nodes"].as_array().unwrap();
+    let devices: Vec<&Value> = nodes.iter().filter(|n| n["kind"] == "device").collect();
+    assert_eq!(devices.len(), 2, "{l}");
+    for d in &devices {
+        assert_eq!(d["group"], "subnet:10.77.0.0/24", "{d}");
+    }
+    let group = &l["groups"][0];
+    assert_eq!(group["kind"], "subnet");
+    assert_eq!(group["label"], "10.77.0.0/24");
+    assert_eq!(group["total"], 2);
+
+    let (s, l) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&cap=1"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(l["cap"], 1);
+    let nodes = l["nodes"].as_array().unwrap();
+    assert_eq!(nodes.iter().filter(|n| n["kind"] == "device").count(), 1);
+    let more: Vec<&Value> = nodes.iter().filter(|n| n["kind"] == "more").collect();
+    assert_eq!(more.len(), 1, "{l}");
+    assert_eq!(more[0]["count"], 1);
+    assert_eq!(more[0]["group"], "subnet:10.77.0.0/24");
+    let (s, svg) = api
+        .get(&format!("/api/v1/topology?network={net}&format=svg&cap=1"))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let svg = svg.as_str().unwrap();
+    assert!(
+        svg.contains("more devices") && svg.contains(">+1<"),
+        "{svg}"
+    );
+    for cap in ["0", "10001"] {
+        let (s, v) = api
+            .get(&format!("/api/v1/topology?format=layout&cap={cap}"))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "cap={cap}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("cap"),
+            "{v}"
+        );
+    }
+    let (s, _) = api.get("/api/v1/topology?format=layout&cap=many").await;
+    assert!(s.is_client_error(), "{s}");
+}
+
 #[tokio::test]
 async fn bad_input_is_named_and_changes_nothing() {
     let api = Api::new().await;
@@ -1130,7 +1214,7 @@ async fn the_ui_needs_no_inline_code_and_every_module_is_served() {
         }
     }
     assert!(seen.len() > 10, "{seen:?}");
-    assert!(seen.contains("map/layout.js") && seen.contains("pages/daemons.js"));
+    assert!(seen.contains("map/scene.js") && seen.contains("pages/daemons.js"));
 }
 
 /// Results through the daemon protocol: taken only from the daemon holding the job while it

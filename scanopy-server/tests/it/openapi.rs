@@ -309,4 +309,6 @@ async fn served_bodies_match_the_document() {
         Some(json!({"url": "http://127.0.0.1:9/hook"})), StatusCode::CREATED);
     check!(GET "/api/v1/webhooks", "/api/v1/webhooks".into(), admin.clone(), None, StatusCode::OK);
     check!(GET "/api/v1/topology", "/api/v1/topology".into(), admin.clone(), None, StatusCode::OK);
+    check!(GET "/api/v1/topology", format!("/api/v1/topology?network={net}&format=layout"), admin.clone(), None, StatusCode::OK);
+    check!(GET "/api/v1/topology", "/api/v1/topology?format=layout&cap=1".into(), admin.clone(), None, StatusCode::OK);
 }

@@ -1,9 +1,9 @@
-// Drawing a layout as SVG: live in the page (styled by app.css) or exported as a standalone file
+// Drawing the map's scene (map/scene.js, from the server's layout) as SVG: live in the page (styled by app.css) or exported as a standalone file
 // (the map's CSS embedded, with the theme's colours resolved).
 
 import { iconParts, s, SVGNS, XLINKNS } from "../dom.js";
 import { fmtNum, KNOWN_TYPES, typeKey } from "../format.js";
-import { labelOf, NODE } from "./layout.js";
+import { labelOf, NODE } from "./scene.js";
 
 export const MAP_CSS = `
 .bg{fill:var(--m-bg)}
@@ -31,7 +31,7 @@ export const MAP_CSS = `
 .node.hl text.nl{fill:var(--m-accent)}
 `;
 
-export function renderMapSvg(layout) {
+export function renderMapSvg(scene) {
   // In the page the map is styled by app.css (svg.map-svg); an export embeds MAP_CSS.
   const svg = s("svg", { xmlns: SVGNS, class: "map-svg", role: "img", "aria-label": "Network map" });
   const defs = s("defs");
@@ -44,19 +44,19 @@ export function renderMapSvg(layout) {
   svg.appendChild(s("rect", { class: "bg", x: "-100000", y: "-100000", width: "200000", height: "200000" }));
   const vp = s("g", { class: "viewport" });
   const gBoxes = s("g", { class: "groups" }), gLinks = s("g", { class: "links" }), gNodes = s("g", { class: "nodes" });
-  for (const b of layout.boxes) {
+  for (const b of scene.boxes) {
     const g = s("g", { class: b.cls + " group", ...b.data });
     g.appendChild(s("rect", { class: "box", x: b.x, y: b.y, width: b.w, height: b.h, rx: b.small ? 8 : 12 }));
     g.appendChild(s("text", { class: "gl", x: b.x + (b.small ? 10 : 16), y: b.y + (b.small ? 20 : 27) }, b.label));
     if (b.sub) g.appendChild(s("text", { class: "gs", x: b.x + b.w - 16, y: b.y + 27, "text-anchor": "end" }, b.sub));
     gBoxes.appendChild(g);
   }
-  for (const l of layout.links) {
+  for (const l of scene.links) {
     gLinks.appendChild(s("path", { class: l.cls, d: l.d }));
     if (l.label) gLinks.appendChild(s("text", { class: "linklabel", x: l.lx, y: l.ly }, l.label));
   }
   const trunc = (t, n) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
-  for (const p of layout.placedNodes) {
+  for (const p of scene.placedNodes) {
     if (p.more) {
       const g = s("g", { class: "node more", transform: `translate(${p.x},${p.y})`, "data-href": p.href, tabindex: "0" });
       g.appendChild(s("rect", { class: "nb", x: -NODE / 2 - 14, y: -NODE / 2, width: NODE + 28, height: NODE, rx: 10 }));
@@ -75,7 +75,7 @@ export function renderMapSvg(layout) {
     use.setAttributeNS(XLINKNS, "xlink:href", "#mi-" + t);
     g.appendChild(use);
     g.appendChild(s("text", { class: "nl", y: NODE / 2 + 16 }, trunc(String(labelOf(n)), 18)));
-    const ip = (n.ips || [])[0] || n._ip;
+    const ip = n.ip;
     if (ip) g.appendChild(s("text", { class: "ni", y: NODE / 2 + 30 }, ip + ((n.ips || []).length > 1 && !p.gw ? " +" + (n.ips.length - 1) : "")));
     gNodes.appendChild(g);
   }
@@ -84,10 +84,10 @@ export function renderMapSvg(layout) {
   return svg;
 }
 
-export function exportSvg(layout) {
-  const svg = renderMapSvg(layout);
+export function exportSvg(scene) {
+  const svg = renderMapSvg(scene);
   const m = 30;
-  const w = Math.ceil(layout.width + m * 2), hgt = Math.ceil(layout.height + m * 2);
+  const w = Math.ceil(scene.width + m * 2), hgt = Math.ceil(scene.height + m * 2);
   svg.setAttribute("viewBox", `${-m} ${-m} ${w} ${hgt}`);
   svg.setAttribute("width", String(w));
   svg.setAttribute("height", String(hgt));

@@ -1,10 +1,11 @@
-// The map page: the network drawn from GET /topology, with zoom, pan, search and exports.
+// The map page: the network as the server laid it out (GET /topology?format=layout), with zoom,
+// pan, search and exports.
 
 import { $, $$, append, download, h, icon } from "../dom.js";
 import { api, loadNetworks, networkName, report, state } from "../api.js";
 import { debounce, fmtNum, qs, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
-import { buildTopology, labelOf, layoutTopology } from "../map/layout.js";
+import { labelOf, sceneOf } from "../map/scene.js";
 import { exportSvg, renderMapSvg } from "../map/draw.js";
 
 let mapNetwork = "";
@@ -35,7 +36,7 @@ export async function pageMap(root, ctx) {
     return;
   }
   const view = { x: 0, y: 0, k: 1, touched: false };
-  let svg = null, vp = null, layout = null, model = null;
+  let svg = null, vp = null, layout = null;
   const tip = $("#tooltip");
   const applyView = () => {
     if (!vp) return;
@@ -66,19 +67,16 @@ export async function pageMap(root, ctx) {
   zfit.addEventListener("click", () => { view.touched = false; fit(); });
 
   async function load() {
-    const topo = await api("/topology" + qs({ network: mapNetwork, format: "json" }));
+    const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout" }));
     if (!ctx.alive() && ctx.mounted) return;
-    const devCount = (topo.nodes || []).filter((n) => n.kind === "device").length;
-    const groupsGuess = Math.max(1, (topo.nodes || []).filter((n) => n.kind !== "device").length);
-    const cap = Math.max(24, Math.min(240, Math.floor(2400 / groupsGuess)));
-    model = buildTopology(topo, cap);
-    layout = layoutTopology(model, mapNetwork);
+    layout = sceneOf(laid, mapNetwork);
+    const devCount = layout.devices;
     const nsvg = renderMapSvg(layout);
     if (svg) svg.replaceWith(nsvg); else mapBox.prepend(nsvg);
     svg = nsvg; vp = svg.querySelector("g.viewport");
     bindSvg();
     const shown = layout.placedNodes.filter((p) => !p.more).length;
-    stats.textContent = fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(model.groups.size) + " groups";
+    stats.textContent = fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(layout.groupCount) + " groups";
     if (!mapBox.contains(stats)) {
       mapBox.append(
         h("div", { class: "map-zoom" }, zin, zout, zfit), stats,
@@ -130,9 +128,9 @@ export async function pageMap(root, ctx) {
     else if (g.dataset.href) go(g.dataset.href);
   }
   function showTip(g, cx, cy) {
-    const n = model.nodes.get("device:" + g.dataset.deviceId);
+    const n = layout.nodes.get("device:" + g.dataset.deviceId);
     if (!n) return;
-    const ips = (n.ips || []).length ? n.ips : n._ip ? [n._ip] : [];
+    const ips = n.ips.length ? n.ips : n.ip ? [n.ip] : [];
     tip.replaceChildren();
     append(tip, [h("strong", null, labelOf(n)), h("div", { class: "t-type" }, typeLabel(n.device_type) + (n.gateway ? " · gateway" : "") + (n.offline ? " · offline" : "")),
       ips.slice(0, 8).map((ip) => h("code", null, ip)), ips.length > 8 ? h("div", { class: "muted" }, "+" + (ips.length - 8) + " more") : null]);
@@ -146,7 +144,7 @@ export async function pageMap(root, ctx) {
     const t = text.trim().toLowerCase();
     let first = null;
     for (const g of $$("g.node[data-device-id]", svg)) {
-      const n = model.nodes.get("device:" + g.dataset.deviceId);
+      const n = layout.nodes.get("device:" + g.dataset.deviceId);
       const hit = !!t && n && (String(labelOf(n)).toLowerCase().includes(t) || (n.ips || []).some((ip) => ip.includes(t)));
       g.classList.toggle("hl", hit);
       if (hit && !first) first = g;
