@@ -81,7 +81,8 @@ pub struct RegisterRequest {
 /// The server's answer to a registration or heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
-    /// The daemon's id.
+    /// The id the server keeps the daemon under (one per daemon key, kept across
+    /// registrations).
     pub daemon_id: Uuid,
     /// The network its key is scoped to.
     pub network_id: Uuid,

@@ -138,7 +138,7 @@ pub struct PublishedPort {
     pub host_ip: Option<IpAddr>,
     /// The host port, when published.
     pub host_port: Option<u16>,
-    /// The container's port.
+    /// The port inside the container.
     pub container_port: u16,
     /// TCP or UDP.
     pub protocol: Transport,
@@ -173,7 +173,7 @@ pub struct Container {
 pub struct MergeReason {
     /// The rule (`identity:ssh-hostkey`).
     pub rule: String,
-    /// The shared value.
+    /// The value both identities shared: the `Identity` fact's value (e.g. a host key).
     pub value: String,
 }
 
