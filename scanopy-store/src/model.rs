@@ -137,8 +137,7 @@ pub struct JobBatch<'a> {
     pub daemon: Uuid,
     /// The batch's id (a batch applied before changes nothing).
     pub batch: Uuid,
-    /// What the daemon saw; per-host facts about addresses outside the run's targets are
-    /// dropped.
+    /// What the daemon saw (the store drops per-host facts outside the run's targets).
     pub observations: &'a [scanopy_core::Observation],
     /// The run's caps.
     pub limits: RunLimits,
