@@ -48,7 +48,7 @@ pub struct Fixture {
     pub targets: TargetSet,
     /// The host handed to a per-host scanner.
     pub host: Option<IpAddr>,
-    /// The configuration.
+    /// The scan configuration every check starts from (the rate-limit check overrides `rate`).
     pub config: ScanConfig,
     /// The rate used for the rate-limit check, in probes per second.
     pub rate: u32,

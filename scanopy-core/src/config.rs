@@ -25,7 +25,7 @@ pub enum PortSpec {
 pub struct PortSpecError {
     /// The part that is wrong.
     pub token: String,
-    /// Why.
+    /// Why it cannot be used (`empty port list`, `range ends before it starts`), for people.
     pub reason: String,
 }
 

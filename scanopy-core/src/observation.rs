@@ -39,12 +39,13 @@ pub enum Fact {
     },
     /// The address belongs to this hardware address (seen on the same segment).
     Mac {
-        /// The MAC.
+        /// The hardware address answering for `ip`; a broadcast or zero MAC names no device and
+        /// only proves the address alive.
         mac: MacAddr,
     },
     /// A name for the address.
     Hostname {
-        /// The name.
+        /// The name as the source gave it; the inventory trims it and drops a trailing dot.
         name: String,
         /// Where it came from (`ptr`, `http`, `tls`, `docker`, …).
         source: String,
@@ -56,9 +57,9 @@ pub enum Fact {
     },
     /// What kind of device this is.
     DeviceType {
-        /// The type.
+        /// The type the scanner concluded.
         device_type: DeviceType,
-        /// Why.
+        /// What made the scanner conclude it, for people (`docker engine API`, `mdns _ipp._tcp`).
         evidence: String,
     },
     /// A port and what runs on it.
@@ -68,7 +69,8 @@ pub enum Fact {
     Identity {
         /// The rule's name (`ssh-hostkey`).
         rule: String,
-        /// The value.
+        /// The identifying value itself (a host key fingerprint, an engine id): equal values
+        /// mean the same device.
         value: String,
     },
     /// The address is a default gateway of its subnet.
@@ -80,7 +82,7 @@ pub enum Fact {
 /// What a probe learned about one port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortFact {
-    /// The port.
+    /// The port number probed.
     pub port: u16,
     /// TCP or UDP.
     pub transport: Transport,
@@ -88,9 +90,9 @@ pub struct PortFact {
     pub state: PortState,
     /// The service name, when identified (`None` means not identified, not `unknown`).
     pub name: Option<String>,
-    /// The product.
+    /// The product, when a rule could tell (`nginx`, `OpenSSH`); `None` when it could not.
     pub product: Option<String>,
-    /// The version.
+    /// The product's version, when the service revealed it; `None` otherwise.
     pub version: Option<String>,
     /// Further facts (`http.title`, `tls.subject`).
     pub extra: BTreeMap<String, String>,

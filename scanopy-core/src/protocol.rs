@@ -60,7 +60,7 @@ pub struct Capabilities {
     pub docker: bool,
     /// The IPv4 subnets it is attached to.
     pub subnets: Vec<IpNet>,
-    /// Its version.
+    /// The daemon's release (its crate version, e.g. `0.1.0`), shown to admins.
     pub version: String,
     /// Pull or push.
     pub mode: DaemonMode,
@@ -81,7 +81,8 @@ pub struct RegisterRequest {
 /// The server's answer to a registration or heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
-    /// The daemon's id.
+    /// The id the server keeps the daemon under (one per daemon key, kept across
+    /// registrations).
     pub daemon_id: Uuid,
     /// The network its key is scoped to.
     pub network_id: Uuid,
@@ -114,7 +115,7 @@ pub struct PollResponse {
 pub struct ResultsBatch {
     /// Chosen by the daemon; a batch id already applied changes nothing.
     pub batch_id: Uuid,
-    /// The observations.
+    /// The observations found since the previous batch, in the order found.
     pub observations: Vec<Observation>,
 }
 

@@ -82,7 +82,7 @@ pub enum ScanError {
     Io {
         /// What it was doing.
         context: String,
-        /// The error.
+        /// The I/O error that stopped it.
         #[source]
         source: std::io::Error,
     },

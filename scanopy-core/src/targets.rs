@@ -36,7 +36,7 @@ pub enum TargetError {
         "target {token:?} covers {count} addresses, more than a /16; pass --allow-large to scan it"
     )]
     TooLarge {
-        /// The token.
+        /// The token as typed (a CIDR, range or name).
         token: String,
         /// How many addresses it covers.
         count: u128,
@@ -50,7 +50,7 @@ pub enum TargetError {
     /// A host name that did not resolve.
     #[error("target {token:?} did not resolve to any address")]
     Unresolved {
-        /// The name.
+        /// The host name as typed.
         token: String,
     },
 }

@@ -65,7 +65,7 @@ pub const NO_RAW_SOCKETS: &str = "ARP needs raw sockets (CAP_NET_RAW): run as ro
 pub struct ArpFrame {
     /// 1 request, 2 reply.
     pub operation: u16,
-    /// Who sent it.
+    /// The sender's hardware address, from the ARP payload (not the Ethernet header).
     pub sender_mac: MacAddr,
     /// The sender's IPv4 address.
     pub sender_ip: Ipv4Addr,

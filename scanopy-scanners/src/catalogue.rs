@@ -44,9 +44,9 @@ pub enum CatalogueError {
     /// The file could not be read.
     #[error("failed to read service catalogue {path}: {source}")]
     Read {
-        /// The file.
+        /// The user catalogue's path, as given.
         path: String,
-        /// Why.
+        /// The read error.
         #[source]
         source: std::io::Error,
     },
@@ -55,7 +55,7 @@ pub enum CatalogueError {
     Parse {
         /// Where it came from.
         origin: String,
-        /// Why.
+        /// The JSON error, with its line and column.
         #[source]
         source: serde_json::Error,
     },
@@ -157,9 +157,9 @@ pub struct Identification {
     pub product: Option<String>,
     /// The version, if captured.
     pub version: Option<String>,
-    /// How sure.
+    /// How sure the identification is, as the rule declares (`low`, `medium`, `high`).
     pub confidence: Confidence,
-    /// The rule id.
+    /// The `id` of the rule that matched; it becomes the port fact's `evidence`.
     pub rule: String,
 }
 

@@ -70,7 +70,7 @@ pub enum RData {
     Txt(Vec<String>),
     /// Where a service instance listens.
     Srv {
-        /// The port.
+        /// The port the instance listens on.
         port: u16,
         /// The host name.
         target: String,
@@ -86,7 +86,8 @@ pub struct Record {
     pub name: String,
     /// The record type.
     pub rtype: u16,
-    /// Its data.
+    /// The record's data, read for PTR, SRV and TXT records; `Other` for any other type or
+    /// data that cannot be read.
     pub data: RData,
 }
 

@@ -143,16 +143,16 @@ pub enum RecogError {
     /// Not well-formed XML.
     #[error("recog database {name}: {source}")]
     Xml {
-        /// The database.
+        /// The name the database was parsed under (`ssh_banners` for a built-in one).
         name: String,
-        /// Why.
+        /// The XML parser's error, with its position.
         #[source]
         source: roxmltree::Error,
     },
     /// Well-formed, but not a fingerprint database.
     #[error("recog database {name}: {reason}")]
     Format {
-        /// The database.
+        /// The name the database was parsed under (`ssh_banners` for a built-in one).
         name: String,
         /// What is wrong.
         reason: String,

@@ -181,7 +181,7 @@ pub struct Whoami {
 pub struct Login {
     /// The user name.
     pub username: String,
-    /// The password.
+    /// The password in clear; checked against the stored hash, never stored itself.
     pub password: String,
 }
 

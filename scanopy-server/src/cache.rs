@@ -20,7 +20,8 @@ struct Entry {
     content_type: &'static str,
 }
 
-/// The cache.
+/// Answers by request key, each served only while no write has happened since it was
+/// computed (its generation is current) and for at most [`TTL`].
 #[derive(Default)]
 pub struct ResponseCache {
     generation: AtomicU64,

@@ -30,7 +30,7 @@ impl ApiError {
         }
     }
 
-    /// 400.
+    /// 400 Bad Request: the request could not be read (e.g. a body that is not JSON).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -40,7 +40,7 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
-    /// 404.
+    /// 404 Not Found, saying "`what` not found" (`what` names it: `device 1234…`).
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -49,7 +49,7 @@ impl ApiError {
         )
     }
 
-    /// 401.
+    /// 401 Unauthorized: no valid session cookie or bearer token came with the request.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -58,7 +58,7 @@ impl ApiError {
         )
     }
 
-    /// 403.
+    /// 403 Forbidden: the caller is known, but its role or key may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }

@@ -79,7 +79,7 @@ impl std::ops::Deref for AppState {
 /// What the local daemon told the server about itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LocalDaemonInfo {
-    /// Its id.
+    /// The local daemon's id in the store, set once it registered (the `Default` has none).
     pub id: Option<Uuid>,
     /// It may open raw sockets.
     pub raw_sockets: bool,

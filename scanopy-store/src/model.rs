@@ -15,7 +15,7 @@ pub enum RunStatus {
     Queued,
     /// Under way.
     Running,
-    /// Finished.
+    /// Finished without error: `finished_at` is set and its results are applied.
     Done,
     /// Ended by an error.
     Failed,
@@ -68,13 +68,14 @@ pub struct NewScanRun {
 /// A scan run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanRun {
-    /// Its id.
+    /// The run's id, chosen by the store when the run is queued or started.
     pub id: Uuid,
-    /// The network.
+    /// The network scanned: every device the run reports is stored in it.
     pub network: Uuid,
-    /// The daemon.
+    /// The daemon that claimed the run (and holds its lease while it runs); `None` while it
+    /// is queued. A running run whose lease lapsed may be claimed by another daemon.
     pub daemon: Option<Uuid>,
-    /// The configuration.
+    /// What to scan and how, fixed when the run is queued or started.
     pub config: ScanConfig,
     /// The subnets covered.
     pub targets: Vec<IpNet>,
@@ -82,7 +83,7 @@ pub struct ScanRun {
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
-    /// Its state.
+    /// Where the run is: queued, running, then done, failed or cancelled.
     pub status: RunStatus,
     /// The distinct devices it saw.
     pub devices_seen: i64,
@@ -115,7 +116,7 @@ pub struct ScanRun {
 pub struct RunLimits {
     /// Distinct devices.
     pub max_devices: u64,
-    /// Observations.
+    /// Observations the run may take in all its batches together.
     pub max_observations: u64,
 }
 
@@ -131,13 +132,13 @@ impl Default for RunLimits {
 /// A results batch from the daemon that claimed the run.
 #[derive(Debug, Clone, Copy)]
 pub struct JobBatch<'a> {
-    /// The run.
+    /// The run the batch belongs to.
     pub run: Uuid,
     /// The daemon sending it: it must hold the run's lease.
     pub daemon: Uuid,
     /// The batch's id (a batch applied before changes nothing).
     pub batch: Uuid,
-    /// The observations.
+    /// What the daemon saw (the store drops per-host facts outside the run's targets).
     pub observations: &'a [scanopy_core::Observation],
     /// The run's caps.
     pub limits: RunLimits,
@@ -146,7 +147,7 @@ pub struct JobBatch<'a> {
 /// What applying a daemon's batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
-    /// What changed.
+    /// What the batch changed in the stored devices and services (empty if already applied).
     pub changes: ChangeSet,
     /// Applied now (false: it had been applied before).
     pub applied: bool,
@@ -191,7 +192,7 @@ pub struct StoredDevice {
     /// What scans saw.
     #[serde(flatten)]
     pub device: Device,
-    /// Its network.
+    /// The network the device belongs to (a device lives in exactly one).
     pub network: Uuid,
     /// A name a user gave it.
     pub user_name: Option<String>,
@@ -223,16 +224,16 @@ pub struct DeviceFilter {
 pub struct DeviceEdit {
     /// The user's name for it.
     pub name: Option<Option<String>>,
-    /// Notes.
+    /// The user's free-text notes (`Some(None)` clears them).
     pub notes: Option<Option<String>>,
-    /// Tags.
+    /// The user's tags, replacing the stored ones whole.
     pub tags: Option<Vec<String>>,
 }
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
-    /// The items.
+    /// This page's items, in the list's order.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
@@ -243,7 +244,7 @@ pub struct Page<T> {
 pub struct Event {
     /// Its sequence number (increasing).
     pub seq: i64,
-    /// Its network.
+    /// The network it happened in.
     pub network: Uuid,
     /// `device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
     /// `service_gone`, `scan_done`.
@@ -252,20 +253,23 @@ pub struct Event {
     pub device: Option<Uuid>,
     /// The scan run concerned.
     pub scan_run: Option<Uuid>,
-    /// Details.
+    /// What the kind says about it, a JSON object: e.g. the changed fields for
+    /// `device_changed`, the service's address and port for `service_*`, the status for
+    /// `scan_done`.
     pub detail: serde_json::Value,
-    /// When.
+    /// When it happened (the store's clock at the time it applied the change).
     pub at: DateTime<Utc>,
 }
 
 /// A daemon as the server knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Daemon {
-    /// Its id.
+    /// The daemon's id: one per daemon key (one per network and server instance for a local
+    /// daemon), kept across its registrations.
     pub id: Uuid,
     /// The network it scans.
     pub network: Uuid,
-    /// Its name.
+    /// A name for people, as the daemon announced it.
     pub name: String,
     /// Pull or push.
     pub mode: DaemonMode,
@@ -302,11 +306,11 @@ impl Daemon {
 /// A daemon introducing itself.
 #[derive(Debug, Clone)]
 pub struct NewDaemon {
-    /// The network.
+    /// The network it will scan; a daemon key's network for a remote daemon.
     pub network: Uuid,
     /// The daemon key's credential id; `None` for the local daemon.
     pub key_id: Option<Uuid>,
-    /// Its name.
+    /// A name for people, shown in lists.
     pub name: String,
     /// What it can do.
     pub capabilities: Capabilities,
@@ -353,7 +357,7 @@ impl CredentialKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Everything.
+    /// Reading, and every change: scans, device edits, schedules, webhooks, daemons, credentials.
     Admin,
     /// Read only.
     Read,
@@ -382,7 +386,7 @@ impl Role {
 /// A credential as stored: everything but the secret, of which only a hash is kept.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Credential {
-    /// Its id.
+    /// The credential's id, shown in lists and used to revoke it; unlike the secret, not secret.
     pub id: Uuid,
     /// What it is for.
     pub kind: CredentialKind,
@@ -422,7 +426,7 @@ pub struct NewCredential {
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {
-    /// Its id.
+    /// The user's id, which sessions and tokens refer to.
     pub id: Uuid,
     /// The sign-in name.
     pub username: String,
@@ -433,9 +437,9 @@ pub struct User {
 /// A recurring scan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Schedule {
-    /// Its id.
+    /// The schedule's id, used to delete it.
     pub id: Uuid,
-    /// The network.
+    /// The network its runs scan.
     pub network: Uuid,
     /// The daemon to run it (any daemon of the network when `None`).
     pub daemon: Option<Uuid>,
@@ -454,9 +458,9 @@ pub struct Schedule {
 /// A recurring scan to make.
 #[derive(Debug, Clone)]
 pub struct NewSchedule {
-    /// The network.
+    /// The network its runs scan.
     pub network: Uuid,
-    /// The daemon.
+    /// The daemon to run it (any daemon of the network when `None`).
     pub daemon: Option<Uuid>,
     /// Minutes between runs (at least 1).
     pub every_minutes: i64,
@@ -471,9 +475,9 @@ pub struct NewSchedule {
 /// Where events are POSTed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Webhook {
-    /// Its id.
+    /// The webhook's id, which deliveries refer to.
     pub id: Uuid,
-    /// The URL.
+    /// The URL every event is POSTed to, as an admin set it.
     pub url: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
@@ -482,7 +486,7 @@ pub struct Webhook {
 /// One attempt to deliver events to a webhook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
-    /// The webhook.
+    /// The webhook delivered to.
     pub webhook: Uuid,
     /// The last event delivered (or tried).
     pub event_seq: i64,
@@ -494,20 +498,20 @@ pub struct Delivery {
     pub http_status: Option<i64>,
     /// What went wrong.
     pub error: Option<String>,
-    /// When.
+    /// When the last attempt ended.
     pub at: DateTime<Utc>,
 }
 
 /// A service with its device, for lists across devices.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceRow {
-    /// The device.
+    /// The device the service runs on.
     pub device: Uuid,
     /// The device's name for people.
     pub device_name: String,
-    /// The network.
+    /// The device's network.
     pub network: Uuid,
-    /// The service.
+    /// The service as scans saw it (flattened into the row when serialised).
     #[serde(flatten)]
     pub service: scanopy_core::Service,
 }
@@ -519,8 +523,8 @@ pub struct Counts {
     pub devices: i64,
     /// Of which offline.
     pub devices_offline: i64,
-    /// Services.
+    /// Services on devices not deleted.
     pub services: i64,
-    /// Networks.
+    /// All networks.
     pub networks: i64,
 }

@@ -37,7 +37,7 @@ pub const DOMAIN: &str = "lab.test";
 pub struct Host {
     /// Its short name (its DNS name is `{name}.lab.test`).
     pub name: &'static str,
-    /// Its address.
+    /// Its IPv4 address inside the test LAN's namespaces (the one the scanner probes).
     pub ip: Ipv4Addr,
     /// Its MAC, `None` for hosts beyond the router (the scanner never sees their MAC).
     pub mac: Option<&'static str>,

@@ -23,11 +23,11 @@ pub enum DeviceType {
     Unknown,
     /// Routes between subnets or is the default gateway.
     Gateway,
-    /// A switch.
+    /// A network switch; no built-in rule infers it, a scanner's `DeviceType` fact can.
     Switch,
     /// A wireless access point.
     AccessPoint,
-    /// A printer.
+    /// A printer or print server (a print port 9100, 515 or 631, or announced over IPP).
     Printer,
     /// Network storage.
     Nas,
@@ -39,7 +39,8 @@ pub enum DeviceType {
     DockerHost,
     /// A container (its `parent` is the Docker host).
     Container,
-    /// A server.
+    /// Offers services to others (SSH, mail, a database, or three open ports or more) and
+    /// matched no more specific type.
     Server,
     /// A desktop or laptop computer.
     Computer,
@@ -113,7 +114,7 @@ impl FromStr for DeviceType {
 /// the same segment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Interface {
-    /// The address.
+    /// The interface's address; a device has one interface per address.
     pub ip: IpAddr,
     /// The hardware address, `null` when the device is beyond the scanner's segment.
     pub mac: Option<MacAddr>,
@@ -137,7 +138,7 @@ pub struct PublishedPort {
     pub host_ip: Option<IpAddr>,
     /// The host port, when published.
     pub host_port: Option<u16>,
-    /// The container's port.
+    /// The port inside the container.
     pub container_port: u16,
     /// TCP or UDP.
     pub protocol: Transport,
@@ -172,7 +173,7 @@ pub struct Container {
 pub struct MergeReason {
     /// The rule (`identity:ssh-hostkey`).
     pub rule: String,
-    /// The shared value.
+    /// The value both identities shared: the `Identity` fact's value (e.g. a host key).
     pub value: String,
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// at most one device at a time. Two networks may reuse the same private ranges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
-    /// Stable id.
+    /// The network's id, fixed when it is made; daemons, runs and devices refer to it.
     pub id: Uuid,
     /// A name people recognise ("home", "office").
     pub name: String,

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 /// The transport a port belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+// The variants are the protocols' own names.
+#[allow(missing_docs)]
 pub enum Transport {
-    /// TCP.
     Tcp,
-    /// UDP.
     Udp,
 }
 
@@ -60,7 +60,7 @@ pub enum Confidence {
 pub struct Service {
     /// The address it listens on.
     pub ip: IpAddr,
-    /// The port.
+    /// The port number; with `ip` and `transport`, which service this is.
     pub port: u16,
     /// TCP or UDP; serialised as `protocol`, the contract's name.
     #[serde(rename = "protocol")]
