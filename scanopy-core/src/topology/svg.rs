@@ -156,7 +156,7 @@ fn node(out: &mut String, n: &PlacedNode) {
             top,
             ..
         } => {
-            let t = type_key(*device_type);
+            let t = device_type.as_str();
             let mut cls = format!("node t-{t}");
             if *top || *device_type == DeviceType::Gateway {
                 cls.push_str(" gw");
@@ -196,27 +196,6 @@ fn node(out: &mut String, n: &PlacedNode) {
             }
             out.push_str("</g>\n");
         }
-    }
-}
-
-/// The type's name in the API (`docker_host`).
-fn type_key(t: DeviceType) -> &'static str {
-    match t {
-        DeviceType::Unknown => "unknown",
-        DeviceType::Gateway => "gateway",
-        DeviceType::Switch => "switch",
-        DeviceType::AccessPoint => "access_point",
-        DeviceType::Printer => "printer",
-        DeviceType::Nas => "nas",
-        DeviceType::Camera => "camera",
-        DeviceType::Hypervisor => "hypervisor",
-        DeviceType::DockerHost => "docker_host",
-        DeviceType::Container => "container",
-        DeviceType::Server => "server",
-        DeviceType::Computer => "computer",
-        DeviceType::Phone => "phone",
-        DeviceType::Media => "media",
-        DeviceType::Iot => "iot",
     }
 }
 
