@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use scanopy_core::protocol::{DaemonMode, Job, RegisterRequest, RegisterResponse};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -262,17 +263,18 @@ fn advertise_url(cfg: &AgentConfig) -> String {
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = ServerClient::new(&cfg.server, &cfg.key, cfg.ca_cert.as_deref())?;
     // The data directory is 0700 and what it holds 0600 (tightened if found looser).
-    crate::files::private_dir(&cfg.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "failed to make the data directory {} private: {e}",
+    crate::files::private_dir(&cfg.data_dir).with_context(|| {
+        format!(
+            "failed to make the data directory {} private",
             cfg.data_dir.display()
         )
     })?;
     crate::files::tighten(&cfg.data_dir.join("job.json"), crate::files::FILE_MODE)?;
     let spool_dir = cfg.data_dir.join("spool");
-    let spool = Arc::new(Spool::open(&spool_dir, cfg.spool_max_bytes).map_err(|e| {
-        anyhow::anyhow!("failed to open the spool in {}: {e}", spool_dir.display())
-    })?);
+    let spool = Arc::new(
+        Spool::open(&spool_dir, cfg.spool_max_bytes)
+            .with_context(|| format!("failed to open the spool in {}", spool_dir.display()))?,
+    );
     if !spool.is_empty() {
         tracing::info!(
             entries = spool.len(),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::client::ServerClient;
-use crate::service::{self, JobSink};
+use crate::service::{self, JobSink, SinkError};
 use crate::spool::{Entry, Spool, SpoolError};
 
 /// The sink of the service: results and ends go to the spool, progress straight to the
@@ -56,7 +56,7 @@ impl SpoolSink {
 
 #[async_trait::async_trait]
 impl JobSink for SpoolSink {
-    async fn results(&self, job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
+    async fn results(&self, job: Uuid, batch: ResultsBatch) -> Result<JobAck, SinkError> {
         match self.spool.append_async(Entry::Results { job, batch }).await {
             Ok(_) => Ok(self.cancel_ack(job)),
             Err(e @ SpoolError::Full { .. }) => {
@@ -76,7 +76,7 @@ impl JobSink for SpoolSink {
         }
     }
 
-    async fn progress(&self, job: Uuid, progress: ProgressSnapshot) -> anyhow::Result<JobAck> {
+    async fn progress(&self, job: Uuid, progress: ProgressSnapshot) -> Result<JobAck, SinkError> {
         let ack = self.client.progress(job, &progress).await?;
         if ack.cancel {
             self.mark_cancelled(job);
@@ -87,7 +87,7 @@ impl JobSink for SpoolSink {
         })
     }
 
-    async fn finish(&self, job: Uuid, finish: FinishRequest) -> anyhow::Result<JobAck> {
+    async fn finish(&self, job: Uuid, finish: FinishRequest) -> Result<JobAck, SinkError> {
         self.spool
             .append_async(Entry::Finish { job, finish })
             .await?;

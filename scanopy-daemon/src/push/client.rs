@@ -31,11 +31,13 @@ impl std::fmt::Debug for PushClient {
 }
 
 impl PushClient {
-    /// A client signing with `pkcs8_ed25519_key` (from [`generate_key`](super::generate_key)). Its calls never
-    /// follow a redirect (a 3xx is an error) and each is bounded by [`CALL_TIMEOUT`].
+    /// A client signing with `pkcs8_ed25519_key` (from [`generate_key`](super::generate_key)).
+    /// Its calls never follow a redirect (a 3xx is an error) and each is bounded by
+    /// [`CALL_TIMEOUT`].
     pub fn new(pkcs8_ed25519_key: &[u8]) -> anyhow::Result<Self> {
         let key = Ed25519KeyPair::from_pkcs8(pkcs8_ed25519_key)
-            .map_err(|e| anyhow::anyhow!("invalid Ed25519 PKCS#8 key: {e}"))?;
+            // `KeyRejected` is no `std::error::Error`; kept as the cause all the same.
+            .map_err(|e| anyhow::Error::msg(e).context("invalid Ed25519 PKCS#8 key"))?;
         crate::client::install_ring();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -76,12 +78,12 @@ impl PushClient {
             .send()
             .await
             .map_err(|e| {
-                let why = if e.is_timeout() {
-                    "timed out".to_owned()
+                let what = if e.is_timeout() {
+                    format!("failed to reach the daemon at {daemon_url}: timed out")
                 } else {
-                    e.to_string()
+                    format!("failed to reach the daemon at {daemon_url}")
                 };
-                anyhow::anyhow!("failed to reach the daemon at {daemon_url}: {why}")
+                anyhow::Error::new(e).context(what)
             })?;
         let status = resp.status();
         if status.is_success() {

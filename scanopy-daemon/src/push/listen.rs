@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -159,7 +160,7 @@ pub(crate) async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("failed to listen on {listen}: {e}"))?;
+        .with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(listen = %listener.local_addr().unwrap_or(listen), "listening for the server's calls");
     let state = Arc::new(PushState {
         verifier,
