@@ -11,22 +11,20 @@
 //! slowly anyway. The running job is noted in `{data_dir}/job.json`: a daemon killed in the
 //! middle of a job runs it again at its next start.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use scanopy_core::protocol::{
-    DaemonMode, FinishRequest, Job, JobAck, JobOutcome, ProgressSnapshot, RegisterRequest,
-    RegisterResponse, ResultsBatch,
-};
+use anyhow::Context;
+use scanopy_core::protocol::{DaemonMode, Job, RegisterRequest, RegisterResponse};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::client::{CallError, ServerClient};
-use crate::service::{self, JobSink};
-use crate::spool::{Entry, Spool, SpoolError};
+use crate::service;
+use crate::spool::{Entry, Spool};
+use crate::spool_sink::SpoolSink;
 
 /// The heartbeat is sent at least this often.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
@@ -130,124 +128,6 @@ impl Fatal {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
-}
-
-/// The sink of the service: results and ends go to the spool, progress straight to the
-/// server. A job the server cancelled (seen in any ack) is told so at its next call.
-#[derive(Debug)]
-pub(crate) struct SpoolSink {
-    spool: Arc<Spool>,
-    client: ServerClient,
-    cancelled: Arc<Mutex<HashSet<Uuid>>>,
-    /// `{data_dir}/job.json`: the job running now (see [`SpoolSink::run`]).
-    job_file: PathBuf,
-}
-
-impl SpoolSink {
-    fn cancel_ack(&self, job: Uuid) -> JobAck {
-        JobAck {
-            applied: false,
-            cancel: self
-                .cancelled
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&job),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl JobSink for SpoolSink {
-    async fn results(&self, job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
-        match self.spool.append_async(Entry::Results { job, batch }).await {
-            Ok(_) => Ok(self.cancel_ack(job)),
-            Err(e @ SpoolError::Full { .. }) => {
-                tracing::error!(
-                    job = %job,
-                    entries = self.spool.len(),
-                    bytes = self.spool.bytes(),
-                    "{e}; the server has not taken results for a while; stopping the job \
-                     (nothing already spooled is dropped)"
-                );
-                Err(e.into())
-            }
-            Err(e) => {
-                tracing::error!(job = %job, "{e}");
-                Err(e.into())
-            }
-        }
-    }
-
-    async fn progress(&self, job: Uuid, progress: ProgressSnapshot) -> anyhow::Result<JobAck> {
-        let ack = self.client.progress(job, &progress).await?;
-        if ack.cancel {
-            self.mark_cancelled(job);
-        }
-        Ok(JobAck {
-            cancel: ack.cancel || self.cancel_ack(job).cancel,
-            ..ack
-        })
-    }
-
-    async fn finish(&self, job: Uuid, finish: FinishRequest) -> anyhow::Result<JobAck> {
-        self.spool
-            .append_async(Entry::Finish { job, finish })
-            .await?;
-        Ok(JobAck::default())
-    }
-}
-
-impl SpoolSink {
-    /// Runs `job` to its end. While it runs, the job is kept in `{data_dir}/job.json`, removed
-    /// once its end is in the spool: a daemon killed in the middle of a job (SIGKILL, a crash,
-    /// power lost) runs it again at its next start ([`SpoolSink::interrupted`]). The server
-    /// still has it leased to this daemon, so without that it would wait for the lease to
-    /// expire (90 s) before anyone ran it again. A stop by signal still ends the job as
-    /// cancelled, as before.
-    pub(crate) async fn run(&self, job: &Job, cancel: CancellationToken) -> JobOutcome {
-        if let Err(e) = write_job_file(&self.job_file, job) {
-            tracing::warn!(job = %job.id, "failed to note the running job in {}: {e}", self.job_file.display());
-        }
-        let outcome = service::run_job(job, self, cancel).await;
-        let _ = std::fs::remove_file(&self.job_file);
-        outcome
-    }
-
-    /// The job a killed daemon left running, if any.
-    pub(crate) fn interrupted(&self) -> Option<Job> {
-        let bytes = std::fs::read(&self.job_file).ok()?;
-        match serde_json::from_slice::<Job>(&bytes) {
-            // Killed between spooling the end and forgetting the job: it had ended.
-            Ok(job) if matches!(self.spool.newest(), Some(Entry::Finish { job: j, .. }) if j == job.id) =>
-            {
-                let _ = std::fs::remove_file(&self.job_file);
-                None
-            }
-            Ok(job) => Some(job),
-            Err(e) => {
-                tracing::warn!("ignoring {}: {e}", self.job_file.display());
-                let _ = std::fs::remove_file(&self.job_file);
-                None
-            }
-        }
-    }
-
-    fn mark_cancelled(&self, job: Uuid) {
-        self.cancelled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job);
-    }
-}
-
-/// Writes `job` to `path` durably (a temporary file, fsync'd, renamed into place).
-fn write_job_file(path: &std::path::Path, job: &Job) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = crate::files::create_private(&tmp)?;
-    f.write_all(&serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Delivers the spool in order, forever: each entry is removed once the server took it.
@@ -383,17 +263,18 @@ fn advertise_url(cfg: &AgentConfig) -> String {
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = ServerClient::new(&cfg.server, &cfg.key, cfg.ca_cert.as_deref())?;
     // The data directory is 0700 and what it holds 0600 (tightened if found looser).
-    crate::files::private_dir(&cfg.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "failed to make the data directory {} private: {e}",
+    crate::files::private_dir(&cfg.data_dir).with_context(|| {
+        format!(
+            "failed to make the data directory {} private",
             cfg.data_dir.display()
         )
     })?;
     crate::files::tighten(&cfg.data_dir.join("job.json"), crate::files::FILE_MODE)?;
     let spool_dir = cfg.data_dir.join("spool");
-    let spool = Arc::new(Spool::open(&spool_dir, cfg.spool_max_bytes).map_err(|e| {
-        anyhow::anyhow!("failed to open the spool in {}: {e}", spool_dir.display())
-    })?);
+    let spool = Arc::new(
+        Spool::open(&spool_dir, cfg.spool_max_bytes)
+            .with_context(|| format!("failed to open the spool in {}", spool_dir.display()))?,
+    );
     if !spool.is_empty() {
         tracing::info!(
             entries = spool.len(),
@@ -417,12 +298,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     };
     let stop = CancellationToken::new();
     let fatal = Fatal::new();
-    let sink = Arc::new(SpoolSink {
-        spool: Arc::clone(&spool),
-        client: client.clone(),
-        cancelled: Arc::default(),
-        job_file: cfg.data_dir.join("job.json"),
-    });
+    let sink = Arc::new(SpoolSink::new(
+        Arc::clone(&spool),
+        client.clone(),
+        cfg.data_dir.join("job.json"),
+    ));
     // The sender runs from the start: what is left from before goes out first, alongside new
     // work.
     let sender_stop = CancellationToken::new();
@@ -654,30 +534,5 @@ mod tests {
         assert!(waits[11] >= Duration::from_secs(15), "{waits:?}");
         b.reset();
         assert!(b.wait() <= Duration::from_millis(250));
-    }
-
-    #[test]
-    fn the_job_file_is_written_0600_whatever_the_umask_allows() {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("job.json");
-        let job = Job {
-            id: Uuid::new_v4(),
-            network: Uuid::nil(),
-            config: Default::default(),
-            lease_ms: 90_000,
-        };
-        write_job_file(&path, &job).unwrap();
-        assert_eq!(mode(&path), 0o600);
-        // A left-over temporary file with a loose mode is not reused as is.
-        std::fs::write(path.with_extension("json.tmp"), b"x").unwrap();
-        std::fs::set_permissions(
-            path.with_extension("json.tmp"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        write_job_file(&path, &job).unwrap();
-        assert_eq!(mode(&path), 0o600);
     }
 }

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use scanopy_core::protocol::{
@@ -67,9 +68,9 @@ pub(crate) fn http_client(ca_cert: Option<&Path>) -> anyhow::Result<reqwest::Cli
         .user_agent(concat!("scanopy-daemon/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_cert {
         let pem = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("failed to read --ca-cert {}: {e}", path.display()))?;
+            .with_context(|| format!("failed to read --ca-cert {}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| anyhow::anyhow!("failed to read --ca-cert {}: {e}", path.display()))?;
+            .with_context(|| format!("failed to read --ca-cert {}", path.display()))?;
         for c in certs {
             b = b.add_root_certificate(c);
         }

@@ -35,6 +35,7 @@ pub mod scan;
 pub mod service;
 pub mod setup;
 pub mod spool;
+mod spool_sink;
 pub mod system;
 
 use std::process::ExitCode;

@@ -20,7 +20,9 @@ use scanopy_core::{Observation, ScanEvent, attached_subnets};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::client::CallError;
 use crate::setup::{self, SetupOptions};
+use crate::spool::SpoolError;
 use crate::system;
 
 /// Observations are flushed at least this often while a job runs.
@@ -48,15 +50,50 @@ fn bound_message(cfg: &scanopy_core::ScanConfig, stalled: bool) -> String {
     }
 }
 
+/// Why a [`JobSink`] did not take what it was given. Each variant's message is its cause's own
+/// and `source()` goes on down the cause's chain, so [`run_job`]'s log lines and a failed job's
+/// error name the whole chain ("the spool is full: …").
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The on-disk spool did not take the entry: it is full, or the disk failed.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// A call to the server failed (the service sends progress straight to it).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// Another sink's own failure, e.g. the server's store refusing a batch of its local daemon.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl SinkError {
+    /// Wraps any other error (or a message) as [`SinkError::Other`].
+    pub fn other(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        SinkError::Other(e.into())
+    }
+}
+
+/// An error and its causes, joined by ": " (what `{:#}` shows of an `anyhow::Error`).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// Where a job's findings go.
 #[async_trait::async_trait]
 pub trait JobSink: Send + Sync {
     /// A batch of observations. An error stops the job (it finishes as failed, naming the error).
-    async fn results(&self, job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck>;
+    async fn results(&self, job: Uuid, batch: ResultsBatch) -> Result<JobAck, SinkError>;
     /// The live counts. An error is logged and the job goes on.
-    async fn progress(&self, job: Uuid, progress: ProgressSnapshot) -> anyhow::Result<JobAck>;
+    async fn progress(&self, job: Uuid, progress: ProgressSnapshot) -> Result<JobAck, SinkError>;
     /// The end of the job; called exactly once per [`run_job`].
-    async fn finish(&self, job: Uuid, finish: FinishRequest) -> anyhow::Result<JobAck>;
+    async fn finish(&self, job: Uuid, finish: FinishRequest) -> Result<JobAck, SinkError>;
 }
 
 /// Runs one job to its end: streams observations in batches (each with a fresh batch id) as
@@ -164,8 +201,9 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::error!(job = %job, "failed to hand over results: {e:#}; stopping the job");
-                *failure = Some(format!("{e:#}"));
+                let why = chain(&e);
+                tracing::error!(job = %job, "failed to hand over results: {why}; stopping the job");
+                *failure = Some(why);
                 scan_cancel.cancel();
             }
         }
@@ -232,7 +270,7 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
                         scan_cancel.cancel();
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::debug!(job = %job.id, "progress not delivered: {e:#}"),
+                    Err(e) => tracing::debug!(job = %job.id, "progress not delivered: {}", chain(&e)),
                 }
             }
         }
@@ -301,7 +339,7 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
 async fn finish(job: Uuid, sink: &dyn JobSink, req: FinishRequest) -> JobOutcome {
     let outcome = req.outcome;
     if let Err(e) = sink.finish(job, req).await {
-        tracing::error!(job = %job, "failed to hand over the end of the job: {e:#}");
+        tracing::error!(job = %job, "failed to hand over the end of the job: {}", chain(&e));
     }
     outcome
 }

@@ -444,7 +444,7 @@ pub async fn cancel_pushed(state: &AppState, run: &ScanRun) {
     let (st, id) = (state.clone(), run.id);
     tokio::spawn(async move {
         if let Err(e) = crate::push::cancel_job(&st, &url, d.id, id).await {
-            tracing::warn!(daemon = %d.name, error = %e, "could not tell a push daemon to cancel; it stops at its next call");
+            tracing::warn!(daemon = %d.name, error = %format_args!("{e:#}"), "could not tell a push daemon to cancel; it stops at its next call");
         }
     });
 }
@@ -544,7 +544,7 @@ async fn dispatch_push(state: &AppState) {
                     // Back to the queue at once.
                     let _ = st.store.release_job(job.id, d.id).await;
                     st.metrics.inc("push_failures");
-                    tracing::warn!(job = %job.id, daemon = %d.name, error = %e, "could not push a job; it goes back to the queue");
+                    tracing::warn!(job = %job.id, daemon = %d.name, error = %format_args!("{e:#}"), "could not push a job; it goes back to the queue");
                 }
             }
         });

@@ -10,7 +10,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use scanopy_core::protocol::{FinishRequest, Job, JobAck, ProgressSnapshot, ResultsBatch};
 use scanopy_core::{PortSpec, ScanConfig, TargetSpec};
-use scanopy_daemon::service::{self, JobSink};
+use scanopy_daemon::service::{self, JobSink, SinkError};
 use scanopy_store::{NewDaemon, NewScanRun, NewSchedule};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -29,45 +29,42 @@ struct StoreSink {
 }
 
 impl StoreSink {
-    /// Runs `f` on the server's runtime (where the store's connections live).
-    async fn on_main<T: Send + 'static>(
+    /// Runs `f` on the server's runtime (where the store's connections live); its error, or
+    /// the task's end without an answer, is the sink's error.
+    async fn on_main<T, E>(
         &self,
-        f: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        self.main.spawn(f).await?
+        f: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+    ) -> Result<T, SinkError>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.main
+            .spawn(f)
+            .await
+            .map_err(SinkError::other)?
+            .map_err(SinkError::other)
     }
 }
 
 #[async_trait]
 impl JobSink for StoreSink {
-    async fn results(&self, job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
+    async fn results(&self, job: Uuid, batch: ResultsBatch) -> Result<JobAck, SinkError> {
         let (state, daemon) = (self.state.clone(), self.daemon);
-        self.on_main(async move {
-            jobs::apply_results(&state, daemon, job, &batch)
-                .await
-                .map_err(anyhow::Error::new)
-        })
-        .await
+        self.on_main(async move { jobs::apply_results(&state, daemon, job, &batch).await })
+            .await
     }
 
-    async fn progress(&self, job: Uuid, p: ProgressSnapshot) -> anyhow::Result<JobAck> {
+    async fn progress(&self, job: Uuid, p: ProgressSnapshot) -> Result<JobAck, SinkError> {
         let (state, daemon) = (self.state.clone(), self.daemon);
-        self.on_main(async move {
-            jobs::record_progress(&state, daemon, job, p)
-                .await
-                .map_err(anyhow::Error::new)
-        })
-        .await
+        self.on_main(async move { jobs::record_progress(&state, daemon, job, p).await })
+            .await
     }
 
-    async fn finish(&self, job: Uuid, f: FinishRequest) -> anyhow::Result<JobAck> {
+    async fn finish(&self, job: Uuid, f: FinishRequest) -> Result<JobAck, SinkError> {
         let (state, daemon) = (self.state.clone(), self.daemon);
-        self.on_main(async move {
-            jobs::finish_job(&state, daemon, job, &f)
-                .await
-                .map_err(anyhow::Error::new)
-        })
-        .await
+        self.on_main(async move { jobs::finish_job(&state, daemon, job, &f).await })
+            .await
     }
 }
 

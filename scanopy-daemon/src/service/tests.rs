@@ -18,9 +18,9 @@ struct MemorySink {
 
 #[async_trait::async_trait]
 impl JobSink for MemorySink {
-    async fn results(&self, _job: Uuid, batch: ResultsBatch) -> anyhow::Result<JobAck> {
+    async fn results(&self, _job: Uuid, batch: ResultsBatch) -> Result<JobAck, SinkError> {
         if self.fail_results {
-            anyhow::bail!("the spool is full (test)");
+            return Err(SinkError::other("the spool is full (test)"));
         }
         let mut b = self.batches.lock().unwrap();
         b.push(batch);
@@ -29,7 +29,7 @@ impl JobSink for MemorySink {
             cancel: self.cancel_after.is_some_and(|n| b.len() >= n),
         })
     }
-    async fn progress(&self, _job: Uuid, _p: ProgressSnapshot) -> anyhow::Result<JobAck> {
+    async fn progress(&self, _job: Uuid, _p: ProgressSnapshot) -> Result<JobAck, SinkError> {
         let mut n = self.progress.lock().unwrap();
         *n += 1;
         Ok(JobAck {
@@ -37,7 +37,7 @@ impl JobSink for MemorySink {
             cancel: self.cancel_progress_after.is_some_and(|k| *n >= k),
         })
     }
-    async fn finish(&self, _job: Uuid, finish: FinishRequest) -> anyhow::Result<JobAck> {
+    async fn finish(&self, _job: Uuid, finish: FinishRequest) -> Result<JobAck, SinkError> {
         self.finishes.lock().unwrap().push(finish);
         Ok(JobAck::default())
     }
