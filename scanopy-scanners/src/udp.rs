@@ -214,10 +214,14 @@ impl Scanner for UdpScanner {
             })
             .unwrap_or(Duration::from_millis(ctx.config().timeout_ms.max(200)));
         // SNMP first: it tells the most (the host's own name and description).
-        let probes: [(u16, Vec<u8>); 3] = [
+        let probes: [(u16, Vec<u8>); 4] = [
             (161, SNMP_GET.to_vec()),
             (53, DNS_VERSION.to_vec()),
             (123, ntp_request().to_vec()),
+            (
+                netbios::NETBIOS_PORT,
+                netbios::node_status_query(NETBIOS_ID),
+            ),
         ];
         for (port, payload) in probes {
             if !ctx.config().port_allowed(port) {
@@ -235,21 +239,7 @@ impl Scanner for UdpScanner {
                 ctx.observe(ip, Fact::Port(fact)).await;
             }
         }
-        if ctx.config().port_allowed(netbios::NETBIOS_PORT) {
-            let query = netbios::node_status_query(0x4e42);
-            let Some(answer) =
-                ask_with_permit(ctx, ip, netbios::NETBIOS_PORT, &query, wait, 2).await
-            else {
-                return Ok(());
-            };
-            ctx.progress().add_ports_probed(1);
-            if let Answer::Bytes(bytes) = answer {
-                if let Some(fact) = netbios_fact(ctx, ip, &bytes).await {
-                    ctx.observe(ip, Fact::Port(fact)).await;
-                }
-            }
-        }
-        // mDNS last: its name, when it has one, is the one a person gave the device.
+        // mDNS after the single-question probes: it takes up to ten queries.
         if ctx.config().port_allowed(mdns::MDNS_PORT) {
             if let Some(fact) = ask_mdns(ctx, ip, wait).await {
                 ctx.observe(ip, Fact::Port(fact)).await;
@@ -283,10 +273,13 @@ async fn ask_with_permit(
     Some(answer)
 }
 
+/// The transaction id of the NetBIOS node status request.
+const NETBIOS_ID: u16 = 0x4e42;
+
 /// The port fact for a NetBIOS node status answer; observes the computer's name (source
 /// `netbios`) and the MAC it tells.
 async fn netbios_fact(ctx: &ScanContext, ip: IpAddr, bytes: &[u8]) -> Option<PortFact> {
-    let status = netbios::parse_node_status(0x4e42, bytes)?;
+    let status = netbios::parse_node_status(NETBIOS_ID, bytes)?;
     let mut f = PortFact::state(netbios::NETBIOS_PORT, Transport::Udp, PortState::Open);
     f.name = Some("netbios-ns".into());
     f.confidence = Confidence::High;
@@ -523,6 +516,7 @@ impl UdpScanner {
                     }
                 }
             }
+            netbios::NETBIOS_PORT => return netbios_fact(ctx, ip, bytes).await,
             _ => return None,
         }
         Some(f)

@@ -226,26 +226,20 @@ impl SqlStore {
                 .await
                 .map_err(db_err("open the database"))
         };
-        let pool = open().await?;
-        if url == MEMORY {
-            // A fresh pool would be a fresh, empty database, and none is needed: this one
-            // started empty, so no connection of it ever read an older schema.
-            let store = SqlStore {
-                pool,
-                dialect: Dialect::Sqlite,
-                write: Mutex::new(()),
-            };
-            store.migrate().await?;
-            return Ok(store);
-        }
-        Self::migrated(pool, Dialect::Sqlite, open).await
+        // An in-memory database is never reopened: a fresh pool would be a fresh, empty
+        // database, and none is needed (it started empty, so no connection read an older
+        // schema).
+        let reopen = (url != MEMORY).then_some(open);
+        Self::migrated(open().await?, Dialect::Sqlite, reopen).await
     }
 
     /// Brings the schema of the database behind `pool` up to date and returns the store. When
-    /// a migration ran, the pool is closed and a fresh one opened with `reopen`: a connection
-    /// that read the old schema can prepare `SELECT *` against it and then be handed rows of
-    /// the new one (seen with SQLite under load: a column index out of bounds in sqlx).
-    async fn migrated<F, Fut>(pool: AnyPool, dialect: Dialect, reopen: F) -> Result<Self>
+    /// a migration ran, a fresh pool is opened with `reopen` (if given) and the old one closed:
+    /// a connection that read the old schema can prepare `SELECT *` against it and then be
+    /// handed rows of the new one (seen with SQLite under load: a column index out of bounds
+    /// in sqlx). The new pool opens before the old one closes, so the database always has a
+    /// connection and SQLite never deletes and re-creates its -wal and -shm files in between.
+    async fn migrated<F, Fut>(pool: AnyPool, dialect: Dialect, reopen: Option<F>) -> Result<Self>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<AnyPool>>,
@@ -255,12 +249,13 @@ impl SqlStore {
             dialect,
             write: Mutex::new(()),
         };
+        let Some(reopen) = reopen else {
+            store.migrate().await?;
+            return Ok(store);
+        };
         if store.migrate().await? == 0 {
             return Ok(store);
         }
-        // The new pool opens before the old one closes: the database always has a connection,
-        // so SQLite never deletes and re-creates the -wal and -shm files in between (a file
-        // checked, or opened, in that gap would be missing).
         let fresh = reopen().await?;
         store.pool.close().await;
         Ok(SqlStore {
@@ -290,7 +285,7 @@ impl SqlStore {
                 .await
                 .map_err(|e| StoreError::unavailable("connect to PostgreSQL", e))
         };
-        Self::migrated(open().await?, Dialect::Postgres, open).await
+        Self::migrated(open().await?, Dialect::Postgres, Some(open)).await
     }
 
     /// Which SQL this store speaks.
