@@ -19,7 +19,6 @@ use std::time::Duration;
 use anyhow::Context;
 use scanopy_core::protocol::{DaemonMode, Job, RegisterRequest, RegisterResponse};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::client::{CallError, ServerClient};
 use crate::service;
@@ -262,26 +261,7 @@ fn advertise_url(cfg: &AgentConfig) -> String {
 /// current-thread runtime (scans run on it).
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = ServerClient::new(&cfg.server, &cfg.key, cfg.ca_cert.as_deref())?;
-    // The data directory is 0700 and what it holds 0600 (tightened if found looser).
-    crate::files::private_dir(&cfg.data_dir).with_context(|| {
-        format!(
-            "failed to make the data directory {} private",
-            cfg.data_dir.display()
-        )
-    })?;
-    crate::files::tighten(&cfg.data_dir.join("job.json"), crate::files::FILE_MODE)?;
-    let spool_dir = cfg.data_dir.join("spool");
-    let spool = Arc::new(
-        Spool::open(&spool_dir, cfg.spool_max_bytes)
-            .with_context(|| format!("failed to open the spool in {}", spool_dir.display()))?,
-    );
-    if !spool.is_empty() {
-        tracing::info!(
-            entries = spool.len(),
-            bytes = spool.bytes(),
-            "results left in the spool from before; sending them first"
-        );
-    }
+    let spool = open_data_dir(&cfg)?;
     // Checked now; the verifier is made once the server has told this daemon its id (calls
     // signed for another daemon id are refused).
     let public_key = match cfg.mode {
@@ -312,100 +292,20 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         cfg.retry_max,
         sender_stop.clone(),
     ));
-    {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("stopping: finishing the running job and sending the spool");
-            stop.cancel();
-        });
-    }
-    {
-        let stop = stop.clone();
-        let fatal = fatal.token.clone();
-        tokio::spawn(async move {
-            fatal.cancelled().await;
-            stop.cancel();
-        });
-    }
+    spawn_stoppers(&stop, &fatal);
 
-    let mut capabilities = service::capabilities();
-    capabilities.mode = cfg.mode;
-    if cfg.mode == DaemonMode::Push {
-        capabilities.url = Some(advertise_url(&cfg));
-    }
-    let hello = RegisterRequest {
-        name: cfg.name.clone(),
-        capabilities,
-    };
-    tracing::info!(
-        server = %cfg.server,
-        name = %cfg.name,
-        mode = ?cfg.mode,
-        raw_sockets = hello.capabilities.raw_sockets,
-        docker = hello.capabilities.docker,
-        subnets = ?hello.capabilities.subnets,
-        "registering"
-    );
+    let hello = hello(&cfg);
     let reg = match register(&client, &hello, cfg.retry_max, &stop).await {
-        Ok(Some(r)) => r,
-        Ok(None) => RegisterResponse {
-            daemon_id: Uuid::nil(),
-            network_id: Uuid::nil(),
-            poll_interval_ms: 5000,
-        },
+        Ok(Some(r)) => Some(r),
+        Ok(None) => None,
         Err(why) => {
             fatal.raise(why);
-            RegisterResponse {
-                daemon_id: Uuid::nil(),
-                network_id: Uuid::nil(),
-                poll_interval_ms: 5000,
-            }
+            None
         }
     };
-    if !stop.is_cancelled() {
+    if let Some(reg) = reg.filter(|_| !stop.is_cancelled()) {
         tracing::info!(daemon = %reg.daemon_id, network = %reg.network_id, "registered");
-    }
-
-    // Heartbeat.
-    {
-        let client = client.clone();
-        let stop = stop.clone();
-        let fatal = fatal.clone();
-        let retry_max = cfg.retry_max;
-        tokio::spawn(async move {
-            let mut backoff = Backoff::new(retry_max);
-            let mut wait = HEARTBEAT_INTERVAL;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.cancelled() => return,
-                }
-                let mut hello = hello.clone();
-                let mode = hello.capabilities.mode;
-                let url = hello.capabilities.url.take();
-                hello.capabilities = service::capabilities();
-                hello.capabilities.mode = mode;
-                hello.capabilities.url = url;
-                match client.heartbeat(&hello).await {
-                    Ok(_) => {
-                        backoff.reset();
-                        wait = HEARTBEAT_INTERVAL;
-                    }
-                    Err(CallError::KeyRefused(status)) => {
-                        fatal.raise(format!("the server refused the key ({status})"));
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::debug!("heartbeat not delivered: {e}");
-                        wait = backoff.wait().min(HEARTBEAT_INTERVAL);
-                    }
-                }
-            }
-        });
-    }
-
-    if !stop.is_cancelled() {
+        spawn_heartbeat(client.clone(), hello, &stop, &fatal, cfg.retry_max);
         match cfg.mode {
             DaemonMode::Pull => {
                 poll_loop(
@@ -446,6 +346,111 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         Some(why) => Err(anyhow::anyhow!(why)),
         None => Ok(()),
     }
+}
+
+/// Makes the data directory private (0700, what it holds 0600, tightened if found looser) and
+/// opens its spool.
+fn open_data_dir(cfg: &AgentConfig) -> anyhow::Result<Arc<Spool>> {
+    crate::files::private_dir(&cfg.data_dir).with_context(|| {
+        format!(
+            "failed to make the data directory {} private",
+            cfg.data_dir.display()
+        )
+    })?;
+    crate::files::tighten(&cfg.data_dir.join("job.json"), crate::files::FILE_MODE)?;
+    let spool_dir = cfg.data_dir.join("spool");
+    let spool = Spool::open(&spool_dir, cfg.spool_max_bytes)
+        .with_context(|| format!("failed to open the spool in {}", spool_dir.display()))?;
+    if !spool.is_empty() {
+        tracing::info!(
+            entries = spool.len(),
+            bytes = spool.bytes(),
+            "results left in the spool from before; sending them first"
+        );
+    }
+    Ok(Arc::new(spool))
+}
+
+/// A signal, or a fatal error, stops the service.
+fn spawn_stoppers(stop: &CancellationToken, fatal: &Fatal) {
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing the running job and sending the spool");
+        on_signal.cancel();
+    });
+    let on_fatal = stop.clone();
+    let fatal = fatal.token.clone();
+    tokio::spawn(async move {
+        fatal.cancelled().await;
+        on_fatal.cancel();
+    });
+}
+
+/// What the daemon tells the server of itself when it registers.
+fn hello(cfg: &AgentConfig) -> RegisterRequest {
+    let mut capabilities = service::capabilities();
+    capabilities.mode = cfg.mode;
+    if cfg.mode == DaemonMode::Push {
+        capabilities.url = Some(advertise_url(cfg));
+    }
+    let hello = RegisterRequest {
+        name: cfg.name.clone(),
+        capabilities,
+    };
+    tracing::info!(
+        server = %cfg.server,
+        name = %cfg.name,
+        mode = ?cfg.mode,
+        raw_sockets = hello.capabilities.raw_sockets,
+        docker = hello.capabilities.docker,
+        subnets = ?hello.capabilities.subnets,
+        "registering"
+    );
+    hello
+}
+
+/// Heartbeats with fresh capabilities every [`HEARTBEAT_INTERVAL`] until `stop`; a refused key
+/// is fatal, other failures back off.
+fn spawn_heartbeat(
+    client: ServerClient,
+    hello: RegisterRequest,
+    stop: &CancellationToken,
+    fatal: &Fatal,
+    retry_max: Duration,
+) {
+    let stop = stop.clone();
+    let fatal = fatal.clone();
+    tokio::spawn(async move {
+        let mut backoff = Backoff::new(retry_max);
+        let mut wait = HEARTBEAT_INTERVAL;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => return,
+            }
+            let mut hello = hello.clone();
+            let mode = hello.capabilities.mode;
+            let url = hello.capabilities.url.take();
+            hello.capabilities = service::capabilities();
+            hello.capabilities.mode = mode;
+            hello.capabilities.url = url;
+            match client.heartbeat(&hello).await {
+                Ok(_) => {
+                    backoff.reset();
+                    wait = HEARTBEAT_INTERVAL;
+                }
+                Err(CallError::KeyRefused(status)) => {
+                    fatal.raise(format!("the server refused the key ({status})"));
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!("heartbeat not delivered: {e}");
+                    wait = backoff.wait().min(HEARTBEAT_INTERVAL);
+                }
+            }
+        }
+    });
 }
 
 async fn poll_loop(

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use scanopy_core::{Inventory, InventoryConfig, PortSpec, ScanConfig, ScanEvent, TargetSpec};
+use scanopy_core::{
+    Device, Inventory, InventoryConfig, PortSpec, ProgressSnapshot, ScanConfig, ScanEvent,
+    TargetSpec,
+};
 use scanopy_scanners::Catalogue;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -165,18 +168,7 @@ async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCod
             _ = flush.tick(), if !done_hosts.is_empty() => {
                 print_devices_of(&inventory, &std::mem::take(&mut done_hosts), &mut printed, &stdout);
             }
-            _ = tick.tick(), if show_progress => {
-                let p = handle.progress();
-                bar.set_length(p.hosts_total);
-                if p.hosts_done > 0 && bar.position() == 0 {
-                    bar.set_style(bar_style(true));
-                }
-                bar.set_position(p.hosts_done);
-                bar.set_message(format!(
-                    "{} hosts found, {} ports probed",
-                    p.hosts_found, p.ports_probed
-                ));
-            }
+            _ = tick.tick(), if show_progress => show(&bar, handle.progress()),
         }
     }
     let summary = handle.finish().await;
@@ -197,27 +189,7 @@ async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCod
         config,
         interrupted: was_interrupted,
     };
-    let mut out = stdout.lock();
-    let written = match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &output::document(&info, &devices, &warnings))
-                .map_err(std::io::Error::other)
-                .and_then(|_| writeln!(out))
-        }
-        Format::Ndjson => {
-            let mut r = Ok(());
-            for d in devices
-                .iter()
-                .filter(|d| !d.ips().iter().any(|ip| printed.contains(ip)))
-            {
-                r = r.and_then(|_| writeln!(out, "{}", output::device_json(d)));
-            }
-            r
-        }
-        Format::Table => output::table(&mut out, &devices),
-        Format::Csv => output::csv(&mut out, &devices),
-    };
-    let _ = out.flush();
+    let written = write_results(format, &info, &devices, &warnings, &printed);
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("scanopy-daemon: failed to write the results: {e}");
@@ -238,6 +210,52 @@ async fn scan(config: ScanConfig, opts: SetupOptions, format: Format) -> ExitCod
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Shows the live counts on the progress bar.
+fn show(bar: &ProgressBar, p: ProgressSnapshot) {
+    bar.set_length(p.hosts_total);
+    if p.hosts_done > 0 && bar.position() == 0 {
+        bar.set_style(bar_style(true));
+    }
+    bar.set_position(p.hosts_done);
+    bar.set_message(format!(
+        "{} hosts found, {} ports probed",
+        p.hosts_found, p.ports_probed
+    ));
+}
+
+/// Writes the scan's result to stdout in `format`; NDJSON writes only the devices not printed
+/// while the scan ran.
+fn write_results(
+    format: Format,
+    info: &ScanInfo,
+    devices: &[Device],
+    warnings: &[String],
+    printed: &BTreeSet<IpAddr>,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &output::document(info, devices, warnings))
+                .map_err(std::io::Error::other)
+                .and_then(|_| writeln!(out))
+        }
+        Format::Ndjson => {
+            let mut r = Ok(());
+            for d in devices
+                .iter()
+                .filter(|d| !d.ips().iter().any(|ip| printed.contains(ip)))
+            {
+                r = r.and_then(|_| writeln!(out, "{}", output::device_json(d)));
+            }
+            r
+        }
+        Format::Table => output::table(&mut out, devices),
+        Format::Csv => output::csv(&mut out, devices),
+    };
+    let _ = out.flush();
+    written
 }
 
 /// Prints the devices holding `ips`, except those with an address printed already.

@@ -116,21 +116,16 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
         Err(e) => {
             let error = format!("failed to set up the scan: {e}");
             tracing::warn!(job = %job.id, "{error}");
-            return finish(
-                job.id,
-                sink,
-                FinishRequest {
-                    outcome: JobOutcome::Failed,
-                    error: Some(error),
-                    warnings: Vec::new(),
-                    progress: ProgressSnapshot::default(),
-                },
-            )
-            .await;
+            let failed = FinishRequest {
+                outcome: JobOutcome::Failed,
+                error: Some(error),
+                warnings: Vec::new(),
+                progress: ProgressSnapshot::default(),
+            };
+            return finish(job.id, sink, failed).await;
         }
     };
-    let mut warnings = prepared.warnings.clone();
-    for w in &warnings {
+    for w in &prepared.warnings {
         tracing::warn!(job = %job.id, "{w}");
     }
     tracing::info!(
@@ -139,201 +134,223 @@ pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -
         scanners = ?prepared.config.scanners,
         "job started"
     );
-    // A child token: the caller's cancellation reaches the scan, and an ack's does too without
-    // touching the caller's token.
-    let scan_cancel = cancel.child_token();
-    let mut handle = prepared.pipeline.start(
-        prepared.config.clone(),
-        prepared.targets,
-        scan_cancel.clone(),
-    );
-    let mut pending: Vec<Observation> = Vec::new();
-    let mut flush = tokio::time::interval(FLUSH_INTERVAL);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
-    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    progress.tick().await;
-    let mut cancelled_by_server = false;
-    let mut failure: Option<String> = None;
-    // The job's bounds: a maximum duration, and a stall watchdog over the progress counters.
-    let cfg = &prepared.config;
-    let started = tokio::time::Instant::now();
-    // (At most a year each, so no instant overflows.)
-    let year_ms = 365 * 24 * 3600 * 1000;
-    let max_duration = Duration::from_millis(cfg.max_duration_ms.clamp(1, year_ms));
-    let stall_after = Duration::from_millis(cfg.stall_timeout_ms.clamp(1, year_ms));
-    let deadline = tokio::time::sleep_until(started + max_duration);
-    tokio::pin!(deadline);
-    let mut watchdog = tokio::time::interval(
-        (stall_after / 4).clamp(Duration::from_millis(10), PROGRESS_INTERVAL),
-    );
-    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_progress = handle.progress();
-    let mut last_advance = started;
-    // Set once a bound stopped the job: why, and when the scan must have stopped by.
-    let mut stopped: Option<(String, tokio::time::Instant)> = None;
-    let hard_stop = tokio::time::sleep(Duration::from_secs(u64::MAX / 4));
-    tokio::pin!(hard_stop);
+    let mut run = JobRun {
+        job: job.id,
+        sink,
+        // A child token: the caller's cancellation reaches the scan, and an ack's does too
+        // without touching the caller's token.
+        scan_cancel: cancel.child_token(),
+        cfg: prepared.config.clone(),
+        pending: Vec::new(),
+        warnings: prepared.warnings,
+        cancelled_by_server: false,
+        failure: None,
+        stopped: None,
+    };
+    let mut handle =
+        prepared
+            .pipeline
+            .start(prepared.config, prepared.targets, run.scan_cancel.clone());
+    run.drive(&mut handle).await;
+    // What was found before a cancellation is still worth keeping.
+    run.send().await;
+    let request = run.end(handle, &cancel).await;
+    finish(job.id, sink, request).await
+}
 
-    // Sends the pending observations; on a sink error, stops the scan and records why.
-    async fn send(
-        job: Uuid,
-        sink: &dyn JobSink,
-        pending: &mut Vec<Observation>,
-        scan_cancel: &CancellationToken,
-        cancelled_by_server: &mut bool,
-        failure: &mut Option<String>,
-    ) {
-        if pending.is_empty() || failure.is_some() {
+/// One job while it runs: what is waiting to be sent, and how it is going to end.
+struct JobRun<'a> {
+    job: Uuid,
+    sink: &'a dyn JobSink,
+    /// Stops the scan (the caller's token's child).
+    scan_cancel: CancellationToken,
+    cfg: scanopy_core::ScanConfig,
+    /// Observations not yet sent.
+    pending: Vec<Observation>,
+    warnings: Vec<String>,
+    cancelled_by_server: bool,
+    /// Why the job failed (a sink error, or a bound); from then on nothing more is sent.
+    failure: Option<String>,
+    /// Set once a bound stopped the job: why, and when the scan must have stopped by.
+    stopped: Option<(String, tokio::time::Instant)>,
+}
+
+impl JobRun<'_> {
+    /// Runs the scan's event loop until its events end or the hard stop passes: batches and
+    /// flushes observations, reports progress, and enforces the maximum duration and the stall
+    /// watchdog.
+    async fn drive(&mut self, handle: &mut scanopy_core::ScanHandle) {
+        let mut flush = tokio::time::interval(FLUSH_INTERVAL);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        progress.tick().await;
+        // The job's bounds: a maximum duration, and a stall watchdog over the progress counters
+        // (at most a year each, so no instant overflows).
+        let year_ms = 365 * 24 * 3600 * 1000;
+        let max_duration = Duration::from_millis(self.cfg.max_duration_ms.clamp(1, year_ms));
+        let stall_after = Duration::from_millis(self.cfg.stall_timeout_ms.clamp(1, year_ms));
+        let started = tokio::time::Instant::now();
+        let deadline = tokio::time::sleep_until(started + max_duration);
+        tokio::pin!(deadline);
+        let mut watchdog = tokio::time::interval(
+            (stall_after / 4).clamp(Duration::from_millis(10), PROGRESS_INTERVAL),
+        );
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_progress = handle.progress();
+        let mut last_advance = started;
+        let hard_stop = tokio::time::sleep(Duration::from_secs(u64::MAX / 4));
+        tokio::pin!(hard_stop);
+        loop {
+            tokio::select! {
+                ev = handle.events.recv() => {
+                    let Some(ev) = ev else { break };
+                    self.on_event(ev).await;
+                }
+                _ = flush.tick() => self.send().await,
+                () = &mut deadline, if self.stopped.is_none() => {
+                    let by = self.stop(false);
+                    hard_stop.as_mut().reset(by);
+                }
+                _ = watchdog.tick(), if self.stopped.is_none() => {
+                    let now = handle.progress();
+                    if now != last_progress {
+                        last_progress = now;
+                        last_advance = tokio::time::Instant::now();
+                    } else if last_advance.elapsed() >= stall_after {
+                        let by = self.stop(true);
+                        hard_stop.as_mut().reset(by);
+                    }
+                }
+                () = &mut hard_stop, if self.stopped.is_some() => {
+                    tracing::error!(job = %self.job, "the scan did not stop within {STOP_GRACE:?}; ending the job without it");
+                    break;
+                }
+                // A stopped job sends no more progress: renewals must not keep its lease.
+                _ = progress.tick(), if self.stopped.is_none() => {
+                    self.report(handle.progress()).await;
+                }
+            }
+        }
+    }
+
+    /// One event of the scan: an observation joins the batch (sent when full), a warning is
+    /// logged and kept.
+    async fn on_event(&mut self, ev: ScanEvent) {
+        match ev {
+            ScanEvent::Observation(o) => {
+                if self.failure.is_none() {
+                    self.pending.push(o);
+                }
+                if self.pending.len() >= MAX_BATCH {
+                    self.send().await;
+                }
+            }
+            ScanEvent::Warning(w) => {
+                tracing::warn!(job = %self.job, "{w}");
+                self.warnings.push(w);
+            }
+            _ => {}
+        }
+    }
+
+    /// A bound (the maximum duration, or a stall) stops the job: records why, cancels the scan
+    /// and returns when it must have stopped by.
+    fn stop(&mut self, stalled: bool) -> tokio::time::Instant {
+        let why = bound_message(&self.cfg, stalled);
+        tracing::warn!(job = %self.job, "{why}");
+        let by = tokio::time::Instant::now() + STOP_GRACE;
+        self.stopped = Some((why, by));
+        self.scan_cancel.cancel();
+        by
+    }
+
+    /// An ack's `cancel: true`: the server wants the job stopped.
+    fn on_ack(&mut self, ack: &JobAck) {
+        if ack.cancel {
+            if !self.scan_cancel.is_cancelled() {
+                tracing::info!(job = %self.job, "the server cancelled the job");
+            }
+            self.cancelled_by_server = true;
+            self.scan_cancel.cancel();
+        }
+    }
+
+    /// Reports the live counts; a failure is logged and the job goes on.
+    async fn report(&mut self, progress: ProgressSnapshot) {
+        match self.sink.progress(self.job, progress).await {
+            Ok(ack) => self.on_ack(&ack),
+            Err(e) => tracing::debug!(job = %self.job, "progress not delivered: {}", chain(&e)),
+        }
+    }
+
+    /// Sends the pending observations; on a sink error, stops the scan and records why.
+    async fn send(&mut self) {
+        if self.pending.is_empty() || self.failure.is_some() {
             return;
         }
         let batch = ResultsBatch {
             batch_id: Uuid::new_v4(),
-            observations: std::mem::take(pending),
+            observations: std::mem::take(&mut self.pending),
         };
-        match sink.results(job, batch).await {
-            Ok(ack) if ack.cancel => {
-                if !scan_cancel.is_cancelled() {
-                    tracing::info!(job = %job, "the server cancelled the job");
-                }
-                *cancelled_by_server = true;
-                scan_cancel.cancel();
-            }
-            Ok(_) => {}
+        match self.sink.results(self.job, batch).await {
+            Ok(ack) => self.on_ack(&ack),
             Err(e) => {
                 let why = chain(&e);
-                tracing::error!(job = %job, "failed to hand over results: {why}; stopping the job");
-                *failure = Some(why);
-                scan_cancel.cancel();
+                tracing::error!(job = %self.job, "failed to hand over results: {why}; stopping the job");
+                self.failure = Some(why);
+                self.scan_cancel.cancel();
             }
         }
     }
 
-    loop {
-        tokio::select! {
-            ev = handle.events.recv() => {
-                let Some(ev) = ev else { break };
-                match ev {
-                    ScanEvent::Observation(o) => {
-                        if failure.is_none() {
-                            pending.push(o);
-                        }
-                        if pending.len() >= MAX_BATCH {
-                            send(job.id, sink, &mut pending, &scan_cancel, &mut cancelled_by_server, &mut failure).await;
-                        }
-                    }
-                    ScanEvent::Warning(w) => {
-                        tracing::warn!(job = %job.id, "{w}");
-                        warnings.push(w);
-                    }
-                    _ => {}
-                }
+    /// Waits for the scan's summary (only for what is left of the grace if a bound stopped it)
+    /// and decides the outcome.
+    async fn end(
+        mut self,
+        handle: scanopy_core::ScanHandle,
+        cancel: &CancellationToken,
+    ) -> FinishRequest {
+        let summary = if let Some((_, by)) = &self.stopped {
+            // The scan may not have stopped (it is past the hard stop, or close to it).
+            let progress_now = handle.progress();
+            match tokio::time::timeout_at(*by, handle.finish()).await {
+                Ok(s) => s,
+                Err(_) => scanopy_core::ScanSummary {
+                    progress: progress_now,
+                    warnings: Vec::new(),
+                    cancelled: true,
+                },
             }
-            _ = flush.tick() => {
-                send(job.id, sink, &mut pending, &scan_cancel, &mut cancelled_by_server, &mut failure).await;
-            }
-            () = &mut deadline, if stopped.is_none() => {
-                let why = bound_message(cfg, false);
-                tracing::warn!(job = %job.id, "{why}");
-                let by = tokio::time::Instant::now() + STOP_GRACE;
-                stopped = Some((why, by));
-                hard_stop.as_mut().reset(by);
-                scan_cancel.cancel();
-            }
-            _ = watchdog.tick(), if stopped.is_none() => {
-                let now = handle.progress();
-                if now != last_progress {
-                    last_progress = now;
-                    last_advance = tokio::time::Instant::now();
-                } else if last_advance.elapsed() >= stall_after {
-                    let why = bound_message(cfg, true);
-                    tracing::warn!(job = %job.id, "{why}");
-                    stopped = Some((why, tokio::time::Instant::now() + STOP_GRACE));
-                    scan_cancel.cancel();
-                }
-                if let Some((_, by)) = &stopped {
-                    hard_stop.as_mut().reset(*by);
-                }
-            }
-            () = &mut hard_stop, if stopped.is_some() => {
-                tracing::error!(job = %job.id, "the scan did not stop within {STOP_GRACE:?}; ending the job without it");
-                break;
-            }
-            // A stopped job sends no more progress: renewals must not keep its lease.
-            _ = progress.tick(), if stopped.is_none() => {
-                match sink.progress(job.id, handle.progress()).await {
-                    Ok(ack) if ack.cancel => {
-                        if !scan_cancel.is_cancelled() {
-                            tracing::info!(job = %job.id, "the server cancelled the job");
-                        }
-                        cancelled_by_server = true;
-                        scan_cancel.cancel();
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(job = %job.id, "progress not delivered: {}", chain(&e)),
-                }
-            }
+        } else {
+            handle.finish().await
+        };
+        if let Some((why, _)) = &self.stopped {
+            self.warnings.push(why.clone());
+            self.failure.get_or_insert_with(|| why.clone());
         }
-    }
-    // What was found before a cancellation is still worth keeping.
-    send(
-        job.id,
-        sink,
-        &mut pending,
-        &scan_cancel,
-        &mut cancelled_by_server,
-        &mut failure,
-    )
-    .await;
-    let summary = if stopped.is_some() {
-        // The scan may not have stopped (it is past the hard stop, or close to it): wait only
-        // for what is left of the grace.
-        let by = stopped
-            .as_ref()
-            .map(|(_, by)| *by)
-            .unwrap_or_else(tokio::time::Instant::now);
-        let progress_now = handle.progress();
-        match tokio::time::timeout_at(by, handle.finish()).await {
-            Ok(s) => s,
-            Err(_) => scanopy_core::ScanSummary {
-                progress: progress_now,
-                warnings: Vec::new(),
-                cancelled: true,
-            },
-        }
-    } else {
-        handle.finish().await
-    };
-    if let Some((why, _)) = &stopped {
-        warnings.push(why.clone());
-        failure.get_or_insert_with(|| why.clone());
-    }
-    let outcome = if failure.is_some() {
-        JobOutcome::Failed
-    } else if cancelled_by_server || cancel.is_cancelled() || summary.cancelled {
-        JobOutcome::Cancelled
-    } else {
-        JobOutcome::Done
-    };
-    tracing::info!(
-        job = %job.id,
-        outcome = ?outcome,
-        hosts_found = summary.progress.hosts_found,
-        ports_probed = summary.progress.ports_probed,
-        observations = summary.progress.observations,
-        "job ended"
-    );
-    finish(
-        job.id,
-        sink,
+        let outcome = if self.failure.is_some() {
+            JobOutcome::Failed
+        } else if self.cancelled_by_server || cancel.is_cancelled() || summary.cancelled {
+            JobOutcome::Cancelled
+        } else {
+            JobOutcome::Done
+        };
+        tracing::info!(
+            job = %self.job,
+            outcome = ?outcome,
+            hosts_found = summary.progress.hosts_found,
+            ports_probed = summary.progress.ports_probed,
+            observations = summary.progress.observations,
+            "job ended"
+        );
         FinishRequest {
             outcome,
-            error: failure,
-            warnings,
+            error: self.failure,
+            warnings: self.warnings,
             progress: summary.progress,
-        },
-    )
-    .await
+        }
+    }
 }
 
 async fn finish(job: Uuid, sink: &dyn JobSink, req: FinishRequest) -> JobOutcome {
