@@ -189,6 +189,7 @@ mod tests {
             parent: None,
             container: None,
             merge_reasons: vec![],
+            os: None,
         }
     }
 

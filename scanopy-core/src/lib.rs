@@ -57,6 +57,7 @@ pub mod config;
 pub mod merge;
 pub mod model;
 pub mod observation;
+pub mod os;
 pub mod pipeline;
 pub mod ports;
 pub mod protocol;
@@ -76,7 +77,7 @@ pub use config::{
 pub use merge::{Inventory, InventoryConfig};
 pub use model::{
     Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, MacAddr, MergeReason,
-    Network, PortState, PublishedPort, Service, Transport,
+    Network, Os, OsHint, PortState, PublishedPort, Service, Transport,
 };
 pub use observation::{Fact, Observation, PortFact};
 pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};

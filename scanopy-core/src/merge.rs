@@ -35,8 +35,8 @@ use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::model::{
-    Confidence, Container, Device, DeviceType, Interface, MacAddr, MergeReason, PortState, Service,
-    Transport, subnet_of,
+    Confidence, Container, Device, DeviceType, Interface, MacAddr, MergeReason, OsHint, PortState,
+    Service, Transport, subnet_of,
 };
 use crate::observation::{Fact, Observation, PortFact};
 
@@ -129,7 +129,12 @@ struct AddrSummary {
     ports: BTreeMap<(Transport, u16), PortSummary>,
     /// Containers this address runs, by container id.
     containers: BTreeSet<String>,
+    /// OS hints, the [`MAX_OS_HINTS`] strongest (a top-k of a union: order independent).
+    os_hints: BTreeSet<OsHint>,
 }
+
+/// The most OS hints kept per address.
+const MAX_OS_HINTS: usize = 16;
 
 #[derive(Debug, Clone)]
 struct ContainerSummary {
@@ -236,6 +241,12 @@ impl Inventory {
                 a.identities.insert((rule.clone(), value.clone()));
             }
             Fact::Gateway => a.gateway = true,
+            Fact::Os(h) => {
+                a.os_hints.insert(h.clone());
+                while a.os_hints.len() > MAX_OS_HINTS {
+                    a.os_hints.pop_first();
+                }
+            }
             Fact::Port(p) => apply_port(a, at, p),
             Fact::Container(c) => {
                 a.containers.insert(c.id.clone());
@@ -410,6 +421,7 @@ impl Inventory {
         let mut dtype = None;
         let mut gateway = false;
         let mut services = Vec::new();
+        let mut os_hints: Vec<OsHint> = Vec::new();
         for ip in fact_ips {
             let a = &self.addrs[ip];
             if let Some(s) = a.seen {
@@ -426,6 +438,7 @@ impl Inventory {
                 join_latest(&mut dtype, *t, v.clone());
             }
             gateway |= a.gateway;
+            os_hints.extend(a.os_hints.iter().cloned());
             for ((transport, port), p) in &a.ports {
                 services.push(port_service(*ip, *transport, *port, p));
             }
@@ -489,7 +502,9 @@ impl Inventory {
             parent: None,
             container: container_facts,
             merge_reasons,
+            os: None,
         };
+        device.os = crate::os::infer(&device, &os_hints);
         if device.device_type == DeviceType::Unknown {
             if let Some((t, rule)) = crate::classify::infer(&device) {
                 device.device_type = t;

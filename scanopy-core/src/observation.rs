@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Confidence, Container, DeviceType, MacAddr, PortState, Transport};
+use crate::model::{Confidence, Container, DeviceType, MacAddr, OsHint, PortState, Transport};
 
 /// A fact about an address, by a scanner, at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,9 @@ pub enum Fact {
     },
     /// The address is a default gateway of its subnet.
     Gateway,
+    /// Evidence of the operating system (a TTL, a greeting that names it); the device's
+    /// [`crate::Os`] weighs it with the rest ([`crate::os::infer`]).
+    Os(OsHint),
     /// The address is a Docker host, running this container.
     Container(Box<Container>),
 }

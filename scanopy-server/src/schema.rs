@@ -108,6 +108,22 @@ pub struct MergeReason {
     value: String,
 }
 
+/// A device's operating system as the evidence points.
+#[derive(Serialize, ToSchema)]
+pub struct Os {
+    /// The family: `Linux`, `Windows`, `macOS`, `iOS`, `FreeBSD`, …
+    family: String,
+    /// The product within the family (`Ubuntu`, `Windows Server 2019`), when evidence names it.
+    name: Option<String>,
+    /// The product's version, when evidence names it.
+    version: Option<String>,
+    /// `low` (a guess: a TTL, a vendor), `medium` (a fingerprint or a port pattern), `high` (the
+    /// device said so, or two independent pieces of evidence agree).
+    confidence: String,
+    /// What pointed there, strongest first (at most eight).
+    evidence: Vec<String>,
+}
+
 /// A device as stored: what scans saw (`scanopy_core::Device`) and what users set.
 #[derive(Serialize, ToSchema)]
 pub struct StoredDevice {
@@ -141,6 +157,8 @@ pub struct StoredDevice {
     /// Absent when there are none.
     #[serde(default)]
     merge_reasons: Vec<MergeReason>,
+    /// Its operating system; absent when nothing points anywhere.
+    os: Option<Os>,
     /// Its network.
     network: Uuid,
     /// The name a user gave it.

@@ -43,6 +43,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_results.sql"),
     include_str!("../migrations/sqlite/0004_push.sql"),
     include_str!("../migrations/sqlite/0005_progress.sql"),
+    include_str!("../migrations/sqlite/0006_os.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -50,6 +51,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_results.sql"),
     include_str!("../migrations/postgres/0004_push.sql"),
     include_str!("../migrations/postgres/0005_progress.sql"),
+    include_str!("../migrations/postgres/0006_os.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.
@@ -679,6 +681,9 @@ fn device_from_row(
             .get::<Option<String>, _>("container")
             .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
         merge_reasons: Vec::new(),
+        os: row
+            .get::<Option<String>, _>("os")
+            .and_then(|o| serde_json::from_str(&o).ok()),
     };
     Some(StoredDevice {
         device,

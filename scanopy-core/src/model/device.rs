@@ -214,6 +214,9 @@ pub struct Device {
     /// Rules that joined identities the usual rules keep apart.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub merge_reasons: Vec<MergeReason>,
+    /// Its operating system, as the evidence points; `None` when nothing points anywhere.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub os: Option<super::Os>,
 }
 
 impl Device {

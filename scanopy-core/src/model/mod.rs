@@ -6,6 +6,7 @@
 mod device;
 mod mac;
 mod network;
+mod os;
 mod service;
 
 pub use device::{
@@ -13,4 +14,5 @@ pub use device::{
 };
 pub use mac::{MacAddr, MacParseError};
 pub use network::{Network, subnet_of};
+pub use os::{Os, OsHint};
 pub use service::{Confidence, PortState, Service, Transport};

@@ -385,6 +385,7 @@ impl InventoryStore for SqlStore {
                 sources: Default::default(),
                 randomized_mac: false,
                 merge_reasons: Vec::new(),
+                os: None,
             };
             out.push(StoredDevice {
                 device,

@@ -62,6 +62,92 @@ async fn all(store: &dyn Store) -> Vec<scanopy_store::StoredDevice> {
         .items
 }
 
+fn os_hint(confidence: Confidence, family: &str, name: Option<&str>, evidence: &str) -> Fact {
+    Fact::Os(scanopy_core::OsHint {
+        confidence,
+        family: family.into(),
+        name: name.map(str::to_owned),
+        version: None,
+        evidence: evidence.into(),
+    })
+}
+
+pub(crate) async fn the_os_is_kept_and_only_stronger_evidence_replaces_it(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let ip = "10.0.0.7";
+    let m = mac("00:11:32:00:00:07");
+    let os_of = |devices: &[scanopy_store::StoredDevice]| {
+        let d = devices
+            .iter()
+            .find(|d| d.device.ips() == [ip.parse::<IpAddr>().unwrap()]);
+        d.and_then(|d| d.device.os.clone())
+    };
+    store
+        .apply_batch(r, Uuid::new_v4(), &[obs(ip, t(1), m.clone())])
+        .await
+        .unwrap();
+    assert_eq!(os_of(&all(store).await), None, "no evidence, no OS");
+    let banner = os_hint(
+        Confidence::Medium,
+        "Linux",
+        Some("Debian"),
+        "22/tcp OpenSSH",
+    );
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(ip, t(2), m.clone()), obs(ip, t(2), banner)],
+        )
+        .await
+        .unwrap();
+    let os = os_of(&all(store).await).expect("the banner's OS is stored");
+    assert_eq!(
+        (os.family.as_str(), os.name.as_deref()),
+        ("Linux", Some("Debian"))
+    );
+    assert_eq!(os.confidence, Confidence::Medium);
+    // A later, weaker guess of another family does not replace it...
+    let ttl = os_hint(Confidence::Low, "Windows", None, "ttl 128");
+    let c = store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(ip, t(3), m.clone()), obs(ip, t(3), ttl)],
+        )
+        .await
+        .unwrap();
+    assert!(c.devices_changed.is_empty(), "{c:?}");
+    assert_eq!(
+        os_of(&all(store).await).unwrap().name.as_deref(),
+        Some("Debian")
+    );
+    // ...stronger evidence does, and the change is an event naming the family.
+    let said = os_hint(Confidence::High, "FreeBSD", None, "snmp sysDescr");
+    let c = store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[obs(ip, t(4), m.clone()), obs(ip, t(4), said)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.devices_changed.len(), 1, "{c:?}");
+    let os = os_of(&all(store).await).unwrap();
+    assert_eq!(
+        (os.family.as_str(), os.confidence),
+        ("FreeBSD", Confidence::High)
+    );
+    let events = store.events(0, 1000).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "device_changed" && e.detail["os"] == "FreeBSD"),
+        "{events:?}"
+    );
+}
+
 pub(crate) async fn merge_rules_follow_the_core(store: &dyn Store) {
     let net = network(store).await;
     let r = run(store, net).await;

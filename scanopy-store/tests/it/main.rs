@@ -64,6 +64,7 @@ macro_rules! on_postgres {
 }
 
 on_postgres!(
+    the_os_is_kept_and_only_stronger_evidence_replaces_it,
     renewals_without_progress_end_a_stalled_run,
     merge_rules_follow_the_core,
     a_batch_applied_twice_changes_nothing,
@@ -197,6 +198,7 @@ macro_rules! on_sqlite {
 }
 
 on_sqlite!(
+    the_os_is_kept_and_only_stronger_evidence_replaces_it,
     renewals_without_progress_end_a_stalled_run,
     merge_rules_follow_the_core,
     a_batch_applied_twice_changes_nothing,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use scanopy_core::{Device, DeviceType};
+use scanopy_core::{Device, DeviceType, Os};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -72,6 +72,10 @@ impl Apply<'_> {
         } else {
             (old_type.clone(), row.get("device_type_evidence"))
         };
+        let old_os: Option<Os> = row
+            .get::<Option<String>, _>("os")
+            .and_then(|o| serde_json::from_str(&o).ok());
+        let os = better_os(old_os.as_ref(), d.os.as_ref()).cloned();
         let old_first = parse_ts(&row.get::<String, _>("first_seen"));
         let old_container: Option<String> = row.get("container");
         let container = d
@@ -79,8 +83,13 @@ impl Apply<'_> {
             .as_ref()
             .map(|c| serde_json::to_string(c).unwrap_or_default());
         let old_parent: Option<String> = row.get("parent_id");
-        let fields_changed = hostname != old_host || vendor != old_vendor || dtype != old_type;
+        let os_family = |o: &Option<Os>| o.as_ref().map(|o| o.family.clone());
+        let fields_changed = hostname != old_host
+            || vendor != old_vendor
+            || dtype != old_type
+            || os_family(&os) != os_family(&old_os);
         let row_changed = fields_changed
+            || os != old_os
             || restored
             || sources != old_sources
             || d.first_seen < old_first
@@ -96,7 +105,7 @@ impl Apply<'_> {
                 "UPDATE devices SET hostname = ?, vendor = ?, device_type = ?, device_type_evidence = ?, first_seen = ?, \
                  last_seen = ?, sources = ?, randomized_mac = MAX(randomized_mac, ?), parent_id = COALESCE(?, parent_id), \
                  container = COALESCE(?, container), missed_scans = 0, offline = 0, deleted_at = NULL, \
-                 last_run_seq = MAX(last_run_seq, ?) WHERE id = ?",
+                 last_run_seq = MAX(last_run_seq, ?), os = ? WHERE id = ?",
             ))
             .bind(&hostname)
             .bind(&vendor)
@@ -109,6 +118,7 @@ impl Apply<'_> {
             .bind(parent.map(|p| p.to_string()))
             .bind(container)
             .bind(self.seq)
+            .bind(os_json(os.as_ref())?)
             .bind(id.to_string())
             .execute(&mut *self.conn)
             .await
@@ -123,7 +133,7 @@ impl Apply<'_> {
             self.event(
                 "device_changed",
                 id,
-                serde_json::json!({"hostname": hostname, "vendor": vendor, "device_type": dtype}),
+                serde_json::json!({"hostname": hostname, "vendor": vendor, "device_type": dtype, "os": os_family(&os)}),
             );
         }
         Ok(Some(id))
@@ -171,9 +181,34 @@ impl Apply<'_> {
                     .map(|c| serde_json::to_string(c).unwrap_or_default()),
             ),
             Val::I(self.seq),
+            Val::o(os_json(d.os.as_ref())?),
         ]);
         self.changes.devices_new.push(id);
         self.event("device_new", id, serde_json::json!({"ips": d.ips()}));
         Ok(id)
+    }
+}
+
+/// A device's OS as a column value.
+fn os_json(os: Option<&Os>) -> Result<Option<String>> {
+    os.map(serde_json::to_string)
+        .transpose()
+        .map_err(json_err("write a device's OS"))
+}
+
+/// Which OS a stored device keeps when a batch brings `new`: the new one unless it is weaker
+/// than what is stored (a TTL guess does not replace what an SSH banner said), and at equal
+/// strength the new one unless it names less of the same family.
+pub(crate) fn better_os<'a>(old: Option<&'a Os>, new: Option<&'a Os>) -> Option<&'a Os> {
+    match (old, new) {
+        (Some(o), Some(n)) => {
+            let weaker = n.confidence < o.confidence
+                || (n.confidence == o.confidence
+                    && n.family == o.family
+                    && (n.name.is_none() && o.name.is_some()
+                        || n.version.is_none() && o.version.is_some()));
+            if weaker { Some(o) } else { Some(n) }
+        }
+        (o, n) => n.or(o),
     }
 }

@@ -14,7 +14,7 @@ impl Apply<'_> {
         let dia = self.dia;
         let seq = self.seq;
         let p = &self.pending;
-        insert_rows(dia, self.conn, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, sources, randomized_mac, parent_id, container_id, container, last_run_seq) VALUES", &p.new_devices).await?;
+        insert_rows(dia, self.conn, "INSERT INTO devices (id, network_id, hostname, vendor, device_type, device_type_evidence, first_seen, last_seen, sources, randomized_mac, parent_id, container_id, container, last_run_seq, os) VALUES", &p.new_devices).await?;
         insert_rows(dia, self.conn, "INSERT INTO interfaces (device_id, network_id, ip, mac, subnet, first_seen, last_seen) VALUES", &p.new_ifaces).await?;
         insert_rows(dia, self.conn, "INSERT INTO services (device_id, ip, port, transport, state, name, product, version, extra, confidence, evidence, first_seen, last_seen, last_run_seq) VALUES", &p.new_services).await?;
         let batch_last = batch_devices
