@@ -45,6 +45,14 @@ export function typeLabel(t) {
   if (!t) return "Unknown";
   return TYPE_LABELS[t] || t.charAt(0).toUpperCase() + t.slice(1).replace(/_/g, " ");
 }
+// A device's OS for people: "Ubuntu 22.04" (the family in brackets when the name does not
+// say it), the family alone, or "—" when nothing points anywhere.
+export function osLabel(os) {
+  if (!os || !os.family) return "—";
+  const name = [os.name, os.version].filter(Boolean).join(" ");
+  if (!name) return os.family;
+  return name.toLowerCase().includes(os.family.toLowerCase()) ? name : name + " (" + os.family + ")";
+}
 export const KNOWN_TYPES = ["gateway", "server", "computer", "printer", "nas", "camera", "phone", "docker_host", "container", "access_point", "switch", "hypervisor", "media", "iot", "unknown"];
 export const typeKey = (t) => (KNOWN_TYPES.includes(t) ? t : "unknown");
 export function debounce(fn, ms) {

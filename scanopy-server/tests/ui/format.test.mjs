@@ -1,7 +1,15 @@
 // node --test scanopy-server/tests/ui: the UI's pure formatting (ui/format.js).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { qs, relTime, ipNum, devName, typeLabel, typeKey, describeEvent, shortId, fmtNum } from "../../ui/format.js";
+import { qs, relTime, ipNum, devName, typeLabel, typeKey, describeEvent, shortId, fmtNum, osLabel } from "../../ui/format.js";
+
+test("an OS reads as its name and version, with the family when the name does not say it", () => {
+  assert.equal(osLabel(null), "—");
+  assert.equal(osLabel({}), "—");
+  assert.equal(osLabel({ family: "Linux" }), "Linux");
+  assert.equal(osLabel({ family: "Linux", name: "Ubuntu", version: "22.04" }), "Ubuntu 22.04 (Linux)");
+  assert.equal(osLabel({ family: "Windows", name: "Windows Server 2019" }), "Windows Server 2019");
+});
 
 test("qs drops empty values and encodes the rest", () => {
   assert.equal(qs({}), "");

@@ -2,7 +2,7 @@
 
 import { append, badge, card, emptyRow, h, icon, onlineBadge, timeEl, toast, typeIcon } from "../dom.js";
 import { api, loadNetworks, networkName, report, state } from "../api.js";
-import { describeEvent, devName, EVENT_STYLE, fullTime, relTime, shortId, typeLabel } from "../format.js";
+import { describeEvent, devName, EVENT_STYLE, fullTime, osLabel, relTime, shortId, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ device page
@@ -59,6 +59,8 @@ export async function pageDevice(root, ctx) {
       h("dt", null, "Host name"), h("dd", null, d.hostname || "—"),
       h("dt", null, "Vendor"), h("dd", null, d.vendor || "—"),
       h("dt", null, "Type"), h("dd", null, typeLabel(d.device_type), d.device_type_evidence ? h("div", { class: "muted small" }, d.device_type_evidence) : null),
+      h("dt", null, "OS"), h("dd", { id: "device-os" }, osLabel(d.os), d.os ? [" ", badge(d.os.confidence, confKind[d.os.confidence])] : null,
+        d.os ? (d.os.evidence || []).map((e) => h("div", { class: "muted small" }, e)) : null),
       parentLink ? [h("dt", null, "Runs on"), h("dd", null, parentLink)] : null,
       h("dt", null, "Network"), h("dd", null, networkName(d.network)),
       h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),

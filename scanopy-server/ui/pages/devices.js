@@ -2,7 +2,7 @@
 
 import { append, emptyRow, h, icon, onlineBadge, pageHead, timeEl, typeIcon } from "../dom.js";
 import { api, items, loadNetworks, report, state } from "../api.js";
-import { debounce, devName, fmtNum, ipNum, parseTime, qs, typeLabel } from "../format.js";
+import { debounce, devName, fmtNum, ipNum, osLabel, parseTime, qs, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ devices
@@ -13,6 +13,7 @@ const DEV_COLUMNS = [
   { key: "mac", label: "MAC", cls: "hide-md", get: (d) => ((d.interfaces || []).find((i) => i.mac) || {}).mac || "~" },
   { key: "vendor", label: "Vendor", cls: "hide-md", get: (d) => (d.vendor || "~").toLowerCase() },
   { key: "type", label: "Type", get: (d) => d.device_type || "unknown" },
+  { key: "os", label: "OS", cls: "hide-md", get: (d) => osLabel(d.os).toLowerCase() },
   { key: "services", label: "Services", get: (d) => (d.services || []).length, num: true },
   { key: "last_seen", label: "Last seen", get: (d) => -(parseTime(d.last_seen) || 0) },
   { key: "status", label: "Status", get: (d) => (d.offline ? 1 : 0) },
@@ -67,6 +68,7 @@ export async function pageDevices(root, ctx) {
         h("td", { class: "mono nowrap hide-md" }, mac || h("span", { class: "muted" }, "—")),
         h("td", { class: "hide-md" }, d.vendor || h("span", { class: "muted" }, "—")),
         h("td", { class: "nowrap" }, typeLabel(d.device_type)),
+        h("td", { class: "hide-md" }, d.os ? osLabel(d.os) : h("span", { class: "muted" }, "—")),
         h("td", { class: "num" }, String((d.services || []).length)),
         h("td", { class: "nowrap" }, timeEl(d.last_seen)),
         h("td", null, onlineBadge(d.offline)));
