@@ -5,6 +5,9 @@
     hostile.py flood    ADDR PORT   accepts; sends 8 MiB of banner, then closes
     hostile.py tlsstall ADDR PORT   accepts; reads the ClientHello; sends half a ServerHello; stalls
     hostile.py junk     ADDR PORT   accepts; greets with terminal escapes, then never speaks again
+    hostile.py lategreet ADDR PORT  an SMTP server that greets after 1.5 s (as one that looks the
+                                    client's name up first) and, like Exim, hangs up with a 554
+                                    on a client that speaks before the greeting
     hostile.py udp      ADDR        161/udp: malformed BER; 53/udp: PTR answers with hostile names
                                     (control characters, 63-byte labels, a 253-byte name) for
                                     10.77.2.0/24, and malformed DNS to anything else
@@ -64,6 +67,36 @@ def tlsstall(conn):
 def junk(conn):
     conn.sendall(b"\x1b[2J\x1b]0;owned\x07\x1b[31mhello\x1b[0m\r\n")
     time.sleep(HOLD)
+
+
+LATE = 1.5  # seconds before lategreet's greeting
+
+
+def lategreet(conn):
+    conn.settimeout(LATE)
+    try:
+        early = conn.recv(4096)
+    except socket.timeout:
+        early = None
+    conn.settimeout(HOLD)
+    if early is not None:
+        # Spoke first (or hung up): a synchronization error, as Exim answers it.
+        if early:
+            conn.sendall(b"554 SMTP synchronization error\r\n")
+        return
+    conn.sendall(b"220 mail.lab.test ESMTP Postfix (Debian/GNU)\r\n")
+    f = conn.makefile("rb")
+    for _ in range(100):
+        line = f.readline(1024)
+        if not line:
+            return
+        if line[:4].upper() in (b"EHLO", b"HELO"):
+            conn.sendall(b"250-mail.lab.test\r\n250 8BITMIME\r\n")
+        elif line[:4].upper() == b"QUIT":
+            conn.sendall(b"221 2.0.0 Bye\r\n")
+            return
+        else:
+            conn.sendall(b"502 5.5.2 Error: command not recognized\r\n")
 
 
 # PTR names of the hostile hosts (last octet of 10.77.2.x), as raw labels.
@@ -147,7 +180,8 @@ def main():
         threading.Thread(target=serve_udp, args=(addr, 137, nbstat_answer), daemon=True).start()
         serve_udp(addr, 53, dns_answer)
         return
-    handlers = {"trickle": trickle, "flood": flood, "tlsstall": tlsstall, "junk": junk}
+    handlers = {"trickle": trickle, "flood": flood, "tlsstall": tlsstall, "junk": junk,
+                "lategreet": lategreet}
     serve_tcp(addr, int(sys.argv[3]), handlers[mode])
 
 

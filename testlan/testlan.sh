@@ -27,7 +27,9 @@
 #   10.77.2.0/24  "hostile" (bridge br3 in sclan-sw): hosts that try to stall or fool a scan
 #     .1   sclan-rtr    (its third leg; dnsmasq forwards 2.77.10.in-addr.arpa to .35)
 #     .2   sclan-scan   the scanner's third leg (eth2)
-#     .30  sclan-mute     443 accepts and never speaks (socat SYSTEM:"sleep 300")  MAC 02:77:00:02:00:30
+#     .30  sclan-mute     443 accepts and never speaks (socat SYSTEM:"sleep 300");
+#                         25 an SMTP server that greets after 1.5 s and hangs up on a client
+#                         that speaks first (hostile.py lategreet)            MAC 02:77:00:02:00:30
 #     .31  sclan-trickle  443 sends one byte every 50 ms, forever                  MAC 02:77:00:02:00:31
 #     .32  sclan-flood    80 sends 8 MiB of banner                                 MAC 02:77:00:02:00:32
 #     .33  sclan-tlsstall 443 reads the ClientHello, sends half a ServerHello, stalls MAC 02:77:00:02:00:33
@@ -407,6 +409,7 @@ MQTT
   # The hostile segment.
   local hostile; hostile="$(dirname "$(readlink -f "$0")")/hostile.py"
   start mute socat socat TCP-LISTEN:443,bind=10.77.2.30,fork,reuseaddr SYSTEM:"sleep 300"
+  start mute lategreet python3 "$hostile" lategreet 10.77.2.30 25
   start trickle trickle python3 "$hostile" trickle 10.77.2.31 443
   start flood flood python3 "$hostile" flood 10.77.2.32 80
   start tlsstall tlsstall python3 "$hostile" tlsstall 10.77.2.33 443
@@ -437,6 +440,7 @@ NFT
   wait_tcp 10.77.0.11 22
   wait_tcp 10.77.1.10 8080
   wait_tcp 10.77.2.30 443
+  wait_tcp 10.77.2.30 25
   wait_tcp 10.77.2.31 443
   wait_tcp 10.77.2.32 80
   wait_tcp 10.77.2.33 443

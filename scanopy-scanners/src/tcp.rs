@@ -40,6 +40,11 @@ use crate::tls::{Handshake, TLS_PORTS, common_name, handshake, looks_like_tls};
 pub struct TcpSettings {
     /// How long to wait for a service to speak first before probing it.
     pub banner_wait: Duration,
+    /// How long to wait for the greeting of a service that always speaks first
+    /// ([`GREETS_FIRST`]: SMTP, FTP, SSH, POP, IMAP, …) before probing it. Such servers greet
+    /// late when they look the client's name up first, and some (Exim) hang up on a client that
+    /// speaks before the greeting: probing them early gives a different answer each run.
+    pub greeting_wait: Duration,
     /// How long to wait for the answer to a probe.
     pub probe_wait: Duration,
     /// The most bytes of probes sent to one host.
@@ -62,6 +67,7 @@ impl Default for TcpSettings {
     fn default() -> Self {
         TcpSettings {
             banner_wait: Duration::from_millis(700),
+            greeting_wait: Duration::from_secs(4),
             probe_wait: Duration::from_millis(1500),
             max_bytes_per_host: 64 * 1024,
             max_read: 16 * 1024,
@@ -89,6 +95,11 @@ impl TcpScanner {
         }
     }
 }
+
+/// Ports whose services always speak first: FTP, SSH, telnet, SMTP and submission, POP3,
+/// IMAP, NNTP, MySQL, VNC, IRC. On these the scanner waits [`TcpSettings::greeting_wait`] for
+/// the greeting before it sends anything.
+pub const GREETS_FIRST: &[u16] = &[21, 22, 23, 25, 110, 119, 143, 587, 3306, 5900, 6667];
 
 /// The shortest connect timeout, however fast the host answered.
 const MIN_TIMEOUT: Duration = Duration::from_millis(100);
@@ -425,7 +436,11 @@ impl TcpScanner {
     ) {
         let s = &self.settings;
         // 1. Let it speak first.
-        let wait = host.banner_wait(s.banner_wait);
+        let wait = if GREETS_FIRST.contains(&port) {
+            s.greeting_wait.max(s.banner_wait)
+        } else {
+            host.banner_wait(s.banner_wait)
+        };
         let banner = read_some(
             &mut stream,
             wait,

@@ -147,7 +147,8 @@ const fn hostile(name: &'static str, last: u8, mac: &'static str, open: &'static
 }
 
 /// 443 accepts and never speaks (socat `SYSTEM:"sleep 300"`).
-pub const MUTE: Host = hostile("mute", 30, "02:77:00:02:00:30", &[443]);
+/// 25 is an SMTP server that greets after 1.5 s and hangs up on a client that speaks first.
+pub const MUTE: Host = hostile("mute", 30, "02:77:00:02:00:30", &[25, 443]);
 /// 443 sends one byte every 50 ms, forever.
 pub const TRICKLE: Host = hostile("trickle", 31, "02:77:00:02:00:31", &[443]);
 /// 80 sends 8 MiB of banner.

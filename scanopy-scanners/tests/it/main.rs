@@ -724,3 +724,89 @@ fn testlan_a_syn_sweep_finds_a_printer_port_without_connecting() {
     assert_eq!(jd.map(|s| s.name.as_str()), Some("jetdirect"), "{me:#?}");
     assert_eq!(me.device_type, scanopy_core::DeviceType::Printer, "{me:#?}");
 }
+
+/// A server that greets late (it looks the client's name up first) and hangs up on a client
+/// that speaks before the greeting, as Exim does, is waited for: identified as SMTP, product
+/// and all, not probed too early into a `554`.
+#[test]
+fn testlan_a_late_greeting_is_waited_for() {
+    if !require("testlan_a_late_greeting_is_waited_for") {
+        return;
+    }
+    let mute = scanopy_testlan::MUTE.addr();
+    let (devices, _) = scan(
+        &[&mute.to_string()],
+        "25",
+        vec![Box::new(TcpScanner::default())],
+    );
+    let smtp = device(&devices, mute)
+        .services
+        .iter()
+        .find(|s| s.port == 25)
+        .expect("25/tcp reported")
+        .clone();
+    assert_eq!(
+        (smtp.name.as_str(), smtp.product.as_deref()),
+        ("smtp", Some("Postfix")),
+        "{smtp:#?}"
+    );
+}
+
+/// The same LAN scanned twice gives the same services, names, products and versions, and the
+/// same operating systems: nothing depends on which answer came first.
+#[test]
+fn testlan_two_scans_of_the_same_lan_name_the_same_things() {
+    if !require("testlan_two_scans_of_the_same_lan_name_the_same_things") {
+        return;
+    }
+    type Named = Vec<(IpAddr, u16, String, Option<String>, Option<String>)>;
+    let once = || -> (Named, Vec<(IpAddr, Option<String>)>) {
+        // The router, the web, SSH and services hosts, the late greeter and the media host.
+        let (devices, _) = scan(
+            &[
+                "10.77.0.1",
+                "10.77.0.10",
+                "10.77.0.11",
+                "10.77.0.20",
+                "10.77.2.30",
+                "10.77.3.30",
+            ],
+            "top1000",
+            vec![
+                Box::new(TcpScanner::default()),
+                Box::new(UdpScanner::default()),
+            ],
+        );
+        let mut named: Named = devices
+            .iter()
+            .flat_map(|d| d.services.iter())
+            .map(|s| {
+                (
+                    s.ip,
+                    s.port,
+                    s.name.clone(),
+                    s.product.clone(),
+                    s.version.clone(),
+                )
+            })
+            .collect();
+        named.sort();
+        let os = devices
+            .iter()
+            .map(|d| (d.ips()[0], d.os.as_ref().map(|o| o.family.clone())))
+            .collect();
+        (named, os)
+    };
+    let (first, first_os) = once();
+    let (second, second_os) = once();
+    let names = |n: &Named| n.iter().filter(|s| s.2 != "unknown").count();
+    assert!(
+        names(&first) >= 10,
+        "too little found to compare: {first:#?}"
+    );
+    assert_eq!(first, second, "two scans named different things");
+    assert_eq!(first_os, second_os);
+    // The OpenSSH host says its distribution in its banner.
+    let ssh = first_os.iter().find(|(ip, _)| *ip == SSH.addr());
+    assert_eq!(ssh, Some(&(SSH.addr(), Some("Linux".to_owned()))));
+}

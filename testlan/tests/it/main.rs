@@ -142,6 +142,26 @@ fn testlan_hostile_hosts_behave_as_the_layout_says() {
         let mut e = connect(SocketAddr::new(EVERY.addr(), 31337)).await.unwrap();
         let n = e.read(&mut buf).await.unwrap();
         assert!(buf[..n].starts_with(b"\x1b["), "{:?}", &buf[..n]);
+        // The late SMTP greeter: 554 to a client that speaks first, its greeting to one that waits.
+        let mut early = connect(SocketAddr::new(MUTE.addr(), 25)).await.unwrap();
+        early.write_all(b"EHLO scanner\r\n").await.unwrap();
+        let n = timeout(Duration::from_secs(5), early.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(buf[..n].starts_with(b"554 "), "{:?}", &buf[..n]);
+        let mut patient = connect(SocketAddr::new(MUTE.addr(), 25)).await.unwrap();
+        let quiet = timeout(Duration::from_millis(1000), patient.read(&mut buf)).await;
+        assert!(quiet.is_err(), "it greets only after 1.5 s");
+        let n = timeout(Duration::from_secs(5), patient.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            buf[..n].starts_with(b"220 mail.lab.test ESMTP Postfix"),
+            "{:?}",
+            &buf[..n]
+        );
         // The liar answers for an address it does not own: refused at once, not silence.
         let e = connect("10.77.2.100:1".parse().unwrap()).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
