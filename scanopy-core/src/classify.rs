@@ -37,6 +37,14 @@ fn vendor_is(d: &Device, needles: &[&str]) -> bool {
     !v.is_empty() && needles.iter().any(|n| v.contains(n))
 }
 
+/// The device's OS is of this family (lower case), on more than a guess: a TTL alone types
+/// nothing.
+fn os_is(d: &Device, family: &str) -> bool {
+    d.os.as_ref().is_some_and(|o| {
+        o.confidence >= crate::model::Confidence::Medium && o.family.eq_ignore_ascii_case(family)
+    })
+}
+
 /// The rules, most specific first.
 const RULES: &[Rule] = &[
     Rule {
@@ -109,6 +117,21 @@ const RULES: &[Rule] = &[
             vendor_is(d, &["roku", "sonos"])
                 || has_port(d, &[8009, 7000]) && vendor_is(d, &["google", "apple"])
         },
+    },
+    Rule {
+        id: "os-ios",
+        device_type: DeviceType::Phone,
+        test: |d| os_is(d, "ios"),
+    },
+    Rule {
+        id: "os-tvos",
+        device_type: DeviceType::Media,
+        test: |d| os_is(d, "tvos"),
+    },
+    Rule {
+        id: "os-desktop",
+        device_type: DeviceType::Computer,
+        test: |d| (os_is(d, "macos") || os_is(d, "windows")) && !has_port(d, &[53, 88, 389]),
     },
     Rule {
         id: "windows-ports",
@@ -233,5 +256,31 @@ mod tests {
             let got = infer(&device(*vendor, ports)).map(|(t, _)| t);
             assert_eq!(got, *expected, "{vendor:?} {ports:?}");
         }
+    }
+    #[test]
+    fn an_os_of_medium_confidence_types_phones_media_and_desktops_and_a_guess_does_not() {
+        let with_os = |family: &str, confidence, ports: &[(u16, Option<&str>)]| {
+            let mut d = device(None, ports);
+            d.os = Some(crate::model::Os {
+                family: family.into(),
+                name: None,
+                version: None,
+                confidence,
+                evidence: vec!["test".into()],
+            });
+            infer(&d).map(|(t, _)| t)
+        };
+        use crate::model::Confidence::{Low, Medium};
+        assert_eq!(with_os("iOS", Medium, &[]), Some(DeviceType::Phone));
+        assert_eq!(with_os("tvOS", Medium, &[]), Some(DeviceType::Media));
+        assert_eq!(with_os("macOS", Medium, &[]), Some(DeviceType::Computer));
+        assert_eq!(
+            with_os("Windows", Medium, &[(80, None)]),
+            Some(DeviceType::Computer)
+        );
+        // A domain controller is no desktop; a TTL guess types nothing.
+        assert_eq!(with_os("Windows", Medium, &[(88, None), (389, None)]), None);
+        assert_eq!(with_os("Windows", Low, &[]), None);
+        assert_eq!(with_os("Linux", Medium, &[]), None);
     }
 }
