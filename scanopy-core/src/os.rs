@@ -51,6 +51,26 @@ fn hint(
     }
 }
 
+/// What a received IP TTL (hop limit) says of the sender's OS: a guess, from the initial TTL it
+/// was sent with (the next of 64, 128 above it; what a packet lost on the way is the hops it
+/// crossed). 64 is what Linux, the BSDs, macOS and iOS send (`Unix-like`); 128 is Windows.
+/// 255 (network devices, Solaris) and 32 say too little to name a family: `None`. `how` names
+/// the packet (`tcp syn-ack`, `icmp echo`).
+pub fn ttl_hint(ttl: u8, how: &str) -> Option<OsHint> {
+    let family = match ttl {
+        33..=64 => "Unix-like",
+        65..=128 => "Windows",
+        _ => return None,
+    };
+    Some(hint(
+        Confidence::Low,
+        family,
+        None,
+        None,
+        format!("ttl {ttl} ({how})"),
+    ))
+}
+
 /// What the device's services and announcements say of its OS.
 pub fn device_hints(d: &Device) -> Vec<OsHint> {
     let mut out = Vec::new();

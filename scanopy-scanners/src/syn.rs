@@ -26,6 +26,8 @@ pub struct SynResult {
     pub closed: usize,
     /// The longest answer time seen.
     pub slowest: Option<Duration>,
+    /// The IP TTL of the first SYN-ACK (else of the first RST): evidence of the host's OS.
+    pub ttl: Option<u8>,
 }
 
 /// The answer a segment carries for our sweep.
@@ -263,9 +265,19 @@ fn drain(
                         let rtt = t.elapsed();
                         result.slowest = Some(result.slowest.map_or(rtt, |s| s.max(rtt)));
                     }
+                    // parse_answer read the whole IPv4 header, so byte 8 (the TTL) is there.
+                    let ttl = buf.get(8).copied();
                     match a {
-                        Answer::Open(p) => result.open.push(p),
-                        Answer::Closed(_) => result.closed += 1,
+                        Answer::Open(p) => {
+                            if result.open.is_empty() {
+                                result.ttl = ttl;
+                            }
+                            result.open.push(p);
+                        }
+                        Answer::Closed(_) => {
+                            result.ttl = result.ttl.or(ttl);
+                            result.closed += 1;
+                        }
                     }
                 }
             }

@@ -265,6 +265,12 @@ impl TcpScanner {
         if let Some(s) = swept.slowest {
             host.record_rtt(s);
         }
+        if let Some(h) = swept
+            .ttl
+            .and_then(|t| scanopy_core::os::ttl_hint(t, "tcp syn-ack"))
+        {
+            ctx.observe(host.ip, Fact::Os(h)).await;
+        }
         let (printer_open, open): (Vec<u16>, Vec<u16>) =
             swept.open.iter().partition(|p| printers.contains(p));
         swept.open = open;

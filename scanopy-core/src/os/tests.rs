@@ -60,6 +60,30 @@ fn ttl(family: &str, ttl: u8) -> OsHint {
 }
 
 #[test]
+fn a_ttl_guesses_the_initial_ttl_family_and_no_more() {
+    let family = |t| ttl_hint(t, "tcp syn-ack").map(|h| (h.family, h.confidence));
+    assert_eq!(family(64), Some(("Unix-like".into(), Confidence::Low)));
+    assert_eq!(family(63), Some(("Unix-like".into(), Confidence::Low)));
+    assert_eq!(family(128), Some(("Windows".into(), Confidence::Low)));
+    assert_eq!(family(113), Some(("Windows".into(), Confidence::Low)));
+    assert_eq!(family(255), None);
+    assert_eq!(family(30), None);
+    assert_eq!(
+        ttl_hint(63, "icmp echo").unwrap().evidence,
+        "ttl 63 (icmp echo)"
+    );
+    // A banner naming Linux outweighs the TTL's Unix-like guess.
+    let mut d = device();
+    d.services
+        .push(service(22, "ssh", &[("os.family", "Linux")]));
+    let os = infer(&d, &[ttl_hint(64, "tcp syn-ack").unwrap()]).unwrap();
+    assert_eq!(
+        (os.family.as_str(), os.confidence),
+        ("Linux", Confidence::Medium)
+    );
+}
+
+#[test]
 fn nothing_points_anywhere_gives_no_os() {
     assert_eq!(infer(&device(), &[]), None);
     let mut d = device();

@@ -618,6 +618,18 @@ fn testlan_syn_sweep_finds_what_connecting_finds() {
     // quiet refuses (alive, no services); drop answers nothing (not invented).
     assert!(device(&by_syn, QUIET.addr()).services.is_empty());
     assert!(!by_syn.iter().any(|d| d.ips().contains(&DROP.addr())));
+    // The SYN-ACKs' TTL is a guess at the OS (Linux namespaces send 64; beyond the router 63);
+    // a connect scan sees no TTL.
+    let os = |devices: &[scanopy_core::Device], ip| device(devices, ip).os.clone();
+    for (ip, ttl) in [(WEB.addr(), 64), (FAR.addr(), 63)] {
+        let guess = os(&by_syn, ip).unwrap_or_else(|| panic!("{ip}: no OS from the TTL"));
+        assert_eq!(
+            (guess.family.as_str(), guess.confidence),
+            ("Unix-like", scanopy_core::Confidence::Low)
+        );
+        assert_eq!(guess.evidence, [format!("ttl {ttl} (tcp syn-ack)")]);
+        assert_eq!(os(&by_connect, ip), None);
+    }
 }
 
 #[test]
