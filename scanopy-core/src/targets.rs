@@ -41,6 +41,19 @@ pub enum TargetError {
         /// How many addresses it covers.
         count: u128,
     },
+    /// An IPv6 block too large to sweep address by address (a /64 holds 2^64): over a /112
+    /// without `allow_large`, over a /104 with it.
+    #[error(
+        "target {token:?} is an IPv6 block of {count} addresses: IPv6 links are not swept address \
+         by address (a /64 holds 2^64); name the IPv6 addresses to scan, a /112 or smaller (a /104 \
+         with --allow-large)"
+    )]
+    Ipv6TooLarge {
+        /// The token as typed.
+        token: String,
+        /// How many addresses it covers.
+        count: u128,
+    },
     /// Even with `allow_large`, the scan is too big to sweep.
     #[error("the targets cover {count} addresses, more than the {MAX_TARGET} a scan can sweep")]
     TooManyAddresses {
@@ -312,6 +325,21 @@ impl TargetSpec {
         let to_spans = |targets: &[Target], check_size: bool| -> Result<Vec<Span>, TargetError> {
             let mut out = Vec::new();
             for t in targets {
+                let v6_block = matches!(
+                    t,
+                    Target::Net(IpNet::V6(_)) | Target::Range(IpAddr::V6(_), _)
+                );
+                let limit = if allow_large {
+                    MAX_TARGET
+                } else {
+                    LARGE_TARGET
+                };
+                if check_size && v6_block && t.count() > limit {
+                    return Err(TargetError::Ipv6TooLarge {
+                        token: t.to_string(),
+                        count: t.count(),
+                    });
+                }
                 if check_size && !allow_large && t.count() > LARGE_TARGET {
                     return Err(TargetError::TooLarge {
                         token: t.to_string(),

@@ -81,6 +81,30 @@ fn exclusions_remove_addresses() {
 }
 
 #[test]
+fn an_ipv6_link_is_refused_with_a_message_that_says_why() {
+    for (token, allow_large) in [
+        ("fd77::/64", false),
+        ("fd77::/64", true),
+        ("fd77::/100", false),
+    ] {
+        let spec = TargetSpec::new(&[token], &[] as &[&str]).unwrap();
+        let err = spec.build(&BTreeMap::new(), &[], allow_large).unwrap_err();
+        assert!(matches!(err, TargetError::Ipv6TooLarge { .. }), "{err}");
+        assert!(
+            err.to_string().contains("not swept address by address"),
+            "{err}"
+        );
+    }
+    // A /108 needs --allow-large, and is swept with it.
+    let spec = TargetSpec::new(&["fd77::/108"], &[] as &[&str]).unwrap();
+    assert!(spec.build(&BTreeMap::new(), &[], false).is_err());
+    assert_eq!(
+        spec.build(&BTreeMap::new(), &[], true).unwrap().len(),
+        1 << 20
+    );
+}
+
+#[test]
 fn large_targets_need_allow_large() {
     let spec = TargetSpec::new(&["10.0.0.0/15"], &[] as &[&str]).unwrap();
     let err = spec.build(&BTreeMap::new(), &[], false).unwrap_err();
