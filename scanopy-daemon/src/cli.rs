@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// scanopy's daemon: network discovery from the command line, or as a service for a server.
 #[derive(Debug, Parser)]
-#[command(name = "scanopy-daemon", version, about)]
+#[command(
+    name = "scanopy-daemon",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SCANOPY_GIT_COMMIT"), ")"),
+    about
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

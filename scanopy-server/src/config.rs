@@ -8,7 +8,12 @@ use clap::Parser;
 
 /// scanopy's server: the inventory, its API and web UI, and a local daemon.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "scanopy-server", version, about, args_override_self = true)]
+#[command(
+    name = "scanopy-server",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SCANOPY_GIT_COMMIT"), ")"),
+    about,
+    args_override_self = true
+)]
 pub struct ServerConfig {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:60072", env = "SCANOPY_LISTEN")]

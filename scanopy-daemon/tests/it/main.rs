@@ -27,6 +27,27 @@ fn in_lan(args: &[&str]) -> Command {
     c
 }
 
+/// `--version` names the version and the commit the binary was built from (as `git` says it,
+/// when built from a checkout).
+#[test]
+fn version_names_the_commit() {
+    let out = daemon(&["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("scanopy-daemon {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&expected), "{text}");
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if let Some(head) = head {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+        assert!(text.contains(&head), "{text} does not name HEAD {head}");
+    }
+}
+
 #[test]
 fn bad_usage_exits_2_naming_the_problem_and_sends_nothing() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
