@@ -11,12 +11,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "scanopy-daemon",
     version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SCANOPY_GIT_COMMIT"), ")"),
-    about
+    about,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Print the man page or shell completions and exit (for packages).
+    #[arg(long, value_enum, exclusive = true, value_name = "KIND")]
+    pub generate: Option<crate::generate::Generate>,
 }
 
 /// Subcommands.
@@ -256,8 +260,8 @@ mod tests {
 
     fn run_args(cli: Cli) -> RunArgs {
         match cli.command {
-            Command::Run(a) => a,
-            Command::Scan(_) => panic!("not run"),
+            Some(Command::Run(a)) => a,
+            _ => panic!("not run"),
         }
     }
 

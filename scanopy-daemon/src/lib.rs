@@ -20,7 +20,7 @@
 //! use scanopy_daemon::cli::{Cli, Command, Format};
 //!
 //! let cli = Cli::try_parse_from(["scanopy-daemon", "scan", "10.0.0.0/24", "-p", "22,80", "-f", "json"]).unwrap();
-//! let Command::Scan(args) = cli.command else { unreachable!() };
+//! let Some(Command::Scan(args)) = cli.command else { unreachable!() };
 //! assert_eq!(args.targets, ["10.0.0.0/24"]);
 //! assert_eq!(args.format, Some(Format::Json));
 //! ```
@@ -29,6 +29,7 @@ pub mod agent;
 pub mod cli;
 pub mod client;
 pub mod files;
+pub mod generate;
 pub mod output;
 pub mod push;
 pub mod scan;
@@ -61,9 +62,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match cli.command {
-        cli::Command::Scan(args) => scan::run(args),
-        cli::Command::Run(args) => run(args),
+    match (cli.command, cli.generate) {
+        (_, Some(kind)) => generate::to_stdout(kind, <cli::Cli as clap::CommandFactory>::command()),
+        (Some(cli::Command::Scan(args)), None) => scan::run(args),
+        (Some(cli::Command::Run(args)), None) => run(args),
+        // clap's arg_required_else_help answers a bare invocation with the help, before this.
+        (None, None) => ExitCode::from(EXIT_USAGE),
     }
 }
 

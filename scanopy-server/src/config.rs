@@ -58,6 +58,9 @@ pub struct ServerConfig {
     #[arg(long, default_value_t = 5_000_000, env = "SCANOPY_RUN_MAX_OBSERVATIONS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub run_max_observations: u64,
+    /// Print the man page or shell completions and exit (for packages).
+    #[arg(long, value_enum, exclusive = true, value_name = "KIND")]
+    pub generate: Option<scanopy_daemon::generate::Generate>,
     /// A TOML file with any of these options (keys as the long options, `-` or `_`).
     #[arg(long, env = "SCANOPY_CONFIG")]
     pub config: Option<PathBuf>,

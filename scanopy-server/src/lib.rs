@@ -309,6 +309,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(kind) = config.generate {
+        let cmd = <ServerConfig as clap::CommandFactory>::command();
+        return scanopy_daemon::generate::to_stdout(kind, cmd);
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     if config.log_json {
