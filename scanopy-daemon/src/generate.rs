@@ -35,6 +35,19 @@ pub fn write(kind: Generate, mut cmd: clap::Command, out: &mut dyn Write) -> std
     out.write_all(&text)
 }
 
+/// Writes `kind` to stdout and returns the exit status (a closed pipe is no failure).
+pub fn to_stdout(kind: Generate, cmd: clap::Command) -> std::process::ExitCode {
+    let mut out = std::io::stdout().lock();
+    match write(kind, cmd, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("failed to write: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,18 +83,5 @@ mod tests {
         }
         let err = write(Generate::CompleteBash, clap::Command::new("x"), &mut Closed).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
-    }
-}
-
-/// Writes `kind` to stdout and returns the exit status (a closed pipe is no failure).
-pub fn to_stdout(kind: Generate, cmd: clap::Command) -> std::process::ExitCode {
-    let mut out = std::io::stdout().lock();
-    match write(kind, cmd, &mut out).and_then(|_| out.flush()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("failed to write: {e}");
-            std::process::ExitCode::FAILURE
-        }
     }
 }
