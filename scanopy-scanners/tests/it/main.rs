@@ -3,6 +3,7 @@
 
 mod docker;
 mod hostile;
+mod icmp;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
