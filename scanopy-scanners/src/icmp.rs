@@ -395,14 +395,21 @@ fn skippable(e: &io::Error) -> bool {
     ].iter().any(|x| *x as i32 == c))
 }
 
-/// Sends one request, waiting at most a second for room in the socket; `Ok(false)` when this
-/// address cannot be sent to.
+/// How long one request may wait for room in the socket (a full buffer, `ENOBUFS`), in all.
+const SEND_LIMIT: Duration = Duration::from_secs(1);
+
+/// Sends one request, waiting at most [`SEND_LIMIT`] for room in the socket; `Ok(false)` when
+/// this address cannot be sent to (or there was no room in time).
 async fn send(socket: &UdpSocket, packet: &[u8], ip: Ipv4Addr) -> io::Result<bool> {
     let to = SocketAddr::from((ip, 0));
-    for _ in 0..100 {
-        match tokio::time::timeout(Duration::from_secs(1), socket.send_to(packet, to)).await {
+    let until = Instant::now() + SEND_LIMIT;
+    loop {
+        match tokio::time::timeout_at(until, socket.send_to(packet, to)).await {
             Ok(Ok(_)) => return Ok(true),
             Ok(Err(e)) if e.raw_os_error() == Some(nix::errno::Errno::ENOBUFS as i32) => {
+                if Instant::now() >= until {
+                    return Ok(false);
+                }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -411,7 +418,6 @@ async fn send(socket: &UdpSocket, packet: &[u8], ip: Ipv4Addr) -> io::Result<boo
             Err(_) => return Ok(false),
         }
     }
-    Ok(false)
 }
 
 #[async_trait]
@@ -607,7 +613,8 @@ impl IcmpScanner {
         let ((unasked, send_failure), recv_failure) = tokio::join!(sender, receiver);
         if unasked > 0 {
             ctx.warn(format!(
-                "the sweep stopped at its {:?} limit with {unasked} addresses not asked",
+                "the sweep stopped at its {:?} limit with {unasked} requests of its last round \
+                 unsent: those addresses may be up",
                 self.settings.max_duration
             ));
         }

@@ -28,6 +28,11 @@ struct Run {
 
 /// Runs `scanner` alone over `targets` inside the scanner's namespace.
 fn sweep(targets: &[&str], scanner: Box<dyn Scanner>) -> Run {
+    sweep_at(targets, scanner, None)
+}
+
+/// [`sweep`] at a rate (probes per second).
+fn sweep_at(targets: &[&str], scanner: Box<dyn Scanner>, rate: Option<u32>) -> Run {
     let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
     in_scanner_ns(move || async move {
         let spec = TargetSpec::new(&targets, &[] as &[&str]).unwrap();
@@ -35,6 +40,7 @@ fn sweep(targets: &[&str], scanner: Box<dyn Scanner>) -> Run {
         let config = ScanConfig {
             targets: spec,
             timeout_ms: 500,
+            rate,
             ..ScanConfig::default()
         };
         let start = std::time::Instant::now();
@@ -192,6 +198,33 @@ fn testlan_icmp_marks_the_gateway_and_the_router_ttl() {
     let hints = os_hints(&run.observations, ROUTER.addr());
     assert_eq!(hints.len(), 1, "{hints:?}");
     assert_eq!(hints[0].evidence, "ttl 64 (icmp echo)");
+}
+
+#[test]
+fn testlan_icmp_sweep_stops_at_its_deadline_and_says_so() {
+    if !require("testlan_icmp_sweep_stops_at_its_deadline_and_says_so") {
+        return;
+    }
+    // 254 addresses at 50 a second cannot all be asked within 300 ms.
+    let run = sweep_at(
+        &["10.77.1.0/24"],
+        Box::new(IcmpScanner::new(IcmpSettings {
+            max_duration: Duration::from_millis(300),
+            ..IcmpSettings::default()
+        })),
+        Some(50),
+    );
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.starts_with("scanner icmp: the sweep stopped at its 300ms limit")),
+        "{:?}",
+        run.warnings
+    );
+    // Not a speed assertion: a stop for a sweep that ignored its limit (254 requests at 50 a
+    // second would take five seconds a round).
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+    eprintln!("icmp sweep stopped after {:?}", run.elapsed);
 }
 
 #[test]
