@@ -334,8 +334,9 @@ fn token(key: u32, dst: Ipv4Addr, kind: Kind) -> u32 {
 /// What the sweep knows, shared by the sender and the receiver (never locked across an await).
 #[derive(Debug, Default)]
 struct State {
-    /// When each address was last asked, and with what.
-    sent: HashMap<Ipv4Addr, (Kind, Instant)>,
+    /// When each address was last asked each kind of request (a late echo reply still counts
+    /// after the timestamp request went out).
+    sent: HashMap<(Ipv4Addr, Kind), Instant>,
     /// Addresses that answered.
     answered: HashSet<Ipv4Addr>,
     /// The longest reply time so far.
@@ -351,8 +352,9 @@ struct Found {
 }
 
 impl State {
-    /// Checks a reply against what was sent: the address was asked with this kind, the
-    /// identifier and token match, and it has not answered before.
+    /// Checks a reply against what was sent: the address was asked this kind of request, the
+    /// identifier and token match, and it has not answered before. The round-trip time is
+    /// from the latest such request.
     fn accept(
         &mut self,
         src: Ipv4Addr,
@@ -362,9 +364,9 @@ impl State {
         key: u32,
         at: Instant,
     ) -> Option<Found> {
-        let (kind, sent_at) = *self.sent.get(&src)?;
-        if m.kind != kind
-            || ident.is_some_and(|i| i != m.ident)
+        let kind = m.kind;
+        let sent_at = *self.sent.get(&(src, kind))?;
+        if ident.is_some_and(|i| i != m.ident)
             || m.token != token(key, src, kind)
             || !self.answered.insert(src)
         {
@@ -518,7 +520,7 @@ impl IcmpScanner {
                     drop(permit);
                     match sent {
                         Ok(true) => {
-                            lock(&state).sent.insert(*ip, (kind, at));
+                            lock(&state).sent.insert((*ip, kind), at);
                         }
                         Ok(false) => {}
                         Err(e) => {
@@ -747,7 +749,7 @@ mod tests {
         let key = 0x0bad_cafe;
         let at = Instant::now();
         let mut s = State::default();
-        s.sent.insert(HOST, (Kind::Echo, at));
+        s.sent.insert((HOST, Kind::Echo), at);
         let msg = |kind, ident, token| Message {
             kind,
             ident,
@@ -803,6 +805,45 @@ mod tests {
         assert_ne!(
             token(key, HOST, Kind::Echo),
             token(key, HOST, Kind::Timestamp)
+        );
+    }
+
+    #[test]
+    fn a_late_echo_reply_counts_after_the_timestamp_request() {
+        let key = 7;
+        let t0 = Instant::now();
+        let mut s = State::default();
+        s.sent.insert((HOST, Kind::Echo), t0);
+        s.sent
+            .insert((HOST, Kind::Timestamp), t0 + Duration::from_millis(500));
+        let echo = |tok| Message {
+            kind: Kind::Echo,
+            ident: 1,
+            seq: 1,
+            token: tok,
+        };
+        // The timestamp's token in an echo reply: not what the echo request carried.
+        let wrong = token(key, HOST, Kind::Timestamp);
+        assert!(
+            s.accept(HOST, None, echo(wrong), Some(1), key, t0)
+                .is_none()
+        );
+        let at = t0 + Duration::from_millis(600);
+        let f = s
+            .accept(
+                HOST,
+                None,
+                echo(token(key, HOST, Kind::Echo)),
+                Some(1),
+                key,
+                at,
+            )
+            .unwrap();
+        assert_eq!(f.kind, Kind::Echo);
+        assert_eq!(
+            f.rtt,
+            Duration::from_millis(600),
+            "timed from the echo request"
         );
     }
 
