@@ -11,6 +11,9 @@
 //! Replies count only when they come from an address asked, carry this sweep's identifier and a
 //! token tied to that address, and pass their checksum; any other ICMP is ignored.
 //!
+//! Built from the registry it leaves the subnets ARP sweeps to ARP ([`IcmpSettings::skip`]): it
+//! is for hosts beyond the segment, and for every host when ARP cannot run.
+//!
 //! Raw sockets (CAP_NET_RAW) give echo, timestamp and the TTL. Without them the unprivileged
 //! ICMP datagram socket (allowed where `net.ipv4.ping_group_range` includes the user's group)
 //! still gives echo, but the kernel lets it send nothing else and hands over no IP header:
@@ -58,6 +61,10 @@ pub struct IcmpSettings {
     pub min_wait: Duration,
     /// The longest the whole sweep may take; it stops there, with a warning.
     pub max_duration: Duration,
+    /// Subnets left to another discovery scanner: ARP sweeps attached subnets better, without
+    /// a neighbour-table entry per address (ICMP to thousands of unresolved on-link addresses
+    /// fills the kernel's table, which then refuses to send, `ENOBUFS`).
+    pub skip: Vec<ipnet::IpNet>,
 }
 
 impl Default for IcmpSettings {
@@ -67,6 +74,7 @@ impl Default for IcmpSettings {
             timestamp: true,
             min_wait: Duration::from_millis(20),
             max_duration: Duration::from_secs(15 * 60),
+            skip: Vec::new(),
         }
     }
 }
@@ -341,6 +349,8 @@ struct State {
     answered: HashSet<Ipv4Addr>,
     /// The longest reply time so far.
     slowest: Option<Duration>,
+    /// Addresses the kernel had no buffer for at their latest request.
+    no_buffer: HashSet<Ipv4Addr>,
 }
 
 /// An accepted reply, ready to report.
@@ -397,27 +407,42 @@ fn skippable(e: &io::Error) -> bool {
     ].iter().any(|x| *x as i32 == c))
 }
 
-/// How long one request may wait for room in the socket (a full buffer, `ENOBUFS`), in all.
+/// How long one request may wait for the socket to take it.
 const SEND_LIMIT: Duration = Duration::from_secs(1);
+/// How long one request is retried while the kernel has no buffer for it (`ENOBUFS`: on a
+/// large on-link sweep, its neighbour table is full of addresses still being resolved). The
+/// address is asked again in the next round instead.
+const NO_BUFFER_LIMIT: Duration = Duration::from_millis(50);
 
-/// Sends one request, waiting at most [`SEND_LIMIT`] for room in the socket; `Ok(false)` when
-/// this address cannot be sent to (or there was no room in time).
-async fn send(socket: &UdpSocket, packet: &[u8], ip: Ipv4Addr) -> io::Result<bool> {
+/// What came of sending one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// On its way.
+    Yes,
+    /// This address cannot be sent to (no route, a broadcast address, a local firewall), or
+    /// the socket did not take it in time.
+    Skipped,
+    /// The kernel had no buffer for it within [`NO_BUFFER_LIMIT`].
+    NoBuffer,
+}
+
+/// Sends one request, bounded by [`SEND_LIMIT`] and [`NO_BUFFER_LIMIT`].
+async fn send(socket: &UdpSocket, packet: &[u8], ip: Ipv4Addr) -> io::Result<Sent> {
     let to = SocketAddr::from((ip, 0));
-    let until = Instant::now() + SEND_LIMIT;
+    let start = Instant::now();
     loop {
-        match tokio::time::timeout_at(until, socket.send_to(packet, to)).await {
-            Ok(Ok(_)) => return Ok(true),
+        match tokio::time::timeout_at(start + SEND_LIMIT, socket.send_to(packet, to)).await {
+            Ok(Ok(_)) => return Ok(Sent::Yes),
             Ok(Err(e)) if e.raw_os_error() == Some(nix::errno::Errno::ENOBUFS as i32) => {
-                if Instant::now() >= until {
-                    return Ok(false);
+                if start.elapsed() >= NO_BUFFER_LIMIT {
+                    return Ok(Sent::NoBuffer);
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) if skippable(&e) => return Ok(false),
+            Ok(Err(e)) if skippable(&e) => return Ok(Sent::Skipped),
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Ok(false),
+            Err(_) => return Ok(Sent::Skipped),
         }
     }
 }
@@ -440,6 +465,7 @@ impl Scanner for IcmpScanner {
         };
         let addrs: Vec<Ipv4Addr> = targets
             .iter()
+            .filter(|a| !self.settings.skip.iter().any(|n| n.contains(a)))
             .filter_map(|a| if let IpAddr::V4(a) = a { Some(a) } else { None })
             .collect();
         if addrs.is_empty() || ctx.is_cancelled() {
@@ -519,10 +545,15 @@ impl IcmpScanner {
                     let sent = send(socket, &packet, *ip).await;
                     drop(permit);
                     match sent {
-                        Ok(true) => {
-                            lock(&state).sent.insert((*ip, kind), at);
+                        Ok(Sent::Yes) => {
+                            let mut s = lock(&state);
+                            s.sent.insert((*ip, kind), at);
+                            s.no_buffer.remove(ip);
                         }
-                        Ok(false) => {}
+                        Ok(Sent::NoBuffer) => {
+                            lock(&state).no_buffer.insert(*ip);
+                        }
+                        Ok(Sent::Skipped) => {}
                         Err(e) => {
                             failure = Some(e);
                             break 'rounds;
@@ -613,6 +644,23 @@ impl IcmpScanner {
         };
 
         let ((unasked, send_failure), recv_failure) = tokio::join!(sender, receiver);
+        let never_asked = {
+            let s = lock(&state);
+            s.no_buffer
+                .iter()
+                .filter(|ip| {
+                    !s.sent.contains_key(&(**ip, Kind::Echo))
+                        && !s.sent.contains_key(&(**ip, Kind::Timestamp))
+                })
+                .count()
+        };
+        if never_asked > 0 {
+            ctx.warn(format!(
+                "{never_asked} addresses were never asked: the kernel had no buffer for their \
+                 requests (ENOBUFS: its neighbour table full of addresses being resolved; \
+                 ARP finds hosts on attached subnets without it)"
+            ));
+        }
         if unasked > 0 {
             ctx.warn(format!(
                 "the sweep stopped at its {:?} limit with {unasked} requests of its last round \

@@ -12,8 +12,8 @@ use scanopy_core::{Needs, Scanner, ScannerKind};
 use serde::Serialize;
 
 use crate::{
-    ArpScanner, Catalogue, DockerScanner, DockerSettings, IcmpScanner, NameScanner, TcpPing,
-    TcpScanner, TcpSettings, UdpScanner,
+    ArpScanner, Catalogue, DockerScanner, DockerSettings, IcmpScanner, IcmpSettings, NameScanner,
+    TcpPing, TcpScanner, TcpSettings, UdpScanner,
 };
 
 /// What a scanner is built from: settings of the daemon and of the machine it runs on, decided
@@ -82,7 +82,13 @@ pub const SCANNERS: &[ScannerEntry] = &[
         kind: ScannerKind::Discovery,
         needs: NOTHING,
         default: true,
-        build: |_| Box::new(IcmpScanner::default()),
+        // The subnets ARP sweeps are left to it, as by tcp-ping.
+        build: |s| {
+            Box::new(IcmpScanner::new(IcmpSettings {
+                skip: s.arp_subnets.clone(),
+                ..IcmpSettings::default()
+            }))
+        },
     },
     ScannerEntry {
         name: "tcp-ping",

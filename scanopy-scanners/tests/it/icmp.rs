@@ -13,7 +13,9 @@ use scanopy_core::{
 };
 use scanopy_scanners::icmp::{DATAGRAM_LIMITS, NO_ICMP_SOCKETS};
 use scanopy_scanners::{IcmpScanner, IcmpSettings, TcpPing};
-use scanopy_testlan::{FAR, FAR_QUIET, ROUTER, in_scanner_ns, require};
+use scanopy_testlan::{
+    FAR, FAR_QUIET, HOSTILE, HOSTS, LIAR_CLAIMS, ROUTER, in_scanner_ns, require,
+};
 use tokio_util::sync::CancellationToken;
 
 /// An address of the far segment nobody uses.
@@ -134,6 +136,68 @@ fn testlan_icmp_finds_hosts_beyond_the_router_with_their_ttl() {
     // waiting at most the 500 ms timeout (not a speed assertion: a stop for a hang).
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
     eprintln!("icmp sweep of 3 addresses: {:?}", run.elapsed);
+}
+
+#[test]
+fn testlan_icmp_finds_every_host_of_three_segments_and_no_other() {
+    if !require("testlan_icmp_finds_every_host_of_three_segments_and_no_other") {
+        return;
+    }
+    let run = sweep(
+        &["10.77.0.0/24", "10.77.1.0/24", "10.77.2.0/24"],
+        Box::new(IcmpScanner::default()),
+    );
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    let mut found: Vec<IpAddr> = run
+        .observations
+        .iter()
+        .filter(|o| matches!(&o.fact, Fact::Alive { method, .. } if method == "icmp-echo"))
+        .map(|o| o.ip)
+        .collect();
+    found.sort();
+    let mut expected: Vec<IpAddr> = HOSTS
+        .iter()
+        .chain(HOSTILE.iter())
+        .map(|h| h.addr())
+        .collect();
+    // The router's other legs, the scanner's own addresses, and every address the liar's
+    // kernel holds as local (it answers echo for them as it does ARP).
+    for ip in ["10.77.1.1", "10.77.2.1", "10.77.0.2", "10.77.2.2"] {
+        expected.push(ip.parse().unwrap());
+    }
+    let claims: ipnet::Ipv4Net = LIAR_CLAIMS.parse().unwrap();
+    expected.extend(claims.hosts().map(IpAddr::V4));
+    expected.extend([claims.network(), claims.broadcast()].map(IpAddr::V4));
+    expected.sort();
+    expected.dedup();
+    assert_eq!(found, expected);
+    eprintln!(
+        "icmp sweep of 3 x 254 addresses: {} found in {:?}",
+        found.len(),
+        run.elapsed
+    );
+}
+
+#[test]
+fn testlan_icmp_leaves_the_subnets_it_skips_alone() {
+    if !require("testlan_icmp_leaves_the_subnets_it_skips_alone") {
+        return;
+    }
+    let targets = [FAR.ip.to_string(), ROUTER.ip.to_string()];
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let run = sweep(
+        &targets,
+        Box::new(IcmpScanner::new(IcmpSettings {
+            skip: vec!["10.77.0.0/24".parse().unwrap()],
+            ..IcmpSettings::default()
+        })),
+    );
+    assert_eq!(alive_methods(&run.observations, FAR.addr()), ["icmp-echo"]);
+    assert!(
+        run.observations.iter().all(|o| o.ip != ROUTER.addr()),
+        "{:?}",
+        run.observations
+    );
 }
 
 #[test]
