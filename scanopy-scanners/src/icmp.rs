@@ -10,6 +10,9 @@
 //! sweep stops at [`IcmpSettings::max_duration`], saying how many addresses were left unasked.
 //! Replies count only when they come from an address asked, carry this sweep's identifier and a
 //! token tied to that address, and pass their checksum; any other ICMP is ignored.
+//! Every wait is bounded: a request waits at most 1 s for the socket and 50 ms for a kernel
+//! buffer (`ENOBUFS`, when the neighbour table is full of addresses being resolved; such an
+//! address is asked in the next round, and one never asked is a warning).
 //!
 //! Built from the registry it leaves the subnets ARP sweeps to ARP ([`IcmpSettings::skip`]): it
 //! is for hosts beyond the segment, and for every host when ARP cannot run.
