@@ -24,6 +24,7 @@
 #   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
 #     .1   sclan-rtr
 #     .10  sclan-far    busybox httpd on 8080                 MAC 02:77:00:01:00:10
+#     .20  sclan-farquiet  no servers, drops all TCP; only ICMP answers  MAC 02:77:00:01:00:20
 #   10.77.2.0/24  "hostile" (bridge br3 in sclan-sw): hosts that try to stall or fool a scan
 #     .1   sclan-rtr    (its third leg; dnsmasq forwards 2.77.10.in-addr.arpa to .35)
 #     .2   sclan-scan   the scanner's third leg (eth2)
@@ -225,6 +226,50 @@ except Exception as e:
 PY
 }
 
+# farquiet: beyond the router, no servers, every TCP packet dropped (nftables, as on drop); only
+# ICMP (echo, timestamp) answers, so only ICMP discovery finds it.
+farquiet() {
+  host farquiet 10.77.1.20/24 02:77:00:01:00:20 br1 10.77.1.1
+  nsx $PREFIX-farquiet nft -f - <<NFT
+table inet testlan {
+  chain input { type filter hook input priority 0; policy accept; meta l4proto tcp drop; }
+}
+NFT
+}
+
+# farquiet_check: from the scanner, 10.77.1.20 answers an ICMP echo and drops a TCP SYN.
+farquiet_check() {
+  ip netns list | grep -qw "$PREFIX-farquiet" || { echo "missing namespace $PREFIX-farquiet"; return 1; }
+  nsx $PREFIX-scan python3 - <<'PY'
+import socket, struct, sys, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+try:
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    r.settimeout(1)
+    m = struct.pack("!BBHHH", 8, 0, 0, 0x7e57, 1) + b"testlan!"
+    r.sendto(m[:2] + struct.pack("!H", csum(m)) + m[4:], ("10.77.1.20", 0))
+    end = time.time() + 1
+    while True:
+        assert time.time() < end, "no echo reply"
+        p, (src, _) = r.recvfrom(2048)
+        ihl = (p[0] & 15) * 4
+        if src == "10.77.1.20" and p[ihl] == 0 and p[ihl + 4:ihl + 6] == b"\x7e\x57": break
+    t = socket.socket()
+    t.settimeout(1)
+    try:
+        t.connect(("10.77.1.20", 80))
+        raise AssertionError("TCP 80 accepted")
+    except socket.timeout:
+        pass
+except Exception as e:
+    print("10.77.1.20 (farquiet):", e or type(e).__name__)
+    sys.exit(1)
+PY
+}
+
 wait_mdns() {
   for _ in $(seq 1 100); do mdns_check >/dev/null 2>&1 && return 0; sleep 0.1; done
   mdns_check || die "avahi or nmbd on 10.77.3.30 did not come up; logs in $STATE"
@@ -283,6 +328,7 @@ up() {
   host svc   10.77.0.20/24 02:77:00:00:00:20 br0 10.77.0.1
   host many  10.77.0.21/24 02:77:00:00:00:21 br0 10.77.0.1
   host far   10.77.1.10/24 02:77:00:01:00:10 br1 10.77.1.1
+  farquiet
   host wide  10.78.0.10/16 02:78:00:00:00:10 br2 ""
   ip -n $PREFIX-wide addr add 10.78.200.20/16 dev eth0
   # The scanner's second leg, on the /16.
@@ -447,6 +493,7 @@ NFT
   wait_tcp 10.77.2.34 12345
   wait_udp
   wait_mdns
+  farquiet_check || die "10.77.1.20 (farquiet) does not answer ICMP as it should"
   trap - ERR EXIT
   echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24, home 10.77.3.0/24; scanner namespace $PREFIX-scan)"
 }
@@ -466,6 +513,7 @@ status() {
   done
   udp_check || ok=1
   mdns_check || { echo "10.77.3.30 (media) does not answer mDNS or NetBIOS"; ok=1; }
+  farquiet_check || ok=1
   # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
   # address would time out instead (status 124).
   local rc=0

@@ -51,20 +51,37 @@ fn hint(
     }
 }
 
-/// What a received IP TTL (hop limit) says of the sender's OS: a guess, from the initial TTL it
-/// was sent with (the next of 64, 128 above it; what a packet lost on the way is the hops it
-/// crossed). 64 is what Linux, the BSDs, macOS and iOS send (`Unix-like`); 128 is Windows.
-/// 255 (network devices, Solaris) and 32 say too little to name a family: `None`. `how` names
-/// the packet (`tcp syn-ack`, `icmp echo`).
+/// The initial TTL a received TTL (hop limit) most likely started from: the smallest of the
+/// common initial values (64, 128, 255) at or above it. `None` for 0, which no sender starts from.
+pub fn initial_ttl(ttl: u8) -> Option<u8> {
+    match ttl {
+        0 => None,
+        1..=64 => Some(64),
+        65..=128 => Some(128),
+        _ => Some(255),
+    }
+}
+
+/// The OS family an initial TTL points to, a guess:
+/// - 64: `Unix`: Linux, Android, macOS, iOS and the BSDs all start there, so the TTL cannot
+///   tell them apart (stronger evidence, a banner or an mDNS model, names which);
+/// - 128: `Windows`;
+/// - 255: `Network OS`: routers, switches and other network gear (Cisco IOS and the like;
+///   some older Unix systems, Solaris and AIX, start there too).
+pub fn ttl_family(ttl: u8) -> Option<&'static str> {
+    match initial_ttl(ttl)? {
+        64 => Some("Unix"),
+        128 => Some("Windows"),
+        _ => Some("Network OS"),
+    }
+}
+
+/// The low-confidence OS hint of a received TTL; `how` names the packet (`tcp syn-ack`, `icmp
+/// echo`): evidence `ttl 63 (icmp echo)`.
 pub fn ttl_hint(ttl: u8, how: &str) -> Option<OsHint> {
-    let family = match ttl {
-        33..=64 => "Unix-like",
-        65..=128 => "Windows",
-        _ => return None,
-    };
     Some(hint(
         Confidence::Low,
-        family,
+        ttl_family(ttl)?,
         None,
         None,
         format!("ttl {ttl} ({how})"),

@@ -12,8 +12,8 @@ use scanopy_core::{Needs, Scanner, ScannerKind};
 use serde::Serialize;
 
 use crate::{
-    ArpScanner, Catalogue, DockerScanner, DockerSettings, NameScanner, TcpPing, TcpScanner,
-    TcpSettings, UdpScanner,
+    ArpScanner, Catalogue, DockerScanner, DockerSettings, IcmpScanner, IcmpSettings, NameScanner,
+    TcpPing, TcpScanner, TcpSettings, UdpScanner,
 };
 
 /// What a scanner is built from: settings of the daemon and of the machine it runs on, decided
@@ -73,6 +73,22 @@ pub const SCANNERS: &[ScannerEntry] = &[
         needs: RAW,
         default: true,
         build: |_| Box::new(ArpScanner::default()),
+    },
+    // Raw sockets give it timestamp requests and TTLs, but it runs without them (echo over the
+    // unprivileged ICMP socket, or a warning saying it cannot): it needs nothing to be run.
+    ScannerEntry {
+        name: "icmp",
+        label: "ICMP",
+        kind: ScannerKind::Discovery,
+        needs: NOTHING,
+        default: true,
+        // The subnets ARP sweeps are left to it, as by tcp-ping.
+        build: |s| {
+            Box::new(IcmpScanner::new(IcmpSettings {
+                skip: s.arp_subnets.clone(),
+                ..IcmpSettings::default()
+            }))
+        },
     },
     ScannerEntry {
         name: "tcp-ping",

@@ -114,9 +114,18 @@ pub const FAR: Host = Host {
     open_tcp: &[8080],
     drops_tcp: false,
 };
+/// No servers and every TCP packet dropped, beyond the router on 10.77.1.0/24: only ICMP
+/// (echo, timestamp) answers, so only ICMP discovery finds it.
+pub const FAR_QUIET: Host = Host {
+    name: "farquiet",
+    ip: Ipv4Addr::new(10, 77, 1, 20),
+    mac: None,
+    open_tcp: &[],
+    drops_tcp: true,
+};
 
 /// Every host but the scanner.
-pub const HOSTS: [Host; 8] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR];
+pub const HOSTS: [Host; 9] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR, FAR_QUIET];
 
 /// The home segment (the scanner's fourth leg, 10.77.3.2; no router): devices that announce
 /// themselves.

@@ -61,18 +61,32 @@ fn ttl(family: &str, ttl: u8) -> OsHint {
 
 #[test]
 fn a_ttl_guesses_the_initial_ttl_family_and_no_more() {
-    let family = |t| ttl_hint(t, "tcp syn-ack").map(|h| (h.family, h.confidence));
-    assert_eq!(family(64), Some(("Unix-like".into(), Confidence::Low)));
-    assert_eq!(family(63), Some(("Unix-like".into(), Confidence::Low)));
-    assert_eq!(family(128), Some(("Windows".into(), Confidence::Low)));
-    assert_eq!(family(113), Some(("Windows".into(), Confidence::Low)));
-    assert_eq!(family(255), None);
-    assert_eq!(family(30), None);
+    assert_eq!(initial_ttl(0), None);
+    assert_eq!(ttl_hint(0, "tcp syn-ack"), None);
+    for (ttl, initial, family) in [
+        (1, 64, "Unix"),
+        (63, 64, "Unix"),
+        (64, 64, "Unix"),
+        (65, 128, "Windows"),
+        (127, 128, "Windows"),
+        (128, 128, "Windows"),
+        (129, 255, "Network OS"),
+        (254, 255, "Network OS"),
+        (255, 255, "Network OS"),
+    ] {
+        assert_eq!(initial_ttl(ttl), Some(initial), "ttl {ttl}");
+        let h = ttl_hint(ttl, "tcp syn-ack").unwrap();
+        assert_eq!(
+            (h.family.as_str(), h.confidence),
+            (family, Confidence::Low),
+            "ttl {ttl}"
+        );
+    }
     assert_eq!(
         ttl_hint(63, "icmp echo").unwrap().evidence,
         "ttl 63 (icmp echo)"
     );
-    // A banner naming Linux outweighs the TTL's Unix-like guess.
+    // A banner naming Linux outweighs the TTL's Unix guess.
     let mut d = device();
     d.services
         .push(service(22, "ssh", &[("os.family", "Linux")]));

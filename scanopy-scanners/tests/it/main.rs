@@ -3,6 +3,7 @@
 
 mod docker;
 mod hostile;
+mod icmp;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -625,7 +626,7 @@ fn testlan_syn_sweep_finds_what_connecting_finds() {
         let guess = os(&by_syn, ip).unwrap_or_else(|| panic!("{ip}: no OS from the TTL"));
         assert_eq!(
             (guess.family.as_str(), guess.confidence),
-            ("Unix-like", scanopy_core::Confidence::Low)
+            ("Unix", scanopy_core::Confidence::Low)
         );
         assert_eq!(guess.evidence, [format!("ttl {ttl} (tcp syn-ack)")]);
         assert_eq!(os(&by_connect, ip), None);

@@ -4,7 +4,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use scanopy_testlan::{DROP, FAR, HOSTS, QUIET, SSH, WEB, in_scanner_ns, require};
+use scanopy_testlan::{DROP, FAR, FAR_QUIET, HOSTS, QUIET, SSH, WEB, in_scanner_ns, require};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -59,6 +59,12 @@ fn testlan_hosts_answer_as_the_layout_says() {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
         let e = connect(SocketAddr::new(DROP.addr(), 80)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+        // Beyond the router, farquiet drops TCP too (that it is there at all, only ICMP shows:
+        // the icmp scanner's test LAN tests, and `testlan.sh status`).
+        let e = connect(SocketAddr::new(FAR_QUIET.addr(), 80))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
 
         // DNS on the router answers a PTR query for web.
