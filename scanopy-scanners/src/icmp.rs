@@ -1,7 +1,7 @@
 //! ICMP discovery: an echo request to every IPv4 target, and a timestamp request (type 13) to
 //! those that did not answer echo, so hosts that drop TCP, beyond the local segment too, are
 //! found. Each answer proves the address alive (`icmp-echo` or `icmp-timestamp`, with its
-//! round-trip time) and its TTL is kept as a low-confidence OS hint ([`os_family`]).
+//! round-trip time) and its TTL is kept as a low-confidence OS hint ([`scanopy_core::os::ttl_hint`]).
 //!
 //! Requests are paced by the scan's rate budget (one probe permit per packet, released once the
 //! packet is sent) while the replies are read at the same time. Silent addresses are asked again
