@@ -10,7 +10,10 @@
                                     on a client that speaks before the greeting
     hostile.py udp      ADDR        161/udp: malformed BER; 53/udp: PTR answers with hostile names
                                     (control characters, 63-byte labels, a 253-byte name) for
-                                    10.77.2.0/24, and malformed DNS to anything else
+                                    10.77.2.0/24, and malformed DNS to anything else; 1900/udp:
+                                    40 SSDP answers to one M-SEARCH, with terminal escapes, a
+                                    4 KiB header, and LOCATIONs on other hosts (never to be
+                                    fetched) or on a port of its own where nothing listens
 
 Every connection gets a thread of its own and lives at most five minutes; nothing here ever
 reads more than 64 KiB from a peer.
@@ -157,6 +160,20 @@ def nbstat_answer(q):
             + b"\x00\x00\x00\x00" + len(rdata).to_bytes(2, "big") + rdata)
 
 
+def ssdp_answers(q):
+    """Forty answers to one M-SEARCH: more than a scanner should read, none worth following."""
+    if not q.startswith(b"M-SEARCH"):
+        return None
+    out = []
+    for i in range(40):
+        loc = [b"http://10.77.0.10/description.xml", b"http://127.0.0.1:8080/d.xml",
+               b"http://10.77.2.35:9/d.xml", b"file:///etc/passwd"][i % 4]
+        out.append(b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:bad-%d\r\n"
+                   b"SERVER: \x1b]0;pwned\x07\x1b[31mEvil/1.0 UPnP/1.0\r\nLOCATION: %s\r\n"
+                   b"X-PAD: %s\r\n\r\n" % (i, loc, b"A" * 4000))
+    return out
+
+
 def serve_udp(addr, port, answer):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -167,8 +184,8 @@ def serve_udp(addr, port, answer):
             a = answer(q)
         except Exception:  # a malformed query gets no answer
             a = None
-        if a:
-            s.sendto(a, peer)
+        for one in ([a] if isinstance(a, bytes) else a or []):
+            s.sendto(one, peer)
 
 
 def main():
@@ -178,6 +195,7 @@ def main():
         # mDNS gets the malformed DNS answers too; NetBIOS a short, escape-laden name table.
         threading.Thread(target=serve_udp, args=(addr, 5353, dns_answer), daemon=True).start()
         threading.Thread(target=serve_udp, args=(addr, 137, nbstat_answer), daemon=True).start()
+        threading.Thread(target=serve_udp, args=(addr, 1900, ssdp_answers), daemon=True).start()
         serve_udp(addr, 53, dns_answer)
         return
     handlers = {"trickle": trickle, "flood": flood, "tlsstall": tlsstall, "junk": junk,

@@ -36,7 +36,8 @@
 #     .33  sclan-tlsstall 443 reads the ClientHello, sends half a ServerHello, stalls MAC 02:77:00:02:00:33
 #     .34  sclan-every    every TCP port answers (nftables redirect to one listener
 #                         that greets with terminal escapes, then stalls)          MAC 02:77:00:02:00:34
-#     .35  sclan-badudp   161/udp malformed BER, 53/udp and 5353/udp malformed DNS, 137/udp a
+#     .35  sclan-badudp   161/udp malformed BER, 53/udp and 5353/udp malformed DNS, 1900/udp 40
+#                         SSDP answers pointing elsewhere, 137/udp a
 #                         NetBIOS name table cut short, with terminal escapes; the PTR names of
 #                         .30-.34 (control characters, 63-byte labels, a 253-byte name)  MAC 02:77:00:02:00:35
 #     .36  sclan-liar     answers ARP (and TCP, with resets) for 10.77.2.64/26 too      MAC 02:77:00:02:00:36
@@ -45,6 +46,9 @@
 #     .30  sclan-media  avahi-daemon (mDNS/DNS-SD): host name media.local, an IPP printer
 #                       "Office Printer" (TXT ty=Scanopy LabJet 400) and _http._tcp;
 #                       Samba's nmbd (NetBIOS name MEDIA, workgroup LAB)      MAC 02:77:00:03:00:30
+#     .40  sclan-tv     minissdpd (SSDP on 1900/udp) with a UPnP MediaRenderer and busybox httpd
+#                       on 8080 serving its description: "Living Room TV", Scanopy Labs
+#                       ScreenCast 55 (testlan/upnp.py registers it)          MAC 02:77:00:03:00:40
 #   The hostile segment is a /24 of its own so that scans of 10.77.0.0/24 see the same hosts
 #   as before; the hostile services are testlan/hostile.py (python3) and socat.
 set -euo pipefail
@@ -226,6 +230,48 @@ except Exception as e:
 PY
 }
 
+# tv: the home segment's UPnP TV: busybox httpd serves its device description on 8080, and
+# minissdpd answers SSDP searches for the services testlan/upnp.py registers through its socket.
+tv() {
+  host tv 10.77.3.40/24 02:77:00:03:00:40 br4 ""
+  mkdir -p "$STATE/tv/www"
+  cat > "$STATE/tv/www/description.xml" <<'XML'
+<?xml version="1.0" encoding="utf-8"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0">
+  <specVersion><major>1</major><minor>0</minor></specVersion>
+  <device>
+    <deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType>
+    <friendlyName>Living Room TV</friendlyName>
+    <manufacturer>Scanopy Labs</manufacturer>
+    <modelName>ScreenCast</modelName>
+    <modelNumber>55</modelNumber>
+    <serialNumber>SC55-0001</serialNumber>
+    <UDN>uuid:4d696e69-444c-164e-9d41-b827eb000001</UDN>
+  </device>
+</root>
+XML
+  start tv tv-httpd busybox httpd -f -p 10.77.3.40:8080 -h "$STATE/tv/www"
+  start tv minissdpd minissdpd -d -i eth0 -s "$STATE/tv/minissdpd.sock" -p "$STATE/tv/minissdpd.pid"
+  for _ in $(seq 1 50); do [ -S "$STATE/tv/minissdpd.sock" ] && break; sleep 0.1; done
+  python3 "$(dirname "$0")/upnp.py" "$STATE/tv/minissdpd.sock" http://10.77.3.40:8080/description.xml
+}
+
+# ssdp_check: the TV answers a unicast M-SEARCH from the scanner with its description's URL.
+ssdp_check() {
+  nsx $PREFIX-scan python3 - <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+try:
+    s.sendto(b'M-SEARCH * HTTP/1.1\r\nHOST: 10.77.3.40:1900\r\nMAN: "ssdp:discover"\r\nST: ssdp:all\r\n\r\n',
+             ("10.77.3.40", 1900))
+    assert b"LOCATION: http://10.77.3.40:8080/description.xml" in s.recv(4096)
+except Exception as e:
+    print("10.77.3.40 (tv) ssdp:", e or type(e).__name__)
+    sys.exit(1)
+PY
+}
+
 # farquiet: beyond the router, no servers, every TCP packet dropped (nftables, as on drop); only
 # ICMP (echo, timestamp) answers, so only ICMP discovery finds it.
 farquiet() {
@@ -281,6 +327,7 @@ up() {
   need redis-server redis-server; need dnsmasq dnsmasq-base; need nft nftables
   need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux; need openssl openssl
   need socat socat; need python3 python3; need avahi-daemon avahi-daemon; need nmbd samba
+  need minissdpd minissdpd
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -476,6 +523,7 @@ NFT
   start media avahi avahi-daemon --no-drop-root --no-chroot --no-rlimits -f /etc/avahi/avahi-daemon.conf
   media_nmbd
   start media nmbd nmbd -F --no-process-group --debug-stdout -s "$STATE/nmbd/smb.conf"
+  tv
 
   wait_tcp 10.77.0.10 80
   wait_tcp 10.77.0.10 443
@@ -493,6 +541,8 @@ NFT
   wait_tcp 10.77.2.34 12345
   wait_udp
   wait_mdns
+  wait_tcp 10.77.3.40 8080
+  ssdp_check || die "minissdpd on 10.77.3.40 (tv) does not answer SSDP; logs in $STATE"
   farquiet_check || die "10.77.1.20 (farquiet) does not answer ICMP as it should"
   trap - ERR EXIT
   echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24, home 10.77.3.0/24; scanner namespace $PREFIX-scan)"
@@ -501,7 +551,7 @@ NFT
 status() {
   local ok=0
   for ns in sw rtr scan web ssh quiet drop svc many wide far mute trickle flood tlsstall every \
-            badudp liar media; do
+            badudp liar media tv; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1
@@ -513,6 +563,7 @@ status() {
   done
   udp_check || ok=1
   mdns_check || { echo "10.77.3.30 (media) does not answer mDNS or NetBIOS"; ok=1; }
+  ssdp_check || ok=1
   farquiet_check || ok=1
   # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
   # address would time out instead (status 124).

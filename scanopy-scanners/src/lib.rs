@@ -42,6 +42,7 @@ mod probe;
 pub mod recog;
 pub mod recognise;
 pub mod registry;
+pub mod ssdp;
 pub mod syn;
 pub mod tcp;
 pub mod tls;

@@ -3,7 +3,9 @@
 //! that stays silent is not reported (open and filtered cannot be told apart), nor is one that
 //! the host says is closed (ICMP port unreachable). A host's mDNS responder (5353) is asked
 //! by unicast for its name, services and model ([`crate::mdns`]), and its NetBIOS name service
-//! (137) for its computer name and workgroup ([`crate::netbios`]).
+//! (137) for its computer name and workgroup ([`crate::netbios`]), and its SSDP responder
+//! (1900) for the UPnP devices it offers, whose description (fetched from that host only, within
+//! 2 s and 64 KiB) tells their friendly name, maker, model and type ([`crate::ssdp`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -16,7 +18,8 @@ use scanopy_core::{
 use tokio::net::UdpSocket;
 
 use crate::catalogue::Catalogue;
-use crate::{mdns, netbios};
+use crate::probe::{Connect, connect, read_some};
+use crate::{mdns, netbios, ssdp};
 
 /// The SNMPv2c GetRequest for sysDescr.0 and sysName.0 with community `public`.
 pub const SNMP_GET: [u8; 57] = [
@@ -245,6 +248,11 @@ impl Scanner for UdpScanner {
                 ctx.observe(ip, Fact::Port(fact)).await;
             }
         }
+        if ctx.config().port_allowed(ssdp::SSDP_PORT) {
+            if let Some(fact) = ask_ssdp(ctx, ip, wait).await {
+                ctx.observe(ip, Fact::Port(fact)).await;
+            }
+        }
         Ok(())
     }
 }
@@ -446,6 +454,201 @@ async fn mdns_fact(ctx: &ScanContext, ip: IpAddr, ann: &mdns::Announcement) -> P
         .await;
     }
     f
+}
+
+/// How long the answers to one `M-SEARCH` are collected after the first, at most.
+const SSDP_COLLECT: Duration = Duration::from_secs(1);
+/// The deadline and the idle wait of a device description's fetch.
+const DESCRIPTION_DEADLINE: Duration = Duration::from_secs(2);
+const DESCRIPTION_IDLE: Duration = Duration::from_millis(500);
+
+/// Sends a unicast `M-SEARCH` to `ip` twice, back to back (a lost datagram costs no second
+/// wait), and reads up to [`ssdp::MAX_REPLIES`] answers: the first within `wait`, the others
+/// until the host falls quiet for 200 ms or [`SSDP_COLLECT`] passes. Answers repeated (to the
+/// second copy) are kept once. `None`: the scan was cancelled; an empty list: no answer.
+async fn ssdp_replies(ctx: &ScanContext, ip: IpAddr, wait: Duration) -> Option<Vec<ssdp::Reply>> {
+    let bind: SocketAddr = if ip.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let Ok(sock) = UdpSocket::bind(bind).await else {
+        return Some(Vec::new());
+    };
+    if sock
+        .connect(SocketAddr::new(ip, ssdp::SSDP_PORT))
+        .await
+        .is_err()
+    {
+        return Some(Vec::new());
+    }
+    let request = ssdp::msearch(ip);
+    for _ in 0..2 {
+        let _permit = ctx.probe().await?;
+        if sock.send(&request).await.is_err() {
+            return Some(Vec::new());
+        }
+    }
+    ctx.progress().add_ports_probed(1);
+    let mut buf = vec![0u8; 4096];
+    let mut replies: Vec<ssdp::Reply> = Vec::new();
+    let start = tokio::time::Instant::now();
+    let mut until = start + wait;
+    for _ in 0..ssdp::MAX_REPLIES * 2 {
+        let got = tokio::select! {
+            r = tokio::time::timeout_at(until, sock.recv(&mut buf)) => r,
+            _ = ctx.cancelled() => return None,
+        };
+        // Silence, or port unreachable: nothing (more) to read.
+        let Ok(Ok(n)) = got else { break };
+        if let Some(r) = ssdp::parse_reply(&buf[..n]) {
+            if !replies.contains(&r) {
+                replies.push(r);
+            }
+        }
+        if replies.len() >= ssdp::MAX_REPLIES {
+            break;
+        }
+        let now = tokio::time::Instant::now();
+        until = (now + Duration::from_millis(200)).min(start + wait + SSDP_COLLECT);
+    }
+    Some(replies)
+}
+
+/// Fetches the device description at `port`/`path` on `ip` under one probe permit, within
+/// [`DESCRIPTION_DEADLINE`] and [`ssdp::MAX_DESCRIPTION`] bytes.
+async fn fetch_description(
+    ctx: &ScanContext,
+    ip: IpAddr,
+    port: u16,
+    path: &str,
+) -> Option<ssdp::Description> {
+    use tokio::io::AsyncWriteExt;
+    let _permit = ctx.probe().await?;
+    let fetch = async {
+        let Connect::Open(mut s, _) =
+            connect(SocketAddr::new(ip, port), DESCRIPTION_DEADLINE).await
+        else {
+            return None;
+        };
+        s.write_all(&ssdp::description_request(ip, port, path))
+            .await
+            .ok()?;
+        let got = read_some(
+            &mut s,
+            DESCRIPTION_DEADLINE,
+            DESCRIPTION_IDLE,
+            ssdp::MAX_DESCRIPTION,
+            DESCRIPTION_DEADLINE,
+        )
+        .await;
+        ssdp::parse_description(&ssdp::http_body(&got.bytes)?)
+    };
+    tokio::select! {
+        d = tokio::time::timeout(DESCRIPTION_DEADLINE * 2, fetch) => d.ok().flatten(),
+        _ = ctx.cancelled() => None,
+    }
+}
+
+/// Asks the host's SSDP responder what it offers (see [`ssdp`]) and reads the description of
+/// its root device from the first `LOCATION` on the host itself. Reports `1900/udp` as `ssdp`
+/// with what it said, and observes the friendly name (source `upnp`) and the device type.
+async fn ask_ssdp(ctx: &ScanContext, ip: IpAddr, wait: Duration) -> Option<PortFact> {
+    let replies = ssdp_replies(ctx, ip, wait).await?;
+    if replies.is_empty() {
+        return None;
+    }
+    let mut f = PortFact::state(ssdp::SSDP_PORT, Transport::Udp, PortState::Open);
+    f.name = Some("ssdp".into());
+    f.confidence = Confidence::High;
+    f.evidence = "ssdp-m-search".into();
+    if let Some(server) = replies.iter().find_map(|r| r.server.clone()) {
+        crate::recognise::enrich_text(&mut f, "http_servers", &server);
+        if !f.extra.contains_key("os.family") {
+            if let Some((family, version)) = ssdp::server_os(&server) {
+                f.extra.insert("os.family".into(), family.into());
+                if let Some(v) = version {
+                    f.extra.insert("os.version".into(), v);
+                }
+            }
+        }
+        f.extra.insert("ssdp.server".into(), server);
+    }
+    // The root device's description first, then any other on the host.
+    let mut targets: Vec<(u16, String)> = Vec::new();
+    let roots = replies
+        .iter()
+        .filter(|r| r.st.as_deref() == Some("upnp:rootdevice"));
+    for r in roots.chain(replies.iter()) {
+        let Some(loc) = &r.location else { continue };
+        match ssdp::description_target(loc, ip) {
+            Some(t) => {
+                if targets.is_empty() {
+                    f.extra.insert("ssdp.location".into(), loc.clone());
+                }
+                if !targets.contains(&t) {
+                    targets.push(t);
+                }
+            }
+            // Another host's URL is recorded, never followed.
+            None => {
+                f.extra
+                    .entry("ssdp.foreign_location".into())
+                    .or_insert_with(|| loc.clone());
+            }
+        }
+    }
+    let Some((port, path)) = targets.into_iter().next() else {
+        return Some(f);
+    };
+    if let Some(d) = fetch_description(ctx, ip, port, &path).await {
+        upnp_facts(ctx, ip, &mut f, &d).await;
+    }
+    Some(f)
+}
+
+/// Folds a device description into the SSDP port fact and observes the friendly name and type.
+async fn upnp_facts(ctx: &ScanContext, ip: IpAddr, f: &mut PortFact, d: &ssdp::Description) {
+    let fields = [
+        ("upnp.deviceType", &d.device_type),
+        ("upnp.friendlyName", &d.friendly_name),
+        ("upnp.manufacturer", &d.manufacturer),
+        ("upnp.modelName", &d.model_name),
+        ("upnp.modelNumber", &d.model_number),
+        ("upnp.modelDescription", &d.model_description),
+        ("upnp.serialNumber", &d.serial_number),
+        ("upnp.udn", &d.udn),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            f.extra.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(m) = d.model() {
+        f.extra.insert("upnp.model".into(), m);
+    }
+    if let Some(name) = &d.friendly_name {
+        ctx.observe(
+            ip,
+            Fact::Hostname {
+                name: name.clone(),
+                source: "upnp".into(),
+            },
+        )
+        .await;
+    }
+    if let Some(t) = &d.device_type {
+        if let Some(device_type) = ssdp::device_type_of(t) {
+            ctx.observe(
+                ip,
+                Fact::DeviceType {
+                    device_type,
+                    evidence: format!("upnp {t}"),
+                },
+            )
+            .await;
+        }
+    }
 }
 
 impl UdpScanner {

@@ -141,6 +141,16 @@ pub const MEDIA: Host = Host {
     drops_tcp: false,
 };
 
+/// minissdpd answering SSDP for a UPnP MediaRenderer, its description served by busybox
+/// httpd on 8080: friendly name "Living Room TV", Scanopy Labs ScreenCast 55.
+pub const TV: Host = Host {
+    name: "tv",
+    ip: Ipv4Addr::new(10, 77, 3, 40),
+    mac: Some("02:77:00:03:00:40"),
+    open_tcp: &[8080],
+    drops_tcp: false,
+};
+
 /// The hostile segment (the scanner's third leg, 10.77.2.2; the router is 10.77.2.1): hosts
 /// that try to stall or fool a scan, as real processes (`testlan/hostile.py`, socat).
 pub const HOSTILE_LAN: &str = "10.77.2.0/24";

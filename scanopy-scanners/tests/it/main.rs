@@ -515,6 +515,54 @@ fn testlan_mdns_and_netbios_name_the_device_its_model_and_type() {
     );
 }
 
+/// minissdpd and busybox httpd on the home segment's TV: a unicast M-SEARCH finds its
+/// description, which names it, its maker and model, and types it a media device.
+#[test]
+fn testlan_ssdp_names_the_tv_its_maker_model_and_type() {
+    if !require("testlan_ssdp_names_the_tv_its_maker_model_and_type") {
+        return;
+    }
+    let tv = scanopy_testlan::TV;
+    let (devices, warnings) = scan(
+        &[&tv.addr().to_string()],
+        "1",
+        vec![Box::new(UdpScanner::default())],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let d = device(&devices, tv.addr());
+    let ssdp = d
+        .services
+        .iter()
+        .find(|s| s.port == 1900)
+        .expect("1900/udp answered");
+    assert_eq!(ssdp.name, "ssdp");
+    let extra = |k: &str| ssdp.extra.get(k).map(String::as_str);
+    assert_eq!(
+        extra("ssdp.server"),
+        Some("Linux/6.1 UPnP/1.0 ScreenCast/2.1")
+    );
+    assert_eq!(
+        extra("ssdp.location"),
+        Some("http://10.77.3.40:8080/description.xml")
+    );
+    assert_eq!(extra("upnp.friendlyName"), Some("Living Room TV"));
+    assert_eq!(extra("upnp.manufacturer"), Some("Scanopy Labs"));
+    assert_eq!(extra("upnp.model"), Some("ScreenCast 55"));
+    assert_eq!(
+        extra("upnp.deviceType"),
+        Some("urn:schemas-upnp-org:device:MediaRenderer:1")
+    );
+    assert_eq!(d.hostname.as_deref(), Some("Living Room TV"));
+    assert_eq!(d.device_type, scanopy_core::DeviceType::Media);
+    // The recog reading of the SERVER header: Linux.
+    assert_eq!(
+        d.os.as_ref().map(|o| o.family.as_str()),
+        Some("Linux"),
+        "{:?}",
+        d.os
+    );
+}
+
 #[test]
 fn testlan_udp_scanner_passes_the_compliance_suite() {
     if !require("testlan_udp_scanner_passes_the_compliance_suite") {
