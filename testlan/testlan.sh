@@ -19,6 +19,11 @@
 #     .13  sclan-drop   drops all TCP                         MAC 02:77:00:00:00:13
 #     .20  sclan-svc    PostgreSQL 5432, mosquitto 1883, snmpd 161/udp   MAC 02:77:00:00:00:20
 #     .21  sclan-many   200 open ports (nginx on 20001-20200)  MAC 02:77:00:00:00:21
+#   fd77::/64     IPv6 on "lan": the router (fd77::1) advertises it with radvd and every host takes
+#                 a SLAAC address (EUI-64 of its MAC); the scanner has fd77::2 (no SLAAC), web also
+#                 fd77::10 (nginx on [::]:80 and 443); ssh only its SLAAC address fd77::77:ff:fe00:11
+#                 (sshd on ::); quiet ignores multicast echo (as Windows); svc prefers a temporary
+#                 address; dnsmasq has their AAAA and ip6.arpa PTR records
 #   10.78.0.0/16  "wide" (bridge br2 in sclan-sw): the scanner's second leg (eth1, 10.78.0.2)
 #     .0.10 and .200.20  sclan-wide  no servers; for sweeps of a /16   MAC 02:78:00:00:00:10
 #   10.77.1.0/24  "far" (bridge br1 in sclan-sw), behind the router
@@ -230,6 +235,36 @@ except Exception as e:
 PY
 }
 
+# The ssh host's SLAAC address: EUI-64 of its MAC 02:77:00:00:00:11 in fd77::/64.
+SSH_SLAAC=fd77::77:ff:fe00:11
+
+# ipv6_radvd: the router advertises fd77::/64 on the LAN, for SLAAC.
+ipv6_radvd() {
+  cat > "$STATE/radvd.conf" <<'CONF'
+interface eth0 {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 10;
+  prefix fd77::/64 { AdvOnLink on; AdvAutonomous on; };
+};
+CONF
+  start rtr radvd radvd -n -m stderr -C "$STATE/radvd.conf" -p "$STATE/radvd.pid"
+}
+
+# ipv6_check: the ssh host has its SLAAC address (DAD done) and answers on it from the scanner.
+ipv6_check() {
+  ip -n $PREFIX-ssh -6 addr show dev eth0 | grep -q "inet6 $SSH_SLAAC/64 scope global dynamic" \
+    && ! ip -n $PREFIX-ssh -6 addr show dev eth0 | grep -q tentative \
+    && nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/$SSH_SLAAC/22" 2>/dev/null \
+    && nsx $PREFIX-scan timeout 2 bash -c "exec 3<>/dev/tcp/fd77::10/80" 2>/dev/null \
+    || { echo "IPv6: $SSH_SLAAC (ssh, SLAAC) or fd77::10 (web) does not answer"; return 1; }
+}
+
+wait_ipv6() {
+  for _ in $(seq 1 150); do ipv6_check >/dev/null 2>&1 && return 0; sleep 0.1; done
+  ipv6_check || die "IPv6 SLAAC did not come up on the LAN; logs in $STATE"
+}
+
 # tv: the home segment's UPnP TV: busybox httpd serves its device description on 8080, and
 # minissdpd answers SSDP searches for the services testlan/upnp.py registers through its socket.
 tv() {
@@ -328,6 +363,7 @@ up() {
   need mosquitto mosquitto; need snmpd snmpd; need runuser util-linux; need openssl openssl
   need socat socat; need python3 python3; need avahi-daemon avahi-daemon; need nmbd samba
   need minissdpd minissdpd
+  need radvd radvd
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -366,6 +402,9 @@ up() {
   ip -n $PREFIX-rtr addr add 10.77.2.1/24 dev eth2
   ip -n $PREFIX-rtr link set eth2 up
   nsx $PREFIX-rtr sysctl -qw net.ipv4.ip_forward=1
+  # IPv6 on the LAN, fd77::/64: the router routes and advertises the prefix (radvd, below).
+  nsx $PREFIX-rtr sysctl -qw net.ipv6.conf.all.forwarding=1
+  ip -n $PREFIX-rtr addr add fd77::1/64 dev eth0 nodad
 
   host scan  10.77.0.2/24  02:77:00:00:00:02 br0 10.77.0.1
   host web   10.77.0.10/24 00:11:32:77:00:10 br0 10.77.0.1
@@ -375,6 +414,16 @@ up() {
   host svc   10.77.0.20/24 02:77:00:00:00:20 br0 10.77.0.1
   host many  10.77.0.21/24 02:77:00:00:00:21 br0 10.77.0.1
   host far   10.77.1.10/24 02:77:00:01:00:10 br1 10.77.1.1
+  # IPv6: every LAN host takes a SLAAC address from the router's advertisements; the scanner
+  # has fd77::2 only (no advertisements taken), web fd77::10 besides its SLAAC address.
+  nsx $PREFIX-scan sysctl -qw net.ipv6.conf.eth0.accept_ra=0
+  ip -n $PREFIX-scan addr add fd77::2/64 dev eth0 nodad
+  ip -n $PREFIX-web addr add fd77::10/64 dev eth0 nodad
+  # quiet ignores multicast echo, as Windows does; svc also takes a temporary address and
+  # prefers it as its source (RFC 8981).
+  nsx $PREFIX-quiet sysctl -qw net.ipv6.icmp.echo_ignore_multicast=1
+  nsx $PREFIX-svc sysctl -qw net.ipv6.conf.eth0.use_tempaddr=2
+  ipv6_radvd
   farquiet
   host wide  10.78.0.10/16 02:78:00:00:00:10 br2 ""
   ip -n $PREFIX-wide addr add 10.78.200.20/16 dev eth0
@@ -408,8 +457,8 @@ up() {
   # DNS with reverse records, on the router.
   start rtr dnsmasq dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address=10.77.0.1 \
     --pid-file="$STATE/dnsmasq.pid" --domain=lab.test --local=/lab.test/ \
-    --host-record=router.lab.test,10.77.0.1 --host-record=web.lab.test,10.77.0.10 \
-    --host-record=ssh.lab.test,10.77.0.11 --host-record=quiet.lab.test,10.77.0.12 \
+    --host-record=router.lab.test,10.77.0.1 --host-record=web.lab.test,10.77.0.10,fd77::10 \
+    --host-record=ssh.lab.test,10.77.0.11,$SSH_SLAAC --host-record=quiet.lab.test,10.77.0.12 \
     --host-record=drop.lab.test,10.77.0.13 --host-record=svc.lab.test,10.77.0.20 \
     --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10 \
     --server=/2.77.10.in-addr.arpa/10.77.2.35
@@ -434,6 +483,8 @@ http {
   server {
     listen 10.77.0.10:80;
     listen 10.77.0.10:443 ssl;
+    listen [::]:80 ipv6only=on;
+    listen [::]:443 ssl ipv6only=on;
     ssl_certificate $STATE/web.crt;
     ssl_certificate_key $STATE/web.key;
     default_type text/html;
@@ -449,6 +500,7 @@ NGINX
   ssh-keygen -q -t ed25519 -N '' -f "$STATE/ssh_host_ed25519_key"
   cat > "$STATE/sshd_config" <<SSHD
 ListenAddress 10.77.0.11
+ListenAddress ::
 HostKey $STATE/ssh_host_ed25519_key
 PidFile $STATE/sshd.pid
 PasswordAuthentication no
@@ -541,6 +593,7 @@ NFT
   wait_tcp 10.77.2.34 12345
   wait_udp
   wait_mdns
+  wait_ipv6
   wait_tcp 10.77.3.40 8080
   ssdp_check || die "minissdpd on 10.77.3.40 (tv) does not answer SSDP; logs in $STATE"
   farquiet_check || die "10.77.1.20 (farquiet) does not answer ICMP as it should"
@@ -564,6 +617,7 @@ status() {
   udp_check || ok=1
   mdns_check || { echo "10.77.3.30 (media) does not answer mDNS or NetBIOS"; ok=1; }
   ssdp_check || ok=1
+  ipv6_check || ok=1
   farquiet_check || ok=1
   # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
   # address would time out instead (status 124).

@@ -6,6 +6,11 @@
 //! I/O). No target at all means the attached subnets ([`attached_subnets`]).
 //!
 //! Parsing never sends a packet: a bad token is an error naming it, before anything runs.
+//!
+//! An IPv6 block too large to sweep address by address (over a /112, a /104 with `allow_large`:
+//! a /64 holds 2^64) is kept as a *link* ([`TargetSet::links`]), from a /48 to a /127: no
+//! address of it is enumerated; discovery (the `ndp` scanner) finds its hosts by multicast on
+//! the attached links, and every host found in it is scanned.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,12 +46,14 @@ pub enum TargetError {
         /// How many addresses it covers.
         count: u128,
     },
-    /// An IPv6 block too large to sweep address by address (a /64 holds 2^64): over a /112
-    /// without `allow_large`, over a /104 with it.
+    /// An IPv6 range too large to sweep address by address (over a /112's worth without
+    /// `allow_large`, a /104's with it), or an IPv6 block larger than a /48. Blocks from /48 to
+    /// the sweepable size are links, found by multicast ([`TargetSet::links`]).
     #[error(
-        "target {token:?} is an IPv6 block of {count} addresses: IPv6 links are not swept address \
-         by address (a /64 holds 2^64); name the IPv6 addresses to scan, a /112 or smaller (a /104 \
-         with --allow-large)"
+        "target {token:?} covers {count} IPv6 addresses: IPv6 is not swept address by address (a \
+         /64 holds 2^64); give the link as a CIDR block from /48 to /127 (its hosts are found by \
+         multicast on attached links), or a range of at most 65,536 addresses (16,777,216 with \
+         --allow-large)"
     )]
     Ipv6TooLarge {
         /// The token as typed.
@@ -85,14 +92,15 @@ impl Target {
         token.parse()
     }
 
-    /// How many addresses it covers (host names: unknown until resolved, counted as 1).
+    /// How many addresses it covers (host names: unknown until resolved, counted as 1; all of
+    /// IPv6, `::/0`, as `u128::MAX`).
     pub fn count(&self) -> u128 {
         match self {
             Target::Net(n) => {
                 let r = net_range(n);
-                r.end - r.start + 1
+                (r.end - r.start).saturating_add(1)
             }
-            Target::Range(a, b) => to_u128(*b) - to_u128(*a) + 1,
+            Target::Range(a, b) => to_u128(*b).saturating_sub(to_u128(*a)).saturating_add(1),
             Target::Host(_) => 1,
         }
     }
@@ -322,59 +330,76 @@ impl TargetSpec {
         } else {
             inc
         };
-        let to_spans = |targets: &[Target], check_size: bool| -> Result<Vec<Span>, TargetError> {
-            let mut out = Vec::new();
-            for t in targets {
-                let v6_block = matches!(
-                    t,
-                    Target::Net(IpNet::V6(_)) | Target::Range(IpAddr::V6(_), _)
-                );
-                let limit = if allow_large {
-                    MAX_TARGET
-                } else {
-                    LARGE_TARGET
-                };
-                if check_size && v6_block && t.count() > limit {
-                    return Err(TargetError::Ipv6TooLarge {
-                        token: t.to_string(),
-                        count: t.count(),
-                    });
-                }
-                if check_size && !allow_large && t.count() > LARGE_TARGET {
-                    return Err(TargetError::TooLarge {
-                        token: t.to_string(),
-                        count: t.count(),
-                    });
-                }
-                match t {
-                    Target::Net(n) => out.push(net_range(n)),
-                    Target::Range(a, b) => out.push(Span {
-                        v6: a.is_ipv6(),
-                        start: to_u128(*a),
-                        end: to_u128(*b),
-                    }),
-                    Target::Host(h) => {
-                        let ips = resolved
-                            .get(h)
-                            .filter(|v| !v.is_empty())
-                            .ok_or_else(|| TargetError::Unresolved { token: h.clone() })?;
-                        for ip in ips {
-                            out.push(Span {
-                                v6: ip.is_ipv6(),
-                                start: to_u128(*ip),
-                                end: to_u128(*ip),
-                            });
+        let mut links: Vec<ipnet::Ipv6Net> = Vec::new();
+        let mut to_spans =
+            |targets: &[Target], check_size: bool| -> Result<Vec<Span>, TargetError> {
+                let mut out = Vec::new();
+                for t in targets {
+                    let v6_block = matches!(
+                        t,
+                        Target::Net(IpNet::V6(_)) | Target::Range(IpAddr::V6(_), _)
+                    );
+                    let limit = if allow_large {
+                        MAX_TARGET
+                    } else {
+                        LARGE_TARGET
+                    };
+                    if check_size && v6_block && t.count() > limit {
+                        if let Target::Net(IpNet::V6(n)) = t {
+                            if n.prefix_len() >= 48 {
+                                links.push(n.trunc());
+                                continue;
+                            }
+                        }
+                        return Err(TargetError::Ipv6TooLarge {
+                            token: t.to_string(),
+                            count: t.count(),
+                        });
+                    }
+                    if check_size && !allow_large && t.count() > LARGE_TARGET {
+                        return Err(TargetError::TooLarge {
+                            token: t.to_string(),
+                            count: t.count(),
+                        });
+                    }
+                    match t {
+                        Target::Net(n) => out.push(net_range(n)),
+                        Target::Range(a, b) => out.push(Span {
+                            v6: a.is_ipv6(),
+                            start: to_u128(*a),
+                            end: to_u128(*b),
+                        }),
+                        Target::Host(h) => {
+                            let ips = resolved
+                                .get(h)
+                                .filter(|v| !v.is_empty())
+                                .ok_or_else(|| TargetError::Unresolved { token: h.clone() })?;
+                            for ip in ips {
+                                out.push(Span {
+                                    v6: ip.is_ipv6(),
+                                    start: to_u128(*ip),
+                                    end: to_u128(*ip),
+                                });
+                            }
                         }
                     }
                 }
-            }
-            Ok(out)
-        };
+                Ok(out)
+            };
+        let spans = normalise(to_spans(&inc, true)?);
+        let excluded = to_spans(&exc, false)?;
+        links.sort();
+        links.dedup();
         let mut set = TargetSet {
-            spans: normalise(to_spans(&inc, true)?),
+            spans,
+            links,
+            link_exclusions: Vec::new(),
         };
-        for ex in to_spans(&exc, false)? {
+        for ex in excluded {
             set.spans = subtract(&set.spans, ex);
+            if ex.v6 && !set.links.is_empty() {
+                set.link_exclusions.push(ex);
+            }
         }
         let count = set.len();
         if count > MAX_TARGET {
@@ -423,10 +448,13 @@ fn subtract(spans: &[Span], ex: Span) -> Vec<Span> {
     out
 }
 
-/// A set of addresses to scan: sorted, without duplicates, exclusions removed.
+/// A set of addresses to scan: sorted, without duplicates, exclusions removed; and IPv6 links,
+/// whose hosts are found by discovery rather than enumerated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetSet {
     spans: Vec<Span>,
+    links: Vec<ipnet::Ipv6Net>,
+    link_exclusions: Vec<Span>,
 }
 
 impl TargetSet {
@@ -463,28 +491,41 @@ impl TargetSet {
                     })
                     .collect(),
             ),
+            ..TargetSet::default()
         }
     }
 
-    /// How many addresses.
+    /// How many addresses are enumerated ([`TargetSet::iter`]); links are not counted.
     pub fn len(&self) -> u128 {
         self.spans.iter().map(|s| s.end - s.start + 1).sum()
     }
 
-    /// No address at all.
+    /// No address and no link at all.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.spans.is_empty() && self.links.is_empty()
     }
 
-    /// Whether `ip` is in the set.
+    /// Whether `ip` is in the set: one of its addresses, or in one of its links and not
+    /// excluded.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let v = to_u128(ip);
-        self.spans
-            .iter()
-            .any(|s| s.v6 == ip.is_ipv6() && s.start <= v && v <= s.end)
+        let within = |s: &Span| s.v6 == ip.is_ipv6() && s.start <= v && v <= s.end;
+        if self.spans.iter().any(within) {
+            return true;
+        }
+        let IpAddr::V6(v6) = ip else {
+            return false;
+        };
+        self.links.iter().any(|n| n.contains(&v6)) && !self.link_exclusions.iter().any(within)
     }
 
-    /// The addresses, IPv4 first, in order.
+    /// The IPv6 links: blocks too large to enumerate (a /64), whose hosts discovery finds by
+    /// multicast on attached links. [`TargetSet::iter`] leaves them out.
+    pub fn links(&self) -> &[ipnet::Ipv6Net] {
+        &self.links
+    }
+
+    /// The addresses, IPv4 first, in order (links are not enumerated).
     pub fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.spans
             .iter()
@@ -507,6 +548,7 @@ pub struct HostInterface {
 
 /// The default targets: the IPv4 subnets of the interfaces that are up, never loopback or
 /// link-local, and never a Docker or veth bridge (containers are found through Docker's API).
+/// IPv6 links are scanned when named (`fd77::/64`): the contract keeps the default to IPv4.
 /// A subnet larger than a /16 is narrowed to the /16 around the interface's address, with a
 /// warning, so that the default never needs `--allow-large`.
 pub fn attached_subnets(ifaces: &[HostInterface]) -> (Vec<IpNet>, Vec<String>) {

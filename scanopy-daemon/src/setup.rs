@@ -141,6 +141,24 @@ pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepare
         }
     }
 
+    // IPv6 neighbour discovery needs raw sockets too; without them an IPv6 link's hosts are
+    // found only where they are named.
+    if !raw_ok && scanners.iter().any(|s| s == "ndp") {
+        scanners.retain(|s| s != "ndp");
+        if !targets.links().is_empty() {
+            warnings.push(format!(
+                "{}; the hosts of the IPv6 links {} are found only where named",
+                arp::NO_RAW_SOCKETS.replace("ARP", "IPv6 neighbour discovery"),
+                targets
+                    .links()
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+
     let nofile = limits::raise_nofile();
     let concurrency = limits::fit_concurrency(config.concurrency, nofile);
     if concurrency < config.concurrency {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     ArpScanner, Catalogue, DockerScanner, DockerSettings, IcmpScanner, IcmpSettings, NameScanner,
-    TcpPing, TcpScanner, TcpSettings, UdpScanner,
+    NdpScanner, TcpPing, TcpScanner, TcpSettings, UdpScanner,
 };
 
 /// What a scanner is built from: settings of the daemon and of the machine it runs on, decided
@@ -73,6 +73,15 @@ pub const SCANNERS: &[ScannerEntry] = &[
         needs: RAW,
         default: true,
         build: |_| Box::new(ArpScanner::default()),
+    },
+    // IPv6 links: the all-nodes multicast echo and a router solicitation, at the Ethernet layer.
+    ScannerEntry {
+        name: "ndp",
+        label: "IPv6 neighbours",
+        kind: ScannerKind::Discovery,
+        needs: RAW,
+        default: true,
+        build: |_| Box::new(NdpScanner::default()),
     },
     // Raw sockets give it timestamp requests and TTLs, but it runs without them (echo over the
     // unprivileged ICMP socket, or a warning saying it cannot): it needs nothing to be run.

@@ -11,7 +11,7 @@
 //! says the environment promised it (as CI does), in which case the test fails loudly.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 /// The namespace the scanner runs in.
@@ -126,6 +126,19 @@ pub const FAR_QUIET: Host = Host {
 
 /// Every host but the scanner.
 pub const HOSTS: [Host; 9] = [ROUTER, WEB, SSH, QUIET, DROP, SVC, MANY, FAR, FAR_QUIET];
+
+/// IPv6 on the LAN: the router (fd77::1) advertises this prefix with radvd and every LAN host
+/// takes a SLAAC address (EUI-64 of its MAC) from it; the scanner has [`SCANNER_V6`] only.
+/// [`QUIET`] ignores multicast echo (as Windows does); [`SVC`] also has a temporary address,
+/// which it prefers as its source.
+pub const IPV6_LAN: &str = "fd77::/64";
+/// The scanner's IPv6 address on the LAN (static; it takes no advertisements).
+pub const SCANNER_V6: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 2);
+/// web's static IPv6 address (nginx listens on IPv6 too; PTR `web.lab.test`).
+pub const WEB_V6: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 0x10);
+/// ssh's only global IPv6 address, SLAAC from its MAC 02:77:00:00:00:11 (sshd listens on
+/// `::`; PTR `ssh.lab.test`).
+pub const SSH_SLAAC: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0x77, 0xff, 0xfe00, 0x11);
 
 /// The home segment (the scanner's fourth leg, 10.77.3.2; no router): devices that announce
 /// themselves.

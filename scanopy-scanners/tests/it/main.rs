@@ -4,6 +4,7 @@
 mod docker;
 mod hostile;
 mod icmp;
+mod ipv6;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
