@@ -57,7 +57,7 @@ pub struct ScanArgs {
     /// Ports: top100, top1000, all, or a list with ranges (22,80,8000-8100).
     #[arg(long, short = 'p', default_value = "top1000", env = "SCANOPY_PORTS")]
     pub ports: String,
-    /// Scanners to run, comma separated (available: arp, icmp, tcp-ping, tcp, udp, names, docker; default: all,
+    /// Scanners to run, comma separated (available: arp, ndp, icmp, tcp-ping, tcp, udp, names, docker; default: all,
     /// docker only where DOCKER_HOST is set or /var/run/docker.sock exists).
     #[arg(long, value_delimiter = ',', env = "SCANOPY_SCANNERS")]
     pub scanners: Vec<String>,

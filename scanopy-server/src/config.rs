@@ -21,7 +21,7 @@ pub struct ServerConfig {
     /// The data directory (the SQLite database, the server's signing key).
     #[arg(long, default_value = "./scanopy-data", env = "SCANOPY_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite database.
+    /// A PostgreSQL URL (postgres://…) instead of the embedded SQLite database (empty: none).
     #[arg(long, env = "SCANOPY_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Do not run the in-process daemon that documents this host's networks.
@@ -168,6 +168,36 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The example settings the packages install (every line a comment) load as the defaults;
+    /// an empty database URL, as compose passes an unset variable, opens the built-in SQLite.
+    #[test]
+    fn the_packaged_example_loads_and_an_empty_database_url_means_sqlite() {
+        let dir = std::env::temp_dir().join(format!("scanopy-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("server.toml");
+        std::fs::write(&f, include_str!("../../packaging/etc/server.toml")).unwrap();
+        let data = dir.join("data");
+        let c = ServerConfig::load_from(vec![
+            "scanopy-server".into(),
+            "--config".into(),
+            f.into(),
+            "--data-dir".into(),
+            data.clone().into(),
+            "--database-url".into(),
+            "".into(),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 60072);
+        assert_eq!(c.database_url.as_deref(), Some(""));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(crate::open_store(&c)).unwrap();
+        assert!(data.join("scanopy.db").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn flags_beat_the_file_and_the_file_beats_defaults() {
