@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = "sclan-scan"
-DAEMON = os.path.join(ROOT, "target", "release", "scanopy-daemon")
+DAEMON = os.environ.get("SCANOPY_BENCH_DAEMON") or os.path.join(ROOT, "target", "release", "scanopy-daemon")
 
 
 def run(cmd, ns=True):
