@@ -8,10 +8,16 @@
 #   sudo testlan/testlan.sh down      remove all of it (safe to run any time, twice)
 #   sudo testlan/testlan.sh status    exit 0 when every host answers
 #   sudo testlan/testlan.sh selftest  up, check, down, check it is gone; twice
+#   sudo testlan/testlan.sh join NAME MAC HOSTNAME VENDOR   a new host joins the LAN: busybox
+#                                     udhcpc asks the router's DHCP server for an address with
+#                                     that host name and vendor class, configures it and sends a
+#                                     gratuitous ARP
+#   sudo testlan/testlan.sh leave NAME                      it leaves (its namespace is removed)
 #
 # Layout (keep in sync with testlan/src/lib.rs):
 #   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
-#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records)
+#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records;
+#                       a second dnsmasq is the LAN's DHCP server, 10.77.0.100-149, for `join`)
 #     .2   sclan-scan   the scanner's namespace: tests run their probes from here
 #     .10  sclan-web    nginx on 80 and 443 (TLS), redis on 6379  MAC 00:11:32:77:00:10 (Synology OUI)
 #     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
@@ -463,6 +469,11 @@ up() {
     --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10 \
     --server=/2.77.10.in-addr.arpa/10.77.2.35
 
+  # DHCP for hosts that join the LAN (testlan.sh join), from a dnsmasq of its own (no DNS).
+  start rtr dhcp dnsmasq -k --port=0 --interface=eth0 --bind-interfaces --dhcp-authoritative \
+    --dhcp-range=10.77.0.100,10.77.0.149,255.255.255.0,1h --dhcp-leasefile="$STATE/dhcp.leases" \
+    --pid-file="$STATE/dhcp.pid"
+
   # nginx (HTTP, and HTTPS with a self-signed certificate) and redis on web.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -subj "/O=Scanopy test LAN/CN=web.lab.test" -addext "subjectAltName=DNS:web.lab.test,IP:10.77.0.10" \
@@ -639,10 +650,47 @@ selftest() {
   done
 }
 
+# join NAME MAC HOSTNAME VENDOR: a new namespace on the LAN that takes an address by DHCP.
+join() {
+  local name=$1 mac=$2 hostname=$3 vendor=$4 ns=$PREFIX-$1
+  [ -d "$STATE" ] || die "the test LAN is not up"
+  ip netns add "$ns"
+  ip -n "$SW" link add "p-$name" type veth peer name eth0 netns "$ns"
+  ip -n "$SW" link set "p-$name" master br0 up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  cat > "$STATE/udhcpc-$name.sh" <<'SCRIPT'
+#!/bin/sh
+# udhcpc's event script: take the address, announce it with a gratuitous ARP.
+case "$1" in
+  bound|renew)
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    busybox arping -U -c 1 -I "$interface" "$ip" >/dev/null 2>&1 || true ;;
+esac
+exit 0
+SCRIPT
+  chmod +x "$STATE/udhcpc-$name.sh"
+  nsx "$ns" busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -x "hostname:$hostname" -V "$vendor" \
+    -s "$STATE/udhcpc-$name.sh" > "$STATE/udhcpc-$name.log" 2>&1 \
+    || die "$name got no DHCP lease; $STATE/udhcpc-$name.log"
+}
+
+# leave NAME: the joined host goes away.
+leave() {
+  local ns=$PREFIX-$1 pids
+  pids=$(ip netns pids "$ns" 2>/dev/null || true)
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -f "$STATE/udhcpc-$1.sh" "$STATE/udhcpc-$1.log"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down; echo "testlan: down" ;;
   status) status ;;
   selftest) selftest ;;
-  *) echo "usage: $0 up|down|status|selftest" >&2; exit 2 ;;
+  join) [ $# = 5 ] || die "usage: $0 join NAME MAC HOSTNAME VENDOR"; join "$2" "$3" "$4" "$5" ;;
+  leave) [ $# = 2 ] || die "usage: $0 leave NAME"; leave "$2" ;;
+  *) echo "usage: $0 up|down|status|selftest|join|leave" >&2; exit 2 ;;
 esac

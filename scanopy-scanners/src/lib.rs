@@ -29,10 +29,12 @@
 
 pub mod arp;
 pub mod catalogue;
+pub mod dhcp;
 pub mod dns;
 pub mod docker;
 pub mod icmp;
 pub mod limits;
+pub mod listen;
 pub mod mdns;
 pub mod names;
 pub mod ndp;

@@ -5,6 +5,7 @@ mod docker;
 mod hostile;
 mod icmp;
 mod ipv6;
+mod listen;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -1,0 +1,113 @@
+//! The passive listener against a host that joins the test LAN (`testlan.sh join`: busybox
+//! udhcpc asks the router's dnsmasq for an address with a host name and vendor class, then
+//! announces it by gratuitous ARP): it is heard, named and typed without a packet sent.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use scanopy_core::Fact;
+use scanopy_scanners::listen::{Passive, PassiveLimits, listen};
+use scanopy_testlan::{in_scanner_ns, require};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testlan/testlan.sh");
+
+fn testlan(args: &[&str]) -> bool {
+    std::process::Command::new(SCRIPT)
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp() {
+    if !require("testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp") {
+        return;
+    }
+    testlan(&["leave", "joiner"]);
+    // The join runs from this namespace once the listener is up (it makes a namespace of its
+    // own, which is not done from inside the scanner's).
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let joiner = std::thread::spawn(move || {
+        go_rx.recv().unwrap();
+        testlan(&[
+            "join",
+            "joiner",
+            "02:77:00:00:00:77",
+            "phone",
+            "android-dhcp-13",
+        ])
+    });
+    let (facts, took) = in_scanner_ns(move || async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let listener = listen(tx).expect("a packet socket (CAP_NET_RAW)");
+        let mut passive = Passive::new(PassiveLimits::default());
+        let start = Instant::now();
+        go_tx.send(()).unwrap();
+        let mut facts: Vec<(IpAddr, Fact)> = Vec::new();
+        let mut named = None;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = tokio::time::timeout_at(deadline, rx.recv()).await;
+            let Ok(Some((heard, at))) = got else { break };
+            for f in passive.hear(&heard, at) {
+                if matches!(&f.1, Fact::Hostname { .. }) && named.is_none() {
+                    named = Some(at.duration_since(start));
+                }
+                facts.push(f);
+            }
+            let arp_seen = facts.iter().any(|(ip, f)| {
+                matches!(f, Fact::Alive { method, .. } if method == "passive-arp")
+                    && facts
+                        .iter()
+                        .any(|(i, g)| i == ip && matches!(g, Fact::Hostname { .. }))
+            });
+            if arp_seen {
+                break;
+            }
+        }
+        drop(listener);
+        (facts, named)
+    });
+    let joined = joiner.join().unwrap();
+    testlan(&["leave", "joiner"]);
+    assert!(joined, "the joiner got no lease");
+    let ip = facts
+        .iter()
+        .find_map(|(ip, f)| match f {
+            Fact::Hostname { name, source } if name == "phone" && source == "dhcp" => Some(*ip),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no DHCP host name heard: {facts:#?}"));
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(_) => panic!("{ip}"),
+    };
+    assert!(
+        (100..150).contains(&v4.octets()[3]) && v4.octets()[..3] == [10, 77, 0],
+        "{ip}"
+    );
+    let of_ip: Vec<&Fact> = facts
+        .iter()
+        .filter(|(i, _)| *i == ip)
+        .map(|(_, f)| f)
+        .collect();
+    assert!(
+        of_ip
+            .iter()
+            .any(|f| matches!(f, Fact::Mac { mac } if mac.to_string() == "02:77:00:00:00:77")),
+        "{of_ip:#?}"
+    );
+    assert!(
+        of_ip
+            .iter()
+            .any(|f| matches!(f, Fact::Os(h) if h.name.as_deref() == Some("Android"))),
+        "{of_ip:#?}"
+    );
+    assert!(
+        of_ip
+            .iter()
+            .any(|f| matches!(f, Fact::Alive { method, .. } if method == "passive-arp")),
+        "the gratuitous ARP: {of_ip:#?}"
+    );
+    eprintln!("heard the joiner's name {took:?} after the join began");
+}
