@@ -201,6 +201,74 @@ pub fn raw_sockets_allowed() -> bool {
     .is_ok()
 }
 
+/// The sending and receiving halves of an Ethernet channel.
+pub(crate) type Ethernet = (
+    Box<dyn pnet_datalink::DataLinkSender>,
+    Box<dyn pnet_datalink::DataLinkReceiver>,
+);
+
+/// Opens a raw Ethernet channel on `iface` (reads time out every 20 ms, so a receiver thread
+/// sees its stop flag). Without CAP_NET_RAW the error is `no_raw`, a message naming the fix.
+pub(crate) fn open_ethernet(iface: &NetworkInterface, no_raw: &str) -> Result<Ethernet, ScanError> {
+    let config = Config {
+        read_timeout: Some(Duration::from_millis(20)),
+        promiscuous: false,
+        ..Config::default()
+    };
+    match pnet_datalink::channel(iface, config) {
+        Ok(Channel::Ethernet(tx, rx)) => Ok((tx, rx)),
+        Ok(_) => Err(ScanError::Unavailable(format!(
+            "{}: not an Ethernet interface",
+            iface.name
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(ScanError::Unavailable(no_raw.into()))
+        }
+        Err(e) => Err(ScanError::Io {
+            context: format!("open a raw socket on {}", iface.name),
+            source: e,
+        }),
+    }
+}
+
+/// Starts the thread `name` that reads frames from `rx` until `stop` is set (or the channel or
+/// `tx` closes) and hands what `parse` makes of each to `tx`, with the time it arrived.
+pub(crate) fn spawn_receiver<T: Send + 'static>(
+    name: &str,
+    mut rx: Box<dyn pnet_datalink::DataLinkReceiver>,
+    stop: Arc<AtomicBool>,
+    parse: impl Fn(&[u8]) -> Option<T> + Send + 'static,
+    tx: mpsc::UnboundedSender<(T, Instant)>,
+) -> Result<std::thread::JoinHandle<()>, ScanError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match rx.next() {
+                    Ok(frame) => {
+                        if let Some(t) = parse(frame) {
+                            if tx.send((t, Instant::now())).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::TimedOut
+                                | std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+        .map_err(|e| ScanError::Io {
+            context: format!("start the {name} thread"),
+            source: e,
+        })
+}
+
 #[async_trait]
 impl Scanner for ArpScanner {
     fn name(&self) -> &str {
@@ -234,66 +302,18 @@ impl Scanner for ArpScanner {
 
 impl ArpScanner {
     async fn sweep(&self, ctx: &ScanContext, plan: Plan) -> Result<(), ScanError> {
-        let config = Config {
-            read_timeout: Some(Duration::from_millis(20)),
-            promiscuous: false,
-            ..Config::default()
-        };
-        let (mut tx, mut rx) = match pnet_datalink::channel(&plan.iface, config) {
-            Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
-            Ok(_) => {
-                return Err(ScanError::Unavailable(format!(
-                    "{}: not an Ethernet interface",
-                    plan.iface.name
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(ScanError::Unavailable(NO_RAW_SOCKETS.into()));
-            }
-            Err(e) => {
-                return Err(ScanError::Io {
-                    context: format!("open a raw socket on {}", plan.iface.name),
-                    source: e,
-                });
-            }
-        };
-
+        let (mut tx, rx) = open_ethernet(&plan.iface, NO_RAW_SOCKETS)?;
         // The receiver: a thread blocking on the socket, handing ARP frames to the sweep.
         let stop = Arc::new(AtomicBool::new(false));
         let (reply_tx, mut replies) = mpsc::unbounded_channel::<(ArpFrame, Instant)>();
-        let receiver = {
-            let stop = Arc::clone(&stop);
-            let own_mac = plan.mac;
-            std::thread::Builder::new()
-                .name("scanopy-arp-rx".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match rx.next() {
-                            Ok(frame) => {
-                                if let Some(a) = parse_frame(frame) {
-                                    if a.sender_mac != own_mac
-                                        && reply_tx.send((a, Instant::now())).is_err()
-                                    {
-                                        break;
-                                    }
-                                }
-                            }
-                            Err(e)
-                                if matches!(
-                                    e.kind(),
-                                    std::io::ErrorKind::TimedOut
-                                        | std::io::ErrorKind::WouldBlock
-                                        | std::io::ErrorKind::Interrupted
-                                ) => {}
-                            Err(_) => break,
-                        }
-                    }
-                })
-                .map_err(|e| ScanError::Io {
-                    context: "start the ARP receiver".into(),
-                    source: e,
-                })?
-        };
+        let own_mac = plan.mac;
+        let receiver = spawn_receiver(
+            "scanopy-arp-rx",
+            rx,
+            Arc::clone(&stop),
+            move |frame| parse_frame(frame).filter(|a| a.sender_mac != own_mac),
+            reply_tx,
+        )?;
 
         let mut sweep = Sweep {
             wanted: plan

@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ipnet::Ipv6Net;
-use pnet_datalink::{Channel, Config, NetworkInterface};
+use pnet_datalink::NetworkInterface;
 use scanopy_core::{
     Fact, MacAddr, Needs, ScanContext, ScanError, Scanner, ScannerKind, Scope, TargetSet,
 };
 use tokio::sync::mpsc;
 
-use crate::arp::{NO_RAW_SOCKETS, vendor};
+use crate::arp::{NO_RAW_SOCKETS, open_ethernet, spawn_receiver, vendor};
 
 /// The all-nodes multicast address.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
@@ -366,64 +366,18 @@ impl Scanner for NdpScanner {
 
 impl NdpScanner {
     async fn sweep(&self, ctx: &ScanContext, plan: Plan) -> Result<(), ScanError> {
-        let config = Config {
-            read_timeout: Some(Duration::from_millis(20)),
-            promiscuous: false,
-            ..Config::default()
-        };
-        let (mut tx, mut rx) = match pnet_datalink::channel(&plan.iface, config) {
-            Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
-            Ok(_) => {
-                return Err(ScanError::Unavailable(format!(
-                    "{}: not an Ethernet interface",
-                    plan.iface.name
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(ScanError::Unavailable(
-                    NO_RAW_SOCKETS.replace("ARP", "IPv6 neighbour discovery"),
-                ));
-            }
-            Err(e) => {
-                return Err(ScanError::Io {
-                    context: format!("open a raw socket on {}", plan.iface.name),
-                    source: e,
-                });
-            }
-        };
+        let no_raw = NO_RAW_SOCKETS.replace("ARP", "IPv6 neighbour discovery");
+        let (mut tx, rx) = open_ethernet(&plan.iface, &no_raw)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (heard_tx, mut heard) = mpsc::unbounded_channel::<(Heard, Instant)>();
-        let receiver = {
-            let stop = Arc::clone(&stop);
-            let own = plan.mac;
-            std::thread::Builder::new()
-                .name("scanopy-ndp-rx".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match rx.next() {
-                            Ok(f) => {
-                                if let Some(h) = parse_frame(f) {
-                                    if h.mac != own && heard_tx.send((h, Instant::now())).is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                            Err(e)
-                                if matches!(
-                                    e.kind(),
-                                    std::io::ErrorKind::TimedOut
-                                        | std::io::ErrorKind::WouldBlock
-                                        | std::io::ErrorKind::Interrupted
-                                ) => {}
-                            Err(_) => break,
-                        }
-                    }
-                })
-                .map_err(|e| ScanError::Io {
-                    context: "start the IPv6 neighbour receiver".into(),
-                    source: e,
-                })?
-        };
+        let own = plan.mac;
+        let receiver = spawn_receiver(
+            "scanopy-ndp-rx",
+            rx,
+            Arc::clone(&stop),
+            move |f| parse_frame(f).filter(|h| h.mac != own),
+            heard_tx,
+        )?;
         let mut state = Listen {
             sent: None,
             slowest: None,
