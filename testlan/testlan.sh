@@ -8,16 +8,15 @@
 #   sudo testlan/testlan.sh down      remove all of it (safe to run any time, twice)
 #   sudo testlan/testlan.sh status    exit 0 when every host answers
 #   sudo testlan/testlan.sh selftest  up, check, down, check it is gone; twice
-#   sudo testlan/testlan.sh join NAME MAC HOSTNAME VENDOR   a new host joins the LAN: busybox
-#                                     udhcpc asks the router's DHCP server for an address with
+#   sudo testlan/testlan.sh join NAME MAC HOSTNAME VENDOR   a new host joins the home segment:
+#                                     busybox udhcpc asks media's DHCP server for an address with
 #                                     that host name and vendor class, configures it and sends a
 #                                     gratuitous ARP
 #   sudo testlan/testlan.sh leave NAME                      it leaves (its namespace is removed)
 #
 # Layout (keep in sync with testlan/src/lib.rs):
 #   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
-#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records;
-#                       a second dnsmasq is the LAN's DHCP server, 10.77.0.100-149, for `join`)
+#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records)
 #     .2   sclan-scan   the scanner's namespace: tests run their probes from here
 #     .10  sclan-web    nginx on 80 and 443 (TLS), redis on 6379  MAC 00:11:32:77:00:10 (Synology OUI)
 #     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
@@ -56,7 +55,8 @@
 #     .2   sclan-scan   the scanner's fourth leg (eth3)
 #     .30  sclan-media  avahi-daemon (mDNS/DNS-SD): host name media.local, an IPP printer
 #                       "Office Printer" (TXT ty=Scanopy LabJet 400) and _http._tcp;
-#                       Samba's nmbd (NetBIOS name MEDIA, workgroup LAB)      MAC 02:77:00:03:00:30
+#                       Samba's nmbd (NetBIOS name MEDIA, workgroup LAB); a dnsmasq that is the
+#                       segment's DHCP server, 10.77.3.100-149, for `join`    MAC 02:77:00:03:00:30
 #     .40  sclan-tv     minissdpd (SSDP on 1900/udp) with a UPnP MediaRenderer and busybox httpd
 #                       on 8080 serving its description: "Living Room TV", Scanopy Labs
 #                       ScreenCast 55 (testlan/upnp.py registers it)          MAC 02:77:00:03:00:40
@@ -469,9 +469,10 @@ up() {
     --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10 \
     --server=/2.77.10.in-addr.arpa/10.77.2.35
 
-  # DHCP for hosts that join the LAN (testlan.sh join), from a dnsmasq of its own (no DNS).
-  start rtr dhcp dnsmasq -k --port=0 --interface=eth0 --bind-interfaces --dhcp-authoritative \
-    --dhcp-range=10.77.0.100,10.77.0.149,255.255.255.0,1h --dhcp-leasefile="$STATE/dhcp.leases" \
+  # DHCP for hosts that join the home segment (testlan.sh join), from a dnsmasq of its own (no
+  # DNS) on the media host; not on the LAN, whose tests expect exactly its hosts.
+  start media dhcp dnsmasq -k --port=0 --interface=eth0 --bind-interfaces --dhcp-authoritative \
+    --dhcp-range=10.77.3.100,10.77.3.149,255.255.255.0,1h --dhcp-leasefile="$STATE/dhcp.leases" \
     --pid-file="$STATE/dhcp.pid"
 
   # nginx (HTTP, and HTTPS with a self-signed certificate) and redis on web.
@@ -650,13 +651,14 @@ selftest() {
   done
 }
 
-# join NAME MAC HOSTNAME VENDOR: a new namespace on the LAN that takes an address by DHCP.
+# join NAME MAC HOSTNAME VENDOR: a new namespace on the home segment that takes an address by
+# DHCP.
 join() {
   local name=$1 mac=$2 hostname=$3 vendor=$4 ns=$PREFIX-$1
   [ -d "$STATE" ] || die "the test LAN is not up"
   ip netns add "$ns"
   ip -n "$SW" link add "p-$name" type veth peer name eth0 netns "$ns"
-  ip -n "$SW" link set "p-$name" master br0 up
+  ip -n "$SW" link set "p-$name" master br4 up
   ip -n "$ns" link set eth0 address "$mac"
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up

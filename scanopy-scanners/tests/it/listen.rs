@@ -1,5 +1,5 @@
-//! The passive listener against a host that joins the test LAN (`testlan.sh join`: busybox
-//! udhcpc asks the router's dnsmasq for an address with a host name and vendor class, then
+//! The passive listener against a host that joins the test LAN's home segment (`testlan.sh
+//! join`: busybox udhcpc asks the media host's dnsmasq for an address with a host name and vendor class, then
 //! announces it by gratuitous ARP): it is heard, named and typed without a packet sent.
 
 use std::net::IpAddr;
@@ -83,7 +83,7 @@ fn testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp() {
         IpAddr::V6(_) => panic!("{ip}"),
     };
     assert!(
-        (100..150).contains(&v4.octets()[3]) && v4.octets()[..3] == [10, 77, 0],
+        (100..150).contains(&v4.octets()[3]) && v4.octets()[..3] == [10, 77, 3],
         "{ip}"
     );
     let of_ip: Vec<&Fact> = facts
