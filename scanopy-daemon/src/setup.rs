@@ -148,7 +148,7 @@ pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepare
         if !targets.links().is_empty() {
             warnings.push(format!(
                 "{}; the hosts of the IPv6 links {} are found only where named",
-                arp::NO_RAW_SOCKETS.replace("ARP", "IPv6 neighbour discovery"),
+                scanopy_scanners::ndp::NO_RAW_SOCKETS,
                 targets
                     .links()
                     .iter()

@@ -34,12 +34,15 @@ use scanopy_core::{
 };
 use tokio::sync::mpsc;
 
-use crate::arp::{NO_RAW_SOCKETS, open_ethernet, spawn_receiver, vendor};
+use crate::arp::{open_ethernet, spawn_receiver, vendor};
 
 /// The all-nodes multicast address.
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// The all-routers multicast address.
 pub const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+/// The message given when raw sockets are not allowed.
+pub const NO_RAW_SOCKETS: &str = "IPv6 neighbour discovery needs raw sockets (CAP_NET_RAW): run \
+     as root, or grant the capability with `sudo setcap cap_net_raw+ep $(command -v scanopy-daemon)`";
 /// The identifier of this scanner's echo requests.
 pub const ECHO_ID: u16 = 0x5c6e;
 /// The payload of the echo requests (answers echo it back).
@@ -366,8 +369,7 @@ impl Scanner for NdpScanner {
 
 impl NdpScanner {
     async fn sweep(&self, ctx: &ScanContext, plan: Plan) -> Result<(), ScanError> {
-        let no_raw = NO_RAW_SOCKETS.replace("ARP", "IPv6 neighbour discovery");
-        let (mut tx, rx) = open_ethernet(&plan.iface, &no_raw)?;
+        let (mut tx, rx) = open_ethernet(&plan.iface, NO_RAW_SOCKETS)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (heard_tx, mut heard) = mpsc::unbounded_channel::<(Heard, Instant)>();
         let own = plan.mac;

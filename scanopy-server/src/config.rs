@@ -72,8 +72,16 @@ impl ServerConfig {
         Self::load_from(std::env::args_os().collect())
     }
 
-    /// As [`ServerConfig::load`], from given arguments.
+    /// As [`ServerConfig::load`], from given arguments. An empty database URL
+    /// (`SCANOPY_DATABASE_URL=`, as compose passes a variable that is not set) means none.
     pub fn load_from(args: Vec<std::ffi::OsString>) -> Result<Self, clap::Error> {
+        let mut c = Self::load_merged(args)?;
+        c.database_url = c.database_url.filter(|u| !u.trim().is_empty());
+        Ok(c)
+    }
+
+    /// The command line over the config file.
+    fn load_merged(args: Vec<std::ffi::OsString>) -> Result<Self, clap::Error> {
         let first = Self::try_parse_from(&args)?;
         let Some(file) = &first.config else {
             return Ok(first);
@@ -189,7 +197,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.listen.port(), 60072);
-        assert_eq!(c.database_url.as_deref(), Some(""));
+        assert_eq!(c.database_url, None, "an empty URL is none");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

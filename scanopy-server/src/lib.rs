@@ -182,32 +182,24 @@ pub fn app(state: AppState) -> Router {
 
 /// Opens the store the configuration names.
 pub async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
-    // An empty URL (`SCANOPY_DATABASE_URL=` in a compose or env file) means none.
-    Ok(
-        match config
-            .database_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
-            Some(url) => Arc::new(SqlStore::connect_postgres(url).await?),
-            None => {
-                private_data_dir(config)?;
-                let db = config.data_dir.join("scanopy.db");
-                // Made 0600 (and its -wal and -shm after it); looser ones are tightened, loudly.
-                let tightened = SqlStore::private_files(&db).with_context(|| {
-                    format!("cannot make the database {} private", db.display())
-                })?;
-                for (f, old) in tightened {
-                    tracing::warn!(
-                        path = %f.display(),
-                        "tightened the mode of {} from {old:04o} to 0600: it holds the inventory and password hashes",
-                        f.display()
-                    );
-                }
-                Arc::new(SqlStore::open(&db).await?)
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(SqlStore::connect_postgres(url).await?),
+        None => {
+            private_data_dir(config)?;
+            let db = config.data_dir.join("scanopy.db");
+            // Made 0600 (and its -wal and -shm after it); looser ones are tightened, loudly.
+            let tightened = SqlStore::private_files(&db)
+                .with_context(|| format!("cannot make the database {} private", db.display()))?;
+            for (f, old) in tightened {
+                tracing::warn!(
+                    path = %f.display(),
+                    "tightened the mode of {} from {old:04o} to 0600: it holds the inventory and password hashes",
+                    f.display()
+                );
             }
-        },
-    )
+            Arc::new(SqlStore::open(&db).await?)
+        }
+    })
 }
 
 /// Creates the data directory with mode 0700, or tightens it to 0700 (with a warning).
