@@ -12,7 +12,10 @@
 #                                     busybox udhcpc asks media's DHCP server for an address with
 #                                     that host name and vendor class, configures it and sends a
 #                                     gratuitous ARP
+#                                     (prints link_up=EPOCH when its link is up, ip=ADDRESS)
 #   sudo testlan/testlan.sh leave NAME                      it leaves (its namespace is removed)
+#   sudo testlan/testlan.sh flood NAME COUNT RATE           a host on the home segment sends COUNT
+#                                     ARP packets from random MACs at RATE/s (0: at full speed)
 #
 # Layout (keep in sync with testlan/src/lib.rs):
 #   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
@@ -652,22 +655,24 @@ selftest() {
 }
 
 # join NAME MAC HOSTNAME VENDOR: a new namespace on the home segment that takes an address by
-# DHCP.
+# DHCP. Joined namespaces are $PREFIX-j-NAME (never a LAN host's), NAME at most 13 characters.
 join() {
-  local name=$1 mac=$2 hostname=$3 vendor=$4 ns=$PREFIX-$1
+  local name=$1 mac=$2 hostname=$3 vendor=$4 ns=$PREFIX-j-$1
   [ -d "$STATE" ] || die "the test LAN is not up"
   ip netns add "$ns"
-  ip -n "$SW" link add "p-$name" type veth peer name eth0 netns "$ns"
-  ip -n "$SW" link set "p-$name" master br4 up
+  ip -n "$SW" link add "j-$name" type veth peer name eth0 netns "$ns"
+  ip -n "$SW" link set "j-$name" master br4 up
   ip -n "$ns" link set eth0 address "$mac"
   ip -n "$ns" link set lo up
   ip -n "$ns" link set eth0 up
+  echo "link_up=$(date +%s.%N)"
   cat > "$STATE/udhcpc-$name.sh" <<'SCRIPT'
 #!/bin/sh
 # udhcpc's event script: take the address, announce it with a gratuitous ARP.
 case "$1" in
   bound|renew)
     ip addr add "$ip/${mask:-24}" dev "$interface"
+    echo "ip=$ip"
     busybox arping -U -c 1 -I "$interface" "$ip" >/dev/null 2>&1 || true ;;
 esac
 exit 0
@@ -676,11 +681,26 @@ SCRIPT
   nsx "$ns" busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -x "hostname:$hostname" -V "$vendor" \
     -s "$STATE/udhcpc-$name.sh" > "$STATE/udhcpc-$name.log" 2>&1 \
     || die "$name got no DHCP lease; $STATE/udhcpc-$name.log"
+  grep '^ip=' "$STATE/udhcpc-$name.log" | tail -1
+}
+
+# flood NAME COUNT RATE: a namespace on the home segment sends COUNT ARP packets from random
+# MACs at RATE a second (0: as fast as it can), then goes away.
+flood() {
+  local name=$1 count=$2 rate=$3 ns=$PREFIX-j-$1
+  [ -d "$STATE" ] || die "the test LAN is not up"
+  leave "$name"
+  ip netns add "$ns"
+  ip -n "$SW" link add "j-$name" type veth peer name eth0 netns "$ns"
+  ip -n "$SW" link set "j-$name" master br4 up
+  ip -n "$ns" link set eth0 up
+  nsx "$ns" python3 "$(dirname "$(readlink -f "$0")")/flood.py" "$count" "$rate" || { leave "$name"; die "the flood failed"; }
+  leave "$name"
 }
 
 # leave NAME: the joined host goes away.
 leave() {
-  local ns=$PREFIX-$1 pids
+  local ns=$PREFIX-j-$1 pids
   pids=$(ip netns pids "$ns" 2>/dev/null || true)
   [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
@@ -694,5 +714,6 @@ case "${1:-}" in
   selftest) selftest ;;
   join) [ $# = 5 ] || die "usage: $0 join NAME MAC HOSTNAME VENDOR"; join "$2" "$3" "$4" "$5" ;;
   leave) [ $# = 2 ] || die "usage: $0 leave NAME"; leave "$2" ;;
-  *) echo "usage: $0 up|down|status|selftest|join|leave" >&2; exit 2 ;;
+  flood) [ $# = 4 ] || die "usage: $0 flood NAME COUNT RATE"; flood "$2" "$3" "$4" ;;
+  *) echo "usage: $0 up|down|status|selftest|join|leave|flood" >&2; exit 2 ;;
 esac

@@ -85,14 +85,15 @@ fn join_best<K: Ord + Copy, T: Ord>(slot: &mut Option<(K, T)>, key: K, v: T) {
 }
 
 /// How much a host name's source is trusted, higher first: the network's DNS (`ptr`) and
-/// Docker (`docker`) 4; what the host says of itself, `mdns` and `snmp`, 3; `netbios`, a UPnP
+/// Docker (`docker`) 4; what the host says of itself, `mdns`, `snmp` and its DHCP request
+/// (`dhcp`), 3; `netbios`, a UPnP
 /// friendly name (`upnp`) and
 /// sources this crate does not know (a custom scanner's) 2; a certificate's name (`tls`), which
 /// may name a service rather than the host, 1.
 pub fn name_rank(source: &str) -> u8 {
     match source {
         "ptr" | "docker" => 4,
-        "mdns" | "snmp" => 3,
+        "mdns" | "snmp" | "dhcp" => 3,
         "tls" => 1,
         _ => 2,
     }

@@ -67,6 +67,9 @@ pub struct Capabilities {
     /// Where a push daemon says it listens (`http://host:60073`). The server only shows it to
     /// an admin, who approves it (or sets another); it never calls an announced URL by itself.
     pub url: Option<String>,
+    /// The interfaces on which it hears the network passively (ARP, DHCP), empty when it does
+    /// not listen (no CAP_NET_RAW, or `--no-listen`).
+    pub listening: Vec<String>,
 }
 
 /// A daemon introduces itself.
@@ -101,6 +104,25 @@ pub struct Job {
     pub config: ScanConfig,
     /// How long the lease lasts without a results or progress call, in milliseconds.
     pub lease_ms: u64,
+}
+
+/// The scanner named by a *listen run*: the run a daemon's passive listener reports into
+/// (`POST /daemon/listen` opens one). A listen run hears, it does not sweep: ending it marks no
+/// device missed, and it is never handed out as a job.
+pub const LISTEN_SCANNER: &str = "listen";
+
+/// Whether `config` is a listen run's (its scanners are exactly [`LISTEN_SCANNER`]).
+pub fn is_listen_run(config: &crate::ScanConfig) -> bool {
+    config.scanners.len() == 1 && config.scanners[0] == LISTEN_SCANNER
+}
+
+/// A daemon that starts listening asks for a listen run (`POST /daemon/listen`); the answer is
+/// a [`Job`] whose results, progress and end go to the usual job routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenRequest {
+    /// The interfaces it hears (shown to admins).
+    pub interfaces: Vec<String>,
 }
 
 /// The answer to a poll.

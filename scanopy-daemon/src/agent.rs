@@ -53,6 +53,8 @@ pub struct AgentConfig {
     pub ca_cert: Option<PathBuf>,
     /// The longest wait between retries.
     pub retry_max: Duration,
+    /// Listen passively ([`crate::passive`]) where raw sockets are allowed.
+    pub passive: bool,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -65,6 +67,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("spool_max_bytes", &self.spool_max_bytes)
+            .field("passive", &self.passive)
             .finish_non_exhaustive()
     }
 }
@@ -294,6 +297,21 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     ));
     spawn_stoppers(&stop, &fatal);
 
+    // The listener opens before the daemon introduces itself, so the server is told at once
+    // where it listens.
+    let ears = if cfg.passive {
+        match crate::passive::Ears::open() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(
+                    "not listening passively: {e} (needs CAP_NET_RAW; scans still run;                      --no-passive silences this)"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let hello = hello(&cfg);
     let reg = match register(&client, &hello, cfg.retry_max, &stop).await {
         Ok(Some(r)) => Some(r),
@@ -306,6 +324,13 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     if let Some(reg) = reg.filter(|_| !stop.is_cancelled()) {
         tracing::info!(daemon = %reg.daemon_id, network = %reg.network_id, "registered");
         spawn_heartbeat(client.clone(), hello, &stop, &fatal, cfg.retry_max);
+        let passive = ears.map(|ears| {
+            let sink = Arc::clone(&sink);
+            let (stop, retry_max) = (stop.clone(), cfg.retry_max);
+            tokio::spawn(async move {
+                crate::passive::run(&*sink, ears, Default::default(), retry_max, stop).await;
+            })
+        });
         match cfg.mode {
             DaemonMode::Pull => {
                 poll_loop(
@@ -323,6 +348,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 let verifier = crate::push::Verifier::new(pk, reg.daemon_id)?;
                 crate::push::serve(cfg.listen, verifier, Arc::clone(&sink), stop.clone()).await?;
             }
+        }
+        // The listener ends its run into the spool before the spool is drained.
+        if let Some(p) = passive {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
         }
     }
 

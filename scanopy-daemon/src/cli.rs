@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// A CA certificate (PEM) to trust for an HTTPS server (e.g. its self-signed certificate).
     #[arg(long, env = "SCANOPY_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+    /// Do not listen passively. By default, with CAP_NET_RAW, the service hears the ARP and
+    /// DHCP that devices send on its interfaces and reports them at once (a device that joins
+    /// is on the map within a second), sending nothing itself.
+    #[arg(long, env = "SCANOPY_NO_PASSIVE")]
+    pub no_passive: bool,
     /// Log format (RUST_LOG sets the level, default info).
     #[arg(long, value_enum, default_value = "text", env = "SCANOPY_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -11,8 +11,8 @@ use anyhow::Context;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use scanopy_core::protocol::{
-    FinishRequest, JobAck, PollResponse, ProgressSnapshot, RegisterRequest, RegisterResponse,
-    ResultsBatch,
+    FinishRequest, Job, JobAck, ListenRequest, PollResponse, ProgressSnapshot, RegisterRequest,
+    RegisterResponse, ResultsBatch,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -150,6 +150,11 @@ impl ServerClient {
     /// `POST /heartbeat`.
     pub async fn heartbeat(&self, req: &RegisterRequest) -> Result<RegisterResponse, CallError> {
         self.post("/heartbeat", Some(req), None).await
+    }
+
+    /// `POST /listen`: a listen run for the passive listener.
+    pub async fn listen(&self, req: &ListenRequest) -> Result<Job, CallError> {
+        self.post("/listen", Some(req), None).await
     }
 
     /// `POST /poll`.

@@ -31,6 +31,7 @@ pub mod client;
 pub mod files;
 pub mod generate;
 pub mod output;
+pub mod passive;
 pub mod push;
 pub mod scan;
 pub mod service;
@@ -116,6 +117,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
         spool_max_bytes: args.spool_max_mb.saturating_mul(1024 * 1024),
         ca_cert: args.ca_cert.clone(),
         retry_max: std::time::Duration::from_millis(args.retry_max_ms.max(100)),
+        passive: !args.no_passive,
     };
     // Scans run on this runtime: current-thread, measured faster for the connect sweep.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -371,6 +371,7 @@ pub fn capabilities() -> Capabilities {
         docker: docker_reachable(),
         subnets: subnets.into_iter().filter(|n| n.addr().is_ipv4()).collect(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        listening: crate::passive::listening(),
         ..Capabilities::default()
     }
 }

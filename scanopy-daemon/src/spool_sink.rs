@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use scanopy_core::protocol::{
-    FinishRequest, Job, JobAck, JobOutcome, ProgressSnapshot, ResultsBatch,
+    FinishRequest, Job, JobAck, JobOutcome, ListenRequest, ProgressSnapshot, ResultsBatch,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -92,6 +92,13 @@ impl JobSink for SpoolSink {
             .append_async(Entry::Finish { job, finish })
             .await?;
         Ok(JobAck::default())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::passive::ListenSink for SpoolSink {
+    async fn open_listen(&self, req: &ListenRequest) -> Result<Job, SinkError> {
+        Ok(self.client.listen(req).await?)
     }
 }
 

@@ -10,17 +10,23 @@
 //!   recorded for the address it asks for or has (`dhcp`); a server's ACK gives the address to
 //!   the client's MAC (`dhcp-ack`).
 //!
-//! Bounded whatever the network does: at most [`PassiveLimits::max_macs`] MACs are followed
-//! (more are counted, [`Passive::untracked`], never observed: a MAC flood is a number, not
-//! thousands of devices), each at most [`PassiveLimits::per_mac`] times a minute. Needs
-//! CAP_NET_RAW. The filter and [`Passive`] are pure; the socket is the only I/O.
+//! Bounded whatever the network does: new MACs are followed at most
+//! [`PassiveLimits::new_per_minute`] a minute (after a burst of [`PassiveLimits::new_burst`]),
+//! at most [`PassiveLimits::max_macs`] at once (MACs quiet for ten minutes make room); more are
+//! counted, [`Passive::untracked`], never observed: a MAC flood is a number, not thousands of
+//! devices. Each followed MAC is observed at most [`PassiveLimits::per_mac`] times a minute. The
+//! socket's thread hands frames over a bounded queue ([`LISTEN_QUEUE`]); what does not fit is
+//! counted ([`Listener::overflow`]). Needs CAP_NET_RAW. The filter and [`Passive`] are pure;
+//! the socket is the only I/O.
 //!
-//! This is the listener's library half (issue 18); the daemon does not run it yet.
+//! The daemon's service runs it (`scanopy_daemon::passive`); what it hears goes to the server
+//! through the same spool as scan results, with the sources `passive-arp` and `dhcp`
+//! ([`source`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use scanopy_core::{Confidence, Fact, MacAddr, OsHint};
@@ -37,6 +43,14 @@ pub enum Heard {
     Arp(ArpFrame),
     /// A DHCP message, with the Ethernet source.
     Dhcp(MacAddr, Box<dhcp::Message>),
+}
+
+/// The source (the observation's scanner name) of what `heard` says: `passive-arp` or `dhcp`.
+pub fn source(heard: &Heard) -> &'static str {
+    match heard {
+        Heard::Arp(_) => "passive-arp",
+        Heard::Dhcp(..) => "dhcp",
+    }
 }
 
 /// Reads a frame the filter let through.
@@ -97,6 +111,11 @@ pub struct PassiveLimits {
     pub max_macs: usize,
     /// Observations of one MAC per minute, at most.
     pub per_mac: u32,
+    /// New MACs taken at once before [`PassiveLimits::new_per_minute`] applies (a daemon that
+    /// starts hears the hosts already there).
+    pub new_burst: u32,
+    /// New MACs taken per minute after the burst; more are counted as untracked.
+    pub new_per_minute: u32,
 }
 
 impl Default for PassiveLimits {
@@ -104,9 +123,15 @@ impl Default for PassiveLimits {
         PassiveLimits {
             max_macs: 4096,
             per_mac: 20,
+            new_burst: 64,
+            new_per_minute: 60,
         }
     }
 }
+
+/// A followed MAC quiet this long makes room for another when [`PassiveLimits::max_macs`] are
+/// followed.
+const IDLE: Duration = Duration::from_secs(600);
 
 /// What a DHCP client said of itself, kept until its address is known.
 #[derive(Debug, Clone, Default)]
@@ -131,6 +156,10 @@ pub struct Passive {
     macs: HashMap<MacAddr, Budget>,
     untracked: u64,
     dropped: u64,
+    /// New MACs that may still be taken (a token bucket refilled at `new_per_minute`).
+    tokens: f64,
+    refilled: Option<Instant>,
+    pruned: Option<Instant>,
 }
 
 impl Passive {
@@ -141,7 +170,37 @@ impl Passive {
             macs: HashMap::new(),
             untracked: 0,
             dropped: 0,
+            tokens: f64::from(limits.new_burst),
+            refilled: None,
+            pruned: None,
         }
+    }
+
+    /// Whether a MAC never followed may be taken now: room, and a token.
+    fn admit(&mut self, now: Instant) -> bool {
+        if self.macs.len() >= self.limits.max_macs
+            && self
+                .pruned
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60))
+        {
+            self.pruned = Some(now);
+            self.macs
+                .retain(|_, b| now.saturating_duration_since(b.since) < IDLE);
+        }
+        if self.macs.len() >= self.limits.max_macs {
+            return false;
+        }
+        if let Some(t) = self.refilled {
+            let minutes = now.saturating_duration_since(t).as_secs_f64() / 60.0;
+            self.tokens = (self.tokens + minutes * f64::from(self.limits.new_per_minute))
+                .min(f64::from(self.limits.new_burst.max(1)));
+        }
+        self.refilled = Some(now);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
     }
 
     /// Packets from MACs beyond [`PassiveLimits::max_macs`]: a flood's size.
@@ -162,7 +221,7 @@ impl Passive {
     /// The budget of `mac` at `now`, or `None` when it is spent or the MAC cannot be followed.
     fn budget(&mut self, mac: MacAddr, now: Instant) -> Option<&mut Budget> {
         if !self.macs.contains_key(&mac) {
-            if self.macs.len() >= self.limits.max_macs {
+            if !self.admit(now) {
                 self.untracked += 1;
                 return None;
             }
@@ -306,11 +365,29 @@ fn os_hint(vendor_class: &str, c: &Client) -> Option<OsHint> {
     })
 }
 
+/// Frames waiting between the socket's thread and [`Passive`], at most; more are counted by
+/// [`Listener::overflow`] and dropped.
+pub const LISTEN_QUEUE: usize = 4096;
+
 /// A running listener: a thread reading the filtered socket. Dropping it stops the thread
 /// within 100 ms.
 #[derive(Debug)]
 pub struct Listener {
     stop: Arc<AtomicBool>,
+    overflow: Arc<AtomicU64>,
+    frames: Arc<AtomicU64>,
+}
+
+impl Listener {
+    /// Frames dropped because the queue was full (the consumer fell behind).
+    pub fn overflow(&self) -> u64 {
+        self.overflow.load(Ordering::Relaxed)
+    }
+
+    /// Frames the filter let through and the thread read (parsed or not).
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Listener {
@@ -320,8 +397,10 @@ impl Drop for Listener {
 }
 
 /// Opens the filtered packet socket (all interfaces of the namespace) and starts the thread
-/// that hands what it hears to `tx`, with the time it arrived. Fails without CAP_NET_RAW.
-pub fn listen(tx: mpsc::UnboundedSender<(Heard, Instant)>) -> std::io::Result<Listener> {
+/// that hands what it hears to `tx`, with the time it arrived; make the channel
+/// [`LISTEN_QUEUE`] long. A full channel drops the frame and counts it. Fails without
+/// CAP_NET_RAW.
+pub fn listen(tx: mpsc::Sender<(Heard, Instant)>) -> std::io::Result<Listener> {
     const ETH_P_ALL: u16 = 0x0003;
     let sock = Socket::new(
         Domain::PACKET,
@@ -332,6 +411,9 @@ pub fn listen(tx: mpsc::UnboundedSender<(Heard, Instant)>) -> std::io::Result<Li
     sock.set_read_timeout(Some(Duration::from_millis(100)))?;
     let stop = Arc::new(AtomicBool::new(false));
     let halt = Arc::clone(&stop);
+    let overflow = Arc::new(AtomicU64::new(0));
+    let frames = Arc::new(AtomicU64::new(0));
+    let (over, read) = (Arc::clone(&overflow), Arc::clone(&frames));
     std::thread::Builder::new()
         .name("scanopy-listen".into())
         .spawn(move || {
@@ -340,9 +422,14 @@ pub fn listen(tx: mpsc::UnboundedSender<(Heard, Instant)>) -> std::io::Result<Li
             while !halt.load(Ordering::Relaxed) {
                 match (&sock).read(&mut buf) {
                     Ok(n) => {
+                        read.fetch_add(1, Ordering::Relaxed);
                         if let Some(h) = parse(&buf[..n]) {
-                            if tx.send((h, Instant::now())).is_err() {
-                                break;
+                            match tx.try_send((h, Instant::now())) {
+                                Ok(()) => {}
+                                Err(mpsc::error::TrySendError::Full(_)) => {
+                                    over.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(mpsc::error::TrySendError::Closed(_)) => break,
                             }
                         }
                     }
@@ -357,7 +444,11 @@ pub fn listen(tx: mpsc::UnboundedSender<(Heard, Instant)>) -> std::io::Result<Li
                 }
             }
         })?;
-    Ok(Listener { stop })
+    Ok(Listener {
+        stop,
+        overflow,
+        frames,
+    })
 }
 
 #[cfg(test)]

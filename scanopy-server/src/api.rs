@@ -194,6 +194,7 @@ pub async fn status(State(state): State<AppState>, _c: Caller) -> ApiResult<axum
             raw_sockets: l.raw_sockets,
             docker: l.docker,
             subnets: l.subnets,
+            listening: l.listening,
         }),
         warnings,
         uptime_seconds: state.started.elapsed().as_secs(),
@@ -237,6 +238,8 @@ pub struct LocalDaemonStatus {
     /// The subnets it documents (CIDR).
     #[schema(value_type = Vec<String>)]
     pub subnets: Vec<IpNet>,
+    /// The interfaces it hears ARP and DHCP on (empty: it does not listen).
+    pub listening: Vec<String>,
 }
 
 // ---- devices and services --------------------------------------------------------------

@@ -31,6 +31,11 @@ pub struct ServerConfig {
     #[arg(long, default_value_t = 60, env = "SCANOPY_LOCAL_SCAN_MINUTES",
           value_parser = clap::value_parser!(i64).range(1..=525_600))]
     pub local_scan_minutes: i64,
+    /// The local daemon does not listen passively. By default, with CAP_NET_RAW, it hears the
+    /// ARP and DHCP devices send on this host's interfaces and puts new devices on the map at
+    /// once (and scans them), sending nothing itself.
+    #[arg(long, env = "SCANOPY_NO_PASSIVE")]
+    pub no_passive: bool,
     /// Ports the local daemon's scheduled scans probe.
     #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]
     pub local_ports: String,

@@ -11,10 +11,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use scanopy_core::protocol::{
-    FinishRequest, Job, JobAck, JobOutcome, PollResponse, ProgressSnapshot, RegisterRequest,
-    RegisterResponse, ResultsBatch,
+    FinishRequest, Job, JobAck, JobOutcome, LISTEN_SCANNER, ListenRequest, PollResponse,
+    ProgressSnapshot, RegisterRequest, RegisterResponse, ResultsBatch, is_listen_run,
 };
-use scanopy_store::{Daemon, JobBatch, NewDaemon, RunStatus, ScanRun, StoreError};
+use scanopy_core::{ScanConfig, TargetSpec};
+use scanopy_store::{Daemon, JobBatch, NewDaemon, NewScanRun, RunStatus, ScanRun, StoreError};
 use uuid::Uuid;
 
 use crate::auth::DaemonCaller;
@@ -28,6 +29,11 @@ pub const LEASE: Duration = Duration::from_secs(90);
 pub const POLL_INTERVAL_MS: u64 = 2000;
 /// The most observations one batch may carry.
 pub const MAX_BATCH: usize = 20_000;
+/// Reaction scans (of a device a listener heard for the first time) queued per daemon in
+/// [`REACTION_WINDOW`], at most: a flood of new devices is not a flood of scans.
+pub const REACTIONS: usize = 20;
+/// See [`REACTIONS`].
+pub const REACTION_WINDOW: Duration = Duration::from_secs(600);
 
 /// Wakes the dispatchers.
 pub fn kick(state: &AppState) {
@@ -207,11 +213,134 @@ pub async fn apply_results(
     if !report.changes.is_empty() {
         kick_events(state);
     }
+    if !report.changes.devices_new.is_empty() {
+        react(state, daemon, run, &report.changes.devices_new).await;
+    }
     let cancel = renew(state, daemon, run, None).await?;
     Ok(JobAck {
         applied: report.applied,
         cancel,
     })
+}
+
+/// Opens a listen run for `d`'s passive listener (`POST /daemon/listen`, and the local
+/// daemon's): its earlier listen runs end (it restarted; ending one marks nothing missed), and
+/// a new one runs, leased to it, over its attached subnets. A listen run whose daemon stops
+/// renewing it is ended by the store at the next claim.
+pub async fn open_listen(state: &AppState, d: &Daemon, req: &ListenRequest) -> ApiResult<Job> {
+    let earlier = state.store.scan_runs(Some(d.network), 200, None).await?;
+    for r in earlier.items.iter().filter(|r| {
+        r.daemon == Some(d.id) && r.status == RunStatus::Running && is_listen_run(&r.config)
+    }) {
+        match state.store.finish_scan(r.id, RunStatus::Done).await {
+            Ok(_) | Err(StoreError::BadRequest(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let run = state
+        .store
+        .start_scan(NewScanRun {
+            network: d.network,
+            daemon: Some(d.id),
+            config: ScanConfig {
+                scanners: vec![LISTEN_SCANNER.to_owned()],
+                ..ScanConfig::default()
+            },
+            targets: d.capabilities.subnets.clone(),
+        })
+        .await?;
+    // A lease from the start, so that a listen run whose daemon died is ended.
+    state.store.renew_job(run.id, d.id, None, LEASE).await?;
+    state.cache.invalidate();
+    tracing::info!(daemon = %d.name, job = %run.id, interfaces = ?req.interfaces, "listening");
+    Ok(job_of(&run))
+}
+
+/// `POST /daemon/listen`: a listen run for the caller's passive listener.
+#[utoipa::path(post, path = "/listen", tag = "daemon protocol",
+    request_body(content = serde_json::Value, description = "ListenRequest: {interfaces}"),
+    responses((status = 200, description = "the listen run, as a job", body = schema::Job),
+              (status = 401, description = "unknown or revoked key", body = ErrorBody),
+              (status = 409, description = "not registered", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody)))]
+pub async fn listen(
+    State(state): State<AppState>,
+    DaemonCaller(key): DaemonCaller,
+    ApiJson(req): ApiJson<ListenRequest>,
+) -> ApiResult<axum::Json<Job>> {
+    if req.interfaces.len() > MAX_ANNOUNCED_SUBNETS
+        || req.interfaces.iter().any(|i| i.is_empty() || i.len() > 64)
+    {
+        return Err(ApiError::invalid(format!(
+            "interfaces: at most {MAX_ANNOUNCED_SUBNETS} names of 1 to 64 bytes"
+        )));
+    }
+    let d = daemon_of(&state, &key).await?;
+    Ok(axum::Json(open_listen(&state, &d, &req).await?))
+}
+
+/// A device a listen run heard for the first time gets a short scan of its own (ports,
+/// identification, names) by the daemon that heard it, at most [`REACTIONS`] per daemon in
+/// [`REACTION_WINDOW`]; a scan run's new devices get none (it is scanning them already).
+async fn react(state: &AppState, daemon: Uuid, run: Uuid, new: &[Uuid]) {
+    let run = match state.store.scan_run(run).await {
+        Ok(Some(r)) if is_listen_run(&r.config) => r,
+        _ => return,
+    };
+    for id in new {
+        let allowed = {
+            let mut all = state.reactions.lock().unwrap_or_else(|p| p.into_inner());
+            let recent = all.entry(daemon).or_default();
+            recent.retain(|t| t.elapsed() < REACTION_WINDOW);
+            let ok = recent.len() < REACTIONS;
+            if ok {
+                recent.push(std::time::Instant::now());
+            }
+            ok
+        };
+        if !allowed {
+            state.metrics.inc("reactions_skipped");
+            continue;
+        }
+        let Ok(Some(dev)) = state.store.device(*id).await else {
+            continue;
+        };
+        let Some(ip) = dev
+            .device
+            .interfaces
+            .iter()
+            .map(|i| i.ip)
+            .min_by_key(|ip| ip.is_ipv6())
+        else {
+            continue;
+        };
+        let Ok(targets) = TargetSpec::new(&[ip.to_string()], &[] as &[&str]) else {
+            continue;
+        };
+        let queued = state
+            .store
+            .enqueue_scan(NewScanRun {
+                network: run.network,
+                daemon: Some(daemon),
+                config: ScanConfig {
+                    targets,
+                    ..ScanConfig::default()
+                },
+                targets: vec![ipnet::IpNet::from(ip)],
+            })
+            .await;
+        match queued {
+            Ok(q) => {
+                tracing::info!(device = %id, %ip, job = %q.id, "a new device was heard; scanning it");
+                state.metrics.inc("reactions");
+                state.tell("scan_queued", ScanUpdate::new(q.id));
+                kick(state);
+            }
+            Err(e) => {
+                tracing::warn!(device = %id, %ip, "failed to queue a scan of a new device: {e}")
+            }
+        }
+    }
 }
 
 /// The answer to a batch the store refused; a run it ended (over a cap) is announced.

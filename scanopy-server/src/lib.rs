@@ -69,6 +69,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::register))
         .routes(routes!(jobs::heartbeat))
         .routes(routes!(jobs::poll))
+        .routes(routes!(jobs::listen))
         .routes(routes!(jobs::results).layer(DefaultBodyLimit::max(RESULTS_LIMIT)))
         .routes(routes!(jobs::progress))
         .routes(routes!(jobs::finish));

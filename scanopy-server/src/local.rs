@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use scanopy_core::protocol::{FinishRequest, Job, JobAck, ProgressSnapshot, ResultsBatch};
+use scanopy_core::protocol::{
+    FinishRequest, Job, JobAck, ListenRequest, ProgressSnapshot, ResultsBatch,
+};
 use scanopy_core::{PortSpec, ScanConfig, TargetSpec};
 use scanopy_daemon::service::{self, JobSink, SinkError};
 use scanopy_store::{NewDaemon, NewScanRun, NewSchedule};
@@ -68,6 +70,24 @@ impl JobSink for StoreSink {
     }
 }
 
+#[async_trait]
+impl scanopy_daemon::passive::ListenSink for StoreSink {
+    async fn open_listen(&self, req: &ListenRequest) -> Result<Job, SinkError> {
+        let (state, daemon, req) = (self.state.clone(), self.daemon, req.clone());
+        self.on_main(async move {
+            let d = state
+                .store
+                .daemons()
+                .await?
+                .into_iter()
+                .find(|d| d.id == daemon)
+                .ok_or_else(|| crate::error::ApiError::not_found("the local daemon's record"))?;
+            jobs::open_listen(&state, &d, &req).await
+        })
+        .await
+    }
+}
+
 /// Registers this server's local daemon in the network [`NETWORK_NAME`] (made when missing):
 /// one record per server instance ([`AppState::instance`](crate::state::Inner::instance)), so
 /// servers sharing a database each have their own. Returns it and its network.
@@ -103,6 +123,21 @@ pub async fn register(
 /// Registers the local daemon and its network, queues the first discovery at first start, and
 /// starts its claim loop and scan thread.
 pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
+    // Opened first, so the capabilities registered say where it listens.
+    let ears = if config.no_passive {
+        None
+    } else {
+        match scanopy_daemon::passive::Ears::open() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(
+                    "the local daemon does not listen passively: {e} (needs CAP_NET_RAW; \
+                     --no-passive silences this)"
+                );
+                None
+            }
+        }
+    };
     let caps = service::capabilities();
     let subnets = caps.subnets.clone();
     let store = state.store.clone();
@@ -128,6 +163,7 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
         raw_sockets: caps.raw_sockets,
         docker: caps.docker,
         subnets: subnets.clone(),
+        listening: caps.listening.clone(),
         warnings,
     });
 
@@ -175,6 +211,19 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
         daemon: daemon.id,
         main: tokio::runtime::Handle::current(),
     });
+    if let Some(ears) = ears {
+        let sink = Arc::clone(&sink);
+        tokio::spawn(async move {
+            scanopy_daemon::passive::run(
+                &*sink,
+                ears,
+                Default::default(),
+                std::time::Duration::from_secs(30),
+                CancellationToken::new(),
+            )
+            .await;
+        });
+    }
     std::thread::Builder::new()
         .name("local-daemon".into())
         .spawn(move || scan_thread(rx, sink))?;

@@ -87,6 +87,8 @@ pub struct LocalDaemonInfo {
     pub docker: bool,
     /// The subnets it documents.
     pub subnets: Vec<ipnet::IpNet>,
+    /// The interfaces it listens on passively (empty: it does not).
+    pub listening: Vec<String>,
     /// What it does instead of what it cannot.
     pub warnings: Vec<String>,
 }
@@ -124,6 +126,10 @@ pub struct Inner {
     /// This server's instance id (kept in its data directory): its local daemon's record and
     /// its webhook claims are its own, on a database several servers share.
     pub instance: String,
+    /// When each daemon's recent reaction scans were queued (a new device a listener heard is
+    /// scanned; [`crate::jobs::REACTIONS`] at most per daemon in
+    /// [`crate::jobs::REACTION_WINDOW`]).
+    pub reactions: Mutex<HashMap<Uuid, Vec<Instant>>>,
 }
 
 /// What an [`AppState`] is built with: all of it set once, at construction.
@@ -199,6 +205,7 @@ impl AppState {
             run_limits: config.run_limits,
             push,
             instance: config.instance,
+            reactions: Mutex::new(HashMap::new()),
         }))
     }
 

@@ -552,7 +552,17 @@ fn daemon(server: &Server, data: &Path, log: &Path, extra: &[&str]) -> Proc {
         "--retry-max-ms".into(),
         "1000".into(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    // Listening would add what the LAN says by itself to inventories these tests compare
+    // exactly; the listening test asks for it.
+    if !extra.contains(&"--passive") {
+        args.push("--no-passive".into());
+    }
+    args.extend(
+        extra
+            .iter()
+            .filter(|s| **s != "--passive")
+            .map(|s| s.to_string()),
+    );
     Proc::spawn("scanopy-daemon", daemon_bin(), &args, &[], log)
 }
 
@@ -1103,4 +1113,330 @@ fn a_wrong_key_is_refused_and_logged_without_the_key() {
         "a_wrong_key_is_refused: daemon exited with {status} after {}",
         secs(t_exit)
     );
+}
+
+// ---- listening ---------------------------------------------------------------------------
+
+/// What the server's SSE stream says, read by `curl -N` in the scanner namespace: each event
+/// with the wall-clock time it arrived.
+struct Sse {
+    rx: mpsc::Receiver<(f64, String, Value)>,
+    _curl: Child,
+}
+
+impl Sse {
+    fn open(server: &Server) -> Sse {
+        let mut curl = Command::new("ip")
+            .args(["netns", "exec", SCANNER_NS, "curl", "-sv", "-N", "-H"])
+            .arg(format!("Authorization: Bearer {}", server.token))
+            .arg(format!("{}/api/v1/events/stream", server.url()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("curl (the CI installs it)");
+        let out = curl.stdout.take().unwrap();
+        let err = curl.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let said = tx.clone();
+        // curl -v writes the answer's status line to stderr.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                if let Some(status) = line.strip_prefix("< HTTP/") {
+                    let _ = said.send((0.0, "connected".into(), Value::String(status.into())));
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut kind = String::new();
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs_f64();
+                if let Some(k) = line.strip_prefix("event:") {
+                    kind = k.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    let v = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
+                    if tx.send((now, std::mem::take(&mut kind), v)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let sse = Sse { rx, _curl: curl };
+        let (_, kind, first) = sse
+            .rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the event stream to answer");
+        assert_eq!(kind, "connected");
+        assert!(
+            first.as_str().unwrap_or_default().contains(" 200"),
+            "{first}"
+        );
+        sse
+    }
+
+    /// The next event that `want` picks, within `limit`.
+    fn until(
+        &self,
+        limit: Duration,
+        mut want: impl FnMut(&str, &Value) -> bool,
+    ) -> Option<(f64, Value)> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (at, kind, v) = self.rx.recv_timeout(left).ok()?;
+            if want(&kind, &v) {
+                return Some((at, v));
+            }
+        }
+    }
+}
+
+/// `testlan.sh ARGS`, its output.
+fn testlan(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testlan/testlan.sh");
+    let out = Command::new(script)
+        .args(args)
+        .output()
+        .expect("testlan.sh");
+    assert!(
+        out.status.success(),
+        "testlan.sh {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {out:?}"))
+}
+
+/// /proc/PID: (CPU seconds used, resident MiB).
+fn cpu_and_rss(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    (ticks / 100.0, rss_kib / 1024.0)
+}
+
+/// Listening: a daemon with CAP_NET_RAW hears hosts that join the home segment (busybox udhcpc
+/// asking the segment's dnsmasq, then a gratuitous ARP) and puts each on the SSE stream and the
+/// API with its DHCP host name, vendor class (as an OS) and sources, then scans it; a MAC flood
+/// leaves a bounded number of devices and one warning. `SCANOPY_JOINS` joins (default 2) are
+/// timed from the joiner's link going up to its `device_new` on the stream
+/// (`SCANOPY_STORM=1` adds the CPU and memory of the daemon under a 10,000 a second ARP storm:
+/// `bench/listen.sh` runs both).
+#[test]
+fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
+    if !scanopy_testlan::require("testlan_a_device_that_joins_is_heard_named_and_scanned") {
+        return;
+    }
+    let _serial = serial();
+    daemon_bin();
+    let joins: usize = std::env::var("SCANOPY_JOINS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let dir = TempDir::new("listen");
+    let [port] = free_ports::<1>();
+    let server = Server::start(&dir, "server", port);
+    let d = daemon(
+        &server,
+        &dir.join("daemon-data"),
+        &dir.join("daemon.log"),
+        &["--passive"],
+    );
+    let me = wait_for(
+        "the daemon to say where it listens",
+        Duration::from_secs(40),
+        || {
+            let me = server.wait_daemon(&d, Duration::from_secs(20));
+            me["capabilities"]["listening"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|i| i == "eth3"))
+                .then_some(me)
+        },
+        || format!("daemon log:\n{}", d.log()),
+    );
+    wait_for(
+        "the listen run to be open",
+        Duration::from_secs(20),
+        || {
+            server.get("/scans")["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["status"] == "running" && r["config"]["scanners"] == json!(["listen"]))
+                .cloned()
+        },
+        || format!("daemon log:\n{}\nserver log:\n{}", d.log(), server.log()),
+    );
+    let sse = Sse::open(&server);
+    let mut latencies = Vec::new();
+    let mut joined = Vec::new();
+    for i in 0..joins {
+        let name = format!("join{i}");
+        let mac = format!("02:77:00:00:01:{:02x}", i % 256);
+        let host = format!("tablet-{i}");
+        testlan(&["leave", &name]);
+        let out = testlan(&["join", &name, &mac, &host, "android-dhcp-14"]);
+        let link_up: f64 = field(&out, "link_up=").parse().unwrap();
+        let ip = field(&out, "ip=").to_owned();
+        let (at, ev) = sse
+            .until(Duration::from_secs(20), |kind, v| {
+                kind == "device_new"
+                    && v["detail"]["ips"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == ip.as_str()))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no device_new for {ip} on the stream\ndaemon log:\n{}\nserver log:\n{}",
+                    tail(&d.log()),
+                    tail(&server.log())
+                )
+            });
+        let sources: Vec<&str> = ev["detail"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.as_str())
+            .collect();
+        assert!(
+            sources.iter().any(|s| *s == "dhcp" || *s == "passive-arp"),
+            "{ev}"
+        );
+        latencies.push(at - link_up);
+        joined.push((name, mac, host, ip));
+    }
+    // Each is on the API with what its DHCP request said of it.
+    for (_, mac, host, ip) in &joined {
+        let dev = wait_for(
+            "the joiner's name and OS on the API",
+            Duration::from_secs(10),
+            || {
+                server.devices().into_iter().find(|x| {
+                    x["hostname"] == host.as_str()
+                        && x["os"]["name"] == "Android"
+                        && x["interfaces"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|i| i["ip"] == ip.as_str() && i["mac"] == mac.as_str())
+                })
+            },
+            || format!("devices: {:#}", json!(server.devices())),
+        );
+        let sources = dev["sources"].as_array().unwrap();
+        assert!(sources.iter().any(|s| s == "dhcp"), "{dev}");
+        assert!(sources.iter().any(|s| s == "passive-arp"), "{dev}");
+        // The reaction: a scan of that one host, by this daemon.
+        let scan = wait_for(
+            "a scan of the new device to end",
+            Duration::from_secs(120),
+            || {
+                server.get("/scans?limit=200")["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| {
+                        r["config"]["targets"]["include"] == json!([ip])
+                            && r["finished_at"].is_string()
+                    })
+                    .cloned()
+            },
+            || {
+                format!(
+                    "scans: {:#}\ndaemon log:\n{}",
+                    server.get("/scans?limit=200"),
+                    tail(&d.log())
+                )
+            },
+        );
+        assert_eq!(scan["status"], "done", "{scan}");
+        assert_eq!(scan["daemon"], me["id"], "{scan}");
+    }
+    for (name, ..) in &joined {
+        testlan(&["leave", name]);
+    }
+
+    // A MAC flood: 5,000 ARP packets from random MACs at full speed.
+    let flooded = |devices: &[Value]| {
+        devices
+            .iter()
+            .filter(|x| {
+                x["interfaces"].as_array().unwrap().iter().any(|i| {
+                    i["ip"]
+                        .as_str()
+                        .and_then(|a| a.parse::<Ipv4Addr>().ok())
+                        .is_some_and(|a| a.octets()[..3] == [10, 77, 3] && a.octets()[3] >= 160)
+                })
+            })
+            .count()
+    };
+    let before = flooded(&server.devices());
+    let out = testlan(&["flood", "macflood", "5000", "0"]);
+    wait_for(
+        "the flood's warning",
+        Duration::from_secs(20),
+        || {
+            d.log()
+                .contains("heard more than the listener follows")
+                .then_some(())
+        },
+        || tail(&d.log()),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let after = flooded(&server.devices());
+    let new = after - before;
+    // The listener takes a burst of 64 new MACs, then one a second.
+    assert!(new <= 64 + 30, "{new} devices from a flood of 5,000 MACs");
+    assert!(new >= 1, "the flood was not heard at all");
+    let reactions = server.counter("reactions");
+    assert!(reactions <= 20, "{reactions} reaction scans");
+    let mut sorted = latencies.clone();
+    sorted.sort_by(f64::total_cmp);
+    eprintln!(
+        "listen: {joins} joins, link up → device_new on the SSE stream: median {:.3} s, worst {:.3} s ({:?}); \
+         flood: {} → {new} devices, {reactions} reaction scans in all",
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1],
+        sorted.iter().map(|l| format!("{l:.3}")).collect::<Vec<_>>(),
+        out.trim(),
+    );
+    if std::env::var("SCANOPY_STORM").is_ok_and(|v| v == "1") {
+        let pid = d.child.id();
+        std::thread::sleep(Duration::from_secs(10));
+        let (c0, r0) = cpu_and_rss(pid);
+        std::thread::sleep(Duration::from_secs(10));
+        let (c1, r1) = cpu_and_rss(pid);
+        let t = Instant::now();
+        let out = testlan(&["flood", "storm", "100000", "10000"]);
+        let took = t.elapsed().as_secs_f64();
+        let (c2, r2) = cpu_and_rss(pid);
+        eprintln!(
+            "listen: daemon idle {:.1}% CPU, {r1:.1} MiB (was {r0:.1}); under {}: {:.1}% CPU, {r2:.1} MiB",
+            (c1 - c0) / 10.0 * 100.0,
+            out.trim(),
+            (c2 - c1) / took * 100.0,
+        );
+    }
 }

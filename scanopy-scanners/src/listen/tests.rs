@@ -131,6 +131,8 @@ fn a_mac_flood_is_counted_not_followed() {
     let limits = PassiveLimits {
         max_macs: 100,
         per_mac: 3,
+        new_burst: 1000,
+        new_per_minute: 60,
     };
     let mut p = Passive::new(limits);
     let now = Instant::now();
@@ -165,6 +167,49 @@ fn a_mac_flood_is_counted_not_followed() {
         !p.hear(&Heard::Arp(a), now + Duration::from_secs(61))
             .is_empty()
     );
+}
+
+#[test]
+fn new_macs_are_taken_at_a_bounded_rate() {
+    let mut p = Passive::new(PassiveLimits {
+        new_burst: 10,
+        new_per_minute: 60,
+        ..PassiveLimits::default()
+    });
+    let t0 = Instant::now();
+    let arp = |i: u32| {
+        let b = i.to_be_bytes();
+        Heard::Arp(ArpFrame {
+            operation: 1,
+            sender_mac: MacAddr([2, 0xaa, b[0], b[1], b[2], b[3]]),
+            sender_ip: Ipv4Addr::new(10, 98, b[2], b[3]),
+            target_ip: Ipv4Addr::new(10, 98, 0, 1),
+        })
+    };
+    // A burst of 10 at once, then one a second.
+    let first: usize = (0..100)
+        .map(|i| usize::from(!p.hear(&arp(i), t0).is_empty()))
+        .sum();
+    assert_eq!(first, 10);
+    let later: usize = (100..200)
+        .map(|i| usize::from(!p.hear(&arp(i), t0 + Duration::from_secs(5)).is_empty()))
+        .sum();
+    assert_eq!(later, 5, "five seconds at one a second");
+    assert_eq!(p.untracked(), 185);
+    // A MAC already followed is not held back by the rate of new ones.
+    assert!(!p.hear(&arp(0), t0 + Duration::from_secs(5)).is_empty());
+    // After ten minutes quiet, followed MACs make room when the table is full.
+    let mut q = Passive::new(PassiveLimits {
+        max_macs: 3,
+        new_burst: 100,
+        ..PassiveLimits::default()
+    });
+    for i in 0..3 {
+        assert!(!q.hear(&arp(i), t0).is_empty());
+    }
+    assert!(q.hear(&arp(3), t0 + Duration::from_secs(60)).is_empty());
+    assert!(!q.hear(&arp(4), t0 + Duration::from_secs(700)).is_empty());
+    assert_eq!(q.tracked(), 1);
 }
 
 proptest! {

@@ -38,7 +38,7 @@ fn testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp() {
         ])
     });
     let (facts, took) = in_scanner_ns(move || async move {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(scanopy_scanners::listen::LISTEN_QUEUE);
         let listener = listen(tx).expect("a packet socket (CAP_NET_RAW)");
         let mut passive = Passive::new(PassiveLimits::default());
         let start = Instant::now();

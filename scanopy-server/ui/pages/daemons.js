@@ -30,12 +30,18 @@ export async function pageDaemons(root, ctx) {
         h("td", null, d.mode || "—"),
         h("td", null, yes(c.raw_sockets)),
         h("td", null, yes(c.docker)),
+        h("td", null, listeningCell(c.listening)),
         h("td", null, h("span", { class: "ips" }, (c.subnets || []).map((x) => h("code", null, x)))),
         h("td", { class: "mono" }, c.version || "—"),
         h("td", null, pushCell(d)),
         h("td", { class: "nowrap" }, timeEl(d.last_seen)),
         h("td", null, d.online ? badge("online", "ok", true) : badge("offline", "err", true)));
-    }) : [emptyRow(10, "No daemon yet. Create a key below and start one.")]));
+    }) : [emptyRow(11, "No daemon yet. Create a key below and start one.")]));
+  }
+  // Where a daemon hears ARP and DHCP passively (new devices appear within a second).
+  function listeningCell(ifaces) {
+    if (!ifaces || !ifaces.length) return h("span", { class: "muted", title: "Not listening: no CAP_NET_RAW, or --no-passive" }, "no");
+    return h("span", { class: "ips", title: "Hears ARP and DHCP on these interfaces" }, badge("listening", "ok"), " ", ifaces.map((x) => h("code", null, x)));
   }
   // The server calls a push daemon only at the URL an admin approved; what the daemon
   // announces is shown here, pending, until approved.
@@ -191,7 +197,7 @@ export async function pageDaemons(root, ctx) {
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
     pageHead("Daemons & keys", "Daemons scan for this server; keys let them in, tokens let scripts in"),
-    card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Subnets", "Version", "Push URL", "Last seen", "Status"], dBody)),
+    card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Listening", "Subnets", "Version", "Push URL", "Last seen", "Status"], dBody)),
     card("Daemon keys", null, [table("keys-table", ["Name", "Network", "Created", "Last used", ""], kBody), h("div", { class: "divider" }, keyForm), keyOut]),
     h("div", { class: "grid cols-2 mt-18" },
       card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),

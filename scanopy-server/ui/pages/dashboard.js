@@ -73,6 +73,9 @@ export async function pageDashboard(root, ctx) {
         h("dt", null, "Status"), h("dd", null, ld.enabled ? badge("enabled", "ok", true) : badge("disabled", "", true)),
         h("dt", null, "Raw sockets"), h("dd", null, yesNo(ld.raw_sockets), ld.raw_sockets ? null : h("span", { class: "muted small" }, "  TCP discovery instead of ARP")),
         h("dt", null, "Docker"), h("dd", null, yesNo(ld.docker)),
+        h("dt", null, "Listening"), h("dd", null, (ld.listening || []).length
+          ? h("span", { class: "ips" }, ld.listening.map((x) => h("code", null, x)))
+          : h("span", { class: "muted small" }, "no (needs CAP_NET_RAW; off with --no-passive)")),
         h("dt", null, "Subnets"), h("dd", null, h("span", { class: "ips" }, (ld.subnets || []).map((x) => h("code", null, x)))))
         : h("p", { class: "muted m0" }, "No local daemon: scans run on attached daemons."),
       h("h3", { class: "section-title" }, "Networks"),

@@ -268,6 +268,7 @@ impl AccountStore for SqlStore {
             .last_used_at
             .is_none_or(|t| now - t > chrono::Duration::minutes(1))
         {
+            let _w = self.write.lock().await;
             sqlx::query(&q(
                 dia,
                 "UPDATE credentials SET last_used_at = ? WHERE id = ?",

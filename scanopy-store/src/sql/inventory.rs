@@ -146,8 +146,13 @@ impl InventoryStore for SqlStore {
             .await
             .map_err(db_err("finish a scan run"))?;
         let (info, seq, status) = Self::end_run(dia, &mut tx, run, status).await?;
-        // A run from before run numbers (schema 3) marks nothing: it cannot tell what it saw.
-        let seq = seq.filter(|_| status == RunStatus::Done && !info.targets.is_empty());
+        // A run from before run numbers (schema 3) marks nothing: it cannot tell what it saw;
+        // nor does a listen run, which hears what talks and sweeps nothing.
+        let seq = seq.filter(|_| {
+            status == RunStatus::Done
+                && !info.targets.is_empty()
+                && !scanopy_core::protocol::is_listen_run(&info.config)
+        });
         let mut f = finish::Finish::new(dia, &mut tx, run, info);
         if let Some(seq) = seq {
             f.mark_missed(seq).await?;

@@ -149,9 +149,10 @@ impl JobStore for SqlStore {
         let now = ts(Utc::now());
         let mut tx = self.pool.begin().await.map_err(db_err("claim a job"))?;
         Self::reap_cancelled(dia, &mut tx, &now).await?;
+        // A listen run is its daemon's, never a job for another.
         let pick = "SELECT id FROM scan_runs WHERE network_id = ? \
              AND (requested_daemon IS NULL OR requested_daemon = ?) \
-             AND cancel_requested = 0 \
+             AND cancel_requested = 0 AND config NOT LIKE '%\"scanners\":[\"listen\"]%' \
              AND (status = 'queued' OR (status = 'running' AND lease_until IS NOT NULL AND lease_until < ?)) \
              ORDER BY created_at, id LIMIT 1";
         let pick = if dia == Dialect::Postgres {
@@ -509,6 +510,9 @@ impl JobStore for SqlStore {
 
     async fn touch_daemon(&self, id: Uuid) -> Result<()> {
         let dia = self.dialect;
+        // Every write takes the lock: on SQLite a write between a batch's reads and its writes
+        // fails the batch ("database is locked", SQLITE_BUSY_SNAPSHOT).
+        let _w = self.write.lock().await;
         sqlx::query(&q(dia, "UPDATE daemons SET last_seen = ? WHERE id = ?"))
             .bind(ts(Utc::now()))
             .bind(id.to_string())
@@ -567,6 +571,29 @@ impl SqlStore {
             .execute(&mut *conn)
             .await
             .map_err(db_err("end cancelled jobs"))?;
+        // A listen run whose daemon stopped renewing it (it died; a daemon that stops ends its
+        // own) is over: done, and, as any listen run, marking nothing missed.
+        sqlx::query(&q(
+            dia,
+            "UPDATE scan_runs SET status = 'done', finished_at = ?, lease_until = NULL \
+             WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < ? \
+             AND config LIKE '%\"scanners\":[\"listen\"]%'",
+        ))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("end lapsed listen runs"))?;
+        sqlx::query(&q(
+            dia,
+            "DELETE FROM scan_run_devices WHERE scan_run_id IN \
+             (SELECT id FROM scan_runs WHERE status = 'done' AND finished_at = ? \
+             AND config LIKE '%\"scanners\":[\"listen\"]%')",
+        ))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("end lapsed listen runs"))?;
         Ok(())
     }
 }

@@ -76,6 +76,7 @@ impl WebhookStore for SqlStore {
 
     async fn record_delivery(&self, d: &Delivery) -> Result<()> {
         let dia = self.dialect;
+        let _w = self.write.lock().await;
         sqlx::query(&q(dia, "INSERT INTO webhook_deliveries (id, webhook_id, event_seq, status, attempts, http_status, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
             .bind(Uuid::new_v4().to_string())
             .bind(d.webhook.to_string())

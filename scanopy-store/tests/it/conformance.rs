@@ -1653,3 +1653,86 @@ pub(crate) async fn renewals_without_progress_end_a_stalled_run(store: &dyn Stor
     // Gone for good: another renewal is a conflict too.
     assert!(store.renew_job(job.id, a, Some(p), lease).await.is_err());
 }
+
+/// A listen run (what a daemon's passive listener reports into) adds what it hears like any
+/// run, but ending it marks nothing missed, it is never handed out as a job, and once its
+/// daemon stops renewing it the next claim ends it.
+pub(crate) async fn listen_runs_mark_nothing_missed_and_are_never_claimed(store: &dyn Store) {
+    use scanopy_core::protocol::LISTEN_SCANNER;
+    let net = network(store).await;
+    let (a, b) = (daemon(store, net, "a").await, daemon(store, net, "b").await);
+    // A device a scan saw.
+    let scan = claimed(store, net, a, &["10.0.0.0/24"]).await;
+    let seen = [obs("10.0.0.5", Utc::now(), mac("00:11:32:00:00:05"))];
+    store
+        .apply_job_batch(job_batch(scan, a, &seen))
+        .await
+        .unwrap();
+    store.finish_scan(scan, RunStatus::Done).await.unwrap();
+    let listen_run = |d: Uuid| NewScanRun {
+        network: net,
+        daemon: Some(d),
+        config: ScanConfig {
+            scanners: vec![LISTEN_SCANNER.into()],
+            ..ScanConfig::default()
+        },
+        targets: vec!["10.0.0.0/24".parse().unwrap()],
+    };
+    // Listen runs that end, more than enough of them to mark a missed device offline.
+    for i in 0..=scanopy_store::OFFLINE_AFTER {
+        let l = store.start_scan(listen_run(a)).await.unwrap();
+        store
+            .renew_job(l.id, a, None, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let heard = [obs(
+            &format!("10.0.0.{}", 20 + i),
+            Utc::now(),
+            mac(&format!("00:11:32:00:01:{:02x}", i)),
+        )];
+        let r = store
+            .apply_job_batch(job_batch(l.id, a, &heard))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.changes.devices_new.len(),
+            1,
+            "what a listen run hears is kept"
+        );
+        store.finish_scan(l.id, RunStatus::Done).await.unwrap();
+    }
+    let devices = all(store).await;
+    assert_eq!(devices.len(), 1 + scanopy_store::OFFLINE_AFTER as usize + 1);
+    assert!(
+        devices.iter().all(|d| !d.offline),
+        "ending listen runs marks nothing missed: {devices:#?}"
+    );
+    // A running listen run is nobody's job, not even once its lease lapsed; the claim that
+    // finds it lapsed ends it.
+    let l = store.start_scan(listen_run(a)).await.unwrap();
+    store
+        .renew_job(l.id, a, None, std::time::Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_job(b, net, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for d in [a, b] {
+        assert!(
+            store
+                .claim_job(d, net, std::time::Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let ended = store.scan_run(l.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Done, "{ended:?}");
+    assert!(ended.finished_at.is_some());
+    assert!(all(store).await.iter().all(|d| !d.offline));
+}

@@ -92,6 +92,7 @@ on_postgres!(
     push_urls_are_approved_not_announced,
     local_daemons_are_one_per_instance,
     webhook_deliveries_are_claimed_once,
+    listen_runs_mark_nothing_missed_and_are_never_claimed,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,6 +227,7 @@ on_sqlite!(
     push_urls_are_approved_not_announced,
     local_daemons_are_one_per_instance,
     webhook_deliveries_are_claimed_once,
+    listen_runs_mark_nothing_missed_and_are_never_claimed,
 );
 
 #[tokio::test]

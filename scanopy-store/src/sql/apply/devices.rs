@@ -184,7 +184,11 @@ impl Apply<'_> {
             Val::o(os_json(d.os.as_ref())?),
         ]);
         self.changes.devices_new.push(id);
-        self.event("device_new", id, serde_json::json!({"ips": d.ips()}));
+        self.event(
+            "device_new",
+            id,
+            serde_json::json!({"ips": d.ips(), "sources": d.sources}),
+        );
         Ok(id)
     }
 }
