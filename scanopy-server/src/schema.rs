@@ -350,6 +350,8 @@ pub struct Capabilities {
     mode: String,
     /// Where a push daemon says it listens.
     url: Option<String>,
+    /// The interfaces on which it hears ARP and DHCP passively (empty: it does not listen).
+    listening: Vec<String>,
 }
 
 /// A daemon as the server knows it.
