@@ -107,7 +107,7 @@ def main():
         docker("create", "--name", DAEMON, "--network", "none", "--user", "0",
                "--cap-drop", "ALL", "--cap-add", "NET_RAW", "--entrypoint", "/usr/bin/scanopy-daemon",
                "-e", "SCANOPY_SERVER=http://10.77.0.4:60072", "-e", f"SCANOPY_KEY={k['key']}",
-               "-e", "SCANOPY_NAME=image-daemon", "-e", "SCANOPY_DATA_DIR=/var/lib/scanopy-daemon",
+               "-e", "SCANOPY_NAME=image-daemon", "-e", "SCANOPY_NO_PASSIVE=1", "-e", "SCANOPY_DATA_DIR=/var/lib/scanopy-daemon",
                TAG, "run")
         docker("start", DAEMON)
         on_lan(DAEMON, "10.77.0.3", f"p-id{RUN[:6]}")

@@ -1328,7 +1328,7 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
         joined.push((name, mac, host, ip));
     }
     // Each is on the API with what its DHCP request said of it.
-    for (_, mac, host, ip) in &joined {
+    for (n, (_, mac, host, ip)) in joined.iter().enumerate() {
         let dev = wait_for(
             "the joiner's name and OS on the API",
             Duration::from_secs(10),
@@ -1348,7 +1348,11 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
         let sources = dev["sources"].as_array().unwrap();
         assert!(sources.iter().any(|s| s == "dhcp"), "{dev}");
         assert!(sources.iter().any(|s| s == "passive-arp"), "{dev}");
-        // The reaction: a scan of that one host, by this daemon.
+        // The reaction: a scan of that one host, by this daemon (the first joiner's: reactions
+        // are capped at 20 per 10 minutes, which the LAN's own chatter and many joins exceed).
+        if n > 0 {
+            continue;
+        }
         let scan = wait_for(
             "a scan of the new device to end",
             Duration::from_secs(120),
