@@ -61,6 +61,7 @@ async fn every_route_needs_authentication() {
         ("POST", "/api/v1/daemon/register"),
         ("POST", "/api/v1/daemon/heartbeat"),
         ("POST", "/api/v1/daemon/poll"),
+        ("POST", "/api/v1/daemon/listen"),
         ("POST", "/api/v1/daemon/jobs/ID/results"),
         ("POST", "/api/v1/daemon/jobs/ID/progress"),
         ("POST", "/api/v1/daemon/jobs/ID/finish"),
@@ -129,6 +130,19 @@ async fn roles_limit_what_a_caller_may_do() {
         .call(Method::POST, "/api/v1/daemon/poll", Some(&read), None)
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/daemon/listen",
+            Some(&read),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a user's token opens no listen run"
+    );
     // A revoked token stops working at once.
     let (_, list) = api.get("/api/v1/tokens").await;
     let id = list["items"]
