@@ -74,16 +74,16 @@ pub struct ScanArgs {
     #[arg(long, value_delimiter = ',', env = "SCANOPY_EXCLUDE_PORTS")]
     pub exclude_ports: Vec<u16>,
     /// Allow targets larger than a /16.
-    #[arg(long, env = "SCANOPY_ALLOW_LARGE")]
+    #[arg(long, env = "SCANOPY_ALLOW_LARGE", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_large: bool,
     /// Also probe printer ports 9100-9107 (a JetDirect port prints whatever reaches it).
-    #[arg(long, env = "SCANOPY_PROBE_PRINTER_PORTS")]
+    #[arg(long, env = "SCANOPY_PROBE_PRINTER_PORTS", value_parser = clap::builder::BoolishValueParser::new())]
     pub probe_printer_ports: bool,
     /// Connect timeout in milliseconds, before measured round-trip times refine it.
     #[arg(long, default_value_t = 1000, env = "SCANOPY_TIMEOUT_MS")]
     pub timeout_ms: u64,
     /// Only tell open ports from closed ones: no banners, probes or TLS handshakes.
-    #[arg(long, env = "SCANOPY_NO_IDENTIFY")]
+    #[arg(long, env = "SCANOPY_NO_IDENTIFY", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_identify: bool,
     /// A service catalogue file of your own (JSON), tried before the built-in rules.
     #[arg(long, env = "SCANOPY_SERVICES")]
@@ -161,7 +161,7 @@ pub struct RunArgs {
     /// Do not listen passively. By default, with CAP_NET_RAW, the service hears the ARP and
     /// DHCP that devices send on its interfaces and reports them at once (a device that joins
     /// is on the map within a second), sending nothing itself.
-    #[arg(long, env = "SCANOPY_NO_PASSIVE")]
+    #[arg(long, env = "SCANOPY_NO_PASSIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_passive: bool,
     /// Log format (RUST_LOG sets the level, default info).
     #[arg(long, value_enum, default_value = "text", env = "SCANOPY_LOG_FORMAT")]
@@ -258,6 +258,63 @@ pub enum ParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every on/off flag that a `SCANOPY_*` variable can set takes what people write in unit files
+    /// and compose files (`1`, `yes`, `true`, `0`, `no`, `false`) and refuses anything else.
+    #[test]
+    fn boolean_variables_take_1_and_yes() {
+        fn walk(cmd: &clap::Command, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if arg.get_env().is_none() || !matches!(arg.get_action(), clap::ArgAction::SetTrue)
+                {
+                    continue;
+                }
+                *seen += 1;
+                // The value a variable gives goes through the argument's value parser; give
+                // it the same text on the command line instead (no process-wide variable set).
+                let id = arg.get_id().clone();
+                let probe = clap::Command::new("probe").arg(
+                    arg.clone()
+                        .env(None)
+                        .action(clap::ArgAction::Set)
+                        .num_args(1),
+                );
+                let long = format!("--{}", arg.get_long().unwrap());
+                for (text, want) in [
+                    ("1", true),
+                    ("yes", true),
+                    ("true", true),
+                    ("on", true),
+                    ("0", false),
+                    ("no", false),
+                    ("false", false),
+                    ("off", false),
+                ] {
+                    let m = probe
+                        .clone()
+                        .try_get_matches_from(["probe", long.as_str(), text])
+                        .unwrap_or_else(|e| panic!("{long} = {text}: {e}"));
+                    assert_eq!(
+                        m.get_one::<bool>(id.as_str()),
+                        Some(&want),
+                        "{long} = {text}"
+                    );
+                }
+                assert!(
+                    probe
+                        .clone()
+                        .try_get_matches_from(["probe", long.as_str(), "maybe"])
+                        .is_err()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&<Cli as clap::CommandFactory>::command(), &mut seen);
+        assert!(seen >= 4, "only {seen} boolean variables found");
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, ParseError> {
         parse_with_config(args.iter().map(OsString::from).collect())

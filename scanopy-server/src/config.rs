@@ -25,7 +25,7 @@ pub struct ServerConfig {
     #[arg(long, env = "SCANOPY_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Do not run the in-process daemon that documents this host's networks.
-    #[arg(long, env = "SCANOPY_NO_LOCAL_DAEMON")]
+    #[arg(long, env = "SCANOPY_NO_LOCAL_DAEMON", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_local_daemon: bool,
     /// Minutes between the local daemon's scans of the attached networks.
     #[arg(long, default_value_t = 60, env = "SCANOPY_LOCAL_SCAN_MINUTES",
@@ -34,7 +34,7 @@ pub struct ServerConfig {
     /// The local daemon does not listen passively. By default, with CAP_NET_RAW, it hears the
     /// ARP and DHCP devices send on this host's interfaces and puts new devices on the map at
     /// once (and scans them), sending nothing itself.
-    #[arg(long, env = "SCANOPY_NO_PASSIVE")]
+    #[arg(long, env = "SCANOPY_NO_PASSIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_passive: bool,
     /// Ports the local daemon's scheduled scans probe.
     #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]
@@ -53,7 +53,7 @@ pub struct ServerConfig {
           value_parser = crate::signin::parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Logs as JSON lines.
-    #[arg(long, env = "SCANOPY_LOG_JSON")]
+    #[arg(long, env = "SCANOPY_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
     /// The most distinct devices one scan may report; a scan beyond it ends failed.
     #[arg(long, default_value_t = 65_536, env = "SCANOPY_RUN_MAX_DEVICES",
@@ -181,6 +181,66 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every on/off flag that a `SCANOPY_*` variable can set takes what people write in unit files
+    /// and compose files (`1`, `yes`, `true`, `0`, `no`, `false`) and refuses anything else.
+    #[test]
+    fn boolean_variables_take_1_and_yes() {
+        fn walk(cmd: &clap::Command, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if arg.get_env().is_none() || !matches!(arg.get_action(), clap::ArgAction::SetTrue)
+                {
+                    continue;
+                }
+                *seen += 1;
+                // The value a variable gives goes through the argument's value parser; give
+                // it the same text on the command line instead (no process-wide variable set).
+                let id = arg.get_id().clone();
+                let probe = clap::Command::new("probe").arg(
+                    arg.clone()
+                        .env(None)
+                        .action(clap::ArgAction::Set)
+                        .num_args(1),
+                );
+                let long = format!("--{}", arg.get_long().unwrap());
+                for (text, want) in [
+                    ("1", true),
+                    ("yes", true),
+                    ("true", true),
+                    ("on", true),
+                    ("0", false),
+                    ("no", false),
+                    ("false", false),
+                    ("off", false),
+                ] {
+                    let m = probe
+                        .clone()
+                        .try_get_matches_from(["probe", long.as_str(), text])
+                        .unwrap_or_else(|e| panic!("{long} = {text}: {e}"));
+                    assert_eq!(
+                        m.get_one::<bool>(id.as_str()),
+                        Some(&want),
+                        "{long} = {text}"
+                    );
+                }
+                assert!(
+                    probe
+                        .clone()
+                        .try_get_matches_from(["probe", long.as_str(), "maybe"])
+                        .is_err()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(
+            &<ServerConfig as clap::CommandFactory>::command(),
+            &mut seen,
+        );
+        assert!(seen >= 3, "only {seen} boolean variables found");
+    }
 
     /// The example settings the packages install (every line a comment) load as the defaults;
     /// an empty database URL, as compose passes an unset variable, opens the built-in SQLite.
