@@ -212,6 +212,7 @@ mod tests {
             parent: None,
             container: None,
             merge_reasons: vec![],
+            l2: None,
             os: None,
         }
     }

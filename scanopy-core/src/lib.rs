@@ -76,8 +76,9 @@ pub use config::{
 };
 pub use merge::{Inventory, InventoryConfig};
 pub use model::{
-    Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, MacAddr, MergeReason,
-    Network, Os, OsHint, PortState, PublishedPort, Service, Transport,
+    Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, L2, Learnt, MacAddr,
+    MergeReason, Neighbour, NetPort, Network, Os, OsHint, PortState, PublishedPort, Service,
+    Transport, Vlan,
 };
 pub use observation::{Fact, Observation, PortFact};
 pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};

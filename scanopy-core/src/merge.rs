@@ -35,8 +35,8 @@ use ipnet::IpNet;
 use uuid::Uuid;
 
 use crate::model::{
-    Confidence, Container, Device, DeviceType, Interface, MacAddr, MergeReason, OsHint, PortState,
-    Service, Transport, subnet_of,
+    Confidence, Container, Device, DeviceType, Interface, L2, MacAddr, MergeReason, OsHint,
+    PortState, Service, Transport, subnet_of,
 };
 use crate::observation::{Fact, Observation, PortFact};
 
@@ -133,6 +133,8 @@ struct AddrSummary {
     containers: BTreeSet<String>,
     /// OS hints, the [`MAX_OS_HINTS`] strongest (a top-k of a union: order independent).
     os_hints: BTreeSet<OsHint>,
+    /// The newest link-layer snapshot.
+    l2: Option<(DateTime<Utc>, Box<L2>)>,
 }
 
 /// The most OS hints kept per address.
@@ -250,6 +252,7 @@ impl Inventory {
                 }
             }
             Fact::Port(p) => apply_port(a, at, p),
+            Fact::L2(l2) => join_latest(&mut a.l2, at, l2.clone()),
             Fact::Container(c) => {
                 a.containers.insert(c.id.clone());
                 let entry =
@@ -424,6 +427,7 @@ impl Inventory {
         let mut gateway = false;
         let mut services = Vec::new();
         let mut os_hints: Vec<OsHint> = Vec::new();
+        let mut l2: Option<(DateTime<Utc>, Box<L2>)> = None;
         for ip in fact_ips {
             let a = &self.addrs[ip];
             if let Some(s) = a.seen {
@@ -441,6 +445,9 @@ impl Inventory {
             }
             gateway |= a.gateway;
             os_hints.extend(a.os_hints.iter().cloned());
+            if let Some((t, v)) = &a.l2 {
+                join_latest(&mut l2, *t, v.clone());
+            }
             for ((transport, port), p) in &a.ports {
                 services.push(port_service(*ip, *transport, *port, p));
             }
@@ -505,6 +512,7 @@ impl Inventory {
             container: container_facts,
             merge_reasons,
             os: None,
+            l2: l2.map(|(_, v)| v),
         };
         device.os = crate::os::infer(&device, &os_hints);
         if device.device_type == DeviceType::Unknown {

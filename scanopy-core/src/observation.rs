@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Confidence, Container, DeviceType, MacAddr, OsHint, PortState, Transport};
+use crate::model::{Confidence, Container, DeviceType, L2, MacAddr, OsHint, PortState, Transport};
 
 /// A fact about an address, by a scanner, at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,9 @@ pub enum Fact {
     Os(OsHint),
     /// The address is a Docker host, running this container.
     Container(Box<Container>),
+    /// The address's device told its link layer (ports, neighbours, forwarding table, VLANs),
+    /// as one snapshot: a newer one replaces it.
+    L2(Box<L2>),
 }
 
 /// What a probe learned about one port.

@@ -88,6 +88,16 @@ pub struct ScanArgs {
     /// A service catalogue file of your own (JSON), tried before the built-in rules.
     #[arg(long, env = "SCANOPY_SERVICES")]
     pub services: Option<PathBuf>,
+    /// SNMP communities to read agents with (v2c, then v1), tried in order; giving one runs
+    /// the `snmp` scanner (system group, interfaces, ARP cache, forwarding tables, LLDP
+    /// neighbours) unless --scanners is given. A secret: prefer SCANOPY_SNMP_COMMUNITY.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        env = "SCANOPY_SNMP_COMMUNITY",
+        hide_env_values = true
+    )]
+    pub snmp_community: Vec<String>,
     /// A TOML file of options (keys are the long option names with `_`); flags and SCANOPY_*
     /// variables win over it.
     #[arg(long, env = "SCANOPY_CONFIG")]

@@ -28,6 +28,8 @@ pub struct SetupOptions {
     pub catalogue: Catalogue,
     /// Identify services (banners, probes, TLS); `false` tells open from closed only.
     pub identify: bool,
+    /// SNMP communities (secrets) for the `snmp` scanner; `public` when empty.
+    pub snmp: Vec<scanopy_scanners::snmp::Community>,
 }
 
 impl Default for SetupOptions {
@@ -35,6 +37,7 @@ impl Default for SetupOptions {
         SetupOptions {
             catalogue: Catalogue::builtin(),
             identify: true,
+            snmp: Vec::new(),
         }
     }
 }
@@ -100,6 +103,14 @@ pub fn resolve_scanners(requested: &[String]) -> Result<Vec<String>, SetupError>
 /// the system resolver).
 pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepared, SetupError> {
     let mut scanners = resolve_scanners(&config.scanners)?;
+    // Communities given and no scanner named: read the agents too.
+    if config.scanners.is_empty() && !opts.snmp.is_empty() {
+        if let Some(at) = scanners.iter().position(|s| s == "names") {
+            scanners.insert(at, "snmp".into());
+        } else {
+            scanners.push("snmp".into());
+        }
+    }
     let spec = config.targets.clone();
     // Check the tokens before anything else (a bad one names itself).
     spec.parsed()?;
@@ -179,6 +190,7 @@ pub async fn prepare(config: &ScanConfig, opts: &SetupOptions) -> Result<Prepare
         raw_sockets: raw_ok,
         arp_subnets: arp_nets,
         docker_host_ip: own_address_in(&ifaces, &targets),
+        snmp: opts.snmp.clone(),
     };
     let mut pipeline = Pipeline::new();
     for name in &scanners {

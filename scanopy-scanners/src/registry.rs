@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     ArpScanner, Catalogue, DockerScanner, DockerSettings, IcmpScanner, IcmpSettings, NameScanner,
-    NdpScanner, TcpPing, TcpScanner, TcpSettings, UdpScanner,
+    NdpScanner, SnmpScanner, SnmpSettings, TcpPing, TcpScanner, TcpSettings, UdpScanner,
 };
 
 /// What a scanner is built from: settings of the daemon and of the machine it runs on, decided
@@ -31,6 +31,8 @@ pub struct BuildSettings {
     /// This machine's own address within the targets, where a local Docker engine's
     /// containers are attached.
     pub docker_host_ip: Option<IpAddr>,
+    /// SNMP communities to try (secrets); `public` when empty.
+    pub snmp: Vec<crate::snmp::Community>,
 }
 
 /// One built-in scanner.
@@ -136,6 +138,22 @@ pub const SCANNERS: &[ScannerEntry] = &[
         needs: NOTHING,
         default: true,
         build: |_| Box::new(UdpScanner::default()),
+    },
+    // SNMP agents: system group, interfaces, ARP cache, forwarding tables, LLDP neighbours.
+    // Not run unless named (or given a community): a full walk is more than a scan asks of a
+    // host by default.
+    ScannerEntry {
+        name: "snmp",
+        label: "SNMP",
+        kind: ScannerKind::PerHost,
+        needs: NOTHING,
+        default: false,
+        build: |s| {
+            Box::new(SnmpScanner::new(SnmpSettings {
+                communities: s.snmp.clone(),
+                ..Default::default()
+            }))
+        },
     },
     ScannerEntry {
         name: "names",

@@ -684,6 +684,8 @@ fn device_from_row(
         os: row
             .get::<Option<String>, _>("os")
             .and_then(|o| serde_json::from_str(&o).ok()),
+
+        l2: None,
     };
     Some(StoredDevice {
         device,

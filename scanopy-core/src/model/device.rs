@@ -217,6 +217,9 @@ pub struct Device {
     /// Its operating system, as the evidence points; `None` when nothing points anywhere.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub os: Option<super::Os>,
+    /// Its link layer, when it told it (a switch or router over SNMP).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub l2: Option<Box<super::L2>>,
 }
 
 impl Device {

@@ -4,6 +4,7 @@
 //! are plain data: serde-serialisable, comparable, with no behaviour that does I/O.
 
 mod device;
+mod l2;
 mod mac;
 mod network;
 mod os;
@@ -12,6 +13,7 @@ mod service;
 pub use device::{
     Container, ContainerNetwork, Device, DeviceType, Interface, MergeReason, PublishedPort,
 };
+pub use l2::{L2, Learnt, MAX_L2_ENTRIES, Neighbour, NetPort, Vlan};
 pub use mac::{MacAddr, MacParseError};
 pub use network::{Network, subnet_of};
 pub use os::{Os, OsHint};

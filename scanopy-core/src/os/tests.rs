@@ -24,6 +24,7 @@ fn device() -> Device {
         parent: None,
         container: None,
         merge_reasons: Vec::new(),
+        l2: None,
         os: None,
     }
 }

@@ -391,6 +391,7 @@ impl InventoryStore for SqlStore {
                 randomized_mac: false,
                 merge_reasons: Vec::new(),
                 os: None,
+                l2: None,
             };
             out.push(StoredDevice {
                 device,

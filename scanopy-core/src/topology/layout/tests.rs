@@ -32,6 +32,7 @@ fn device(n: u128, ips: &[(&str, Option<&str>)], t: DeviceType) -> Device {
         parent: None,
         container: None,
         merge_reasons: vec![],
+        l2: None,
         os: None,
     }
 }

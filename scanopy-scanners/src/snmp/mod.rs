@@ -1,0 +1,287 @@
+//! The `snmp` scanner: reads a host's SNMP agent (v1 and v2c communities) for its system
+//! group, interfaces, addresses, ARP cache, bridge forwarding tables, VLANs and LLDP/CDP
+//! neighbours.
+//!
+//! - [`ber`] and [`pdu`]: the wire format, pure and property-tested over arbitrary bytes.
+//! - [`walk`]: one agent's session, with a time and byte budget, retries, GETBULK walks that
+//!   stop on a loop or an out-of-order table and keep what they read.
+//! - [`mib`]: what the rows mean, a pure function of them.
+//!
+//! What it emits: the 161/udp service with the system group, the host name (`snmp`), the
+//! engine id as an identity (two addresses of one router are one device), OS evidence from
+//! sysDescr (recog), the router's or switch's type, its link layer as one [`Fact::L2`], and,
+//! from its ARP cache, the hosts it talks to (`Alive` by `snmp-arp` and their MAC), which may
+//! sit in subnets this machine cannot reach at layer 2.
+
+pub mod ber;
+pub mod mib;
+pub mod pdu;
+pub mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scanopy_core::{
+    Confidence, DeviceType, Fact, PortFact, PortState, ScanContext, ScanError, Scanner,
+    ScannerKind, Scope, Transport,
+};
+
+use ber::{Oid, Value};
+use pdu::Version;
+use walk::{End, Limits, Session};
+
+/// The SNMP port.
+pub const SNMP_PORT: u16 = 161;
+
+/// A community to try.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Community {
+    /// The community string (a secret: never logged, never in a warning).
+    pub community: String,
+}
+
+impl std::fmt::Debug for Community {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Community(<hidden>)")
+    }
+}
+
+/// What the scanner is built from.
+#[derive(Debug, Clone)]
+pub struct SnmpSettings {
+    /// Communities tried in order (each as v2c, then v1); `public` when none is given.
+    pub communities: Vec<Community>,
+    /// The agent's port.
+    pub port: u16,
+    /// What one agent may cost.
+    pub limits: Limits,
+}
+
+impl Default for SnmpSettings {
+    fn default() -> Self {
+        SnmpSettings {
+            communities: Vec::new(),
+            port: SNMP_PORT,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The `snmp` scanner.
+#[derive(Debug, Clone, Default)]
+pub struct SnmpScanner {
+    settings: SnmpSettings,
+}
+
+impl SnmpScanner {
+    /// A scanner with these settings.
+    pub fn new(settings: SnmpSettings) -> Self {
+        SnmpScanner { settings }
+    }
+
+    fn communities(&self) -> Vec<Vec<u8>> {
+        if self.settings.communities.is_empty() {
+            vec![b"public".to_vec()]
+        } else {
+            self.settings
+                .communities
+                .iter()
+                .map(|c| c.community.as_bytes().to_vec())
+                .collect()
+        }
+    }
+}
+
+/// How long to wait for an answer from `ip`: a few round trips, within the scan's timeout.
+fn answer_wait(ctx: &ScanContext, ip: IpAddr) -> Duration {
+    let cap = Duration::from_millis(ctx.config().timeout_ms.max(200));
+    ctx.rtt_hint(ip)
+        .map(|r| (r * 8 + Duration::from_millis(200)).min(cap))
+        .unwrap_or(cap)
+}
+
+#[async_trait]
+impl Scanner for SnmpScanner {
+    fn name(&self) -> &str {
+        "snmp"
+    }
+
+    fn kind(&self) -> ScannerKind {
+        ScannerKind::PerHost
+    }
+
+    async fn run(&self, ctx: &ScanContext, scope: Scope<'_>) -> Result<(), ScanError> {
+        let Scope::Host(ip) = scope else {
+            return Err(ScanError::Config("snmp reads one host at a time".into()));
+        };
+        if !ctx.config().port_allowed(self.settings.port) {
+            return Ok(());
+        }
+        let mut limits = self.settings.limits;
+        limits.timeout = limits.timeout.min(answer_wait(ctx, ip));
+        // Each community as v2c, then as v1 (old agents); the first that answers is used.
+        let mut session = None;
+        'found: for c in self.communities() {
+            for version in [Version::V2c, Version::V1] {
+                let mut s =
+                    match Session::open(ctx, ip, self.settings.port, version, &c, limits).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            return Err(ScanError::Io {
+                                context: "open a UDP socket".into(),
+                                source: e,
+                            });
+                        }
+                    };
+                match s.get(&mib::scalars()).await {
+                    Ok(rows) if !rows.is_empty() => {
+                        session = Some((s, rows));
+                        break 'found;
+                    }
+                    Ok(_) => {}
+                    // Refused (nothing listens) or silent: the next community will not fare
+                    // better on a closed port, but a wrong community is also silent.
+                    Err(walk::Failure::Cancelled) => return Ok(()),
+                    Err(_) => {}
+                }
+            }
+        }
+        let Some((mut s, scalars)) = session else {
+            return Ok(());
+        };
+        ctx.progress().add_ports_probed(1);
+        let mut rows: BTreeMap<Oid, Value> = scalars.into_iter().collect();
+        let mut cut = None;
+        for root in mib::walks() {
+            let w = s.walk(&root).await;
+            rows.extend(w.rows);
+            match w.end {
+                End::Complete | End::Error(_) => {}
+                End::Failed(walk::Failure::Cancelled) => return Ok(()),
+                End::OutOfOrder(at) => {
+                    ctx.warn(format!(
+                        "snmp: the agent at {ip} answered out of order under {root} (at {at}); kept what came before"
+                    ));
+                }
+                End::RowLimit => {
+                    cut = Some(format!("more than {} rows under {root}", limits.max_rows))
+                }
+                End::Failed(f) => {
+                    cut = Some(match f {
+                        walk::Failure::Budget => "its time or byte budget ran out".to_owned(),
+                        _ => format!("it stopped answering under {root}"),
+                    });
+                    break;
+                }
+            }
+        }
+        if let Some(why) = &cut {
+            ctx.warn(format!("snmp: the agent at {ip} was read in part: {why}"));
+        }
+        let view = mib::interpret(&rows);
+        emit(ctx, ip, view, cut.is_some()).await;
+        Ok(())
+    }
+}
+
+/// Turns what an agent told into observations.
+async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool) {
+    let mut f = PortFact::state(SNMP_PORT, Transport::Udp, PortState::Open);
+    f.name = Some("snmp".into());
+    f.confidence = Confidence::High;
+    f.evidence = "snmp-walk".into();
+    if let Some(d) = &view.sys_descr {
+        crate::recognise::enrich_text(&mut f, "snmp_sysdescr", d);
+        f.extra
+            .insert("snmp.sysDescr".into(), d.chars().take(200).collect());
+    }
+    for (k, v) in [
+        ("snmp.sysName", &view.sys_name),
+        ("snmp.sysObjectID", &view.sys_object_id),
+        ("snmp.sysLocation", &view.sys_location),
+        ("snmp.sysContact", &view.sys_contact),
+        ("snmp.engineID", &view.engine_id),
+    ] {
+        if let Some(v) = v {
+            f.extra.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(t) = view.uptime {
+        f.extra
+            .insert("snmp.uptime_s".into(), (t / 100).to_string());
+    }
+    ctx.observe(ip, Fact::Port(f)).await;
+    if let Some(name) = &view.sys_name {
+        ctx.observe(
+            ip,
+            Fact::Hostname {
+                name: name.clone(),
+                source: "snmp".into(),
+            },
+        )
+        .await;
+    }
+    if let Some(e) = &view.engine_id {
+        ctx.observe(
+            ip,
+            Fact::Identity {
+                rule: "snmp-engine-id".into(),
+                value: e.clone(),
+            },
+        )
+        .await;
+    }
+    let is_switch = view.l2.is_bridge()
+        && view
+            .l2
+            .ports
+            .iter()
+            .filter(|p| p.kind.as_deref() == Some("ethernet"))
+            .count()
+            >= 2;
+    let typed = if is_switch {
+        Some((DeviceType::Switch, "snmp bridge-mib"))
+    } else if view.forwarding && view.addresses.iter().filter(|a| !a.0.is_loopback()).count() >= 2 {
+        Some((DeviceType::Gateway, "snmp ip-forwarding"))
+    } else {
+        None
+    };
+    if let Some((device_type, evidence)) = typed {
+        ctx.observe(
+            ip,
+            Fact::DeviceType {
+                device_type,
+                evidence: evidence.into(),
+            },
+        )
+        .await;
+    }
+    // Hosts in its ARP cache are alive (it talked to them) and have that MAC. Its own
+    // addresses are left out: they are this device.
+    let own: std::collections::HashSet<_> = view.addresses.iter().map(|a| a.0).collect();
+    for (addr, mac, _) in &view.arp {
+        if own.contains(addr) || addr.is_loopback() || addr.is_unspecified() {
+            continue;
+        }
+        let target = IpAddr::V4(*addr);
+        ctx.observe(
+            target,
+            Fact::Alive {
+                method: "snmp-arp".into(),
+                rtt_us: None,
+            },
+        )
+        .await;
+        ctx.observe(target, Fact::Mac { mac: *mac }).await;
+    }
+    let mut l2 = view.l2;
+    l2.truncated |= partial;
+    if !l2.is_empty() {
+        ctx.observe(ip, Fact::L2(Box::new(l2))).await;
+    }
+}
