@@ -63,6 +63,18 @@
 #     .40  sclan-tv     minissdpd (SSDP on 1900/udp) with a UPnP MediaRenderer and busybox httpd
 #                       on 8080 serving its description: "Living Room TV", Scanopy Labs
 #                       ScreenCast 55 (testlan/upnp.py registers it)          MAC 02:77:00:03:00:40
+#   10.77.4.0/24  "campus": two managed switches in a row (namespaces with a Linux bridge each,
+#                 snmpd with community lab-ro serving the bridge's real forwarding table, VLANs
+#                 declared per port, lldpd as AgentX sub-agent for LLDP-MIB) and lldpd on hosts
+#     .2   sclan-scan   the scanner's fifth leg (eth4), on sw1 ge1 (VLAN 10 lab)
+#     .3   sclan-sw1    switch, management address on its bridge   MAC 02:77:04:00:00:03
+#                       ge1 scanner, ge2 ca, ge3 cb (VLAN 20 office), ge8 uplink to sw2 ge1
+#     .4   sclan-sw2    switch                                     MAC 02:77:04:00:00:04
+#                       ge1 uplink to sw1 ge8, ge2 cc, ge3 cd (both VLAN 20 office)
+#     .10  sclan-ca     lldpd, on sw1 ge2                          MAC 02:77:04:00:00:10
+#     .11  sclan-cb     lldpd, on sw1 ge3                          MAC 02:77:04:00:00:11
+#     .20  sclan-cc     lldpd, on sw2 ge2                          MAC 02:77:04:00:00:20
+#     .21  sclan-cd     lldpd, on sw2 ge3                          MAC 02:77:04:00:00:21
 #   The hostile segment is a /24 of its own so that scans of 10.77.0.0/24 see the same hosts
 #   as before; the hostile services are testlan/hostile.py (python3) and socat.
 set -euo pipefail
@@ -365,6 +377,102 @@ wait_mdns() {
   mdns_check || die "avahi or nmbd on 10.77.3.30 did not come up; logs in $STATE"
 }
 
+# lldp NAME HOSTNAME INTERFACES AGENTX: lldpd in sclan-NAME, sending every 5 s; with AGENTX (a
+# socket path) also an AgentX sub-agent of that namespace's snmpd, serving LLDP-MIB.
+lldp() {
+  local conf="$STATE/lldpd-$1.conf" x=()
+  printf 'configure system hostname %s\nconfigure lldp tx-interval 5\n' "$2" > "$conf"
+  [ -n "$4" ] && x=(-x -X "unix:$4")
+  start "$1" "lldpd-$1" lldpd -d -u "$STATE/lldpd-$1.sock" -O "$conf" -I "$3" "${x[@]}"
+}
+
+# chost SWITCH NAME IP/PREFIX MAC PORT: a campus host on port PORT of SWITCH's bridge, running
+# lldpd (real LLDP frames to the switch; its chassis id is its MAC, its name NAME.lab.test).
+chost() {
+  local sw=$PREFIX-$1 name=$2 addr=$3 mac=$4 port=$5 ns=$PREFIX-$2
+  ip netns add "$ns"
+  ip -n "$sw" link add "$port" type veth peer name eth0 netns "$ns"
+  ip -n "$sw" link set "$port" master br0 up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" addr add "$addr" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  mkdir -p "/etc/netns/$ns"
+  echo "nameserver 10.77.0.1" > "/etc/netns/$ns/resolv.conf"
+  lldp "$name" "$name.lab.test" eth0 ""
+}
+
+# The campus segment (issue 12): two managed switches in a row, each a namespace with a Linux
+# bridge whose management address is on the bridge itself, snmpd (community lab-ro) serving the
+# kernel's real forwarding table (bridge_mib.py: BRIDGE-MIB, and Q-BRIDGE-MIB with the VLANs
+# declared in $STATE/vlans-SW) with lldpd as its AgentX sub-agent (LLDP-MIB); four hosts with
+# lldpd. The truth of who is on which port is this wiring (testlan/src/lib.rs: CAMPUS).
+campus() {
+  local here sw n=3
+  here="$(dirname "$(readlink -f "$0")")"
+  mkdir -p /run/lldpd
+  for sw in sw1 sw2; do
+    ip netns add $PREFIX-$sw
+    ip -n $PREFIX-$sw link set lo up
+    ip -n $PREFIX-$sw link add br0 type bridge
+  done
+  ip -n $PREFIX-sw1 link set br0 address 02:77:04:00:00:03
+  ip -n $PREFIX-sw2 link set br0 address 02:77:04:00:00:04
+  # The scanner's fifth leg, on sw1's ge1; sw1's ge8 to sw2's ge1.
+  ip -n $PREFIX-sw1 link add ge1 type veth peer name eth4 netns $PREFIX-scan
+  ip -n $PREFIX-sw1 link set ge1 master br0 up
+  ip -n $PREFIX-scan link set eth4 address 02:77:04:00:00:02
+  ip -n $PREFIX-scan addr add 10.77.4.2/24 dev eth4
+  ip -n $PREFIX-scan link set eth4 up
+  ip -n $PREFIX-sw1 link add ge8 type veth peer name ge1 netns $PREFIX-sw2
+  ip -n $PREFIX-sw1 link set ge8 master br0 up
+  ip -n $PREFIX-sw2 link set ge1 master br0 up
+  chost sw1 ca 10.77.4.10/24 02:77:04:00:00:10 ge2
+  chost sw1 cb 10.77.4.11/24 02:77:04:00:00:11 ge3
+  chost sw2 cc 10.77.4.20/24 02:77:04:00:00:20 ge2
+  chost sw2 cd 10.77.4.21/24 02:77:04:00:00:21 ge3
+  printf 'ge1 10 lab\nge2 10 lab\nge3 20 office\nge8 1 default\n' > "$STATE/vlans-sw1"
+  printf 'ge1 1 default\nge2 20 office\nge3 20 office\n' > "$STATE/vlans-sw2"
+  for sw in sw1 sw2; do
+    ip -n $PREFIX-$sw addr add 10.77.4.$n/24 dev br0
+    ip -n $PREFIX-$sw link set br0 up
+    {
+      echo "rocommunity lab-ro default"
+      echo "sysName $sw.lab.test"
+      echo "sysDescr Scanopy Labs LS-8 switch ($sw, a Linux bridge)"
+      echo "sysLocation lab rack 1"
+      echo "engineID scanopy-$sw"
+      echo "master agentx"
+      echo "agentXSocket unix:$STATE/agentx-$sw.sock"
+      echo "pass_persist .1.3.6.1.2.1.17 /usr/bin/python3 $here/bridge_mib.py br0 $STATE/vlans-$sw"
+    } > "$STATE/snmpd-$sw.conf"
+    mkdir -p "$STATE/snmp-$sw"
+    SNMP_PERSISTENT_DIR="$STATE/snmp-$sw" start "$sw" "snmpd-$sw" snmpd -f -Lo -C \
+      -c "$STATE/snmpd-$sw.conf" -p "$STATE/snmpd-$sw.pid" "udp:10.77.4.$n:161"
+    n=$((n + 1))
+  done
+  # lldpd on the switches once their snmpd's AgentX socket is there.
+  for sw in sw1 sw2; do
+    for _ in $(seq 1 50); do [ -S "$STATE/agentx-$sw.sock" ] && break; sleep 0.1; done
+    lldp "$sw" "$sw.lab.test" 'ge*' "$STATE/agentx-$sw.sock"
+  done
+}
+
+# campus_check: every LLDP neighbour is heard (lldpd sends every 5 s): sw1 hears ca, cb and
+# sw2; sw2 hears sw1, cc and cd.
+campus_check() {
+  local sw n
+  for sw in sw1 sw2; do
+    for _ in $(seq 1 100); do
+      n=$(nsx $PREFIX-$sw lldpcli -u "$STATE/lldpd-$sw.sock" show neighbors 2>/dev/null \
+          | grep -c 'SysName:' || true)
+      [ "$n" -ge 3 ] && break
+      sleep 0.2
+    done
+    [ "$n" -ge 3 ] || die "campus: $sw hears $n LLDP neighbours, not 3"
+  done
+}
+
 up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   need ip iproute2; need nginx nginx-light; need sshd openssh-server; need busybox busybox-static
@@ -373,6 +481,7 @@ up() {
   need socat socat; need python3 python3; need avahi-daemon avahi-daemon; need nmbd samba
   need minissdpd minissdpd
   need radvd radvd
+  need lldpd lldpd
   [ -x "$PGBIN/initdb" ] || die "missing PostgreSQL 15 in $PGBIN (install: postgresql-15)"
   down
   # Whatever fails from here on (a command, or die), tear down what was built.
@@ -591,6 +700,7 @@ NFT
   media_nmbd
   start media nmbd nmbd -F --no-process-group --debug-stdout -s "$STATE/nmbd/smb.conf"
   tv
+  campus
 
   wait_tcp 10.77.0.10 80
   wait_tcp 10.77.0.10 443
@@ -612,14 +722,15 @@ NFT
   wait_tcp 10.77.3.40 8080
   ssdp_check || die "minissdpd on 10.77.3.40 (tv) does not answer SSDP; logs in $STATE"
   farquiet_check || die "10.77.1.20 (farquiet) does not answer ICMP as it should"
+  campus_check
   trap - ERR EXIT
-  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24, home 10.77.3.0/24; scanner namespace $PREFIX-scan)"
+  echo "testlan: up (10.77.0.0/24, 10.77.1.0/24, hostile 10.77.2.0/24, home 10.77.3.0/24, campus 10.77.4.0/24; scanner namespace $PREFIX-scan)"
 }
 
 status() {
   local ok=0
   for ns in sw rtr scan web ssh quiet drop svc many wide far mute trickle flood tlsstall every \
-            badudp liar media tv; do
+            badudp liar media tv sw1 sw2 ca cb cc cd; do
     ip netns list | grep -qw "$PREFIX-$ns" || { echo "missing namespace $PREFIX-$ns"; ok=1; }
   done
   [ $ok = 0 ] || return 1
@@ -634,6 +745,7 @@ status() {
   ssdp_check || ok=1
   ipv6_check || ok=1
   farquiet_check || ok=1
+  (campus_check) || ok=1
   # The liar refuses at once on an address it does not own (it answered ARP for it); a silent
   # address would time out instead (status 124).
   local rc=0

@@ -20,9 +20,11 @@ use uuid::Uuid;
 
 use crate::model::{Device, DeviceType};
 
+pub mod l2;
 pub mod layout;
 mod svg;
 
+pub use l2::{L2Link, links as l2_links};
 pub use layout::Layout;
 
 /// A node of the map.
@@ -98,6 +100,20 @@ pub enum Edge {
     Attached {
         /// Its address there, if any.
         ip: Option<String>,
+    },
+    /// A layer-2 link: a device on a switch's port, or two switches linked
+    /// ([`l2::links`]); from the switch's end.
+    Link {
+        /// The switch's port.
+        port: String,
+        /// The other end's port, when known (LLDP, CDP).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_port: Option<String>,
+        /// How it is known: `lldp`, `cdp` or `fdb` (`source` is the link's end in the JSON).
+        via: String,
+        /// The VLAN.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vlan: Option<u16>,
     },
 }
 
@@ -176,12 +192,50 @@ impl Topology {
                 );
             }
         }
+        // Layer 2, where managed switches told it: edges from a switch to what is on its ports.
+        let owned: Vec<Device> = devices.iter().map(|d| (*d).clone()).collect();
+        if owned.iter().any(|d| d.l2.is_some()) {
+            for l in l2::links(&owned) {
+                let (Some(&a), Some(&b)) = (device_ix.get(&l.switch), device_ix.get(&l.device))
+                else {
+                    continue;
+                };
+                g.add_edge(
+                    a,
+                    b,
+                    Edge::Link {
+                        port: l.port,
+                        device_port: l.device_port,
+                        via: l.source,
+                        vlan: l.vlan,
+                    },
+                );
+            }
+        }
         Topology { graph: g }
     }
 
     /// The underlying graph.
     pub fn graph(&self) -> &Graph<Node, Edge, Undirected> {
         &self.graph
+    }
+
+    /// The layer-2 links as (switch key, device key, the switch's port), in canonical order.
+    pub fn port_links(&self) -> Vec<(String, String, String)> {
+        let mut out: Vec<(String, String, String)> = self
+            .graph
+            .edge_references()
+            .filter_map(|e| match e.weight() {
+                Edge::Link { port, .. } => Some((
+                    self.graph[e.source()].key(),
+                    self.graph[e.target()].key(),
+                    port.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// The devices that are gateways, by id.
@@ -297,8 +351,15 @@ impl Topology {
                 continue;
             }
             let style = match e {
-                Edge::Runs => "style=dashed",
-                _ => "style=dotted",
+                Edge::Runs => "style=dashed".to_owned(),
+                Edge::Link { port, via, .. } => {
+                    format!(
+                        "style=bold, label={}, tooltip={}",
+                        dot_str(port),
+                        dot_str(via)
+                    )
+                }
+                _ => "style=dotted".to_owned(),
             };
             let _ = writeln!(out, "  {} -- {} [{style}];", dot_str(a), dot_str(b));
         }
@@ -350,6 +411,15 @@ impl Topology {
                 }
                 Edge::Attached { .. } => {
                     let _ = writeln!(out, "  {} -.- {}", ids[a], ids[b]);
+                }
+                Edge::Link { port, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "  {} ===|\"{}\"| {}",
+                        ids[a],
+                        mermaid_text(port),
+                        ids[b]
+                    );
                 }
             }
         }

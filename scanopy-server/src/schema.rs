@@ -108,6 +108,89 @@ pub struct MergeReason {
     value: String,
 }
 
+/// A device's link layer (`scanopy_core::L2`), the newest snapshot its agent gave.
+#[derive(Serialize, ToSchema)]
+pub struct L2 {
+    /// Its ports, by interface index; absent when none.
+    ports: Vec<NetPort>,
+    /// Neighbours heard on its ports (LLDP, CDP); absent when none.
+    neighbours: Vec<Neighbour>,
+    /// MACs its bridge learnt, and where; absent when none.
+    learnt: Vec<Learnt>,
+    /// Its VLANs; absent when none.
+    vlans: Vec<Vlan>,
+    /// The bridge's own MAC, for a switch.
+    bridge_mac: Option<String>,
+    /// Present (true) when a table was cut at 65,536 entries or the agent stopped answering.
+    truncated: Option<bool>,
+}
+
+/// A port (interface) of a device.
+#[derive(Serialize, ToSchema)]
+pub struct NetPort {
+    /// The agent's interface index.
+    index: u32,
+    /// `ifName` (else `ifDescr`).
+    name: String,
+    /// The operator's description (`ifAlias`).
+    alias: Option<String>,
+    /// Its MAC.
+    mac: Option<String>,
+    /// Mbit/s.
+    speed_mbps: Option<u64>,
+    /// Administratively up.
+    admin_up: Option<bool>,
+    /// Link up.
+    oper_up: Option<bool>,
+    /// `ethernet`, `loopback`, `bridge`, `wifi`, `virtual`, `tunnel`, `vlan`, `lag`, `other`.
+    kind: Option<String>,
+    /// Its untagged VLAN.
+    vlan: Option<u16>,
+}
+
+/// A device heard on a port by LLDP or CDP.
+#[derive(Serialize, ToSchema)]
+pub struct Neighbour {
+    /// The local port's name.
+    port: String,
+    /// `lldp` or `cdp`.
+    source: String,
+    /// The neighbour's chassis id (a MAC written as one).
+    chassis_id: String,
+    /// Its chassis MAC, when the id is one.
+    chassis_mac: Option<String>,
+    /// The neighbour's port id.
+    remote_port: Option<String>,
+    /// The neighbour's port description.
+    remote_port_description: Option<String>,
+    /// Its system name.
+    name: Option<String>,
+    /// Its system description (CDP: platform).
+    description: Option<String>,
+    /// A management address it announces.
+    address: Option<String>,
+}
+
+/// A MAC a bridge learnt on a port.
+#[derive(Serialize, ToSchema)]
+pub struct Learnt {
+    /// The MAC.
+    mac: String,
+    /// The port's interface index.
+    port: u32,
+    /// The VLAN it was learnt in.
+    vlan: Option<u16>,
+}
+
+/// A VLAN.
+#[derive(Serialize, ToSchema)]
+pub struct Vlan {
+    /// 1 to 4094.
+    id: u16,
+    /// Its name.
+    name: Option<String>,
+}
+
 /// A device's operating system as the evidence points.
 #[derive(Serialize, ToSchema)]
 pub struct Os {
@@ -159,6 +242,9 @@ pub struct StoredDevice {
     merge_reasons: Vec<MergeReason>,
     /// Its operating system; absent when nothing points anywhere.
     os: Option<Os>,
+    /// Its link layer, as its SNMP agent told it (`GET /devices/{id}` only; lists leave it
+    /// out): ports, LLDP/CDP neighbours, the bridge's forwarding table, VLANs.
+    l2: Option<L2>,
     /// Its network.
     network: Uuid,
     /// The name a user gave it.
@@ -564,6 +650,22 @@ pub enum TopologyLink {
         /// The container's address there.
         ip: Option<String>,
     },
+    /// A layer-2 link: a switch (`source`) has a device or another switch (`target`) on a port.
+    Link {
+        /// The switch.
+        source: String,
+        /// The device on its port.
+        target: String,
+        /// The switch's port.
+        port: String,
+        /// The other end's port, when LLDP or CDP told it.
+        device_port: Option<String>,
+        /// How it is known: `lldp`, `cdp` (a neighbour told) or `fdb` (placed from
+        /// forwarding tables).
+        via: String,
+        /// The VLAN.
+        vlan: Option<u16>,
+    },
 }
 
 /// The map laid out by the server (`scanopy_core::topology::layout`, whose documentation
@@ -667,12 +769,12 @@ pub enum MapNode {
 /// A link of the layout: a cubic Bézier curve (`M p0 C p1 p2 p3`).
 #[derive(Serialize, ToSchema)]
 pub struct MapLink {
-    /// `gateway` (a top-row device to a subnet's box) or `runs` (a Docker host to its Docker
-    /// box).
+    /// `gateway` (a top-row device to a subnet's box), `runs` (a Docker host to its Docker
+    /// box) or `port` (a switch to a device on its port, or to a switch it links to).
     kind: String,
-    /// The device's node id.
+    /// The device's node id (the switch's, for `port`).
     from: String,
-    /// The group's key.
+    /// The group's key (the device's node id, for `port`).
     to: String,
     /// Start, two control points, end.
     points: Vec<MapPoint>,

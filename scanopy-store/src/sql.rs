@@ -44,6 +44,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_push.sql"),
     include_str!("../migrations/sqlite/0005_progress.sql"),
     include_str!("../migrations/sqlite/0006_os.sql"),
+    include_str!("../migrations/sqlite/0007_l2.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -52,6 +53,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_push.sql"),
     include_str!("../migrations/postgres/0005_progress.sql"),
     include_str!("../migrations/postgres/0006_os.sql"),
+    include_str!("../migrations/postgres/0007_l2.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -211,6 +211,78 @@ pub const HOSTILE_PTR: [(Ipv4Addr, &str); 5] = [
     (EVERY.ip, "=1+2.every.evil.test"),
 ];
 
+/// The campus segment (the scanner's fifth leg, 10.77.4.2, on sw1's port `ge1`): two managed
+/// switches in a row and four hosts, each running lldpd.
+pub const CAMPUS_LAN: &str = "10.77.4.0/24";
+/// The read community of the campus switches' agents (the svc host's is `public`).
+pub const CAMPUS_COMMUNITY: &str = "lab-ro";
+
+/// A managed switch of the campus: snmpd on its management address (on the bridge itself)
+/// serves the kernel's forwarding table and, through lldpd, LLDP-MIB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch {
+    /// Its short name (`sysName` is `{name}.lab.test`).
+    pub name: &'static str,
+    /// Its management address.
+    pub ip: Ipv4Addr,
+    /// Its bridge's MAC.
+    pub mac: &'static str,
+    /// Its port to the other switch.
+    pub uplink: &'static str,
+}
+
+/// The first switch: the scanner on `ge1`, `ca` on `ge2`, `cb` on `ge3`, `sw2` on `ge8`.
+pub const SW1: Switch = Switch {
+    name: "sw1",
+    ip: Ipv4Addr::new(10, 77, 4, 3),
+    mac: "02:77:04:00:00:03",
+    uplink: "ge8",
+};
+/// The second switch: `sw1` on `ge1`, `cc` on `ge2`, `cd` on `ge3`.
+pub const SW2: Switch = Switch {
+    name: "sw2",
+    ip: Ipv4Addr::new(10, 77, 4, 4),
+    mac: "02:77:04:00:00:04",
+    uplink: "ge1",
+};
+
+/// The campus hosts and where each is plugged in (the truth placement is checked against):
+/// (host name, address, MAC, switch, port, VLAN of that port).
+pub const CAMPUS: [(&str, Ipv4Addr, &str, &str, &str, u16); 4] = [
+    (
+        "ca",
+        Ipv4Addr::new(10, 77, 4, 10),
+        "02:77:04:00:00:10",
+        "sw1",
+        "ge2",
+        10,
+    ),
+    (
+        "cb",
+        Ipv4Addr::new(10, 77, 4, 11),
+        "02:77:04:00:00:11",
+        "sw1",
+        "ge3",
+        20,
+    ),
+    (
+        "cc",
+        Ipv4Addr::new(10, 77, 4, 20),
+        "02:77:04:00:00:20",
+        "sw2",
+        "ge2",
+        20,
+    ),
+    (
+        "cd",
+        Ipv4Addr::new(10, 77, 4, 21),
+        "02:77:04:00:00:21",
+        "sw2",
+        "ge3",
+        20,
+    ),
+];
+
 impl Host {
     /// Its address as an [`IpAddr`].
     pub fn addr(&self) -> IpAddr {

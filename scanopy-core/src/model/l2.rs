@@ -3,7 +3,7 @@
 //!
 //! Scanners report one [`L2`] per device and read (an SNMP agent's tables are a snapshot): the
 //! newest replaces the older. Placing hosts on switch ports from these is
-//! [`crate::topology::attachments`].
+//! [`crate::topology::l2_links`].
 
 use std::net::IpAddr;
 

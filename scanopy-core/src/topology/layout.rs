@@ -158,6 +158,9 @@ pub enum LinkKind {
     Gateway,
     /// A Docker host runs the containers of a Docker box: from the host to that box.
     Runs,
+    /// A device on a switch's port (or two switches linked): from the switch to the device,
+    /// labelled with the port, at the device's end.
+    Port,
 }
 
 /// A link, drawn as the cubic Bézier curve `points[0]` to `points[3]` with control points
@@ -350,6 +353,8 @@ struct Builder<'a> {
     net_names: BTreeMap<String, String>,
     /// Subnet keys in address order, with their CIDR text.
     subnets: Vec<(String, String)>,
+    /// Layer-2 links: switch key, device key, the switch's port.
+    ports: Vec<(String, String, String)>,
 }
 
 impl<'a> Builder<'a> {
@@ -372,8 +377,10 @@ impl<'a> Builder<'a> {
                         .entry(a.clone())
                         .or_insert_with(|| (b.clone(), ip.clone()));
                 }
+                Edge::Link { .. } => {}
             }
         }
+        let ports = t.port_links();
         let mut subnets = Vec::new();
         let mut net_names = BTreeMap::new();
         let mut devices = Vec::new();
@@ -428,6 +435,7 @@ impl<'a> Builder<'a> {
             first_net: first_net.into_iter().map(|(k, (n, _))| (k, n)).collect(),
             net_names,
             subnets: subnets.into_iter().map(|((_, _, k), c)| (k, c)).collect(),
+            ports,
         }
     }
 
@@ -508,6 +516,7 @@ impl<'a> Builder<'a> {
         self.place_columns(&groups, &dockers, top_y, &mut out);
         self.place_top_row(&top, &mut out);
         self.link_docker_hosts(&dockers, &mut out);
+        self.link_ports(&mut out);
         Layout {
             width: out.max_w.max(300),
             height: out.height.max(200),
@@ -690,6 +699,41 @@ impl<'a> Builder<'a> {
                 });
                 out.max_w = out.max_w.max(x + CELL_W / 2);
             }
+        }
+    }
+
+    /// A link from each drawn switch to each drawn device on its ports (and to the switches it
+    /// links to), bowed so that links between neighbours in a row stay visible.
+    fn link_ports(&self, out: &mut Drawing) {
+        for (sw, dev, port) in &self.ports {
+            let (Some(&a), Some(&b)) = (out.centres.get(sw), out.centres.get(dev)) else {
+                continue;
+            };
+            let (sx, sy) = (a.x, a.y + NODE / 2);
+            let (ex, ey) = (b.x, b.y - NODE / 2);
+            let bow = if (ey - sy).abs() < NODE { 40 } else { 0 };
+            out.links.push(Link {
+                kind: LinkKind::Port,
+                from: sw.clone(),
+                to: dev.clone(),
+                points: [
+                    Point { x: sx, y: sy },
+                    Point {
+                        x: sx,
+                        y: sy + (ey - sy) / 2 + bow,
+                    },
+                    Point {
+                        x: ex,
+                        y: sy + (ey - sy) / 2 + bow,
+                    },
+                    Point { x: ex, y: ey },
+                ],
+                label: Some(port.clone()),
+                label_at: Some(Point {
+                    x: ex + 6,
+                    y: ey - 4,
+                }),
+            });
         }
     }
 

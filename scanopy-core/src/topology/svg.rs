@@ -23,6 +23,7 @@ const CSS: &str = "\
 .link{fill:none;stroke:#9aa5b4;stroke-width:1.6}\
 .link.runs{stroke:#9db8ee;stroke-dasharray:6 4}\
 .link.gw{stroke:#e0951f;stroke-width:2}\
+.link.port{stroke:#3d9a6a;stroke-width:2}\
 .linklabel{font:11px ui-monospace,Menlo,Consolas,monospace;fill:#6b7381}\
 .node rect.nb{fill:#ffffff;stroke:#b8c1ce;stroke-width:1.2}\
 .node text.ab{font:700 11px system-ui,sans-serif;fill:#2c3442;text-anchor:middle}\
@@ -106,6 +107,7 @@ fn render(l: &Layout) -> String {
         let cls = match k.kind {
             LinkKind::Gateway => "link gw",
             LinkKind::Runs => "link runs",
+            LinkKind::Port => "link port",
         };
         let [a, b, c, d] = k.points;
         let _ = writeln!(

@@ -6,6 +6,7 @@ mod hostile;
 mod icmp;
 mod ipv6;
 mod listen;
+mod snmp;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -22,7 +23,7 @@ use scanopy_testlan::{
 };
 use tokio_util::sync::CancellationToken;
 
-fn scan(
+pub(crate) fn scan(
     targets: &[&str],
     ports: &str,
     scanners: Vec<Box<dyn Scanner>>,
@@ -71,7 +72,7 @@ async fn run_scan(
     }
 }
 
-fn device(devices: &[Device], ip: IpAddr) -> &Device {
+pub(crate) fn device(devices: &[Device], ip: IpAddr) -> &Device {
     devices
         .iter()
         .find(|d| d.ips().contains(&ip))

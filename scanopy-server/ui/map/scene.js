@@ -27,7 +27,7 @@ export function sceneOf(layout, network) {
   const boxes = (layout.groups || []).map(boxOf);
   const links = (layout.links || []).map((l) => {
     const [a, b, c, d] = l.points;
-    const link = { d: `M${a.x},${a.y}C${b.x},${b.y} ${c.x},${c.y} ${d.x},${d.y}`, cls: "link " + (l.kind === "gateway" ? "gw" : "runs") };
+    const link = { d: `M${a.x},${a.y}C${b.x},${b.y} ${c.x},${c.y} ${d.x},${d.y}`, cls: "link " + ({ gateway: "gw", port: "port" }[l.kind] || "runs") };
     if (l.label && l.label_at) Object.assign(link, { label: l.label, lx: l.label_at.x, ly: l.label_at.y });
     return link;
   });

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use scanopy_core::{Container, Device, DeviceType, Interface, MacAddr, Network, Observation};
+use scanopy_core::{Container, Device, DeviceType, Interface, L2, MacAddr, Network, Observation};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -246,7 +246,11 @@ impl InventoryStore for SqlStore {
     async fn device(&self, id: Uuid) -> Result<Option<StoredDevice>> {
         let dia = self.dialect;
         let mut conn = self.pool.acquire().await.map_err(db_err("read a device"))?;
-        Self::load_device(dia, &mut conn, id).await
+        let Some(mut d) = Self::load_device(dia, &mut conn, id).await? else {
+            return Ok(None);
+        };
+        d.device.l2 = load_l2(dia, &mut conn, id).await?;
+        Ok(Some(d))
     }
 
     async fn edit_device(&self, id: Uuid, edit: DeviceEdit) -> Result<StoredDevice> {
@@ -332,7 +336,8 @@ impl InventoryStore for SqlStore {
             }
         };
         let mut sql = format!(
-            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs \
+            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs, \
+             (SELECT x.l2 FROM device_l2 x WHERE x.device_id = d.id) AS l2 \
              FROM devices d WHERE d.deleted_at IS NULL"
         );
         if network.is_some() {
@@ -391,7 +396,10 @@ impl InventoryStore for SqlStore {
                 randomized_mac: false,
                 merge_reasons: Vec::new(),
                 os: None,
-                l2: None,
+                l2: r
+                    .get::<Option<String>, _>("l2")
+                    .and_then(|j| serde_json::from_str::<L2>(&j).ok())
+                    .map(Box::new),
             };
             out.push(StoredDevice {
                 device,
@@ -492,4 +500,22 @@ impl InventoryStore for SqlStore {
             .map_err(|e| StoreError::unavailable("reach the database", e))?;
         Ok(())
     }
+}
+
+/// The newest link-layer snapshot of device `id`, if it told one. A snapshot that no longer
+/// parses (written by a newer version) reads as none.
+async fn load_l2(
+    dia: Dialect,
+    conn: &mut sqlx::AnyConnection,
+    id: Uuid,
+) -> Result<Option<Box<L2>>> {
+    let json: Option<String> =
+        sqlx::query_scalar(&q(dia, "SELECT l2 FROM device_l2 WHERE device_id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("read a device's link layer"))?;
+    Ok(json
+        .and_then(|j| serde_json::from_str::<L2>(&j).ok())
+        .map(Box::new))
 }

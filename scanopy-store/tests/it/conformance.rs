@@ -1736,3 +1736,60 @@ pub(crate) async fn listen_runs_mark_nothing_missed_and_are_never_claimed(store:
     assert!(ended.finished_at.is_some());
     assert!(all(store).await.iter().all(|d| !d.offline));
 }
+
+/// A switch's link layer (ports, forwarding table) is kept with it and read back on the device
+/// and the map; a newer snapshot replaces it, an older one arriving late does not, and device
+/// lists do not carry it.
+pub(crate) async fn a_switch_link_layer_is_kept_newest_first(store: &dyn Store) {
+    use scanopy_core::{L2, Learnt, NetPort};
+    let net = network(store).await;
+    let snapshot = |ports: u32| {
+        Fact::L2(Box::new(L2 {
+            ports: (1..=ports)
+                .map(|i| NetPort {
+                    index: i,
+                    name: format!("ge{i}"),
+                    alias: None,
+                    mac: None,
+                    speed_mbps: Some(1000),
+                    admin_up: Some(true),
+                    oper_up: Some(true),
+                    kind: Some("ethernet".into()),
+                    vlan: Some(10),
+                })
+                .collect(),
+            learnt: vec![Learnt {
+                mac: "00:11:32:00:00:07".parse().unwrap(),
+                port: 1,
+                vlan: Some(10),
+            }],
+            bridge_mac: Some("00:11:32:00:00:03".parse().unwrap()),
+            ..Default::default()
+        }))
+    };
+    let apply = |at: DateTime<Utc>, ports: u32| {
+        let batch = vec![
+            obs("10.0.0.3", at, mac("00:11:32:00:00:03")),
+            obs("10.0.0.3", at, snapshot(ports)),
+        ];
+        async move {
+            let r = run(store, net).await;
+            store.apply_batch(r, Uuid::new_v4(), &batch).await.unwrap();
+            store.finish_scan(r, RunStatus::Done).await.unwrap();
+        }
+    };
+    apply(t(10), 4).await;
+    let id = all(store).await[0].device.id;
+    let ports = |d: &scanopy_store::StoredDevice| d.device.l2.as_ref().map(|l| l.ports.len());
+    let d = store.device(id).await.unwrap().unwrap();
+    assert_eq!(ports(&d), Some(4));
+    assert_eq!(d.device.l2.as_ref().unwrap().learnt.len(), 1);
+    assert_eq!(ports(&all(store).await[0]), None, "lists do not carry it");
+    let map = store.map_devices(Some(net)).await.unwrap();
+    assert_eq!(ports(&map[0]), Some(4), "the map does");
+    apply(t(20), 6).await;
+    assert_eq!(ports(&store.device(id).await.unwrap().unwrap()), Some(6));
+    // A snapshot taken before the stored one, arriving late, changes nothing.
+    apply(t(15), 2).await;
+    assert_eq!(ports(&store.device(id).await.unwrap().unwrap()), Some(6));
+}

@@ -93,6 +93,7 @@ on_postgres!(
     local_daemons_are_one_per_instance,
     webhook_deliveries_are_claimed_once,
     listen_runs_mark_nothing_missed_and_are_never_claimed,
+    a_switch_link_layer_is_kept_newest_first,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,6 +229,7 @@ on_sqlite!(
     local_daemons_are_one_per_instance,
     webhook_deliveries_are_claimed_once,
     listen_runs_mark_nothing_missed_and_are_never_claimed,
+    a_switch_link_layer_is_kept_newest_first,
 );
 
 #[tokio::test]

@@ -215,11 +215,23 @@ fn check_edges(t: &Topology, l: &Layout, groups: &BTreeMap<&str, &Group>) {
                 }
             }
             Edge::Attached { .. } => {}
+            Edge::Link { .. } => {
+                if at.contains_key(a.as_str()) && at.contains_key(b.as_str()) {
+                    assert!(
+                        links.contains(&(LinkKind::Port, a.as_str(), b.as_str())),
+                        "{a} port {b}: no link"
+                    );
+                }
+            }
         }
     }
     for k in &l.links {
         assert!(at.contains_key(k.from.as_str()), "a link from {}", k.from);
-        assert!(groups.contains_key(k.to.as_str()), "a link to {}", k.to);
+        if k.kind == LinkKind::Port {
+            assert!(at.contains_key(k.to.as_str()), "a port link to {}", k.to);
+        } else {
+            assert!(groups.contains_key(k.to.as_str()), "a link to {}", k.to);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! dialect, what the store already knows about the batch ([`load`]) and the rows waiting to be
 //! written. Each batch device is matched to a stored one and its row written or queued
 //! ([`devices`]), then its interfaces ([`interfaces`]) and services ([`services`]); the queued
-//! rows and events go out in bulk at the end ([`events`]).
+//! rows and events go out in bulk at the end ([`events`]), then link-layer snapshots ([`l2`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -18,6 +18,7 @@ use crate::{Result, StoreError};
 mod devices;
 mod events;
 mod interfaces;
+mod l2;
 mod load;
 mod services;
 
@@ -64,6 +65,8 @@ struct Pending {
     touch_ifaces: Vec<Vec<Val>>,
     touch_services: Vec<Vec<Val>>,
     events: Vec<Vec<Val>>,
+    /// Link-layer snapshots (device id, JSON, seen at), written after the devices.
+    l2: Vec<(String, String, String)>,
 }
 
 impl<'t> Apply<'t> {
@@ -164,8 +167,10 @@ impl SqlStore {
             a.stored_id.insert(d.id, id);
             a.interfaces(d, id).await?;
             a.services(d, id).await?;
+            a.queue_l2(d, id)?;
         }
         a.flush(&batch_devices).await?;
+        a.write_l2().await?;
         let seen: BTreeSet<Uuid> = a.stored_id.values().copied().collect();
         let changes = a.changes;
 

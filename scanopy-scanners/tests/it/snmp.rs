@@ -1,0 +1,202 @@
+//! The `snmp` scanner against real agents on the test LAN: the campus switches (net-snmp's
+//! snmpd serving the Linux bridges' own forwarding tables, lldpd as AgentX sub-agent for
+//! LLDP-MIB), the svc host's snmpd (community `public`), and the hostile host whose 161/udp
+//! answers malformed BER.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use scanopy_core::{Device, DeviceType, Scanner, topology};
+use scanopy_scanners::snmp::Community;
+use scanopy_scanners::{ArpScanner, SnmpScanner, SnmpSettings};
+use scanopy_testlan::{CAMPUS, CAMPUS_COMMUNITY, CAMPUS_LAN, SW1, SW2, require};
+
+use crate::{device, scan};
+
+fn snmp(communities: &[&str]) -> Box<dyn Scanner> {
+    Box::new(SnmpScanner::new(SnmpSettings {
+        communities: communities
+            .iter()
+            .map(|c| Community {
+                community: (*c).to_owned(),
+            })
+            .collect(),
+        ..Default::default()
+    }))
+}
+
+fn by_name<'a>(devices: &'a [Device], name: &str) -> &'a Device {
+    devices
+        .iter()
+        .find(|d| d.hostname.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no device named {name}: {devices:#?}"))
+}
+
+/// A scan of the campus places every host on its real switch port, lists every LLDP
+/// neighbour, and types the switches; a wrong community first costs no correct answer.
+#[test]
+fn testlan_snmp_places_every_campus_host_on_its_switch_port() {
+    if !require("testlan_snmp_places_every_campus_host_on_its_switch_port") {
+        return;
+    }
+    let t = Instant::now();
+    // The ARP sweep first (it also makes every host talk, so the bridges learn it), then the
+    // agents, with a wrong community tried before the right one.
+    let (devices, warnings) = scan(
+        &[CAMPUS_LAN],
+        "1",
+        vec![
+            Box::new(ArpScanner::default()),
+            snmp(&["wrong", CAMPUS_COMMUNITY]),
+        ],
+    );
+    let took = t.elapsed();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let sw1 = device(&devices, SW1.ip.into());
+    let sw2 = device(&devices, SW2.ip.into());
+    for (sw, s) in [(sw1, SW1), (sw2, SW2)] {
+        assert_eq!(
+            sw.hostname.as_deref(),
+            Some(format!("{}.lab.test", s.name).as_str())
+        );
+        assert_eq!(
+            sw.device_type,
+            DeviceType::Switch,
+            "{:?}",
+            sw.device_type_evidence
+        );
+        let l2 = sw.l2.as_ref().expect("the switch told its link layer");
+        assert_eq!(l2.bridge_mac.map(|m| m.to_string()).as_deref(), Some(s.mac));
+        let snmp = sw.services.iter().find(|x| x.port == 161).expect("161/udp");
+        assert_eq!(
+            snmp.extra.get("snmp.sysLocation").map(String::as_str),
+            Some("lab rack 1")
+        );
+        assert!(snmp.extra.contains_key("snmp.engineID"));
+    }
+    // Every LLDP neighbour: sw1 hears ca, cb and sw2; sw2 hears sw1, cc and cd.
+    let heard = |d: &Device| -> BTreeSet<(String, String)> {
+        d.l2.as_ref()
+            .unwrap()
+            .neighbours
+            .iter()
+            .map(|n| (n.port.clone(), n.name.clone().unwrap_or_default()))
+            .collect()
+    };
+    let want = |v: &[(&str, &str)]| -> BTreeSet<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        heard(sw1),
+        want(&[
+            ("ge2", "ca.lab.test"),
+            ("ge3", "cb.lab.test"),
+            ("ge8", "sw2.lab.test")
+        ])
+    );
+    assert_eq!(
+        heard(sw2),
+        want(&[
+            ("ge1", "sw1.lab.test"),
+            ("ge2", "cc.lab.test"),
+            ("ge3", "cd.lab.test")
+        ])
+    );
+    // VLANs as declared per port.
+    let vlans: Vec<u16> = sw1
+        .l2
+        .as_ref()
+        .unwrap()
+        .vlans
+        .iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(vlans, [1, 10, 20]);
+
+    // Placement: every campus host on its real port (100 %), and one switch-to-switch link.
+    let links = topology::l2_links(&devices);
+    let name_of = |id| {
+        devices
+            .iter()
+            .find(|d| d.id == id)
+            .and_then(|d| d.hostname.clone())
+            .unwrap_or_default()
+    };
+    let mut right = 0;
+    for (host, ip, mac, sw, port, vlan) in CAMPUS {
+        let d = device(&devices, ip.into());
+        assert_eq!(d.macs()[0].to_string(), mac);
+        let on: Vec<_> = links.iter().filter(|l| l.device == d.id).collect();
+        assert_eq!(on.len(), 1, "{host} placed once: {on:?}");
+        let l = on[0];
+        assert_eq!(
+            (name_of(l.switch), l.port.as_str()),
+            (format!("{sw}.lab.test"), port),
+            "{host}: {l:?}"
+        );
+        assert_eq!(l.vlan, Some(vlan), "{host}");
+        right += 1;
+    }
+    let trunk: Vec<_> = links
+        .iter()
+        .filter(|l| [sw1.id, sw2.id].contains(&l.switch) && [sw1.id, sw2.id].contains(&l.device))
+        .collect();
+    assert_eq!(trunk.len(), 1, "{trunk:?}");
+    let t0 = trunk[0];
+    let ends = if t0.switch == sw1.id {
+        (t0.port.as_str(), SW1.uplink)
+    } else {
+        (t0.port.as_str(), SW2.uplink)
+    };
+    assert_eq!(ends.0, ends.1);
+    eprintln!(
+        "snmp campus: {right}/{} hosts on their port, {} links, scan {:.2} s",
+        CAMPUS.len(),
+        links.len(),
+        took.as_secs_f64()
+    );
+}
+
+/// The svc host's snmpd with the default community (`public`): name, description, engine id;
+/// no agent at all (the web host) and malformed BER (badudp) cost nothing and invent nothing.
+#[test]
+fn testlan_snmp_reads_a_plain_agent_and_survives_malformed_ones() {
+    if !require("testlan_snmp_reads_a_plain_agent_and_survives_malformed_ones") {
+        return;
+    }
+    let t = Instant::now();
+    let (devices, warnings) = scan(
+        &["10.77.0.20", "10.77.0.10", "10.77.2.35"],
+        "1",
+        vec![Box::new(ArpScanner::default()), snmp(&[])],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(t.elapsed() < Duration::from_secs(30));
+    let svc = by_name(&devices, "svc.lab.test");
+    let s = svc
+        .services
+        .iter()
+        .find(|s| s.port == 161)
+        .expect("161/udp");
+    assert_eq!(
+        s.extra.get("snmp.sysDescr").map(String::as_str),
+        Some("scanopy test LAN service host")
+    );
+    let l2 = svc.l2.as_ref().expect("its interfaces");
+    assert!(
+        l2.ports.iter().any(|p| p.name == "eth0"
+            && p.mac.map(|m| m.to_string()).as_deref() == Some("02:77:00:00:00:20")),
+        "{l2:?}"
+    );
+    assert!(!l2.is_bridge());
+    for d in &devices {
+        if d.ips().contains(&"10.77.2.35".parse().unwrap())
+            || d.ips().contains(&"10.77.0.10".parse().unwrap())
+        {
+            assert!(d.services.iter().all(|s| s.port != 161), "{d:?}");
+            assert!(d.l2.is_none());
+        }
+    }
+}
