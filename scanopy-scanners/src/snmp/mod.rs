@@ -124,35 +124,36 @@ impl Scanner for SnmpScanner {
         }
         let mut limits = self.settings.limits;
         limits.timeout = limits.timeout.min(answer_wait(ctx, ip));
-        // Each community as v2c, then as v1 (old agents); the first that answers is used.
-        let mut session = None;
-        'found: for c in self.communities() {
-            for version in [Version::V2c, Version::V1] {
-                let mut s =
-                    match Session::open(ctx, ip, self.settings.port, version, &c, limits).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            return Err(ScanError::Io {
-                                context: "open a UDP socket".into(),
-                                source: e,
-                            });
-                        }
-                    };
-                match s.get(&mib::scalars()).await {
-                    Ok(rows) if !rows.is_empty() => {
-                        session = Some((s, rows));
-                        break 'found;
-                    }
-                    Ok(_) => {}
-                    // Refused (nothing listens) or silent: the next community will not fare
-                    // better on a closed port, but a wrong community is also silent.
-                    Err(walk::Failure::Cancelled) => return Ok(()),
-                    Err(_) => {}
-                }
+        // Each community as v2c, then as v1 (old agents), all asked at once: the first in
+        // that order that answers is used.
+        let candidates: Vec<(Version, Vec<u8>)> = self
+            .communities()
+            .into_iter()
+            .flat_map(|c| [(Version::V2c, c.clone()), (Version::V1, c)])
+            .collect();
+        let scalars = mib::scalars();
+        let found =
+            match walk::first_answering(ctx, ip, self.settings.port, &candidates, &scalars, limits)
+                .await
+            {
+                Ok(Some(f)) => f,
+                Ok(None) | Err(_) => return Ok(()),
+            };
+        let (version, community) = &candidates[found.0];
+        let mut s = Session::open(ctx, ip, self.settings.port, *version, community, limits)
+            .await
+            .map_err(|e| ScanError::Io {
+                context: "open a UDP socket".into(),
+                source: e,
+            })?;
+        let scalars = if found.1.is_empty() {
+            // v1 refused the GET as a whole (one object it lacks): one object at a time.
+            match s.get(&scalars).await {
+                Ok(rows) => rows,
+                Err(_) => return Ok(()),
             }
-        }
-        let Some((mut s, scalars)) = session else {
-            return Ok(());
+        } else {
+            found.1
         };
         ctx.progress().add_ports_probed(1);
         let mut rows: BTreeMap<Oid, Value> = scalars.into_iter().collect();

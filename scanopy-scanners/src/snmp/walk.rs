@@ -80,6 +80,100 @@ pub struct Walk {
     pub end: End,
 }
 
+/// Which of several credentials an agent answers: one GET of `oids` per candidate (version,
+/// community), all sent at once and waited for together, so that wrong communities (which an
+/// agent ignores in silence) cost one wait, not one each. The lowest-numbered candidate that
+/// answers wins (the order the operator gave); the answers of the others are ignored. One
+/// probe permit covers each round.
+pub async fn first_answering(
+    ctx: &ScanContext,
+    ip: IpAddr,
+    port: u16,
+    candidates: &[(Version, Vec<u8>)],
+    oids: &[Oid],
+    limits: Limits,
+) -> Result<Option<(usize, Vec<(Oid, Value)>)>, Failure> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let local: SocketAddr = if ip.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let Ok(sock) = UdpSocket::bind(local).await else {
+        return Err(Failure::Silent);
+    };
+    if sock.connect((ip, port)).await.is_err() {
+        return Err(Failure::Silent);
+    }
+    let base = ((std::process::id() as i32 & 0x3fff) << 16) | 0x8000;
+    let msgs: Vec<Vec<u8>> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, (v, c))| pdu::encode(*v, c, Request::Get, base + i as i32, oids))
+        .collect();
+    let mut buf = vec![0u8; 65_536];
+    let mut bytes_in = 0usize;
+    let started = Instant::now();
+    for _ in 0..limits.tries.max(1) {
+        if ctx.is_cancelled() {
+            return Err(Failure::Cancelled);
+        }
+        let Some(_permit) = ctx.probe().await else {
+            return Err(Failure::Cancelled);
+        };
+        for m in &msgs {
+            if sock.send(m).await.is_err() {
+                return Err(Failure::Silent);
+            }
+        }
+        let left = limits.budget.saturating_sub(started.elapsed());
+        let until = tokio::time::Instant::now() + limits.timeout.min(left);
+        let mut best: Option<(usize, Vec<(Oid, Value)>)> = None;
+        loop {
+            let got = tokio::select! {
+                r = tokio::time::timeout_at(until, sock.recv(&mut buf)) => r,
+                _ = ctx.cancelled() => return Err(Failure::Cancelled),
+            };
+            let n = match got {
+                Err(_) => break,
+                Ok(Err(_)) => return Err(Failure::Silent),
+                Ok(Ok(n)) => n,
+            };
+            bytes_in += n;
+            if bytes_in > limits.max_bytes {
+                return Err(Failure::Budget);
+            }
+            let answered = candidates.iter().enumerate().find_map(|(i, (v, c))| {
+                let r = pdu::decode(&buf[..n], *v, c).ok()?;
+                (r.request_id == i64::from(base + i as i32)).then_some((i, r))
+            });
+            let Some((i, r)) = answered else { continue };
+            let rows: Vec<(Oid, Value)> = if r.error_status == 0 {
+                r.bindings
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_exception())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            // v1 refuses a whole GET for one unknown object: that still proves the community.
+            let ok = r.error_status == 0 || r.error_status == status::NO_SUCH_NAME;
+            if ok && best.as_ref().is_none_or(|(b, _)| i < *b) {
+                best = Some((i, rows));
+            }
+            if best.as_ref().is_some_and(|(b, _)| *b == 0) {
+                break;
+            }
+        }
+        if best.is_some() {
+            return Ok(best);
+        }
+    }
+    Ok(None)
+}
+
 /// A community session with one agent.
 pub struct Session<'a> {
     ctx: &'a ScanContext,

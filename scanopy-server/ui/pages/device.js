@@ -48,6 +48,29 @@ export async function pageDevice(root, ctx) {
           (p.host_port ? (p.host_ip || "0.0.0.0") + ":" + p.host_port + " → " : "") + p.container_port + "/" + (p.protocol || "tcp")))) : "—"),
         h("dt", null, "Container id"), h("dd", { class: "mono" }, String(c.id || "").slice(0, 12) || "—"))));
     }
+    // Link layer, as the device's SNMP agent told it: its ports with what is heard and learnt
+    // on each.
+    let l2Card = null;
+    if (d.l2 && (d.l2.ports || []).length) {
+      const l2 = d.l2;
+      const heard = new Map();
+      for (const n of l2.neighbours || []) heard.set(n.port, [...(heard.get(n.port) || []), n]);
+      const learnt = new Map();
+      for (const l of l2.learnt || []) learnt.set(l.port, (learnt.get(l.port) || 0) + 1);
+      const speed = (m) => (m == null ? "—" : m >= 1000 ? m / 1000 + " Gbit/s" : m + " Mbit/s");
+      const ports = (l2.ports || []).slice().sort((a, b) => a.index - b.index);
+      l2Card = card("Ports", h("span", { class: "muted small" }, String(ports.length) + (l2.truncated ? " · read in part" : "")), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "ports-table" },
+        h("thead", null, h("tr", null, h("th", null, "Port"), h("th", null, "Link"), h("th", null, "Speed"), h("th", null, "VLAN"), h("th", null, "Neighbour"), h("th", null, "MACs learnt"))),
+        h("tbody", null, ports.map((p) => h("tr", null,
+          h("td", null, h("strong", { class: "mono" }, p.name), p.alias ? h("div", { class: "muted small" }, p.alias) : null),
+          h("td", null, p.oper_up == null ? "—" : badge(p.oper_up ? "up" : "down", p.oper_up ? "ok" : "")),
+          h("td", { class: "mono" }, speed(p.speed_mbps)),
+          h("td", { class: "mono" }, p.vlan == null ? "—" : String(p.vlan)),
+          h("td", null, (heard.get(p.name) || []).map((n) => h("div", null, n.name || n.chassis_id,
+            n.remote_port_description || n.remote_port ? h("span", { class: "muted small" }, " · " + (n.remote_port_description || n.remote_port)) : null,
+            h("span", { class: "muted small" }, " (" + n.source + ")")))),
+          h("td", { class: "mono" }, String(learnt.get(p.index) || 0))))))));
+    }
     const hist = (d.history || []).slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
     const histCard = card("History", null, h("ul", { class: "list", id: "device-history" }, hist.length ? hist.slice(0, 100).map((ev) => {
       const [ic, cls] = EVENT_STYLE[ev.kind] || ["scans", ""];
@@ -68,7 +91,7 @@ export async function pageDevice(root, ctx) {
       h("dt", null, "Last seen"), h("dd", null, fullTime(d.last_seen) || "—"),
       h("dt", null, "Id"), h("dd", { class: "mono small" }, d.id))));
     const head2 = [h("a", { class: "crumb", href: "#/devices" }, icon("back", "sm"), "Devices"), head];
-    if (ctCard) main.replaceChildren(ctCard, ifCard, svcCard, histCard); else main.replaceChildren(ifCard, svcCard, histCard);
+    main.replaceChildren(...[ctCard, ifCard, l2Card, svcCard, histCard].filter(Boolean));
     side.replaceChildren(details, editCard(d));
     return head2;
   }
