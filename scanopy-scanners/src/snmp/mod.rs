@@ -262,6 +262,29 @@ async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool
         )
         .await;
     }
+    // Its own addresses, each with the MAC of the interface that holds it (a switch's
+    // management address on its bridge, a router's legs): the device's interfaces, even where
+    // no ARP reached them; the engine id joins them.
+    for (addr, _, ifindex) in &view.addresses {
+        if addr.is_loopback() || addr.is_unspecified() {
+            continue;
+        }
+        if let Some(mac) = view.l2.port(*ifindex).and_then(|p| p.mac) {
+            ctx.observe(IpAddr::V4(*addr), Fact::Mac { mac }).await;
+            if IpAddr::V4(*addr) != ip {
+                if let Some(e) = &view.engine_id {
+                    ctx.observe(
+                        IpAddr::V4(*addr),
+                        Fact::Identity {
+                            rule: "snmp-engine-id".into(),
+                            value: e.clone(),
+                        },
+                    )
+                    .await;
+                }
+            }
+        }
+    }
     // Hosts in its ARP cache are alive (it talked to them) and have that MAC. Its own
     // addresses are left out: they are this device.
     let own: std::collections::HashSet<_> = view.addresses.iter().map(|a| a.0).collect();

@@ -151,6 +151,14 @@ fn testlan_snmp_places_every_campus_host_on_its_switch_port() {
         (t0.port.as_str(), SW2.uplink)
     };
     assert_eq!(ends.0, ends.1);
+    // Without ARP, the agent alone tells its management address's MAC (the bridge's).
+    let (alone, _) = scan(&[&SW2.ip.to_string()], "1", vec![snmp(&[CAMPUS_COMMUNITY])]);
+    let sw = device(&alone, SW2.ip.into());
+    assert_eq!(
+        sw.macs().iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        [SW2.mac],
+        "{sw:?}"
+    );
     eprintln!(
         "snmp campus: {right}/{} hosts on their port, {} links, scan {:.2} s",
         CAMPUS.len(),
