@@ -56,17 +56,18 @@ batch=$(mktemp)
 for i in $(seq 0 9999); do
   printf 'fdb add 02:bb:%02x:%02x:00:01 dev ge2 master static\n' $((i / 256)) $((i % 256))
 done > "$batch"
+cleanup() { sed 's/^fdb add/fdb del/' "$batch" > "$batch.del"; ip netns exec sclan-sw1 bridge -batch "$batch.del" >/dev/null 2>&1 || true; rm -f "$batch" "$batch.del"; }
+trap cleanup EXIT
 ip netns exec sclan-sw1 bridge -batch "$batch"
 sleep 1.5  # bridge_mib.py re-reads the table once a second
 compare 10.77.4.3 "sw1 with 10,000 MACs"
-/usr/bin/time -f '%M' -o /tmp/snmp-rss ns "$BIN" scan 10.77.4.3 --scanners snmp \
+/usr/bin/time -f "%M" -o /tmp/snmp-rss ip netns exec sclan-scan "$BIN" scan 10.77.4.3 --scanners snmp \
   --snmp-community lab-ro -p 1 -f json > /tmp/snmp-bench.json
 learnt=$(python3 -c 'import json; d=json.load(open("/tmp/snmp-bench.json")); print(max(len((x.get("l2") or {}).get("learnt", [])) for x in d["devices"]))')
 printf 'sw1 with 10,000 MACs: %s learnt entries read, daemon peak RSS %.1f MiB\n' \
   "$learnt" "$(echo "$(cat /tmp/snmp-rss) / 1024" | bc -l)"
-sed 's/^fdb add/fdb del/' "$batch" > "$batch.del"
-ip netns exec sclan-sw1 bridge -batch "$batch.del" || true
-rm -f "$batch" "$batch.del"
+cleanup
+trap - EXIT
 
 out=$(SCANOPY_TESTLAN=1 cargo test --release -q -p scanopy-scanners --test it -- \
   testlan_snmp_places_every_campus_host_on_its_switch_port --nocapture 2>&1) \

@@ -55,6 +55,8 @@ pub struct AgentConfig {
     pub retry_max: Duration,
     /// Listen passively ([`crate::passive`]) where raw sockets are allowed.
     pub passive: bool,
+    /// SNMP communities for the `snmp` scanner (secrets: never logged).
+    pub snmp: Vec<scanopy_scanners::snmp::Community>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -281,11 +283,13 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     };
     let stop = CancellationToken::new();
     let fatal = Fatal::new();
-    let sink = Arc::new(SpoolSink::new(
+    let mut sink = SpoolSink::new(
         Arc::clone(&spool),
         client.clone(),
         cfg.data_dir.join("job.json"),
-    ));
+    );
+    sink.opts.snmp = cfg.snmp.clone();
+    let sink = Arc::new(sink);
     // The sender runs from the start: what is left from before goes out first, alongside new
     // work.
     let sender_stop = CancellationToken::new();

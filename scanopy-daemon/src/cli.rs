@@ -173,6 +173,16 @@ pub struct RunArgs {
     /// is on the map within a second), sending nothing itself.
     #[arg(long, env = "SCANOPY_NO_PASSIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_passive: bool,
+    /// SNMP communities this daemon reads agents with when a scan runs the `snmp` scanner
+    /// (and a scan that names no scanner then runs it too). Secrets: prefer
+    /// SCANOPY_SNMP_COMMUNITY or the config file (mode 0600).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        env = "SCANOPY_SNMP_COMMUNITY",
+        hide_env_values = true
+    )]
+    pub snmp_community: Vec<String>,
     /// Log format (RUST_LOG sets the level, default info).
     #[arg(long, value_enum, default_value = "text", env = "SCANOPY_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -118,6 +118,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
         ca_cert: args.ca_cert.clone(),
         retry_max: std::time::Duration::from_millis(args.retry_max_ms.max(100)),
         passive: !args.no_passive,
+        snmp: crate::setup::communities(&args.snmp_community),
     };
     // Scans run on this runtime: current-thread, measured faster for the connect sweep.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -74,14 +74,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     let opts = SetupOptions {
         catalogue,
         identify: !args.no_identify,
-        snmp: args
-            .snmp_community
-            .iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| scanopy_scanners::snmp::Community {
-                community: c.clone(),
-            })
-            .collect(),
+        snmp: setup::communities(&args.snmp_community),
     };
 
     // Scanning runs on a current-thread runtime: the connect sweep measured faster there.

@@ -111,7 +111,18 @@ pub trait JobSink: Send + Sync {
 /// until then is kept). From then on it sends no progress, so it no longer renews its lease; if
 /// the scan does not stop within [`STOP_GRACE`], the job ends without it.
 pub async fn run_job(job: &Job, sink: &dyn JobSink, cancel: CancellationToken) -> JobOutcome {
-    let prepared = match setup::prepare(&job.config, &SetupOptions::default()).await {
+    run_job_with(job, sink, cancel, &SetupOptions::default()).await
+}
+
+/// [`run_job`] with this daemon's own settings (SNMP communities, the catalogue): what the
+/// job's configuration does not carry because it is the daemon's, not the scan's.
+pub async fn run_job_with(
+    job: &Job,
+    sink: &dyn JobSink,
+    cancel: CancellationToken,
+    opts: &SetupOptions,
+) -> JobOutcome {
+    let prepared = match setup::prepare(&job.config, opts).await {
         Ok(p) => p,
         Err(e) => {
             let error = format!("failed to set up the scan: {e}");

@@ -42,6 +42,18 @@ impl Default for SetupOptions {
     }
 }
 
+/// SNMP communities as given (`--snmp-community`, `SCANOPY_SNMP_COMMUNITY`, a config file),
+/// empty ones left out.
+pub fn communities(given: &[String]) -> Vec<scanopy_scanners::snmp::Community> {
+    given
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| scanopy_scanners::snmp::Community {
+            community: c.clone(),
+        })
+        .collect()
+}
+
 /// A scan ready to start.
 #[derive(Debug)]
 pub struct Prepared {

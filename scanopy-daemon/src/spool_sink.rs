@@ -29,6 +29,8 @@ pub(crate) struct SpoolSink {
     cancelled: Arc<Mutex<HashSet<Uuid>>>,
     /// `{data_dir}/job.json`: the job running now (see [`SpoolSink::run`]).
     job_file: PathBuf,
+    /// This daemon's own scan settings (its SNMP communities).
+    pub(crate) opts: crate::setup::SetupOptions,
 }
 
 impl SpoolSink {
@@ -39,6 +41,7 @@ impl SpoolSink {
             client,
             cancelled: Arc::default(),
             job_file,
+            opts: crate::setup::SetupOptions::default(),
         }
     }
 
@@ -113,7 +116,7 @@ impl SpoolSink {
         if let Err(e) = write_job_file(&self.job_file, job) {
             tracing::warn!(job = %job.id, "failed to note the running job in {}: {e}", self.job_file.display());
         }
-        let outcome = service::run_job(job, self, cancel).await;
+        let outcome = service::run_job_with(job, self, cancel, &self.opts).await;
         let _ = std::fs::remove_file(&self.job_file);
         outcome
     }

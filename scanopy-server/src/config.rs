@@ -36,6 +36,16 @@ pub struct ServerConfig {
     /// once (and scans them), sending nothing itself.
     #[arg(long, env = "SCANOPY_NO_PASSIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_passive: bool,
+    /// SNMP communities the local daemon reads agents with (switches' forwarding tables and
+    /// LLDP neighbours for the map); its scheduled scans then run the `snmp` scanner. Secrets:
+    /// prefer SCANOPY_SNMP_COMMUNITY or the config file (mode 0600).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        env = "SCANOPY_SNMP_COMMUNITY",
+        hide_env_values = true
+    )]
+    pub snmp_community: Vec<String>,
     /// Ports the local daemon's scheduled scans probe.
     #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]
     pub local_ports: String,

@@ -123,6 +123,10 @@ pub async fn register(
 /// Registers the local daemon and its network, queues the first discovery at first start, and
 /// starts its claim loop and scan thread.
 pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
+    let opts = scanopy_daemon::setup::SetupOptions {
+        snmp: scanopy_daemon::setup::communities(&config.snmp_community),
+        ..Default::default()
+    };
     // Opened first, so the capabilities registered say where it listens.
     let ears = if config.no_passive {
         None
@@ -226,7 +230,7 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
     }
     std::thread::Builder::new()
         .name("local-daemon".into())
-        .spawn(move || scan_thread(rx, sink))?;
+        .spawn(move || scan_thread(rx, sink, opts))?;
     tokio::spawn(claim_loop(state, daemon.id, network.id, tx));
     Ok(())
 }
@@ -234,7 +238,11 @@ pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()>
 /// A job for the scan thread, with the permit that says it is busy.
 type Work = (Job, CancellationToken, tokio::sync::OwnedSemaphorePermit);
 
-fn scan_thread(mut rx: tokio::sync::mpsc::Receiver<Work>, sink: Arc<StoreSink>) {
+fn scan_thread(
+    mut rx: tokio::sync::mpsc::Receiver<Work>,
+    sink: Arc<StoreSink>,
+    opts: scanopy_daemon::setup::SetupOptions,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -246,7 +254,7 @@ fn scan_thread(mut rx: tokio::sync::mpsc::Receiver<Work>, sink: Arc<StoreSink>) 
         }
     };
     while let Some((job, cancel, busy)) = rx.blocking_recv() {
-        let outcome = rt.block_on(service::run_job(&job, sink.as_ref(), cancel));
+        let outcome = rt.block_on(service::run_job_with(&job, sink.as_ref(), cancel, &opts));
         tracing::info!(job = %job.id, outcome = ?outcome, "local scan ended");
         sink.state
             .local_jobs
