@@ -275,6 +275,63 @@ pub enum ParseError {
     Config(ConfigFileError),
 }
 
+/// Checks (panicking, for tests) that every on/off flag of `cmd` and its subcommands that a
+/// `SCANOPY_*` variable can set takes `1`/`0`, `yes`/`no`, `true`/`false`, `on`/`off` and
+/// refuses anything else; returns how many there are. The server's tests use it too.
+#[doc(hidden)]
+pub fn check_on_off_variables(cmd: &clap::Command) -> usize {
+    fn walk(cmd: &clap::Command, seen: &mut usize) {
+        for arg in cmd.get_arguments() {
+            if arg.get_env().is_none() || !matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+                continue;
+            }
+            *seen += 1;
+            // The value a variable gives goes through the argument's value parser; give
+            // it the same text on the command line instead (no process-wide variable set).
+            let id = arg.get_id().clone();
+            let probe = clap::Command::new("probe").arg(
+                arg.clone()
+                    .env(None)
+                    .action(clap::ArgAction::Set)
+                    .num_args(1),
+            );
+            let long = format!("--{}", arg.get_long().unwrap());
+            for (text, want) in [
+                ("1", true),
+                ("yes", true),
+                ("true", true),
+                ("on", true),
+                ("0", false),
+                ("no", false),
+                ("false", false),
+                ("off", false),
+            ] {
+                let m = probe
+                    .clone()
+                    .try_get_matches_from(["probe", long.as_str(), text])
+                    .unwrap_or_else(|e| panic!("{long} = {text}: {e}"));
+                assert_eq!(
+                    m.get_one::<bool>(id.as_str()),
+                    Some(&want),
+                    "{long} = {text}"
+                );
+            }
+            assert!(
+                probe
+                    .clone()
+                    .try_get_matches_from(["probe", long.as_str(), "maybe"])
+                    .is_err()
+            );
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, seen);
+        }
+    }
+    let mut seen = 0;
+    walk(cmd, &mut seen);
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,56 +340,7 @@ mod tests {
     /// and compose files (`1`, `yes`, `true`, `0`, `no`, `false`) and refuses anything else.
     #[test]
     fn boolean_variables_take_1_and_yes() {
-        fn walk(cmd: &clap::Command, seen: &mut usize) {
-            for arg in cmd.get_arguments() {
-                if arg.get_env().is_none() || !matches!(arg.get_action(), clap::ArgAction::SetTrue)
-                {
-                    continue;
-                }
-                *seen += 1;
-                // The value a variable gives goes through the argument's value parser; give
-                // it the same text on the command line instead (no process-wide variable set).
-                let id = arg.get_id().clone();
-                let probe = clap::Command::new("probe").arg(
-                    arg.clone()
-                        .env(None)
-                        .action(clap::ArgAction::Set)
-                        .num_args(1),
-                );
-                let long = format!("--{}", arg.get_long().unwrap());
-                for (text, want) in [
-                    ("1", true),
-                    ("yes", true),
-                    ("true", true),
-                    ("on", true),
-                    ("0", false),
-                    ("no", false),
-                    ("false", false),
-                    ("off", false),
-                ] {
-                    let m = probe
-                        .clone()
-                        .try_get_matches_from(["probe", long.as_str(), text])
-                        .unwrap_or_else(|e| panic!("{long} = {text}: {e}"));
-                    assert_eq!(
-                        m.get_one::<bool>(id.as_str()),
-                        Some(&want),
-                        "{long} = {text}"
-                    );
-                }
-                assert!(
-                    probe
-                        .clone()
-                        .try_get_matches_from(["probe", long.as_str(), "maybe"])
-                        .is_err()
-                );
-            }
-            for sub in cmd.get_subcommands() {
-                walk(sub, seen);
-            }
-        }
-        let mut seen = 0;
-        walk(&<Cli as clap::CommandFactory>::command(), &mut seen);
+        let seen = check_on_off_variables(&<Cli as clap::CommandFactory>::command());
         assert!(seen >= 4, "only {seen} boolean variables found");
     }
 

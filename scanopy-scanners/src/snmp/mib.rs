@@ -350,46 +350,34 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
 
     // Forwarding tables: Q-BRIDGE (with the VLAN) where the agent has it, else BRIDGE-MIB.
     let to_ifindex = |port: u32| base_port.get(&port).copied().unwrap_or(port);
-    let qstatus: HashMap<&[u32], i64> = column(rows, QFDB_STATUS)
-        .filter_map(|(i, v)| Some((i, v.as_i64()?)))
-        .collect();
     let mut learnt: BTreeSet<Learnt> = BTreeSet::new();
     let mut truncated = false;
-    for (i, val) in column(rows, QFDB_PORT) {
-        let [fdb, rest @ ..] = i else { continue };
-        // self(4) is the bridge's own address; port 0 is unknown.
-        if qstatus.get(i) == Some(&4) {
-            continue;
-        }
-        let (Some(m), Some(port)) = (
-            mac_index(rest),
-            val.as_u64().and_then(|p| u32::try_from(p).ok()),
-        ) else {
-            continue;
-        };
-        if port == 0 || !m.is_unicast() {
-            continue;
-        }
-        if learnt.len() >= MAX_L2_ENTRIES {
-            truncated = true;
+    // Q-BRIDGE's index is (filtering database, MAC); BRIDGE-MIB's the MAC alone.
+    for (port_col, status_col, with_fdb) in [
+        (QFDB_PORT, QFDB_STATUS, true),
+        (FDB_PORT, FDB_STATUS, false),
+    ] {
+        if !learnt.is_empty() {
             break;
         }
-        learnt.insert(Learnt {
-            mac: m,
-            port: to_ifindex(port),
-            vlan: u16::try_from(*fdb).ok().filter(|v| (1..=4094).contains(v)),
-        });
-    }
-    if learnt.is_empty() {
-        let status: HashMap<&[u32], i64> = column(rows, FDB_STATUS)
+        let status: HashMap<&[u32], i64> = column(rows, status_col)
             .filter_map(|(i, v)| Some((i, v.as_i64()?)))
             .collect();
-        for (i, val) in column(rows, FDB_PORT) {
+        for (i, val) in column(rows, port_col) {
+            let (vlan, mac_arcs) = match (with_fdb, i) {
+                (true, [fdb, rest @ ..]) => (
+                    u16::try_from(*fdb).ok().filter(|v| (1..=4094).contains(v)),
+                    rest,
+                ),
+                (true, []) => continue,
+                (false, _) => (None, i),
+            };
+            // self(4) is the bridge's own address; port 0 is unknown.
             if status.get(i) == Some(&4) {
                 continue;
             }
             let (Some(m), Some(port)) = (
-                mac_index(i),
+                mac_index(mac_arcs),
                 val.as_u64().and_then(|p| u32::try_from(p).ok()),
             ) else {
                 continue;
@@ -404,7 +392,7 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             learnt.insert(Learnt {
                 mac: m,
                 port: to_ifindex(port),
-                vlan: None,
+                vlan,
             });
         }
     }
