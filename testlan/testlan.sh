@@ -19,7 +19,8 @@
 #
 # Layout (keep in sync with testlan/src/lib.rs):
 #   10.77.0.0/24  "lan" (bridge br0 in sclan-sw)
-#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records)
+#     .1   sclan-rtr    router to 10.77.1.0/24, default gateway, dnsmasq (DNS with PTR records),
+#                       snmpd (community lab-ro: its ARP cache and addresses)
 #     .2   sclan-scan   the scanner's namespace: tests run their probes from here
 #     .10  sclan-web    nginx on 80 and 443 (TLS), redis on 6379  MAC 00:11:32:77:00:10 (Synology OUI)
 #     .11  sclan-ssh    OpenSSH on 22                         MAC 02:77:00:00:00:11
@@ -447,7 +448,7 @@ campus() {
       echo "pass_persist .1.3.6.1.2.1.17 /usr/bin/python3 $here/bridge_mib.py br0 $STATE/vlans-$sw"
     } > "$STATE/snmpd-$sw.conf"
     mkdir -p "$STATE/snmp-$sw"
-    SNMP_PERSISTENT_DIR="$STATE/snmp-$sw" start "$sw" "snmpd-$sw" snmpd -f -Lo -C \
+    SNMP_PERSISTENT_DIR="$STATE/snmp-$sw" start "$sw" "snmpd-$sw" snmpd -f -Lo -C -I -smux \
       -c "$STATE/snmpd-$sw.conf" -p "$STATE/snmpd-$sw.pid" "udp:10.77.4.$n:161"
     n=$((n + 1))
   done
@@ -580,6 +581,18 @@ up() {
     --host-record=drop.lab.test,10.77.0.13 --host-record=svc.lab.test,10.77.0.20 \
     --host-record=many.lab.test,10.77.0.21 --host-record=far.lab.test,10.77.1.10 \
     --server=/2.77.10.in-addr.arpa/10.77.2.35
+  # SNMP on the router (community lab-ro, so the udp scanner's `public` gets no answer; no
+  # SMUX, so no 199/tcp): its real ARP cache and addresses (IP-MIB), which hold the hosts
+  # behind it (10.77.1.0/24).
+  {
+    echo "rocommunity lab-ro default"
+    echo "sysName router.lab.test"
+    echo "sysDescr scanopy test LAN router"
+    echo "engineID scanopy-rtr"
+  } > "$STATE/snmpd-rtr.conf"
+  mkdir -p "$STATE/snmp-rtr"
+  SNMP_PERSISTENT_DIR="$STATE/snmp-rtr" start rtr snmpd-rtr snmpd -f -Lo -C -I -smux \
+    -c "$STATE/snmpd-rtr.conf" -p "$STATE/snmpd-rtr.pid" udp:10.77.0.1:161
 
   # DHCP for hosts that join the home segment (testlan.sh join), from a dnsmasq of its own (no
   # DNS) on the media host; not on the LAN, whose tests expect exactly its hosts.

@@ -4,7 +4,8 @@
 //! directory and its local daemon on (so it documents 10.77.0.0/24 by itself at first start),
 //! then runs `tests/browser/ui.js` (puppeteer-core driving Chromium, in the same namespace):
 //! sign-in, the LAN's hosts on the devices page within a minute of the server's start, the
-//! map, a click on a map node, no errors in the pages, and screenshots of every page in
+//! map (with the campus switches' port links: the local daemon reads their SNMP agents), a click
+//! on a map node, no errors in the pages, and screenshots of every page in
 //! `target/ci-artifacts/screenshots`.
 //!
 //! Needs the test LAN (root), `node`, Chromium and `npm ci` in `tests/browser`. Without them
@@ -196,6 +197,9 @@ fn ui_against_the_real_server() {
     // what it hears would queue before the scans the UI starts (the e2e test covers listening).
     cmd.env("SCANOPY_ADMIN_PASSWORD", PASSWORD)
         .env("SCANOPY_NO_PASSIVE", "true")
+        // The campus switches' community: the local daemon reads their agents, and the map
+        // draws the hosts on their switch ports.
+        .env("SCANOPY_SNMP_COMMUNITY", scanopy_testlan::CAMPUS_COMMUNITY)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("clone the log file"))

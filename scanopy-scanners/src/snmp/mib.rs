@@ -67,6 +67,11 @@ const LLDP_REM: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 1, 1];
 const LLDP_MAN_ADDR: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 2, 1, 3];
 const LLDP_LOC_PORT_DESC: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 7, 1, 4];
 const CDP_CACHE: &[u32] = &[1, 3, 6, 1, 4, 1, 9, 9, 23, 1, 2, 1, 1];
+const ND_PHYS: &[u32] = &[1, 3, 6, 1, 2, 1, 4, 35, 1, 4];
+const ND_TYPE: &[u32] = &[1, 3, 6, 1, 2, 1, 4, 35, 1, 6];
+/// ENTITY-MIB entPhysicalEntry: descr 2, class 5, firmware 9, software 10, serial 11,
+/// manufacturer 12, model 13.
+const ENT: &[u32] = &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1];
 
 /// The subtrees walked, in order: interfaces first (ports name everything else), the
 /// forwarding tables last (the biggest).
@@ -89,6 +94,15 @@ pub fn walks() -> Vec<Oid> {
         LLDP_MAN_ADDR,
         LLDP_LOC_PORT_DESC,
         CDP_CACHE,
+        ND_PHYS,
+        ND_TYPE,
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 2],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 5],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 9],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 10],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 11],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 12],
+        &[1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1, 13],
         BASE_PORT_IFINDEX,
         QVLAN_NAME,
         QPVID,
@@ -125,8 +139,29 @@ pub struct AgentView {
     pub addresses: Vec<(Ipv4Addr, u8, u32)>,
     /// Its ARP cache: address, MAC, interface index.
     pub arp: Vec<(Ipv4Addr, MacAddr, u32)>,
+    /// Its IPv6 neighbour cache (`ipNetToPhysicalTable`), link-local entries left out:
+    /// address, MAC, interface index.
+    pub nd: Vec<(std::net::Ipv6Addr, MacAddr, u32)>,
+    /// What ENTITY-MIB says of its chassis.
+    pub chassis: Option<Chassis>,
     /// Ports, neighbours, forwarding table, VLANs.
     pub l2: L2,
+}
+
+/// The hardware, from ENTITY-MIB's first chassis entry (class `chassis(3)`, else the first
+/// entry that names a model).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chassis {
+    /// `entPhysicalModelName`.
+    pub model: Option<String>,
+    /// `entPhysicalMfgName`.
+    pub vendor: Option<String>,
+    /// `entPhysicalSerialNum`.
+    pub serial: Option<String>,
+    /// `entPhysicalFirmwareRev`, else `entPhysicalSoftwareRev`.
+    pub firmware: Option<String>,
+    /// `entPhysicalDescr`.
+    pub description: Option<String>,
 }
 
 /// Text from an OCTET STRING, empty taken as none, at most 255 characters.
@@ -345,6 +380,68 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             if m.is_unicast() && v.arp.len() < MAX_L2_ENTRIES {
                 v.arp.push((ip, m, *ifi));
             }
+        }
+    }
+
+    // The IPv6 neighbour cache: index (ifIndex, address type 2 = IPv6, length 16, address).
+    let nd_type: HashMap<&[u32], i64> = column(rows, ND_TYPE)
+        .filter_map(|(i, v)| Some((i, v.as_i64()?)))
+        .collect();
+    for (i, val) in column(rows, ND_PHYS) {
+        let [ifi, 2, 16, a @ ..] = i else { continue };
+        if nd_type.get(i) == Some(&2) || a.len() != 16 {
+            continue;
+        }
+        let Some(b) = a
+            .iter()
+            .map(|x| u8::try_from(*x).ok())
+            .collect::<Option<Vec<u8>>>()
+            .and_then(|v| <[u8; 16]>::try_from(v).ok())
+        else {
+            continue;
+        };
+        let ip = std::net::Ipv6Addr::from(b);
+        if let Some(m) = mac(val).filter(|m| m.is_unicast()) {
+            // Link-local entries are left out: a router's cache holds many of bridges and
+            // hosts nobody else sees, each of which would be a device of one address.
+            let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
+            if !ip.is_multicast()
+                && !ip.is_unspecified()
+                && !link_local
+                && v.nd.len() < MAX_L2_ENTRIES
+            {
+                v.nd.push((ip, m, *ifi));
+            }
+        }
+    }
+
+    // ENTITY-MIB: the chassis.
+    let mut ents: BTreeMap<u32, HashMap<u32, &Value>> = BTreeMap::new();
+    for (i, val) in column(rows, ENT) {
+        if let [col, idx] = i {
+            if ents.len() < 10_000 || ents.contains_key(idx) {
+                ents.entry(*idx).or_default().insert(*col, val);
+            }
+        }
+    }
+    let chassis = ents
+        .values()
+        .find(|e| e.get(&5).and_then(|v| v.as_i64()) == Some(3))
+        .or_else(|| {
+            ents.values()
+                .find(|e| e.get(&13).and_then(|v| text(v)).is_some())
+        });
+    if let Some(e) = chassis {
+        let t = |c: u32| e.get(&c).and_then(|v| text(v));
+        let c = Chassis {
+            model: t(13),
+            vendor: t(12),
+            serial: t(11),
+            firmware: t(9).or_else(|| t(10)),
+            description: t(2),
+        };
+        if c != Chassis::default() {
+            v.chassis = Some(c);
         }
     }
 

@@ -216,6 +216,19 @@ async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool
         f.extra
             .insert("snmp.uptime_s".into(), (t / 100).to_string());
     }
+    if let Some(c) = &view.chassis {
+        for (k, v) in [
+            ("hw.product", &c.model),
+            ("hw.vendor", &c.vendor),
+            ("hw.serial", &c.serial),
+            ("hw.firmware", &c.firmware),
+            ("snmp.entPhysicalDescr", &c.description),
+        ] {
+            if let Some(v) = v {
+                f.extra.insert(k.into(), v.clone());
+            }
+        }
+    }
     ctx.observe(ip, Fact::Port(f)).await;
     if let Some(name) = &view.sys_name {
         ctx.observe(
@@ -297,6 +310,19 @@ async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool
             target,
             Fact::Alive {
                 method: "snmp-arp".into(),
+                rtt_us: None,
+            },
+        )
+        .await;
+        ctx.observe(target, Fact::Mac { mac: *mac }).await;
+    }
+    // Its IPv6 neighbours likewise (link-local ones too: they join a host by its MAC).
+    for (addr, mac, _) in &view.nd {
+        let target = IpAddr::V6(*addr);
+        ctx.observe(
+            target,
+            Fact::Alive {
+                method: "snmp-nd".into(),
                 rtt_us: None,
             },
         )

@@ -309,7 +309,79 @@ fn reads_a_switch() {
     );
     put("1.3.6.1.2.1.4.22.1.4.4.10.77.4.99", Value::Integer(2));
 
+    // IPv6 neighbours: fd77::1 on ifIndex 4, the same address invalid on 3, a link-local one
+    // (left out); ENTITY-MIB's chassis.
+    let arcs = |b: [u8; 16]| {
+        b.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let ula = arcs([0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let ll = arcs([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+    put(
+        &format!("1.3.6.1.2.1.4.35.1.4.4.2.16.{ll}"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 0x29]),
+    );
+    put(
+        &format!("1.3.6.1.2.1.4.35.1.4.4.2.16.{ula}"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 0x21]),
+    );
+    put(
+        &format!("1.3.6.1.2.1.4.35.1.4.3.2.16.{ula}"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 0x22]),
+    );
+    put(
+        &format!("1.3.6.1.2.1.4.35.1.6.3.2.16.{ula}"),
+        Value::Integer(2),
+    );
+    put("1.3.6.1.2.1.47.1.1.1.1.5.1", Value::Integer(10));
+    put(
+        "1.3.6.1.2.1.47.1.1.1.1.13.1",
+        Value::Bytes(b"PSU-1".to_vec()),
+    );
+    put("1.3.6.1.2.1.47.1.1.1.1.5.2", Value::Integer(3));
+    put(
+        "1.3.6.1.2.1.47.1.1.1.1.13.2",
+        Value::Bytes(b"LS-8".to_vec()),
+    );
+    put(
+        "1.3.6.1.2.1.47.1.1.1.1.12.2",
+        Value::Bytes(b"Scanopy Labs".to_vec()),
+    );
+    put(
+        "1.3.6.1.2.1.47.1.1.1.1.11.2",
+        Value::Bytes(b"SN0042".to_vec()),
+    );
+    put(
+        "1.3.6.1.2.1.47.1.1.1.1.10.2",
+        Value::Bytes(b"2.1.0".to_vec()),
+    );
     let v = mib::interpret(&rows);
+    assert_eq!(
+        v.nd,
+        vec![(
+            "fd77::1".parse().unwrap(),
+            "02:77:04:00:00:21".parse().unwrap(),
+            4
+        )]
+    );
+    let c = v.chassis.clone().expect("the chassis entry");
+    assert_eq!(
+        (
+            c.model.as_deref(),
+            c.vendor.as_deref(),
+            c.serial.as_deref(),
+            c.firmware.as_deref()
+        ),
+        (
+            Some("LS-8"),
+            Some("Scanopy Labs"),
+            Some("SN0042"),
+            Some("2.1.0")
+        ),
+        "the chassis (class 3), not the first entry (a power supply)"
+    );
     assert_eq!(v.sys_name.as_deref(), Some("sw1.lab.test"));
     assert_eq!(v.engine_id.as_deref(), Some("80001f8804737731"));
     let l2 = &v.l2;

@@ -208,3 +208,64 @@ fn testlan_snmp_reads_a_plain_agent_and_survives_malformed_ones() {
         }
     }
 }
+
+/// The router's agent: its ARP cache names the hosts behind it (which this machine cannot ARP)
+/// with their MACs, its two legs are one device (engine id), and it routes.
+#[test]
+fn testlan_snmp_reads_the_routers_arp_table() {
+    if !require("testlan_snmp_reads_the_routers_arp_table") {
+        return;
+    }
+    let far = scanopy_testlan::FAR;
+    // Make the router talk to far now (its ARP entry may have aged out since the LAN came up):
+    // a connection from the scanner to far's web server goes through it.
+    let reached = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            scanopy_testlan::SCANNER_NS,
+            "timeout",
+            "3",
+            "bash",
+            "-c",
+        ])
+        .arg(format!("exec 3<>/dev/tcp/{}/8080", far.ip))
+        .status()
+        .expect("run bash in the scanner's namespace");
+    assert!(reached.success(), "far's web server does not answer");
+    let (devices, warnings) = scan(
+        &[&scanopy_testlan::ROUTER_IP.to_string()],
+        "1",
+        vec![snmp(&[CAMPUS_COMMUNITY])],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let router = device(&devices, scanopy_testlan::ROUTER_IP.into());
+    assert_eq!(router.hostname.as_deref(), Some("router.lab.test"));
+    assert_eq!(
+        router.device_type,
+        DeviceType::Gateway,
+        "{:?}",
+        router.device_type_evidence
+    );
+    assert!(
+        router.ips().contains(&"10.77.1.1".parse().unwrap()),
+        "both legs, one device: {:?}",
+        router.ips()
+    );
+    // far sits behind the router: only the router's ARP cache tells its MAC.
+    let d = device(&devices, far.addr());
+    assert_eq!(
+        d.macs().iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        ["02:77:00:01:00:10"]
+    );
+    assert!(d.sources.contains("snmp"), "{:?}", d.sources);
+    // Its IPv6 neighbour cache's link-local entries (bridges, hosts nobody else sees) are not
+    // made devices.
+    assert!(
+        devices.iter().all(|d| d
+            .ips()
+            .iter()
+            .all(|ip| !ip.to_string().starts_with("fe80:"))),
+        "{devices:#?}"
+    );
+}

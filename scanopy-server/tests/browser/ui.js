@@ -144,6 +144,12 @@ const step = (text) => console.log("ui: " + text);
     step(`the map shows ${nodes} device nodes, subnet groups ${groups.join(", ")}`);
     check(nodes >= MIN_MAP_NODES, `the map shows ${nodes} device nodes, expected at least ${MIN_MAP_NODES}`);
     check(groups.includes(LAN_SUBNET), `the map has no group for ${LAN_SUBNET} (groups: ${groups.join(", ") || "none"})`);
+    // The campus: its switches' agents place the four hosts on their ports, and link the
+    // switches (five port links, labelled with the port).
+    const portLinks = await page.$$eval("#map svg path.link.port", (r) => r.length);
+    const portLabels = await page.$$eval("#map svg text.linklabel", (r) => r.map((t) => t.textContent));
+    step(`the map shows ${portLinks} switch port links (${portLabels.filter((t) => t.startsWith("ge")).join(", ")})`);
+    check(portLinks >= 5, `the map shows ${portLinks} switch port links, expected 5 (4 campus hosts and the trunk)`);
     await shot("map");
 
     // ---- a click on a node opens its device page
