@@ -472,6 +472,30 @@ campus_check() {
     done
     [ "$n" -ge 3 ] || die "campus: $sw hears $n LLDP neighbours, not 3"
   done
+  # The switches' and the router's agents answer (sysName.0 with community lab-ro), their
+  # sub-agents and scripts started.
+  nsx $PREFIX-scan python3 - <<'PY' || die "campus: an SNMP agent (lab-ro) does not answer; logs in $STATE"
+import socket, sys, time
+def tlv(t, b): return bytes([t, len(b)]) + b
+oid = tlv(6, bytes([0x2b, 6, 1, 2, 1, 1, 5, 0]))
+pdu = tlv(0xa0, tlv(2, b"\x01") + tlv(2, b"\x00") + tlv(2, b"\x00") + tlv(0x30, tlv(0x30, oid + b"\x05\x00")))
+msg = tlv(0x30, tlv(2, b"\x01") + tlv(4, b"lab-ro") + pdu)
+for addr in ("10.77.4.3", "10.77.4.4", "10.77.0.1"):
+    deadline = time.time() + 20
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(1)
+        try:
+            s.sendto(msg, (addr, 161))
+            if b"lab.test" in s.recv(4096):
+                break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            print("no SNMP answer from", addr)
+            sys.exit(1)
+        time.sleep(0.2)
+PY
 }
 
 up() {

@@ -277,9 +277,12 @@ async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool
     }
     // Its own addresses, each with the MAC of the interface that holds it (a switch's
     // management address on its bridge, a router's legs): the device's interfaces, even where
-    // no ARP reached them; the engine id joins them.
+    // no ARP reached them; the engine id joins them. Only the scanned address and others
+    // within the targets: what a scan says of an address beyond them is not kept (the store
+    // drops per-host facts there, and a MAC without its identity would be a device of its own).
     for (addr, _, ifindex) in &view.addresses {
-        if addr.is_loopback() || addr.is_unspecified() {
+        let a = IpAddr::V4(*addr);
+        if addr.is_loopback() || addr.is_unspecified() || (a != ip && !ctx.targets().contains(a)) {
             continue;
         }
         if let Some(mac) = view.l2.port(*ifindex).and_then(|p| p.mac) {

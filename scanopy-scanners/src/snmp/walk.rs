@@ -38,7 +38,8 @@ impl Default for Limits {
             tries: 2,
             budget: Duration::from_secs(30),
             max_bytes: 32 << 20,
-            max_rows: 200_000,
+            // A little over the 65,536 entries a device's lists keep.
+            max_rows: 70_000,
             max_repetitions: 40,
         }
     }

@@ -234,7 +234,8 @@ fn testlan_snmp_reads_the_routers_arp_table() {
         .expect("run bash in the scanner's namespace");
     assert!(reached.success(), "far's web server does not answer");
     let (devices, warnings) = scan(
-        &[&scanopy_testlan::ROUTER_IP.to_string()],
+        // Its address on the far side too: its other legs are joined only within the targets.
+        &[&scanopy_testlan::ROUTER_IP.to_string(), "10.77.1.1"],
         "1",
         vec![snmp(&[CAMPUS_COMMUNITY])],
     );
@@ -251,6 +252,13 @@ fn testlan_snmp_reads_the_routers_arp_table() {
         router.ips().contains(&"10.77.1.1".parse().unwrap()),
         "both legs, one device: {:?}",
         router.ips()
+    );
+    // Its third leg (10.77.2.1) was not a target: not claimed.
+    assert!(
+        devices
+            .iter()
+            .all(|d| !d.ips().contains(&"10.77.2.1".parse().unwrap())),
+        "{devices:#?}"
     );
     // far sits behind the router: only the router's ARP cache tells its MAC.
     let d = device(&devices, far.addr());
