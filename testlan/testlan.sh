@@ -607,12 +607,21 @@ up() {
     --server=/2.77.10.in-addr.arpa/10.77.2.35
   # SNMP on the router (community lab-ro, so the udp scanner's `public` gets no answer; no
   # SMUX, so no 199/tcp): its real ARP cache and addresses (IP-MIB), which hold the hosts
-  # behind it (10.77.1.0/24).
+  # behind it (10.77.1.0/24). SNMPv3 users too, one per security level and hash
+  # (testlan/src/lib.rs ROUTER_V3_USERS says them in --snmp-v3's form).
   {
     echo "rocommunity lab-ro default"
     echo "sysName router.lab.test"
     echo "sysDescr scanopy test LAN router"
     echo "engineID scanopy-rtr"
+    echo 'createUser lab-sha SHA "rtr-auth-sha1" AES "rtr-priv-sha1"'
+    echo 'createUser lab-256 SHA-256 "rtr-auth-sha256" AES "rtr-priv-sha256"'
+    echo 'createUser lab-md5 MD5 "rtr-auth-md5"'
+    echo 'createUser lab-none'
+    echo "rouser lab-sha priv"
+    echo "rouser lab-256 priv"
+    echo "rouser lab-md5 auth"
+    echo "rouser lab-none noauth"
   } > "$STATE/snmpd-rtr.conf"
   mkdir -p "$STATE/snmp-rtr"
   SNMP_PERSISTENT_DIR="$STATE/snmp-rtr" start rtr snmpd-rtr snmpd -f -Lo -C -I -smux \

@@ -56,7 +56,7 @@ pub struct AgentConfig {
     /// Listen passively ([`crate::passive`]) where raw sockets are allowed.
     pub passive: bool,
     /// SNMP communities for the `snmp` scanner (secrets: never logged).
-    pub snmp: Vec<scanopy_scanners::snmp::Community>,
+    pub snmp: scanopy_scanners::snmp::Credentials,
 }
 
 impl std::fmt::Debug for AgentConfig {

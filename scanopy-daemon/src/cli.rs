@@ -98,6 +98,18 @@ pub struct ScanArgs {
         hide_env_values = true
     )]
     pub snmp_community: Vec<String>,
+    /// SNMPv3 users, tried before the communities on agents that speak v3: NAME (no
+    /// security), NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD, with AUTH one of MD5,
+    /// SHA, SHA-224, SHA-256, SHA-384, SHA-512 and PRIV AES (`\:` for a colon in a part); repeat
+    /// for several. Giving one runs the `snmp` scanner unless --scanners is given. Secrets:
+    /// prefer SCANOPY_SNMP_V3 (one user) or the config file (mode 0600).
+    #[arg(
+        long = "snmp-v3",
+        value_name = "USER",
+        env = "SCANOPY_SNMP_V3",
+        hide_env_values = true
+    )]
+    pub snmp_v3: Vec<String>,
     /// A TOML file of options (keys are the long option names with `_`); flags and SCANOPY_*
     /// variables win over it.
     #[arg(long, env = "SCANOPY_CONFIG")]
@@ -183,6 +195,18 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub snmp_community: Vec<String>,
+    /// SNMPv3 users, tried before the communities on agents that speak v3: NAME (no
+    /// security), NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD, with AUTH one of MD5,
+    /// SHA, SHA-224, SHA-256, SHA-384, SHA-512 and PRIV AES (`\:` for a colon in a part); repeat
+    /// for several. Giving one runs the `snmp` scanner unless --scanners is given. Secrets:
+    /// prefer SCANOPY_SNMP_V3 (one user) or the config file (mode 0600).
+    #[arg(
+        long = "snmp-v3",
+        value_name = "USER",
+        env = "SCANOPY_SNMP_V3",
+        hide_env_values = true
+    )]
+    pub snmp_v3: Vec<String>,
     /// Log format (RUST_LOG sets the level, default info).
     #[arg(long, value_enum, default_value = "text", env = "SCANOPY_LOG_FORMAT")]
     pub log_format: LogFormat,

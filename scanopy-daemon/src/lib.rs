@@ -101,6 +101,10 @@ fn run(args: cli::RunArgs) -> ExitCode {
             "push mode needs --server-public-key (the server's Ed25519 public key, base64)",
         );
     }
+    let snmp = match crate::setup::credentials(&args.snmp_community, &args.snmp_v3) {
+        Ok(c) => c,
+        Err(e) => return usage(&e),
+    };
     init_logs(args.log_format);
     if let Some(c) = &args.config {
         files::warn_if_readable_by_others(c, "the config file");
@@ -118,7 +122,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
         ca_cert: args.ca_cert.clone(),
         retry_max: std::time::Duration::from_millis(args.retry_max_ms.max(100)),
         passive: !args.no_passive,
-        snmp: crate::setup::communities(&args.snmp_community),
+        snmp,
     };
     // Scans run on this runtime: current-thread, measured faster for the connect sweep.
     let runtime = match tokio::runtime::Builder::new_current_thread()

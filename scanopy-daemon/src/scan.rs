@@ -71,10 +71,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
         timeout_ms: args.timeout_ms,
         ..ScanConfig::default()
     };
+    let snmp = match setup::credentials(&args.snmp_community, &args.snmp_v3) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
     let opts = SetupOptions {
         catalogue,
         identify: !args.no_identify,
-        snmp: setup::communities(&args.snmp_community),
+        snmp,
     };
 
     // Scanning runs on a current-thread runtime: the connect sweep measured faster there.

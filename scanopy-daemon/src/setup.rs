@@ -28,8 +28,9 @@ pub struct SetupOptions {
     pub catalogue: Catalogue,
     /// Identify services (banners, probes, TLS); `false` tells open from closed only.
     pub identify: bool,
-    /// SNMP communities (secrets) for the `snmp` scanner; `public` when empty.
-    pub snmp: Vec<scanopy_scanners::snmp::Community>,
+    /// SNMP communities and SNMPv3 users (secrets) for the `snmp` scanner; the community
+    /// `public` when empty.
+    pub snmp: scanopy_scanners::snmp::Credentials,
 }
 
 impl Default for SetupOptions {
@@ -37,21 +38,37 @@ impl Default for SetupOptions {
         SetupOptions {
             catalogue: Catalogue::builtin(),
             identify: true,
-            snmp: Vec::new(),
+            snmp: Default::default(),
         }
     }
 }
 
-/// SNMP communities as given (`--snmp-community`, `SCANOPY_SNMP_COMMUNITY`, a config file),
-/// empty ones left out.
-pub fn communities(given: &[String]) -> Vec<scanopy_scanners::snmp::Community> {
-    given
+/// SNMP credentials as given: communities (`--snmp-community`, `SCANOPY_SNMP_COMMUNITY`, a
+/// config file), empty ones left out, and SNMPv3 users (`--snmp-v3`, `SCANOPY_SNMP_V3`) in
+/// [`scanopy_scanners::snmp::usm::User::parse`]'s form. A user that does not parse is an error
+/// naming it by its place and saying why, never repeating a password.
+pub fn credentials(
+    communities: &[String],
+    users: &[String],
+) -> Result<scanopy_scanners::snmp::Credentials, String> {
+    let users = users
         .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| scanopy_scanners::snmp::Community {
-            community: c.clone(),
+        .enumerate()
+        .map(|(i, u)| {
+            scanopy_scanners::snmp::usm::User::parse(u)
+                .map_err(|e| format!("--snmp-v3 (user {} of {}): {e}", i + 1, users.len()))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(scanopy_scanners::snmp::Credentials {
+        communities: communities
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| scanopy_scanners::snmp::Community {
+                community: c.clone(),
+            })
+            .collect(),
+        users,
+    })
 }
 
 /// A scan ready to start.

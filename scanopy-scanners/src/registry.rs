@@ -32,7 +32,7 @@ pub struct BuildSettings {
     /// containers are attached.
     pub docker_host_ip: Option<IpAddr>,
     /// SNMP communities to try (secrets); `public` when empty.
-    pub snmp: Vec<crate::snmp::Community>,
+    pub snmp: crate::snmp::Credentials,
 }
 
 /// One built-in scanner.
@@ -150,7 +150,8 @@ pub const SCANNERS: &[ScannerEntry] = &[
         default: false,
         build: |s| {
             Box::new(SnmpScanner::new(SnmpSettings {
-                communities: s.snmp.clone(),
+                communities: s.snmp.communities.clone(),
+                users: s.snmp.users.clone(),
                 ..Default::default()
             }))
         },

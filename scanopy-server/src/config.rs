@@ -46,6 +46,16 @@ pub struct ServerConfig {
         hide_env_values = true
     )]
     pub snmp_community: Vec<String>,
+    /// SNMPv3 users the local daemon reads agents with, before the communities:
+    /// NAME:AUTH:PASSWORD:PRIV:PASSWORD as `scanopy-daemon scan --snmp-v3` takes them. Secrets:
+    /// prefer SCANOPY_SNMP_V3 or the config file.
+    #[arg(
+        long = "snmp-v3",
+        value_name = "USER",
+        env = "SCANOPY_SNMP_V3",
+        hide_env_values = true
+    )]
+    pub snmp_v3: Vec<String>,
     /// Ports the local daemon's scheduled scans probe.
     #[arg(long, default_value = "top1000", env = "SCANOPY_LOCAL_PORTS")]
     pub local_ports: String,

@@ -124,7 +124,8 @@ pub async fn register(
 /// starts its claim loop and scan thread.
 pub async fn start(state: AppState, config: &ServerConfig) -> anyhow::Result<()> {
     let opts = scanopy_daemon::setup::SetupOptions {
-        snmp: scanopy_daemon::setup::communities(&config.snmp_community),
+        snmp: scanopy_daemon::setup::credentials(&config.snmp_community, &config.snmp_v3)
+            .map_err(|e| anyhow::anyhow!(e))?,
         ..Default::default()
     };
     // Opened first, so the capabilities registered say where it listens.

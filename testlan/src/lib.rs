@@ -217,6 +217,15 @@ pub const CAMPUS_LAN: &str = "10.77.4.0/24";
 /// The read community of the campus switches' agents (the svc host's is `public`).
 pub const CAMPUS_COMMUNITY: &str = "lab-ro";
 
+/// The router's SNMPv3 users (its snmpd's `createUser`s), as `--snmp-v3` takes them: authPriv
+/// with SHA and with SHA-256 (AES), authNoPriv with MD5, and noAuthNoPriv.
+pub const ROUTER_V3_USERS: [&str; 4] = [
+    "lab-sha:SHA:rtr-auth-sha1:AES:rtr-priv-sha1",
+    "lab-256:SHA-256:rtr-auth-sha256:AES:rtr-priv-sha256",
+    "lab-md5:MD5:rtr-auth-md5",
+    "lab-none",
+];
+
 /// A managed switch of the campus: snmpd on its management address (on the bridge itself)
 /// serves the kernel's forwarding table and, through lldpd, LLDP-MIB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -100,6 +100,27 @@ fn bad_usage_exits_2_naming_the_problem_and_sends_nothing() {
             ],
             "\"10.0.0.1-0\"",
         ),
+        // A bad SNMPv3 user is named by its place and what is wrong, never by its password.
+        (
+            vec![
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.clone(),
+                "--snmp-v3".into(),
+                "mon:SHA:secret-auth-pw:DES:secret-priv-pw".into(),
+            ],
+            "--snmp-v3 (user 1 of 1): unknown privacy protocol \"DES\"",
+        ),
+        (
+            vec![
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.clone(),
+                "--snmp-v3".into(),
+                "mon:SHA:short".into(),
+            ],
+            "at least 8 characters",
+        ),
     ];
     for (args, needle) in cases {
         let mut full = vec!["scan".to_owned()];
@@ -109,6 +130,10 @@ fn bad_usage_exits_2_naming_the_problem_and_sends_nothing() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("secret-") && !stderr.contains("short"),
+            "a password repeated: {stderr}"
+        );
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
     }
     assert!(

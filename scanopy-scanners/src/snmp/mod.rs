@@ -1,8 +1,9 @@
-//! The `snmp` scanner: reads a host's SNMP agent (v1 and v2c communities) for its system
+//! The `snmp` scanner: reads a host's SNMP agent (v1 and v2c communities, SNMPv3 users) for its system
 //! group, interfaces, addresses, ARP cache, bridge forwarding tables, VLANs and LLDP/CDP
 //! neighbours.
 //!
 //! - [`ber`] and [`pdu`]: the wire format, pure and property-tested over arbitrary bytes.
+//! - [`usm`]: SNMPv3 messages (RFC 3414 keys and HMACs, RFC 3826 AES, RFC 7860 SHA-2), pure.
 //! - [`walk`]: one agent's session, with a time and byte budget, retries, GETBULK walks that
 //!   stop on a loop or an out-of-order table and keep what they read.
 //! - [`mib`]: what the rows mean, a pure function of them.
@@ -16,6 +17,7 @@
 pub mod ber;
 pub mod mib;
 pub mod pdu;
+pub mod usm;
 pub mod walk;
 
 #[cfg(test)]
@@ -51,11 +53,31 @@ impl std::fmt::Debug for Community {
     }
 }
 
+/// Credentials to read agents with, tried in order: SNMPv3 users first (when an agent
+/// speaks v3), then communities. With neither, the community `public`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// Communities (each as v2c, then v1).
+    pub communities: Vec<Community>,
+    /// SNMPv3 users.
+    pub users: Vec<usm::User>,
+}
+
+impl Credentials {
+    /// Whether none is given.
+    pub fn is_empty(&self) -> bool {
+        self.communities.is_empty() && self.users.is_empty()
+    }
+}
+
 /// What the scanner is built from.
 #[derive(Debug, Clone)]
 pub struct SnmpSettings {
-    /// Communities tried in order (each as v2c, then v1); `public` when none is given.
+    /// Communities tried in order (each as v2c, then v1); `public` when neither a community
+    /// nor a user is given.
     pub communities: Vec<Community>,
+    /// SNMPv3 users tried in order, before the communities, on agents that answer v3.
+    pub users: Vec<usm::User>,
     /// The agent's port.
     pub port: u16,
     /// What one agent may cost.
@@ -66,6 +88,7 @@ impl Default for SnmpSettings {
     fn default() -> Self {
         SnmpSettings {
             communities: Vec::new(),
+            users: Vec::new(),
             port: SNMP_PORT,
             limits: Limits::default(),
         }
@@ -76,16 +99,31 @@ impl Default for SnmpSettings {
 #[derive(Debug, Clone, Default)]
 pub struct SnmpScanner {
     settings: SnmpSettings,
+    /// The users' keys from their passwords, made once (a mebibyte hashed per password).
+    keys: std::sync::OnceLock<Vec<usm::PasswordKeys>>,
 }
 
 impl SnmpScanner {
     /// A scanner with these settings.
     pub fn new(settings: SnmpSettings) -> Self {
-        SnmpScanner { settings }
+        SnmpScanner {
+            settings,
+            keys: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn password_keys(&self) -> &[usm::PasswordKeys] {
+        self.keys.get_or_init(|| {
+            self.settings
+                .users
+                .iter()
+                .map(usm::User::password_keys)
+                .collect()
+        })
     }
 
     fn communities(&self) -> Vec<Vec<u8>> {
-        if self.settings.communities.is_empty() {
+        if self.settings.communities.is_empty() && self.settings.users.is_empty() {
             vec![b"public".to_vec()]
         } else {
             self.settings
@@ -132,28 +170,85 @@ impl Scanner for SnmpScanner {
             .flat_map(|c| [(Version::V2c, c.clone()), (Version::V1, c)])
             .collect();
         let scalars = mib::scalars();
-        let found =
-            match walk::first_answering(ctx, ip, self.settings.port, &candidates, &scalars, limits)
+        let users = &self.settings.users;
+        let round = match walk::first_answering(
+            ctx,
+            ip,
+            self.settings.port,
+            &candidates,
+            &scalars,
+            !users.is_empty(),
+            limits,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => return Ok(()),
+        };
+        let io = |e| ScanError::Io {
+            context: "open a UDP socket".into(),
+            source: e,
+        };
+        // SNMPv3 first: each user in turn on an agent that answered discovery.
+        let mut opened = None;
+        if let Some(engine) = &round.engine {
+            let mut refusals = Vec::new();
+            for (user, keys) in users.iter().zip(self.password_keys()) {
+                let keys = keys.localize(&engine.id);
+                let mut s = Session::open_usm(
+                    ctx,
+                    ip,
+                    self.settings.port,
+                    &user.name,
+                    keys,
+                    engine.clone(),
+                    limits,
+                )
                 .await
-            {
-                Ok(Some(f)) => f,
-                Ok(None) | Err(_) => return Ok(()),
-            };
-        let (version, community) = &candidates[found.0];
-        let mut s = Session::open(ctx, ip, self.settings.port, *version, community, limits)
-            .await
-            .map_err(|e| ScanError::Io {
-                context: "open a UDP socket".into(),
-                source: e,
-            })?;
-        let scalars = if found.1.is_empty() {
-            // v1 refused the GET as a whole (one object it lacks): one object at a time.
-            match s.get(&scalars).await {
-                Ok(rows) => rows,
-                Err(_) => return Ok(()),
+                .map_err(io)?;
+                match s.get(&scalars).await {
+                    Ok(rows) => {
+                        opened = Some((s, rows));
+                        break;
+                    }
+                    Err(walk::Failure::Cancelled) => return Ok(()),
+                    Err(walk::Failure::Refused(c)) => {
+                        refusals.push(format!("{} ({})", user.name, usm::report::describe(c)))
+                    }
+                    // net-snmp drops what it cannot decrypt without a word.
+                    Err(_) if user.privacy.is_some() => refusals.push(format!(
+                        "{} (no answer: a wrong privacy password or protocol?)",
+                        user.name
+                    )),
+                    Err(_) => refusals.push(format!("{} (no answer)", user.name)),
+                }
             }
-        } else {
-            found.1
+            if opened.is_none() && !refusals.is_empty() {
+                ctx.warn(format!(
+                    "snmp: the SNMPv3 agent at {ip} refused {}",
+                    refusals.join(", ")
+                ));
+            }
+        }
+        let (mut s, scalars) = match (opened, round.community) {
+            (Some(o), _) => o,
+            (None, Some((i, rows))) => {
+                let (version, community) = &candidates[i];
+                let mut s = Session::open(ctx, ip, self.settings.port, *version, community, limits)
+                    .await
+                    .map_err(io)?;
+                let rows = if rows.is_empty() {
+                    // v1 refused the GET as a whole (one object it lacks): one at a time.
+                    match s.get(&scalars).await {
+                        Ok(rows) => rows,
+                        Err(_) => return Ok(()),
+                    }
+                } else {
+                    rows
+                };
+                (s, rows)
+            }
+            (None, None) => return Ok(()),
         };
         ctx.progress().add_ports_probed(1);
         let mut rows: BTreeMap<Oid, Value> = scalars.into_iter().collect();
@@ -185,17 +280,30 @@ impl Scanner for SnmpScanner {
             ctx.warn(format!("snmp: the agent at {ip} was read in part: {why}"));
         }
         let view = mib::interpret(&rows);
-        emit(ctx, ip, view, cut.is_some()).await;
+        emit(ctx, ip, view, s.version(), cut.is_some()).await;
         Ok(())
     }
 }
 
 /// Turns what an agent told into observations.
-async fn emit(ctx: &ScanContext, ip: IpAddr, view: mib::AgentView, partial: bool) {
+async fn emit(
+    ctx: &ScanContext,
+    ip: IpAddr,
+    view: mib::AgentView,
+    version: Version,
+    partial: bool,
+) {
     let mut f = PortFact::state(SNMP_PORT, Transport::Udp, PortState::Open);
     f.name = Some("snmp".into());
     f.confidence = Confidence::High;
     f.evidence = "snmp-walk".into();
+    // The version the agent was read with (a v3 one is also read with its user's security).
+    let v = match version {
+        Version::V1 => "1",
+        Version::V2c => "2c",
+        Version::V3 => "3",
+    };
+    f.extra.insert("snmp.version".into(), v.into());
     if let Some(d) = &view.sys_descr {
         crate::recognise::enrich_text(&mut f, "snmp_sysdescr", d);
         f.extra

@@ -10,6 +10,8 @@ pub enum Version {
     V1,
     /// SNMPv2c.
     V2c,
+    /// SNMPv3 (its messages are [`super::usm`]'s; the PDUs are v2c's).
+    V3,
 }
 
 impl Version {
@@ -17,6 +19,7 @@ impl Version {
         match self {
             Version::V1 => 0,
             Version::V2c => 1,
+            Version::V3 => 3,
         }
     }
 }

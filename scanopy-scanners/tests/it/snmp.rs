@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use scanopy_core::{Device, DeviceType, Scanner, topology};
 use scanopy_scanners::snmp::Community;
+use scanopy_scanners::snmp::usm::User;
 use scanopy_scanners::{ArpScanner, SnmpScanner, SnmpSettings};
 use scanopy_testlan::{CAMPUS, CAMPUS_COMMUNITY, CAMPUS_LAN, SW1, SW2, require};
 
@@ -276,4 +277,128 @@ fn testlan_snmp_reads_the_routers_arp_table() {
             .all(|ip| !ip.to_string().starts_with("fe80:"))),
         "{devices:#?}"
     );
+}
+
+fn snmp_v3(users: &[&str], communities: &[&str]) -> Box<dyn Scanner> {
+    Box::new(SnmpScanner::new(SnmpSettings {
+        users: users.iter().map(|u| User::parse(u).unwrap()).collect(),
+        communities: communities
+            .iter()
+            .map(|c| Community {
+                community: (*c).to_owned(),
+            })
+            .collect(),
+        ..Default::default()
+    }))
+}
+
+/// The router's snmpd read with each of its SNMPv3 users (authPriv SHA and SHA-256 with AES,
+/// authNoPriv MD5, noAuthNoPriv): the same system group and ARP cache as with its community,
+/// read as version 3. Wrong credentials are a warning naming the agent, the user and why, and
+/// the next user or the community is tried.
+#[test]
+fn testlan_snmpv3_users_read_the_router_and_wrong_ones_are_warnings() {
+    if !require("testlan_snmpv3_users_read_the_router_and_wrong_ones_are_warnings") {
+        return;
+    }
+    let router_ip = scanopy_testlan::ROUTER_IP.to_string();
+    let snmp_service = |d: &Device| {
+        d.services
+            .iter()
+            .find(|s| s.port == 161)
+            .cloned()
+            .unwrap_or_else(|| panic!("no 161/udp: {d:#?}"))
+    };
+    for user in scanopy_testlan::ROUTER_V3_USERS {
+        let (devices, warnings) = scan(&[&router_ip], "1", vec![snmp_v3(&[user], &[])]);
+        let name = user.split(':').next().unwrap();
+        assert!(warnings.is_empty(), "{name}: {warnings:?}");
+        let router = device(&devices, scanopy_testlan::ROUTER_IP.into());
+        assert_eq!(
+            router.hostname.as_deref(),
+            Some("router.lab.test"),
+            "{name}"
+        );
+        let s = snmp_service(router);
+        assert_eq!(
+            s.extra.get("snmp.version").map(String::as_str),
+            Some("3"),
+            "{name}"
+        );
+        assert!(
+            s.extra.get("snmp.engineID").is_some_and(|e| !e.is_empty()),
+            "{name}: {:?}",
+            s.extra
+        );
+        // The ARP cache came through as well (a walk, not only the first GET).
+        assert!(
+            devices.iter().any(|d| d.sources.contains("snmp")
+                && d.ips()
+                    .iter()
+                    .any(|ip| ip.to_string().starts_with("10.77.0."))
+                && !d.ips().contains(&scanopy_testlan::ROUTER_IP.into())),
+            "{name}: {devices:#?}"
+        );
+    }
+
+    // Wrong credentials: each is named in one warning with the agent's reason; nothing is read
+    // with them, and a community given as well is used instead.
+    let wrong = [
+        (
+            "lab-sha:SHA:not-the-password:AES:rtr-priv-sha1",
+            "wrong authentication",
+        ),
+        ("lab-sha:SHA:rtr-auth-sha1:AES:not-the-password", "privacy"),
+        ("nobody:SHA:some-password", "unknown user"),
+        (
+            "lab-256:SHA:rtr-auth-sha256:AES:rtr-priv-sha256",
+            "wrong authentication",
+        ),
+    ];
+    for (user, why) in wrong {
+        let (devices, warnings) = scan(&[&router_ip], "1", vec![snmp_v3(&[user], &[])]);
+        let name = user.split(':').next().unwrap();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&router_ip) && w.contains(name) && w.contains(why)),
+            "{user}: {warnings:?}"
+        );
+        assert!(
+            warnings.iter().all(|w| !w.contains("not-the-password")
+                && !w.contains("rtr-auth")
+                && !w.contains("rtr-priv")),
+            "a password in a warning: {warnings:?}"
+        );
+        assert!(
+            devices
+                .iter()
+                .all(|d| d.services.iter().all(|s| s.port != 161)),
+            "{user}: read with wrong credentials: {devices:#?}"
+        );
+    }
+    // A wrong user, then the right one: the right one reads it, no warning.
+    let (devices, warnings) = scan(
+        &[&router_ip],
+        "1",
+        vec![snmp_v3(
+            &[
+                "nobody:SHA:some-password",
+                scanopy_testlan::ROUTER_V3_USERS[0],
+            ],
+            &[],
+        )],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let s = snmp_service(device(&devices, scanopy_testlan::ROUTER_IP.into()));
+    assert_eq!(s.extra.get("snmp.version").map(String::as_str), Some("3"));
+    // A wrong user and the right community: a warning for the user, the agent read as v2c.
+    let (devices, warnings) = scan(
+        &[&router_ip],
+        "1",
+        vec![snmp_v3(&["nobody:SHA:some-password"], &[CAMPUS_COMMUNITY])],
+    );
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let s = snmp_service(device(&devices, scanopy_testlan::ROUTER_IP.into()));
+    assert_eq!(s.extra.get("snmp.version").map(String::as_str), Some("2c"));
 }
