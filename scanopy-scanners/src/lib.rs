@@ -35,6 +35,7 @@ pub mod docker;
 pub mod icmp;
 pub mod limits;
 pub mod listen;
+pub mod lldp;
 pub mod mdns;
 pub mod names;
 pub mod ndp;

@@ -169,6 +169,9 @@ pub struct Neighbour {
     description: Option<String>,
     /// A management address it announces.
     address: Option<String>,
+    /// What it does: `bridge`, `router`, `wlan-ap`, `phone`, `station`, `host`, … (absent when
+    /// it did not say).
+    capabilities: Option<Vec<String>>,
 }
 
 /// A MAC a bridge learnt on a port.

@@ -116,6 +116,17 @@ pub struct Neighbour {
     /// A management address the neighbour announces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<IpAddr>,
+    /// What it says it does, of `bridge`, `router`, `wlan-ap`, `phone`, `station`, `host`,
+    /// `repeater`, `docsis`, `other` (its enabled capabilities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+impl Neighbour {
+    /// Whether it says it bridges (a switch).
+    pub fn is_bridge(&self) -> bool {
+        self.capabilities.iter().any(|c| c == "bridge")
+    }
 }
 
 /// A MAC that a bridge learnt on one of its ports.

@@ -4,7 +4,10 @@
 //! The rules, in order:
 //! 1. **Neighbours are links.** An LLDP or CDP neighbour on a port that names a known device
 //!    (by chassis MAC, a MAC of one of its ports, its management address or its name) links
-//!    that port to it: a direct link, which beats any inference.
+//!    that port to it: a direct link, which beats any inference. A device that is no bridge
+//!    hearing one (a host's own LLDP listener, a router's table) is plugged into that switch's
+//!    port: the link is the switch's, on the port the neighbour names, unless the switch told
+//!    a link to it itself.
 //! 2. **Uplinks are not where hosts are.** A port is an uplink when its neighbour is another
 //!    bridge, or when it learnt another bridge's own address. A MAC learnt only on uplinks is
 //!    placed by the switch where it is learnt on an access port.
@@ -110,7 +113,8 @@ pub fn links(devices: &[Device]) -> Vec<L2Link> {
     let mut uplinks: BTreeSet<(Uuid, u32)> = BTreeSet::new();
     let mut direct: BTreeMap<Uuid, (Uuid, u32)> = BTreeMap::new();
 
-    // 1. Neighbours.
+    // 1. Neighbours. What a device that is no bridge hears of a bridge waits for step 1b.
+    let mut heard_up = Vec::new();
     for d in &sorted {
         let Some(l2) = &d.l2 else { continue };
         for n in &l2.neighbours {
@@ -123,6 +127,10 @@ pub fn links(devices: &[Device]) -> Vec<L2Link> {
             let Some(port) = l2.ports.iter().find(|p| p.name == n.port) else {
                 continue;
             };
+            if !bridges.contains(&d.id) && (bridges.contains(&other) || n.is_bridge()) {
+                heard_up.push((*d, other, n, port));
+                continue;
+            }
             if bridges.contains(&other) {
                 uplinks.insert((d.id, port.index));
             }
@@ -139,6 +147,51 @@ pub fn links(devices: &[Device]) -> Vec<L2Link> {
                 vlan: port.vlan,
             });
         }
+    }
+    // 1b. A device plugged into a switch's port, as the device heard it: the switch's port is
+    // the one the neighbour names (matched to the switch's own ports when it was read).
+    let by_id: HashMap<Uuid, &Device> = sorted.iter().map(|d| (d.id, *d)).collect();
+    for (d, sw, n, own) in heard_up {
+        if out.iter().any(|l| l.switch == sw && l.device == d.id) {
+            continue;
+        }
+        let names = [n.remote_port.as_ref(), n.remote_port_description.as_ref()];
+        let sw_ports = by_id[&sw]
+            .l2
+            .as_ref()
+            .map(|l| l.ports.as_slice())
+            .unwrap_or(&[]);
+        let matched = names
+            .iter()
+            .flatten()
+            .find_map(|name| sw_ports.iter().find(|p| &&p.name == name));
+        let (port, port_index, vlan) = match matched {
+            Some(p) => (p.name.clone(), p.index, p.vlan.or(own.vlan)),
+            None => {
+                // A port id that is a MAC says less than its description.
+                let looks_mac = |s: &&String| s.parse::<MacAddr>().is_ok();
+                let Some(name) = n
+                    .remote_port
+                    .as_ref()
+                    .filter(|s| !looks_mac(s))
+                    .or(n.remote_port_description.as_ref())
+                    .or(n.remote_port.as_ref())
+                else {
+                    continue;
+                };
+                (name.clone(), 0, own.vlan)
+            }
+        };
+        direct.entry(d.id).or_insert((sw, port_index));
+        out.insert(L2Link {
+            switch: sw,
+            port,
+            port_index,
+            device: d.id,
+            device_port: Some(own.name.clone()),
+            source: n.source.clone(),
+            vlan,
+        });
     }
     // 2. Ports that learnt another bridge's own address are uplinks too.
     let bridge_macs: HashMap<MacAddr, Uuid> = sorted
@@ -187,7 +240,6 @@ pub fn links(devices: &[Device]) -> Vec<L2Link> {
                 .or_insert(cand);
         }
     }
-    let by_id: HashMap<Uuid, &Device> = sorted.iter().map(|d| (d.id, *d)).collect();
     for (owner, (_, sw, port, vlan)) in best {
         let l2 = by_id[&sw].l2.as_ref().expect("placed by a bridge");
         let p = l2.port(port).expect("checked above");

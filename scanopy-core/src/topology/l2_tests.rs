@@ -44,6 +44,7 @@ fn lldp(port: &str, chassis: &str, name: &str) -> Neighbour {
         name: Some(name.into()),
         description: None,
         address: None,
+        capabilities: Vec::new(),
     }
 }
 
@@ -341,5 +342,90 @@ fn the_map_and_its_exports_carry_the_links() {
         crate::topology::Topology::build(&plain)
             .port_links()
             .is_empty()
+    );
+}
+
+/// What a host's own LLDP listener tells: it heard a bridge on `eth4`, naming its port.
+fn heard(remote_port: &str, description: Option<&str>) -> L2 {
+    L2 {
+        ports: vec![port(7, "eth4")],
+        neighbours: vec![Neighbour {
+            port: "eth4".into(),
+            source: "lldp".into(),
+            chassis_id: "02:77:04:00:00:03".into(),
+            chassis_mac: Some(m("02:77:04:00:00:03")),
+            remote_port: Some(remote_port.into()),
+            remote_port_description: description.map(str::to_owned),
+            name: Some("sw1.lab.test".into()),
+            description: None,
+            address: Some("10.77.4.3".parse().unwrap()),
+            capabilities: vec!["bridge".into()],
+        }],
+        ..Default::default()
+    }
+}
+
+fn scanner(l2: L2) -> [Observation; 2] {
+    [
+        o(
+            "10.77.4.2",
+            Fact::Mac {
+                mac: m("02:77:04:00:00:02"),
+            },
+        ),
+        o("10.77.4.2", Fact::L2(Box::new(l2))),
+    ]
+}
+
+/// A host that heard its switch is on the port the switch names, even where the switch was
+/// never read (known only by its address); where it was read, on that port of it, and its
+/// forwarding table's entry for the host is not a second link.
+#[test]
+fn a_host_that_hears_its_switch_is_on_the_port_the_switch_names() {
+    let mut obs = vec![o(
+        "10.77.4.3",
+        Fact::Alive {
+            method: "lldp".into(),
+            rtt_us: None,
+        },
+    )];
+    obs.extend(scanner(heard("ge1", None)));
+    let devs = devices(&obs);
+    assert_eq!(
+        placed(&devs),
+        set(&[("10.77.4.3", "ge1", "10.77.4.2", "lldp")])
+    );
+    let l = links(&devs);
+    assert_eq!(l[0].device_port.as_deref(), Some("eth4"));
+    assert_eq!(l[0].port_index, 0, "the switch's ports are not known");
+
+    // A port id that is a MAC says less than the port's description.
+    let mut obs = obs[..1].to_vec();
+    obs.extend(scanner(heard("02:77:04:00:00:99", Some("ge1"))));
+    assert_eq!(
+        placed(&devices(&obs)),
+        set(&[("10.77.4.3", "ge1", "10.77.4.2", "lldp")])
+    );
+
+    // The campus read as well: sw1's ge1, index 1; sw1 learnt the scanner's MAC on ge1 too,
+    // which adds no link.
+    let mut obs = campus(true);
+    obs.extend(scanner(heard("ge1", Some("to the scanner"))));
+    let devs = devices(&obs);
+    let ip = |id: Uuid| devs.iter().find(|d| d.id == id).unwrap().ips()[0].to_string();
+    let to_scanner: Vec<_> = links(&devs)
+        .into_iter()
+        .filter(|l| ip(l.device) == "10.77.4.2" || ip(l.switch) == "10.77.4.2")
+        .collect();
+    assert_eq!(to_scanner.len(), 1, "{to_scanner:?}");
+    let l = &to_scanner[0];
+    assert_eq!(
+        (
+            ip(l.switch).as_str(),
+            l.port.as_str(),
+            l.port_index,
+            l.source.as_str()
+        ),
+        ("10.77.4.3", "ge1", 1, "lldp")
     );
 }

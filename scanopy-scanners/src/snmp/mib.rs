@@ -237,21 +237,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// An LLDP chassis or port id as text: a MAC written as one (subtypes 4 and 3), a network
-/// address's text (chassis 5), else the text itself when printable, else hex.
+/// An LLDP chassis or port id as text ([`crate::lldp::id_text`]: the frames' rules).
 fn lldp_id(subtype: Option<i64>, mac_subtype: i64, b: &[u8]) -> (String, Option<MacAddr>) {
-    if subtype == Some(mac_subtype) {
-        if let Ok(m) = <[u8; 6]>::try_from(b) {
-            let m = MacAddr(m);
-            return (m.to_string(), Some(m));
-        }
-    }
-    match std::str::from_utf8(b) {
-        Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control()) => {
-            (s.chars().take(255).collect(), None)
-        }
-        _ => (hex(b), None),
-    }
+    crate::lldp::id_text(subtype, mac_subtype, b)
 }
 
 /// What the rows say.
@@ -556,6 +544,13 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             name: cols.get(&9).and_then(|v| text(v)),
             description: cols.get(&10).and_then(|v| text(v)),
             address: man.get(&(*port, *idx)).copied(),
+            // lldpRemSysCapEnabled: BITS, other(0) first, most significant bit first.
+            capabilities: cols
+                .get(&12)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| b.first())
+                .map(|&b| crate::lldp::capability_bits(u16::from(b.reverse_bits())))
+                .unwrap_or_default(),
         });
     }
     // CDP (CISCO-CDP-MIB cdpCacheTable, indexed by (ifIndex, device index)).
@@ -584,6 +579,13 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             name: Some(device_id),
             description: cols.get(&8).and_then(|v| text(v)),
             address,
+            // cdpCacheCapabilities: four bytes, CDP's own bits.
+            capabilities: cols
+                .get(&9)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(|b| crate::lldp::cdp_capability_bits(u32::from_be_bytes(b)))
+                .unwrap_or_default(),
         });
     }
     v.l2 = l2;
