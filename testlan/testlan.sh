@@ -69,6 +69,7 @@
 #                 declared per port, lldpd as AgentX sub-agent for LLDP-MIB) and lldpd on hosts
 #     .2   sclan-scan   the scanner's fifth leg (eth4), on sw1 ge1 (VLAN 10 lab)
 #     .3   sclan-sw1    switch, management address on its bridge   MAC 02:77:04:00:00:03
+#                       (its lldpd sends CDP frames as well as LLDP)
 #                       ge1 scanner, ge2 ca, ge3 cb (VLAN 20 office), ge8 uplink to sw2 ge1
 #     .4   sclan-sw2    switch                                     MAC 02:77:04:00:00:04
 #                       ge1 uplink to sw1 ge8, ge2 cc, ge3 cd (both VLAN 20 office)
@@ -378,12 +379,15 @@ wait_mdns() {
   mdns_check || die "avahi or nmbd on 10.77.3.30 did not come up; logs in $STATE"
 }
 
-# lldp NAME HOSTNAME INTERFACES AGENTX: lldpd in sclan-NAME, sending every 5 s; with AGENTX (a
-# socket path) also an AgentX sub-agent of that namespace's snmpd, serving LLDP-MIB.
+# lldp NAME HOSTNAME INTERFACES AGENTX [FLAGS…]: lldpd in sclan-NAME, sending every 5 s; with
+# AGENTX (a socket path) also an AgentX sub-agent of that namespace's snmpd, serving LLDP-MIB;
+# FLAGS go to lldpd (-l -ccc: LLDP, CDPv1 and CDPv2 frames, peer or not; with -ccc alone lldpd
+# sends no LLDP where no peer speaks it).
 lldp() {
   local conf="$STATE/lldpd-$1.conf" x=()
   printf 'configure system hostname %s\nconfigure lldp tx-interval 5\n' "$2" > "$conf"
   [ -n "$4" ] && x=(-x -X "unix:$4")
+  x+=("${@:5}")
   start "$1" "lldpd-$1" lldpd -d -u "$STATE/lldpd-$1.sock" -O "$conf" -I "$3" "${x[@]}"
 }
 
@@ -455,7 +459,12 @@ campus() {
   # lldpd on the switches once their snmpd's AgentX socket is there.
   for sw in sw1 sw2; do
     for _ in $(seq 1 50); do [ -S "$STATE/agentx-$sw.sock" ] && break; sleep 0.1; done
-    lldp "$sw" "$sw.lab.test" 'ge*' "$STATE/agentx-$sw.sock"
+    # sw1 speaks CDP as well: the scanner's listener on its ge1 hears both.
+    if [ $sw = sw1 ]; then
+      lldp "$sw" "$sw.lab.test" 'ge*' "$STATE/agentx-$sw.sock" -l -ccc
+    else
+      lldp "$sw" "$sw.lab.test" 'ge*' "$STATE/agentx-$sw.sock"
+    fi
   done
 }
 

@@ -93,7 +93,7 @@ fn join_best<K: Ord + Copy, T: Ord>(slot: &mut Option<(K, T)>, key: K, v: T) {
 pub fn name_rank(source: &str) -> u8 {
     match source {
         "ptr" | "docker" => 4,
-        "mdns" | "snmp" | "dhcp" => 3,
+        "mdns" | "snmp" | "dhcp" | "lldp" | "cdp" => 3,
         "tls" => 1,
         _ => 2,
     }

@@ -2,8 +2,9 @@
 //! server's local daemon.
 //!
 //! With CAP_NET_RAW, the service opens one filtered packet socket for every interface of its
-//! namespace and hears the ARP and DHCP that devices send, sending nothing. What it hears
-//! becomes observations (scanners `passive-arp` and `dhcp`) of a *listen run*
+//! namespace and hears the ARP and DHCP that devices send and the LLDP and CDP that switches and
+//! routers send on its links, sending nothing. What it hears becomes observations (scanners
+//! `passive-arp`, `dhcp`, `lldp`, `cdp`) of a *listen run*
 //! ([`scanopy_core::protocol::LISTEN_SCANNER`]) that the server opens for it
 //! ([`ListenSink::open_listen`], `POST /daemon/listen`), and goes the way of any job's results:
 //! batches of at most [`MAX_BATCH`], sent within [`BATCH_EVERY`] of being heard, through the
@@ -223,8 +224,10 @@ pub async fn run(
     let req = ListenRequest {
         interfaces: ears.interfaces.clone(),
     };
-    tracing::info!(interfaces = ?ears.interfaces, "listening (ARP, DHCP); --no-passive turns it off");
+    tracing::info!(interfaces = ?ears.interfaces, "listening (ARP, DHCP, LLDP, CDP); --no-passive turns it off");
     let mut passive = Passive::new(limits);
+    passive.set_interfaces(listen::own_interfaces());
+    let mut interfaces_read = Instant::now();
     let mut reported = Flood::default();
     let mut said: Option<Instant> = None;
     let mut summary = tokio::time::interval(LOOK_EVERY);
@@ -253,6 +256,15 @@ pub async fn run(
                 }
                 got = ears.rx.recv() => match got {
                     Some((heard, at)) => {
+                        // An interface that came up since: read them again (at most every 10 s).
+                        if let Heard::Neighbour(ifindex, _) = &heard {
+                            if !passive.knows_interface(*ifindex)
+                                && interfaces_read.elapsed() >= Duration::from_secs(10)
+                            {
+                                passive.set_interfaces(listen::own_interfaces());
+                                interfaces_read = Instant::now();
+                            }
+                        }
                         let source = listen::source(&heard);
                         let when = Utc::now()
                             - chrono::Duration::from_std(at.elapsed()).unwrap_or_default();
@@ -277,6 +289,15 @@ pub async fn run(
                 _ = flush.tick() => s.send().await,
                 _ = renew.tick() => s.renew().await,
                 _ = summary.tick() => {
+                    // Neighbours whose TTL ran out: this machine's link layer told again.
+                    for (ip, fact) in passive.tick(Instant::now()) {
+                        s.pending.push(Observation {
+                            ip,
+                            scanner: "lldp".to_owned(),
+                            at: Utc::now(),
+                            fact,
+                        });
+                    }
                     let now = Flood {
                         untracked: passive.untracked(),
                         dropped: passive.dropped(),

@@ -1,7 +1,8 @@
 //! Passive discovery: hear devices announce themselves without sending a packet. A raw packet
 //! socket on every interface of the namespace, with a classic BPF filter in the kernel
-//! ([`filter`]: ARP, and UDP between ports 67 and 68, nothing sent by this machine), hands ARP
-//! and DHCP to a thread; [`Passive`] turns what it hears into observations:
+//! ([`filter`]: ARP, UDP between ports 67 and 68, LLDP and CDP; nothing sent by this machine),
+//! hands ARP, DHCP and neighbour announcements to a thread; [`Passive`] turns what it hears into
+//! observations:
 //!
 //! - an ARP packet with a sender address (request, reply, gratuitous): the address is alive
 //!   (`passive-arp`) with its MAC and vendor;
@@ -9,6 +10,12 @@
 //!   read by recog's `dhcp_vendor_class` database as an OS hint, and its parameter request list,
 //!   recorded for the address it asks for or has (`dhcp`); a server's ACK gives the address to
 //!   the client's MAC (`dhcp-ack`).
+//! - an LLDP or CDP frame from a switch or router on one of this machine's links
+//!   ([`crate::lldp`]): which port of which switch this machine is plugged into, as this
+//!   machine's link layer ([`Fact::L2`] of its address on that interface, one snapshot of every
+//!   neighbour heard while their TTL lasts, sent when it changes), and the neighbour itself at
+//!   its management address (`lldp`/`cdp`: alive, its name, a switch or a router), even
+//!   without SNMP access to it.
 //!
 //! Bounded whatever the network does: new MACs are followed at most
 //! [`PassiveLimits::new_per_minute`] a minute (after a burst of [`PassiveLimits::new_burst`]),
@@ -35,6 +42,7 @@ use tokio::sync::mpsc;
 
 use crate::arp::{self, ArpFrame};
 use crate::dhcp::{self, MessageType};
+use crate::lldp;
 
 /// One thing heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,20 +51,27 @@ pub enum Heard {
     Arp(ArpFrame),
     /// A DHCP message, with the Ethernet source.
     Dhcp(MacAddr, Box<dhcp::Message>),
+    /// An LLDP or CDP announcement, with the index of the interface that heard it.
+    Neighbour(u32, Box<lldp::Announcement>),
 }
 
-/// The source (the observation's scanner name) of what `heard` says: `passive-arp` or `dhcp`.
+/// The source (the observation's scanner name) of what `heard` says: `passive-arp`, `dhcp`,
+/// `lldp` or `cdp`.
 pub fn source(heard: &Heard) -> &'static str {
     match heard {
         Heard::Arp(_) => "passive-arp",
         Heard::Dhcp(..) => "dhcp",
+        Heard::Neighbour(_, a) => a.protocol.name(),
     }
 }
 
-/// Reads a frame the filter let through.
-pub fn parse(frame: &[u8]) -> Option<Heard> {
+/// Reads a frame the filter let through, heard on interface `ifindex`.
+pub fn parse(frame: &[u8], ifindex: u32) -> Option<Heard> {
     if let Some(a) = arp::parse_frame(frame) {
         return Some(Heard::Arp(a));
+    }
+    if let Some(a) = lldp::parse_frame(frame) {
+        return Some(Heard::Neighbour(ifindex, Box::new(a)));
     }
     dhcp::parse_frame(frame).map(|(src, m)| Heard::Dhcp(src, Box::new(m)))
 }
@@ -68,6 +83,7 @@ const LD_B_ABS: u16 = 0x30;
 const LDX_B_MSH: u16 = 0xb1;
 const LD_H_IND: u16 = 0x48;
 const JEQ: u16 = 0x15;
+const JGT: u16 = 0x25;
 const JSET: u16 = 0x45;
 const RET: u16 = 0x06;
 /// `SKF_AD_OFF + SKF_AD_PKTTYPE`: the packet's type, as an absolute load.
@@ -76,24 +92,30 @@ const PKTTYPE: u32 = 0xffff_f004;
 const OUTGOING: u32 = 4;
 
 /// The kernel filter as `(code, jump if true, jump if false, k)`: nothing this machine sent;
-/// ARP; IPv4 UDP (not a later fragment) to port 67 or 68. Jumps count from the next
-/// instruction; 13 accepts, 14 drops.
-pub const PROGRAM: [(u16, u8, u8, u32); 15] = [
-    (LD_W_ABS, 0, 0, PKTTYPE),             // 0
-    (JEQ, 12, 0, OUTGOING),                // 1: sent by us -> drop
-    (LD_H_ABS, 0, 0, 12),                  // 2: the ethertype
-    (JEQ, 9, 0, 0x0806),                   // 3: ARP -> accept
-    (JEQ, 0, 9, 0x0800),                   // 4: not IPv4 -> drop
-    (LD_B_ABS, 0, 0, 23),                  // 5: the IP protocol
-    (JEQ, 0, 7, 17),                       // 6: not UDP -> drop
-    (LD_H_ABS, 0, 0, 20),                  // 7: flags and fragment offset
-    (JSET, 5, 0, 0x1fff),                  // 8: a later fragment -> drop
-    (LDX_B_MSH, 0, 0, 14),                 // 9: X = the IP header's length
-    (LD_H_IND, 0, 0, 16),                  // 10: the UDP destination port
-    (JEQ, 1, 0, dhcp::SERVER_PORT as u32), // 11: 67 -> accept
-    (JEQ, 0, 1, dhcp::CLIENT_PORT as u32), // 12: 68 -> accept, else drop
-    (RET, 0, 0, 65_535),                   // 13: accept the whole frame
-    (RET, 0, 0, 0),                        // 14: drop
+/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67 or 68; an 802.3 frame to CDP's group
+/// address. Jumps count from the next instruction; 19 accepts, 20 drops.
+pub const PROGRAM: [(u16, u8, u8, u32); 21] = [
+    (LD_W_ABS, 0, 0, PKTTYPE),                    // 0
+    (JEQ, 18, 0, OUTGOING),                       // 1: sent by us -> drop
+    (LD_H_ABS, 0, 0, 12),                         // 2: the ethertype
+    (JEQ, 15, 0, 0x0806),                         // 3: ARP -> accept
+    (JEQ, 14, 0, lldp::LLDP_ETHERTYPE as u32),    // 4: LLDP -> accept
+    (JEQ, 0, 8, 0x0800),                          // 5: not IPv4 -> 14 (CDP?)
+    (LD_B_ABS, 0, 0, 23),                         // 6: the IP protocol
+    (JEQ, 0, 12, 17),                             // 7: not UDP -> drop
+    (LD_H_ABS, 0, 0, 20),                         // 8: flags and fragment offset
+    (JSET, 10, 0, 0x1fff),                        // 9: a later fragment -> drop
+    (LDX_B_MSH, 0, 0, 14),                        // 10: X = the IP header's length
+    (LD_H_IND, 0, 0, 16),                         // 11: the UDP destination port
+    (JEQ, 6, 0, dhcp::SERVER_PORT as u32),        // 12: 67 -> accept
+    (JEQ, 5, 6, dhcp::CLIENT_PORT as u32),        // 13: 68 -> accept, else drop
+    (JGT, 5, 0, 1500),                            // 14: an ethertype, not a length -> drop
+    (LD_W_ABS, 0, 0, 0),                          // 15: the destination's first four bytes
+    (JEQ, 0, 3, 0x0100_0ccc),                     // 16: not CDP's group -> drop
+    (LD_H_ABS, 0, 0, 4),                          // 17: its last two
+    (JEQ, 0, 1, 0xcccc),                          // 18: CDP's group -> accept, else drop
+    (RET, 0, 0, 65_535),                          // 19: accept the whole frame
+    (RET, 0, 0, 0),                               // 20: drop
 ];
 
 /// [`PROGRAM`] for the socket.
@@ -149,6 +171,52 @@ struct Budget {
     client: Client,
 }
 
+/// One of this machine's interfaces, as the listener labels what it hears on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnInterface {
+    /// Its index.
+    pub index: u32,
+    /// Its name.
+    pub name: String,
+    /// Its MAC.
+    pub mac: Option<MacAddr>,
+    /// Its first IPv4 address.
+    pub ipv4: Option<Ipv4Addr>,
+}
+
+/// This machine's interfaces now (loopback left out).
+pub fn own_interfaces() -> Vec<OwnInterface> {
+    pnet_datalink::interfaces()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| OwnInterface {
+            index: i.index,
+            name: i.name.clone(),
+            mac: i.mac.map(|m| MacAddr(m.octets())).filter(|m| *m != MacAddr([0; 6])),
+            ipv4: i.ips.iter().find_map(|n| match n.ip() {
+                IpAddr::V4(v) if !v.is_loopback() => Some(v),
+                _ => None,
+            }),
+        })
+        .collect()
+}
+
+/// Neighbours (LLDP, CDP) kept at most; more are counted as dropped.
+pub const MAX_NEIGHBOURS: usize = 256;
+/// What is heard unchanged is told again this often (and a neighbour's own facts).
+pub const NEIGHBOUR_REFRESH: Duration = Duration::from_secs(600);
+
+/// Which announcement: the interface that heard it, the protocol, the chassis and its port.
+type NeighbourKey = (u32, lldp::Protocol, String, Option<String>);
+
+#[derive(Debug, Clone)]
+struct HeardNeighbour {
+    a: lldp::Announcement,
+    expires: Instant,
+    /// When its own facts were last observed.
+    announced: Instant,
+}
+
 /// Turns what the listener hears into observations, within [`PassiveLimits`].
 #[derive(Debug)]
 pub struct Passive {
@@ -160,6 +228,10 @@ pub struct Passive {
     tokens: f64,
     refilled: Option<Instant>,
     pruned: Option<Instant>,
+    own: Vec<OwnInterface>,
+    neighbours: std::collections::BTreeMap<NeighbourKey, HeardNeighbour>,
+    /// The last link layer told of this machine: to which address, what, when.
+    told: Option<(Ipv4Addr, scanopy_core::L2, Instant)>,
 }
 
 impl Passive {
@@ -173,7 +245,25 @@ impl Passive {
             tokens: f64::from(limits.new_burst),
             refilled: None,
             pruned: None,
+            own: Vec::new(),
+            neighbours: std::collections::BTreeMap::new(),
+            told: None,
         }
+    }
+
+    /// This machine's interfaces, to say which of them heard a neighbour ([`own_interfaces`]).
+    pub fn set_interfaces(&mut self, own: Vec<OwnInterface>) {
+        self.own = own;
+    }
+
+    /// Whether `index` is one of the interfaces set.
+    pub fn knows_interface(&self, index: u32) -> bool {
+        self.own.iter().any(|i| i.index == index)
+    }
+
+    /// Neighbours heard whose TTL has not run out.
+    pub fn neighbours(&self) -> usize {
+        self.neighbours.len()
     }
 
     /// Whether a MAC never followed may be taken now: room, and a token.
@@ -252,7 +342,184 @@ impl Passive {
         match heard {
             Heard::Arp(a) => self.arp(a, now),
             Heard::Dhcp(_, m) => self.dhcp(m, now),
+            Heard::Neighbour(ifindex, a) => self.neighbour(*ifindex, a, now),
         }
+    }
+
+    /// What time alone changes: neighbours whose TTL ran out are forgotten, and this machine's
+    /// link layer told again when that changed it. Call it every few seconds.
+    pub fn tick(&mut self, now: Instant) -> Vec<(IpAddr, Fact)> {
+        self.link_layer(now)
+    }
+
+    fn neighbour(&mut self, ifindex: u32, a: &lldp::Announcement, now: Instant) -> Vec<(IpAddr, Fact)> {
+        if !a.source_mac.is_unicast() || self.budget(a.source_mac, now).is_none() {
+            return Vec::new();
+        }
+        let key = (ifindex, a.protocol, a.chassis_id.clone(), a.port_id.clone());
+        let mut out = Vec::new();
+        if a.ttl == 0 {
+            // It is leaving (or its port shut down).
+            self.neighbours.remove(&key);
+        } else {
+            let fresh = match self.neighbours.get(&key) {
+                Some(h) => h.a != *a || now.saturating_duration_since(h.announced) >= NEIGHBOUR_REFRESH,
+                None => {
+                    if self.neighbours.len() >= MAX_NEIGHBOURS {
+                        self.dropped += 1;
+                        return Vec::new();
+                    }
+                    true
+                }
+            };
+            let announced = match self.neighbours.get(&key) {
+                Some(h) if !fresh => h.announced,
+                _ => now,
+            };
+            self.neighbours.insert(
+                key,
+                HeardNeighbour {
+                    a: a.clone(),
+                    expires: now + Duration::from_secs(u64::from(a.ttl)),
+                    announced,
+                },
+            );
+            if fresh {
+                out.extend(self.neighbour_facts(a));
+            }
+        }
+        out.extend(self.link_layer(now));
+        out
+    }
+
+    /// What an announcement says of its sender, at its management address (an IPv4 one
+    /// first; none of this machine's).
+    fn neighbour_facts(&self, a: &lldp::Announcement) -> Vec<(IpAddr, Fact)> {
+        let mine = |ip: &IpAddr| self.own.iter().any(|i| i.ipv4.map(IpAddr::V4) == Some(*ip));
+        let Some(ip) = a
+            .addresses
+            .iter()
+            .find(|ip| ip.is_ipv4() && !mine(ip))
+            .or_else(|| a.addresses.iter().find(|ip| !mine(ip)))
+            .copied()
+        else {
+            return Vec::new();
+        };
+        let source = a.protocol.name();
+        let mut out = vec![(
+            ip,
+            Fact::Alive {
+                method: source.into(),
+                rtt_us: None,
+            },
+        )];
+        if let Some(name) = &a.system_name {
+            out.push((
+                ip,
+                Fact::Hostname {
+                    name: name.clone(),
+                    source: source.into(),
+                },
+            ));
+        }
+        let typed = if a.is_bridge() {
+            Some(scanopy_core::DeviceType::Switch)
+        } else if a.is_router() {
+            Some(scanopy_core::DeviceType::Gateway)
+        } else if a.capabilities.contains(&"wlan-ap") {
+            Some(scanopy_core::DeviceType::AccessPoint)
+        } else if a.capabilities.contains(&"phone") {
+            Some(scanopy_core::DeviceType::Phone)
+        } else {
+            None
+        };
+        if let Some(device_type) = typed {
+            out.push((
+                ip,
+                Fact::DeviceType {
+                    device_type,
+                    evidence: format!("{source} capabilities {}", a.capabilities.join(",")),
+                },
+            ));
+        }
+        out
+    }
+
+    /// This machine's link layer as heard: the interfaces that heard neighbours and those
+    /// neighbours, told of the address of the lowest such interface that has one, when it
+    /// changed or [`NEIGHBOUR_REFRESH`] passed.
+    fn link_layer(&mut self, now: Instant) -> Vec<(IpAddr, Fact)> {
+        self.neighbours.retain(|_, h| h.expires > now);
+        let mut ports: Vec<scanopy_core::NetPort> = Vec::new();
+        let mut neighbours = Vec::new();
+        for ((ifindex, ..), h) in &self.neighbours {
+            let own = self.own.iter().find(|i| i.index == *ifindex);
+            let name = own.map_or_else(|| format!("if{ifindex}"), |i| i.name.clone());
+            if !ports.iter().any(|p| p.index == *ifindex) {
+                ports.push(scanopy_core::NetPort {
+                    index: *ifindex,
+                    name: name.clone(),
+                    alias: None,
+                    mac: own.and_then(|i| i.mac),
+                    speed_mbps: None,
+                    admin_up: Some(true),
+                    oper_up: Some(true),
+                    kind: Some("ethernet".into()),
+                    vlan: h.a.vlan,
+                });
+            }
+            neighbours.push(scanopy_core::Neighbour {
+                port: name,
+                source: h.a.protocol.name().into(),
+                chassis_id: h.a.chassis_id.clone(),
+                chassis_mac: h.a.chassis_mac,
+                remote_port: h.a.port_id.clone(),
+                remote_port_description: h.a.port_description.clone(),
+                name: h.a.system_name.clone(),
+                description: h.a.system_description.clone(),
+                address: h.a.addresses.first().copied(),
+                capabilities: h.a.capabilities.iter().map(|c| (*c).to_owned()).collect(),
+            });
+        }
+        let anchor = ports
+            .iter()
+            .filter_map(|p| {
+                let own = self.own.iter().find(|i| i.index == p.index)?;
+                Some((p.index, own.ipv4?, own.mac))
+            })
+            .min();
+        let (ip, mac, l2) = match (anchor, &self.told) {
+            (Some((_, ip, mac)), _) => (
+                ip,
+                mac,
+                scanopy_core::L2 {
+                    ports,
+                    neighbours,
+                    ..Default::default()
+                },
+            ),
+            // Every neighbour is gone: its ports are still there, with nobody heard on them.
+            (None, Some((ip, told, _))) if !told.neighbours.is_empty() && neighbours.is_empty() => {
+                let mut l2 = told.clone();
+                l2.neighbours.clear();
+                let mac = self.own.iter().find(|i| i.ipv4 == Some(*ip)).and_then(|i| i.mac);
+                (*ip, mac, l2)
+            }
+            _ => return Vec::new(),
+        };
+        let unchanged = self.told.as_ref().is_some_and(|(tip, tl2, at)| {
+            *tip == ip && *tl2 == l2 && now.saturating_duration_since(*at) < NEIGHBOUR_REFRESH
+        });
+        if unchanged {
+            return Vec::new();
+        }
+        self.told = Some((ip, l2.clone(), now));
+        let mut out = Vec::new();
+        if let Some(mac) = mac {
+            out.push((IpAddr::V4(ip), Fact::Mac { mac }));
+        }
+        out.push((IpAddr::V4(ip), Fact::L2(Box::new(l2))));
+        out
     }
 
     fn arp(&mut self, a: &ArpFrame, now: Instant) -> Vec<(IpAddr, Fact)> {
@@ -417,13 +684,16 @@ pub fn listen(tx: mpsc::Sender<(Heard, Instant)>) -> std::io::Result<Listener> {
     std::thread::Builder::new()
         .name("scanopy-listen".into())
         .spawn(move || {
-            use std::io::Read;
+            use nix::errno::Errno;
+            use nix::sys::socket::{LinkAddr, recvfrom};
+            use std::os::fd::AsRawFd;
             let mut buf = [0u8; 2048];
             while !halt.load(Ordering::Relaxed) {
-                match (&sock).read(&mut buf) {
-                    Ok(n) => {
+                match recvfrom::<LinkAddr>(sock.as_raw_fd(), &mut buf) {
+                    Ok((n, from)) => {
                         read.fetch_add(1, Ordering::Relaxed);
-                        if let Some(h) = parse(&buf[..n]) {
+                        let ifindex = from.map_or(0, |a| a.ifindex() as u32);
+                        if let Some(h) = parse(&buf[..n.min(buf.len())], ifindex) {
                             match tx.try_send((h, Instant::now())) {
                                 Ok(()) => {}
                                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -433,13 +703,7 @@ pub fn listen(tx: mpsc::Sender<(Heard, Instant)>) -> std::io::Result<Listener> {
                             }
                         }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock
-                                | std::io::ErrorKind::TimedOut
-                                | std::io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
                     Err(_) => break,
                 }
             }

@@ -433,7 +433,7 @@ pub fn parse_cdp(source_mac: MacAddr, b: &[u8]) -> Option<Announcement> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 

@@ -37,6 +37,7 @@ fn run(frame: &[u8], pkttype: u32) -> u32 {
                 None => return 0,
             },
             JEQ => pc += usize::from(if a == k { jt } else { jf }),
+            JGT => pc += usize::from(if a > k { jt } else { jf }),
             JSET => pc += usize::from(if a & k != 0 { jt } else { jf }),
             RET => return k,
             other => panic!("opcode {other:#x} not interpreted"),
@@ -57,7 +58,7 @@ fn udp_frame(dport: u16, frag: u16) -> Vec<u8> {
 }
 
 #[test]
-fn the_filter_lets_through_arp_and_dhcp_only() {
+fn the_filter_lets_through_arp_dhcp_lldp_and_cdp_only() {
     let arp = arp::request_frame(
         MacAddr([2, 0, 0, 0, 0, 1]),
         Ipv4Addr::new(10, 0, 0, 1),
@@ -79,7 +80,119 @@ fn the_filter_lets_through_arp_and_dhcp_only() {
     let mut v6 = arp.to_vec();
     v6[12..14].copy_from_slice(&[0x86, 0xdd]);
     assert_eq!(run(&v6, 0), 0);
+    // LLDP and CDP from a switch; not when sent by this machine; an 802.3 frame to another
+    // group address is not CDP.
+    let lldp_frame = crate::lldp::tests::lldp_frame();
+    let cdp_frame = crate::lldp::tests::cdp_frame();
+    assert_eq!(run(&lldp_frame, 0), 65_535);
+    assert_eq!(run(&cdp_frame, 0), 65_535);
+    assert_eq!(run(&lldp_frame, OUTGOING), 0);
+    let mut stp = cdp_frame.clone();
+    stp[..6].copy_from_slice(&[0x01, 0x80, 0xc2, 0, 0, 0]);
+    assert_eq!(run(&stp, 0), 0, "spanning tree");
+    let mut odd = cdp_frame.clone();
+    odd[12..14].copy_from_slice(&[0x90, 0x00]);
+    assert_eq!(run(&odd, 0), 0, "an ethertype to CDP's group");
     assert_eq!(filter().len(), PROGRAM.len());
+}
+
+fn own() -> Vec<OwnInterface> {
+    vec![
+        OwnInterface {
+            index: 2,
+            name: "eth0".into(),
+            mac: Some(MacAddr([2, 0x77, 0, 0, 0, 2])),
+            ipv4: Some(Ipv4Addr::new(10, 77, 0, 2)),
+        },
+        OwnInterface {
+            index: 7,
+            name: "eth4".into(),
+            mac: Some(MacAddr([2, 0x77, 4, 0, 0, 2])),
+            ipv4: Some(Ipv4Addr::new(10, 77, 4, 2)),
+        },
+    ]
+}
+
+fn lldp_heard(ifindex: u32) -> Heard {
+    parse(&crate::lldp::tests::lldp_frame(), ifindex).expect("an LLDP frame")
+}
+
+/// A switch heard on eth4: this machine's link layer (eth4, the switch's ge1) at its eth4
+/// address, and the switch at its management address; the same frame again tells nothing
+/// new; once its TTL ran out, eth4 has nobody.
+#[test]
+fn a_switch_heard_tells_where_this_machine_is_plugged_in() {
+    let mut p = Passive::new(PassiveLimits::default());
+    p.set_interfaces(own());
+    let t0 = Instant::now();
+    let facts = p.hear(&lldp_heard(7), t0);
+    let at = |ip: &str| -> Vec<&Fact> {
+        let ip: IpAddr = ip.parse().unwrap();
+        facts.iter().filter(|(i, _)| *i == ip).map(|(_, f)| f).collect()
+    };
+    let switch = at("10.77.4.3");
+    assert!(switch.iter().any(|f| matches!(f, Fact::Alive { method, .. } if method == "lldp")));
+    assert!(switch.iter().any(|f| matches!(f, Fact::Hostname { name, source } if name == "sclan-sw1[2J" && source == "lldp")));
+    assert!(switch.iter().any(|f| matches!(f, Fact::DeviceType { device_type: scanopy_core::DeviceType::Switch, .. })));
+    let me = at("10.77.4.2");
+    assert!(me.iter().any(|f| matches!(f, Fact::Mac { mac } if *mac == MacAddr([2, 0x77, 4, 0, 0, 2]))));
+    let l2 = me
+        .iter()
+        .find_map(|f| match f {
+            Fact::L2(l) => Some(l.clone()),
+            _ => None,
+        })
+        .expect("this machine's link layer");
+    assert_eq!(l2.ports.len(), 1);
+    assert_eq!((l2.ports[0].index, l2.ports[0].name.as_str()), (7, "eth4"));
+    assert_eq!(l2.ports[0].vlan, Some(20));
+    assert_eq!(l2.neighbours.len(), 1);
+    let n = &l2.neighbours[0];
+    assert_eq!(n.port, "eth4");
+    assert_eq!(n.remote_port.as_deref(), Some("ge1"));
+    assert_eq!(n.chassis_mac, Some(MacAddr([2, 0x77, 4, 0, 0, 3])));
+    assert!(n.is_bridge());
+    assert!(facts.iter().all(|(ip, _)| ip.to_string() != "10.77.0.2"));
+
+    // The same frame 30 s later: nothing new to tell.
+    assert!(p.hear(&lldp_heard(7), t0 + Duration::from_secs(30)).is_empty());
+    assert!(p.tick(t0 + Duration::from_secs(60)).is_empty());
+    // Its TTL (120 s) runs out: eth4 is told again, with nobody on it.
+    let gone = p.tick(t0 + Duration::from_secs(151));
+    let l2 = gone
+        .iter()
+        .find_map(|(ip, f)| match f {
+            Fact::L2(l) if ip.to_string() == "10.77.4.2" => Some(l.clone()),
+            _ => None,
+        })
+        .expect("told again");
+    assert!(l2.neighbours.is_empty());
+    assert_eq!(l2.ports.len(), 1);
+    assert_eq!(p.neighbours(), 0);
+    assert!(p.tick(t0 + Duration::from_secs(160)).is_empty());
+}
+
+/// Thousands of announcements with random chassis ids from random MACs: the neighbours kept
+/// and the facts told stay bounded.
+#[test]
+fn an_lldp_flood_is_bounded() {
+    let mut p = Passive::new(PassiveLimits::default());
+    p.set_interfaces(own());
+    let t0 = Instant::now();
+    let mut told = 0usize;
+    for i in 0..5000u32 {
+        let mut f = crate::lldp::tests::lldp_frame();
+        let b = i.to_be_bytes();
+        // The source MAC and the chassis id's last bytes.
+        f[8..12].copy_from_slice(&b);
+        f[18..22].copy_from_slice(&b);
+        let h = parse(&f, 7).expect("still LLDP");
+        told += p.hear(&h, t0 + Duration::from_millis(u64::from(i))).len();
+    }
+    assert!(p.neighbours() <= MAX_NEIGHBOURS);
+    assert!(p.neighbours() <= PassiveLimits::default().new_burst as usize + 10, "{}", p.neighbours());
+    assert!(told < 1000, "{told} facts");
+    assert!(p.untracked() > 4000);
 }
 
 fn discover(mac: [u8; 6], kind: u8, requested: Option<[u8; 4]>) -> dhcp::Message {
@@ -216,9 +329,12 @@ proptest! {
     #[test]
     fn any_frame_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), pkttype in 0u32..8) {
         let _ = run(&bytes, pkttype);
-        if let Some(h) = parse(&bytes) {
+        if let Some(h) = parse(&bytes, 7) {
             let mut p = Passive::new(PassiveLimits::default());
-            let _ = p.hear(&h, Instant::now());
+            p.set_interfaces(own());
+            let now = Instant::now();
+            let _ = p.hear(&h, now);
+            let _ = p.tick(now + Duration::from_secs(3600));
         }
     }
 }

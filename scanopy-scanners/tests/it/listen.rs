@@ -111,3 +111,74 @@ fn testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp() {
     );
     eprintln!("heard the joiner's name {took:?} after the join began");
 }
+
+/// The listener in the scanner's namespace hears sw1 on eth4 (its fifth leg, on sw1's ge1) by
+/// LLDP and by CDP (lldpd -ccc): this machine's link layer names sw1 and its port, and sw1 is
+/// heard at its management address as a switch, with no SNMP and no packet sent.
+#[test]
+fn testlan_the_listener_hears_its_switch_by_lldp_and_cdp() {
+    if !require("testlan_the_listener_hears_its_switch_by_lldp_and_cdp") {
+        return;
+    }
+    let facts = in_scanner_ns(|| async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(scanopy_scanners::listen::LISTEN_QUEUE);
+        let listener = listen(tx).expect("a packet socket (CAP_NET_RAW)");
+        let mut passive = Passive::new(PassiveLimits::default());
+        passive.set_interfaces(scanopy_scanners::listen::own_interfaces());
+        let mut facts: Vec<(IpAddr, Fact)> = Vec::new();
+        // lldpd sends every 5 s: both protocols within three rounds.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(16);
+        loop {
+            let got = tokio::time::timeout_at(deadline, rx.recv()).await;
+            let Ok(Some((heard, at))) = got else { break };
+            facts.extend(passive.hear(&heard, at));
+            let both = facts.iter().rev().any(|(_, f)| {
+                matches!(f, Fact::L2(l) if ["lldp", "cdp"]
+                    .iter()
+                    .all(|s| l.neighbours.iter().any(|n| n.source == *s)))
+            });
+            if both {
+                break;
+            }
+        }
+        drop(listener);
+        facts
+    });
+    let me: IpAddr = "10.77.4.2".parse().unwrap();
+    let l2 = facts
+        .iter()
+        .rev()
+        .find_map(|(ip, f)| match f {
+            Fact::L2(l) if *ip == me => Some(l.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no link layer told of 10.77.4.2: {facts:#?}"));
+    assert_eq!(l2.ports.len(), 1, "{l2:#?}");
+    assert_eq!(l2.ports[0].name, "eth4");
+    assert_eq!(
+        l2.ports[0].mac.map(|m| m.to_string()).as_deref(),
+        Some("02:77:04:00:00:02")
+    );
+    for source in ["lldp", "cdp"] {
+        let n = l2
+            .neighbours
+            .iter()
+            .find(|n| n.source == source)
+            .unwrap_or_else(|| panic!("no {source} neighbour: {l2:#?}"));
+        assert_eq!(n.port, "eth4");
+        assert_eq!(n.name.as_deref(), Some("sw1.lab.test"), "{n:#?}");
+        assert_eq!(n.address, Some("10.77.4.3".parse().unwrap()), "{n:#?}");
+        assert!(n.is_bridge(), "{n:#?}");
+        // sw1's port: LLDP names it in the port description (its id is a MAC), CDP in the id.
+        let port = n
+            .remote_port_description
+            .as_deref()
+            .or(n.remote_port.as_deref());
+        assert_eq!(port, Some("ge1"), "{n:#?}");
+    }
+    let sw1: IpAddr = "10.77.4.3".parse().unwrap();
+    assert!(facts.iter().any(|(ip, f)| *ip == sw1
+        && matches!(f, Fact::DeviceType { device_type: scanopy_core::DeviceType::Switch, .. })));
+    assert!(facts.iter().any(|(ip, f)| *ip == sw1
+        && matches!(f, Fact::Hostname { name, .. } if name == "sw1.lab.test")));
+}
