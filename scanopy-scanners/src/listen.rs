@@ -95,27 +95,27 @@ const OUTGOING: u32 = 4;
 /// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67 or 68; an 802.3 frame to CDP's group
 /// address. Jumps count from the next instruction; 19 accepts, 20 drops.
 pub const PROGRAM: [(u16, u8, u8, u32); 21] = [
-    (LD_W_ABS, 0, 0, PKTTYPE),                    // 0
-    (JEQ, 18, 0, OUTGOING),                       // 1: sent by us -> drop
-    (LD_H_ABS, 0, 0, 12),                         // 2: the ethertype
-    (JEQ, 15, 0, 0x0806),                         // 3: ARP -> accept
-    (JEQ, 14, 0, lldp::LLDP_ETHERTYPE as u32),    // 4: LLDP -> accept
-    (JEQ, 0, 8, 0x0800),                          // 5: not IPv4 -> 14 (CDP?)
-    (LD_B_ABS, 0, 0, 23),                         // 6: the IP protocol
-    (JEQ, 0, 12, 17),                             // 7: not UDP -> drop
-    (LD_H_ABS, 0, 0, 20),                         // 8: flags and fragment offset
-    (JSET, 10, 0, 0x1fff),                        // 9: a later fragment -> drop
-    (LDX_B_MSH, 0, 0, 14),                        // 10: X = the IP header's length
-    (LD_H_IND, 0, 0, 16),                         // 11: the UDP destination port
-    (JEQ, 6, 0, dhcp::SERVER_PORT as u32),        // 12: 67 -> accept
-    (JEQ, 5, 6, dhcp::CLIENT_PORT as u32),        // 13: 68 -> accept, else drop
-    (JGT, 5, 0, 1500),                            // 14: an ethertype, not a length -> drop
-    (LD_W_ABS, 0, 0, 0),                          // 15: the destination's first four bytes
-    (JEQ, 0, 3, 0x0100_0ccc),                     // 16: not CDP's group -> drop
-    (LD_H_ABS, 0, 0, 4),                          // 17: its last two
-    (JEQ, 0, 1, 0xcccc),                          // 18: CDP's group -> accept, else drop
-    (RET, 0, 0, 65_535),                          // 19: accept the whole frame
-    (RET, 0, 0, 0),                               // 20: drop
+    (LD_W_ABS, 0, 0, PKTTYPE),                 // 0
+    (JEQ, 18, 0, OUTGOING),                    // 1: sent by us -> drop
+    (LD_H_ABS, 0, 0, 12),                      // 2: the ethertype
+    (JEQ, 15, 0, 0x0806),                      // 3: ARP -> accept
+    (JEQ, 14, 0, lldp::LLDP_ETHERTYPE as u32), // 4: LLDP -> accept
+    (JEQ, 0, 8, 0x0800),                       // 5: not IPv4 -> 14 (CDP?)
+    (LD_B_ABS, 0, 0, 23),                      // 6: the IP protocol
+    (JEQ, 0, 12, 17),                          // 7: not UDP -> drop
+    (LD_H_ABS, 0, 0, 20),                      // 8: flags and fragment offset
+    (JSET, 10, 0, 0x1fff),                     // 9: a later fragment -> drop
+    (LDX_B_MSH, 0, 0, 14),                     // 10: X = the IP header's length
+    (LD_H_IND, 0, 0, 16),                      // 11: the UDP destination port
+    (JEQ, 6, 0, dhcp::SERVER_PORT as u32),     // 12: 67 -> accept
+    (JEQ, 5, 6, dhcp::CLIENT_PORT as u32),     // 13: 68 -> accept, else drop
+    (JGT, 5, 0, 1500),                         // 14: an ethertype, not a length -> drop
+    (LD_W_ABS, 0, 0, 0),                       // 15: the destination's first four bytes
+    (JEQ, 0, 3, 0x0100_0ccc),                  // 16: not CDP's group -> drop
+    (LD_H_ABS, 0, 0, 4),                       // 17: its last two
+    (JEQ, 0, 1, 0xcccc),                       // 18: CDP's group -> accept, else drop
+    (RET, 0, 0, 65_535),                       // 19: accept the whole frame
+    (RET, 0, 0, 0),                            // 20: drop
 ];
 
 /// [`PROGRAM`] for the socket.
@@ -192,7 +192,10 @@ pub fn own_interfaces() -> Vec<OwnInterface> {
         .map(|i| OwnInterface {
             index: i.index,
             name: i.name.clone(),
-            mac: i.mac.map(|m| MacAddr(m.octets())).filter(|m| *m != MacAddr([0; 6])),
+            mac: i
+                .mac
+                .map(|m| MacAddr(m.octets()))
+                .filter(|m| *m != MacAddr([0; 6])),
             ipv4: i.ips.iter().find_map(|n| match n.ip() {
                 IpAddr::V4(v) if !v.is_loopback() => Some(v),
                 _ => None,
@@ -352,7 +355,12 @@ impl Passive {
         self.link_layer(now)
     }
 
-    fn neighbour(&mut self, ifindex: u32, a: &lldp::Announcement, now: Instant) -> Vec<(IpAddr, Fact)> {
+    fn neighbour(
+        &mut self,
+        ifindex: u32,
+        a: &lldp::Announcement,
+        now: Instant,
+    ) -> Vec<(IpAddr, Fact)> {
         if !a.source_mac.is_unicast() || self.budget(a.source_mac, now).is_none() {
             return Vec::new();
         }
@@ -363,7 +371,9 @@ impl Passive {
             self.neighbours.remove(&key);
         } else {
             let fresh = match self.neighbours.get(&key) {
-                Some(h) => h.a != *a || now.saturating_duration_since(h.announced) >= NEIGHBOUR_REFRESH,
+                Some(h) => {
+                    h.a != *a || now.saturating_duration_since(h.announced) >= NEIGHBOUR_REFRESH
+                }
                 None => {
                     if self.neighbours.len() >= MAX_NEIGHBOURS {
                         self.dropped += 1;
@@ -502,7 +512,11 @@ impl Passive {
             (None, Some((ip, told, _))) if !told.neighbours.is_empty() && neighbours.is_empty() => {
                 let mut l2 = told.clone();
                 l2.neighbours.clear();
-                let mac = self.own.iter().find(|i| i.ipv4 == Some(*ip)).and_then(|i| i.mac);
+                let mac = self
+                    .own
+                    .iter()
+                    .find(|i| i.ipv4 == Some(*ip))
+                    .and_then(|i| i.mac);
                 (*ip, mac, l2)
             }
             _ => return Vec::new(),

@@ -365,7 +365,16 @@ pub async fn device(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("device {id}")))?;
     let history = state.store.device_events(id, 100).await?;
-    Ok(axum::Json(DeviceDetail { device, history }))
+    let links = network_links(&state, device.network)
+        .await?
+        .into_iter()
+        .filter(|l| l.switch == id || l.device == id)
+        .collect();
+    Ok(axum::Json(DeviceDetail {
+        device,
+        history,
+        links,
+    }))
 }
 
 /// A device with its history (`GET /devices/{id}`).
@@ -378,6 +387,83 @@ pub struct DeviceDetail {
     /// Its last 100 events, newest first.
     #[schema(value_type = Vec<schema::Event>)]
     pub history: Vec<Event>,
+    /// Its layer-2 links: the switch port it is plugged into (it is the `device`), and for a
+    /// switch what is on its ports (it is the `switch`), as the map draws them.
+    pub links: Vec<DeviceLink>,
+}
+
+/// A layer-2 link of a device (`GET /devices/{id}`'s `links`): the topology's `link` edge
+/// with both ends named.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceLink {
+    /// The switch.
+    pub switch: Uuid,
+    /// Its name (the user's, its host name, else its first address).
+    pub switch_name: Option<String>,
+    /// The switch's port.
+    pub port: String,
+    /// The device on that port.
+    pub device: Uuid,
+    /// Its name.
+    pub device_name: Option<String>,
+    /// The device's own port, when known.
+    pub device_port: Option<String>,
+    /// `lldp`, `cdp` or `fdb`.
+    pub via: String,
+    /// The VLAN.
+    pub vlan: Option<u16>,
+}
+
+/// The layer-2 links of a network, computed once per change of the store (the answer cache's
+/// generation) and kept with the cached answers.
+async fn network_links(state: &AppState, network: Uuid) -> ApiResult<Vec<DeviceLink>> {
+    let key = format!("l2links?{network}");
+    let read = |body: &[u8]| {
+        serde_json::from_slice::<Vec<DeviceLink>>(body).map_err(|_| ApiError::bad_request("links"))
+    };
+    if let Some((body, _)) = state.cache.get(&key) {
+        return read(&body);
+    }
+    let lock = state.cache.lock_for(&key);
+    let _computing = lock.lock().await;
+    if let Some((body, _)) = state.cache.get(&key) {
+        return read(&body);
+    }
+    let generation = state.cache.generation();
+    let stored = state.store.map_devices(Some(network)).await?;
+    let names: std::collections::HashMap<Uuid, Option<String>> = stored
+        .iter()
+        .map(|s| {
+            let name = s
+                .user_name
+                .clone()
+                .or_else(|| s.device.hostname.clone())
+                .or_else(|| s.device.ips().first().map(|ip| ip.to_string()));
+            (s.device.id, name)
+        })
+        .collect();
+    let devices: Vec<scanopy_core::Device> = stored.into_iter().map(|s| s.device).collect();
+    let links: Vec<DeviceLink> = scanopy_core::topology::l2_links(&devices)
+        .into_iter()
+        .map(|l| DeviceLink {
+            switch_name: names.get(&l.switch).cloned().flatten(),
+            device_name: names.get(&l.device).cloned().flatten(),
+            switch: l.switch,
+            port: l.port,
+            device: l.device,
+            device_port: l.device_port,
+            via: l.source,
+            vlan: l.vlan,
+        })
+        .collect();
+    let body = serde_json::to_vec(&links).map_err(|_| ApiError::bad_request("links"))?;
+    state.cache.put(
+        key,
+        generation,
+        axum::body::Bytes::from(body),
+        "application/json",
+    );
+    Ok(links)
 }
 
 fn parse_id(id: &str, what: &str) -> ApiResult<Uuid> {

@@ -128,14 +128,31 @@ fn a_switch_heard_tells_where_this_machine_is_plugged_in() {
     let facts = p.hear(&lldp_heard(7), t0);
     let at = |ip: &str| -> Vec<&Fact> {
         let ip: IpAddr = ip.parse().unwrap();
-        facts.iter().filter(|(i, _)| *i == ip).map(|(_, f)| f).collect()
+        facts
+            .iter()
+            .filter(|(i, _)| *i == ip)
+            .map(|(_, f)| f)
+            .collect()
     };
     let switch = at("10.77.4.3");
-    assert!(switch.iter().any(|f| matches!(f, Fact::Alive { method, .. } if method == "lldp")));
+    assert!(
+        switch
+            .iter()
+            .any(|f| matches!(f, Fact::Alive { method, .. } if method == "lldp"))
+    );
     assert!(switch.iter().any(|f| matches!(f, Fact::Hostname { name, source } if name == "sclan-sw1[2J" && source == "lldp")));
-    assert!(switch.iter().any(|f| matches!(f, Fact::DeviceType { device_type: scanopy_core::DeviceType::Switch, .. })));
+    assert!(switch.iter().any(|f| matches!(
+        f,
+        Fact::DeviceType {
+            device_type: scanopy_core::DeviceType::Switch,
+            ..
+        }
+    )));
     let me = at("10.77.4.2");
-    assert!(me.iter().any(|f| matches!(f, Fact::Mac { mac } if *mac == MacAddr([2, 0x77, 4, 0, 0, 2]))));
+    assert!(
+        me.iter()
+            .any(|f| matches!(f, Fact::Mac { mac } if *mac == MacAddr([2, 0x77, 4, 0, 0, 2])))
+    );
     let l2 = me
         .iter()
         .find_map(|f| match f {
@@ -155,7 +172,10 @@ fn a_switch_heard_tells_where_this_machine_is_plugged_in() {
     assert!(facts.iter().all(|(ip, _)| ip.to_string() != "10.77.0.2"));
 
     // The same frame 30 s later: nothing new to tell.
-    assert!(p.hear(&lldp_heard(7), t0 + Duration::from_secs(30)).is_empty());
+    assert!(
+        p.hear(&lldp_heard(7), t0 + Duration::from_secs(30))
+            .is_empty()
+    );
     assert!(p.tick(t0 + Duration::from_secs(60)).is_empty());
     // Its TTL (120 s) runs out: eth4 is told again, with nobody on it.
     let gone = p.tick(t0 + Duration::from_secs(151));
@@ -190,7 +210,11 @@ fn an_lldp_flood_is_bounded() {
         told += p.hear(&h, t0 + Duration::from_millis(u64::from(i))).len();
     }
     assert!(p.neighbours() <= MAX_NEIGHBOURS);
-    assert!(p.neighbours() <= PassiveLimits::default().new_burst as usize + 10, "{}", p.neighbours());
+    assert!(
+        p.neighbours() <= PassiveLimits::default().new_burst as usize + 10,
+        "{}",
+        p.neighbours()
+    );
     assert!(told < 1000, "{told} facts");
     assert!(p.untracked() > 4000);
 }

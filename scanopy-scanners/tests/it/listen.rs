@@ -178,7 +178,15 @@ fn testlan_the_listener_hears_its_switch_by_lldp_and_cdp() {
     }
     let sw1: IpAddr = "10.77.4.3".parse().unwrap();
     assert!(facts.iter().any(|(ip, f)| *ip == sw1
-        && matches!(f, Fact::DeviceType { device_type: scanopy_core::DeviceType::Switch, .. })));
-    assert!(facts.iter().any(|(ip, f)| *ip == sw1
-        && matches!(f, Fact::Hostname { name, .. } if name == "sw1.lab.test")));
+        && matches!(
+            f,
+            Fact::DeviceType {
+                device_type: scanopy_core::DeviceType::Switch,
+                ..
+            }
+        )));
+    assert!(
+        facts.iter().any(|(ip, f)| *ip == sw1
+            && matches!(f, Fact::Hostname { name, .. } if name == "sw1.lab.test"))
+    );
 }

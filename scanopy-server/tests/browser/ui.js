@@ -171,6 +171,22 @@ const step = (text) => console.log("ui: " + text);
     step(`a click on a map node opened the device page of ${title || id}`);
     await shot("device");
 
+    // ---- a campus host's page says which switch port it is plugged into
+    await visit("#/map", "map");
+    await page.waitForSelector("#map svg g.node[data-device-id]");
+    const campusId = await page.$$eval("#map svg g.node[data-device-id]", (r) => {
+      const g = r.find((g) => /^10\.77\.4\.10( |$)/.test((g.querySelector("text.ni") || {}).textContent || ""));
+      return g ? g.getAttribute("data-device-id") : null;
+    });
+    check(campusId, "the campus host 10.77.4.10 is not on the map");
+    if (campusId) {
+      await visit("#/devices/" + encodeURIComponent(campusId), "device");
+      await page.waitForSelector("#plugged-into", { timeout: 5000 }).catch(() => null);
+      const plugged = await page.$eval("#plugged-into", (e) => e.textContent).catch(() => "");
+      step(`the campus host's page says it is plugged into ${plugged}`);
+      check(/sw1\.lab\.test port ge2/.test(plugged), `10.77.4.10's page says it is plugged into ${JSON.stringify(plugged)}, expected sw1.lab.test port ge2`);
+    }
+
     // ---- daemons
     await visit("#/daemons", "daemons");
     check(await page.$("#daemons-table"), "the daemons page has no #daemons-table");

@@ -58,9 +58,12 @@ export async function pageDevice(root, ctx) {
       const learnt = new Map();
       for (const l of l2.learnt || []) learnt.set(l.port, (learnt.get(l.port) || 0) + 1);
       const speed = (m) => (m == null ? "—" : m >= 1000 ? m / 1000 + " Gbit/s" : m + " Mbit/s");
+      // What the map places on each of its ports (links where it is the switch).
+      const onPort = new Map();
+      for (const l of d.links || []) if (l.switch === d.id) onPort.set(l.port, [...(onPort.get(l.port) || []), l]);
       const ports = (l2.ports || []).slice().sort((a, b) => a.index - b.index);
       l2Card = card("Ports", h("span", { class: "muted small" }, String(ports.length) + (l2.truncated ? " · read in part" : "")), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "ports-table" },
-        h("thead", null, h("tr", null, h("th", null, "Port"), h("th", null, "Link"), h("th", null, "Speed"), h("th", null, "VLAN"), h("th", null, "Neighbour"), h("th", null, "MACs learnt"))),
+        h("thead", null, h("tr", null, h("th", null, "Port"), h("th", null, "Link"), h("th", null, "Speed"), h("th", null, "VLAN"), h("th", null, "Neighbour"), h("th", null, "Connected"), h("th", null, "MACs learnt"))),
         h("tbody", null, ports.map((p) => h("tr", null,
           h("td", null, h("strong", { class: "mono" }, p.name), p.alias ? h("div", { class: "muted small" }, p.alias) : null),
           h("td", null, p.oper_up == null ? "—" : badge(p.oper_up ? "up" : "down", p.oper_up ? "ok" : "")),
@@ -69,6 +72,9 @@ export async function pageDevice(root, ctx) {
           h("td", null, (heard.get(p.name) || []).map((n) => h("div", null, n.name || n.chassis_id,
             n.remote_port_description || n.remote_port ? h("span", { class: "muted small" }, " · " + (n.remote_port_description || n.remote_port)) : null,
             h("span", { class: "muted small" }, " (" + n.source + ")")))),
+          h("td", null, (onPort.get(p.name) || []).map((l) => h("div", null,
+            h("a", { href: "#/devices/" + encodeURIComponent(l.device) }, l.device_name || shortId(l.device)),
+            h("span", { class: "muted small" }, " (" + l.via + ")")))),
           h("td", { class: "mono" }, String(learnt.get(p.index) || 0))))))));
     }
     const hist = (d.history || []).slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
@@ -85,6 +91,12 @@ export async function pageDevice(root, ctx) {
       h("dt", null, "OS"), h("dd", { id: "device-os" }, osLabel(d.os), d.os ? [" ", badge(d.os.confidence, confKind[d.os.confidence])] : null,
         d.os ? (d.os.evidence || []).map((e) => h("div", { class: "muted small" }, e)) : null),
       parentLink ? [h("dt", null, "Runs on"), h("dd", null, parentLink)] : null,
+      // The switch port it hangs off, as the map places it.
+      (d.links || []).some((l) => l.device === d.id) ? [h("dt", null, "Plugged into"), h("dd", { id: "plugged-into" },
+        (d.links || []).filter((l) => l.device === d.id).map((l) => h("div", null,
+          h("a", { href: "#/devices/" + encodeURIComponent(l.switch) }, l.switch_name || shortId(l.switch)),
+          " port ", h("strong", { class: "mono" }, l.port),
+          h("span", { class: "muted small" }, " (" + l.via + (l.vlan != null ? ", VLAN " + l.vlan : "") + (l.device_port ? ", its " + l.device_port : "") + ")"))))] : null,
       h("dt", null, "Network"), h("dd", null, networkName(d.network)),
       h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),
       h("dt", null, "First seen"), h("dd", null, fullTime(d.first_seen) || "—"),
