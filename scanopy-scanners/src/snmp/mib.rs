@@ -63,6 +63,10 @@ const QFDB_PORT: &[u32] = &[1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 2];
 const QFDB_STATUS: &[u32] = &[1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 3];
 const QVLAN_NAME: &[u32] = &[1, 3, 6, 1, 2, 1, 17, 7, 1, 4, 3, 1, 1];
 const QPVID: &[u32] = &[1, 3, 6, 1, 2, 1, 17, 7, 1, 4, 5, 1, 1];
+/// CISCO-VTP-MIB vtpVlanName, indexed by (management domain, VLAN): a Cisco switch's VLANs.
+const VTP_VLAN_NAME: &[u32] = &[1, 3, 6, 1, 4, 1, 9, 9, 46, 1, 3, 1, 1, 4];
+/// CISCO-VLAN-MEMBERSHIP-MIB vmVlan, indexed by ifIndex: an access port's VLAN.
+const VM_VLAN: &[u32] = &[1, 3, 6, 1, 4, 1, 9, 9, 68, 1, 2, 2, 1, 2];
 const LLDP_REM: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 1, 1];
 const LLDP_MAN_ADDR: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 2, 1, 3];
 const LLDP_LOC_PORT_DESC: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 7, 1, 4];
@@ -106,6 +110,8 @@ pub fn walks() -> Vec<Oid> {
         BASE_PORT_IFINDEX,
         QVLAN_NAME,
         QPVID,
+        VTP_VLAN_NAME,
+        VM_VLAN,
         QFDB_PORT,
         QFDB_STATUS,
         FDB_PORT,
@@ -281,6 +287,7 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
     let oper = by_index(rows, IF_OPER);
     let alias = by_index(rows, IF_ALIAS);
     let pvid = by_index(rows, QPVID);
+    let vm_vlan = by_index(rows, VM_VLAN);
     let base_port: HashMap<u32, u32> = by_index(rows, BASE_PORT_IFINDEX)
         .into_iter()
         .filter_map(|(p, v)| Some((p, u32::try_from(v.as_i64()?).ok()?)))
@@ -316,6 +323,7 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             .iter()
             .filter(|(_, ifi)| **ifi == i)
             .find_map(|(p, _)| pvid.get(p))
+            .or_else(|| vm_vlan.get(&i))
             .and_then(Value::as_u64)
             .and_then(|v| u16::try_from(v).ok())
             .filter(|v| (1..=4094).contains(v));
@@ -489,6 +497,22 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
         if let [id] = i {
             if let Ok(id) = u16::try_from(*id) {
                 if (1..=4094).contains(&id) && l2.vlans.len() < 4094 {
+                    l2.vlans.push(Vlan {
+                        id,
+                        name: text(val),
+                    });
+                }
+            }
+        }
+    }
+    // A Cisco switch's VTP VLANs, where Q-BRIDGE-MIB did not name them.
+    for (i, val) in column(rows, VTP_VLAN_NAME) {
+        if let [_domain, id] = i {
+            if let Ok(id) = u16::try_from(*id) {
+                if (1..=4094).contains(&id)
+                    && l2.vlans.len() < 4094
+                    && !l2.vlans.iter().any(|v| v.id == id)
+                {
                     l2.vlans.push(Vlan {
                         id,
                         name: text(val),

@@ -7,6 +7,7 @@ mod icmp;
 mod ipv6;
 mod listen;
 mod snmp;
+mod snmpsim;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
