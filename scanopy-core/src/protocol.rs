@@ -104,6 +104,54 @@ pub struct Job {
     pub config: ScanConfig,
     /// How long the lease lasts without a results or progress call, in milliseconds.
     pub lease_ms: u64,
+    /// Its network's SNMP credentials, for the `snmp` scanner (absent when it has none).
+    #[serde(default, skip_serializing_if = "JobSnmp::is_empty")]
+    pub snmp: JobSnmp,
+}
+
+/// SNMP credentials a job carries to its daemon: its network's, tried before the daemon's own
+/// (secrets: its `Debug` shows counts only; never logged).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSnmp {
+    /// Communities, in order.
+    pub communities: Vec<String>,
+    /// SNMPv3 users, in order.
+    pub users: Vec<JobSnmpUser>,
+}
+
+impl JobSnmp {
+    /// Whether it carries none.
+    pub fn is_empty(&self) -> bool {
+        self.communities.is_empty() && self.users.is_empty()
+    }
+}
+
+impl std::fmt::Debug for JobSnmp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "JobSnmp({} communities, {} users)",
+            self.communities.len(),
+            self.users.len()
+        )
+    }
+}
+
+/// An SNMPv3 user a job carries: protocols as net-snmp names them (`SHA-256`, `AES`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSnmpUser {
+    /// The user name.
+    pub user: String,
+    /// The authentication protocol, for authNoPriv and authPriv.
+    pub auth_protocol: Option<String>,
+    /// Its password.
+    pub auth_password: Option<String>,
+    /// The privacy protocol, for authPriv.
+    pub privacy_protocol: Option<String>,
+    /// Its password.
+    pub privacy_password: Option<String>,
 }
 
 /// The scanner named by a *listen run*: the run a daemon's passive listener reports into
@@ -215,6 +263,7 @@ mod tests {
             network: Uuid::new_v4(),
             config: ScanConfig::default(),
             lease_ms: 60_000,
+            snmp: Default::default(),
         };
         let text = serde_json::to_string(&PollResponse {
             job: Some(job.clone()),

@@ -122,6 +122,14 @@ pub async fn run_job_with(
     cancel: CancellationToken,
     opts: &SetupOptions,
 ) -> JobOutcome {
+    // The network's SNMP credentials come with the job, before the daemon's own.
+    let merged;
+    let opts = if job.snmp.is_empty() {
+        opts
+    } else {
+        merged = setup::with_job_snmp(opts, &job.snmp);
+        &merged
+    };
     let prepared = match setup::prepare(&job.config, opts).await {
         Ok(p) => p,
         Err(e) => {

@@ -71,6 +71,63 @@ pub fn credentials(
     })
 }
 
+/// An SNMPv3 user as a job carries it, checked as `--snmp-v3` checks one (protocols named as
+/// net-snmp names them: `SHA-256`, `AES`). The error never repeats a password.
+pub fn snmp_user(
+    name: &str,
+    auth: Option<(&str, &str)>,
+    privacy: Option<(&str, &str)>,
+) -> Result<scanopy_core::protocol::JobSnmpUser, String> {
+    let u = scanopy_scanners::snmp::usm::User::from_parts(name, auth, privacy)?;
+    Ok(scanopy_core::protocol::JobSnmpUser {
+        user: u.name,
+        auth_protocol: u.auth.as_ref().map(|(p, _)| p.name().to_owned()),
+        auth_password: u.auth.map(|(_, pw)| pw),
+        privacy_protocol: u.privacy.as_ref().map(|(p, _)| p.name().to_owned()),
+        privacy_password: u.privacy.map(|(_, pw)| pw),
+    })
+}
+
+/// `opts` with a job's SNMP credentials (its network's, from the server) tried before the
+/// daemon's own. A user the server sent that does not make sense here is left out, with a
+/// warning naming it by its place (never a password).
+pub fn with_job_snmp(opts: &SetupOptions, job: &scanopy_core::protocol::JobSnmp) -> SetupOptions {
+    use scanopy_scanners::snmp::{Community, usm::User};
+    let mut out = opts.clone();
+    let mut communities: Vec<Community> = job
+        .communities
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| Community {
+            community: c.clone(),
+        })
+        .collect();
+    let mut users = Vec::new();
+    for (i, u) in job.users.iter().enumerate() {
+        let auth = u.auth_protocol.as_deref().zip(u.auth_password.as_deref());
+        let privacy = u
+            .privacy_protocol
+            .as_deref()
+            .zip(u.privacy_password.as_deref());
+        match User::from_parts(&u.user, auth, privacy) {
+            Ok(user) => users.push(user),
+            Err(e) => tracing::warn!("the network's SNMPv3 user {} is left out: {e}", i + 1),
+        }
+    }
+    for c in &opts.snmp.communities {
+        if !communities.contains(c) {
+            communities.push(c.clone());
+        }
+    }
+    for u in &opts.snmp.users {
+        if !users.contains(u) {
+            users.push(u.clone());
+        }
+    }
+    out.snmp = scanopy_scanners::snmp::Credentials { communities, users };
+    out
+}
+
 /// A scan ready to start.
 #[derive(Debug)]
 pub struct Prepared {

@@ -174,6 +174,7 @@ mod tests {
             network: Uuid::nil(),
             config: Default::default(),
             lease_ms: 90_000,
+            snmp: Default::default(),
         };
         write_job_file(&path, &job).unwrap();
         assert_eq!(mode(&path), 0o600);

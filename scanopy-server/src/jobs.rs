@@ -46,7 +46,15 @@ fn job_of(run: &ScanRun) -> Job {
         network: run.network,
         config: run.config.clone(),
         lease_ms: LEASE.as_millis() as u64,
+        snmp: Default::default(),
     }
+}
+
+/// The job of `run` as its daemon gets it: with its network's SNMP credentials, opened.
+pub async fn job_for(state: &AppState, run: &ScanRun) -> ApiResult<Job> {
+    let mut job = job_of(run);
+    job.snmp = crate::snmp::network_secrets(state, run.network).await?;
+    Ok(job)
 }
 
 async fn daemon_of(state: &AppState, key: &scanopy_store::Credential) -> ApiResult<Daemon> {
@@ -153,9 +161,11 @@ pub async fn poll(
             ScanUpdate::status(j.id, RunStatus::Running),
         );
     }
-    Ok(axum::Json(PollResponse {
-        job: job.as_ref().map(job_of),
-    }))
+    let job = match &job {
+        Some(run) => Some(job_for(&state, run).await?),
+        None => None,
+    };
+    Ok(axum::Json(PollResponse { job }))
 }
 
 async fn held_run(state: &AppState, network: Uuid, run: Uuid) -> ApiResult<ScanRun> {
@@ -661,7 +671,11 @@ async fn dispatch_push(state: &AppState) {
         };
         let st = state.clone();
         tokio::spawn(async move {
-            match crate::push::start_job(&st, &url, d.id, &job_of(&job)).await {
+            let pushed = match job_for(&st, &job).await {
+                Ok(j) => crate::push::start_job(&st, &url, d.id, &j).await,
+                Err(e) => Err(anyhow::anyhow!("{e:?}")),
+            };
+            match pushed {
                 Ok(()) => {
                     tracing::info!(job = %job.id, daemon = %d.name, "job pushed");
                     st.tell(

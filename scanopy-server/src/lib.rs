@@ -20,6 +20,8 @@ pub mod jobs;
 pub mod metrics;
 pub mod push;
 pub mod schema;
+pub mod secrets;
+pub mod snmp;
 pub mod signin;
 pub mod state;
 pub mod ui;
@@ -83,6 +85,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::device, api::patch_device, api::delete_device))
         .routes(routes!(api::services))
         .routes(routes!(api::networks, api::create_network))
+        .routes(routes!(snmp::snmp_credentials, snmp::add_snmp_credential))
+        .routes(routes!(snmp::delete_snmp_credential))
         .routes(routes!(api::topology))
         .routes(routes!(api::scans, api::create_scan))
         .routes(routes!(api::scanners))
@@ -225,6 +229,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
     let instance = push::load_or_create_instance(&config.data_dir)?;
+    let secrets = secrets::SecretBox::load_or_create(&config.data_dir)?;
     let state = AppState::build(
         store,
         StateConfig {
@@ -239,6 +244,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 max_devices: config.run_max_devices,
                 max_observations: config.run_max_observations,
             },
+            secrets: Some(std::sync::Arc::new(secrets)),
         },
     );
     let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")

@@ -296,16 +296,20 @@ async fn claim_loop(
                     "scan_progress",
                     crate::state::ScanUpdate::status(run.id, scanopy_store::RunStatus::Running),
                 );
-                permit.send((
-                    Job {
-                        id: run.id,
-                        network: run.network,
-                        config: run.config,
-                        lease_ms: jobs::LEASE.as_millis() as u64,
-                    },
-                    cancel,
-                    busy,
-                ));
+                let job = match jobs::job_for(&state, &run).await {
+                    Ok(j) => j,
+                    Err(e) => {
+                        tracing::warn!(job = %run.id, "the network's SNMP credentials could not be read: {e:?}");
+                        Job {
+                            id: run.id,
+                            network: run.network,
+                            config: run.config,
+                            lease_ms: jobs::LEASE.as_millis() as u64,
+                            snmp: Default::default(),
+                        }
+                    }
+                };
+                permit.send((job, cancel, busy));
                 continue;
             }
             Ok(None) => drop((permit, busy)),

@@ -130,6 +130,8 @@ pub struct Inner {
     /// scanned; [`crate::jobs::REACTIONS`] at most per daemon in
     /// [`crate::jobs::REACTION_WINDOW`]).
     pub reactions: Mutex<HashMap<Uuid, Vec<Instant>>>,
+    /// Seals and opens the secrets the server keeps (SNMP credentials).
+    pub secrets: Arc<crate::secrets::SecretBox>,
 }
 
 /// What an [`AppState`] is built with: all of it set once, at construction.
@@ -144,6 +146,9 @@ pub struct StateConfig {
     pub instance: String,
     /// The caps of a scan run.
     pub run_limits: scanopy_store::RunLimits,
+    /// What seals the secrets the server keeps (SNMP credentials); a random one kept nowhere
+    /// by default (a server with a data directory loads its `secret-key`).
+    pub secrets: Option<Arc<crate::secrets::SecretBox>>,
 }
 
 impl StateConfig {
@@ -156,6 +161,7 @@ impl StateConfig {
             sign_in: Default::default(),
             instance: Uuid::new_v4().to_string(),
             run_limits: scanopy_store::RunLimits::default(),
+            secrets: None,
         }
     }
 }
@@ -206,6 +212,9 @@ impl AppState {
             push,
             instance: config.instance,
             reactions: Mutex::new(HashMap::new()),
+            secrets: config
+                .secrets
+                .unwrap_or_else(|| Arc::new(crate::secrets::SecretBox::ephemeral())),
         }))
     }
 

@@ -58,14 +58,17 @@ mod sql;
 pub use model::{
     BatchReport, ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit,
     DeviceFilter, Event, JobBatch, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role,
-    RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, StoredDevice, User, Webhook,
+    RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User,
+    Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
 
 /// The store's traits, to call their methods on a [`SqlStore`] or a `dyn Store`:
 /// `use scanopy_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AccountStore, InventoryStore, JobStore, ScheduleStore, Store, WebhookStore};
+    pub use crate::{
+        AccountStore, InventoryStore, JobStore, ScheduleStore, SecretStore, Store, WebhookStore,
+    };
 }
 
 use std::time::Duration;
@@ -173,12 +176,19 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// conformance suite. A method of a part is called with that part's trait in scope:
 /// `use scanopy_store::prelude::*;` brings them all.
 pub trait Store:
-    InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + Send + Sync
+    InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + SecretStore + Send + Sync
 {
 }
 
 impl<T> Store for T where
-    T: InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + Send + Sync
+    T: InventoryStore
+        + JobStore
+        + AccountStore
+        + ScheduleStore
+        + WebhookStore
+        + SecretStore
+        + Send
+        + Sync
 {
 }
 
@@ -381,6 +391,20 @@ pub trait ScheduleStore: Send + Sync {
     /// Takes the schedules due at `now` and moves them to their next run; of several servers on
     /// one database, exactly one takes each.
     async fn take_due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>>;
+}
+
+/// Secrets the server must be able to use, kept sealed: the SNMP credentials of each network.
+/// The store never sees them in clear; it keeps what the server sealed and what it says of them.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// Adds a credential to its network (last in its order). `NotFound` for an unknown network.
+    async fn add_snmp_credential(&self, c: SnmpCredential) -> Result<SnmpCredential>;
+
+    /// A network's credentials, in the order they were added (the order they are tried in).
+    async fn snmp_credentials(&self, network: Uuid) -> Result<Vec<SnmpCredential>>;
+
+    /// Deletes one of a network's credentials. `NotFound` when it has no such one.
+    async fn delete_snmp_credential(&self, network: Uuid, id: Uuid) -> Result<()>;
 }
 
 /// Webhooks and their deliveries; each event is delivered to each webhook once, even by several

@@ -472,6 +472,41 @@ pub struct NewSchedule {
     pub first_run: DateTime<Utc>,
 }
 
+/// An SNMP credential of a network: what it is, and its secret as the server sealed it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SnmpCredential {
+    /// Its id (the seal is bound to it).
+    pub id: Uuid,
+    /// The network whose daemons get it.
+    pub network: Uuid,
+    /// What the admin called it.
+    pub label: String,
+    /// `community` or `v3`.
+    pub kind: String,
+    /// A v3 user's name (it travels in clear on the wire).
+    pub user: Option<String>,
+    /// A v3 user's authentication protocol (`SHA-256`…).
+    pub auth_protocol: Option<String>,
+    /// A v3 user's privacy protocol (`AES`).
+    pub privacy_protocol: Option<String>,
+    /// The secret, sealed by the server (opaque to the store).
+    pub sealed: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SnmpCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnmpCredential")
+            .field("id", &self.id)
+            .field("network", &self.network)
+            .field("label", &self.label)
+            .field("kind", &self.kind)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where events are POSTed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Webhook {

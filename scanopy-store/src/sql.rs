@@ -22,6 +22,7 @@ mod inventory;
 mod jobs;
 mod results;
 mod schedules;
+mod secrets;
 mod webhooks;
 
 use crate::model::{Event, RunStatus, ScanRun, StoredDevice};
@@ -45,6 +46,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_progress.sql"),
     include_str!("../migrations/sqlite/0006_os.sql"),
     include_str!("../migrations/sqlite/0007_l2.sql"),
+    include_str!("../migrations/sqlite/0008_snmp_credentials.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -54,6 +56,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_progress.sql"),
     include_str!("../migrations/postgres/0006_os.sql"),
     include_str!("../migrations/postgres/0007_l2.sql"),
+    include_str!("../migrations/postgres/0008_snmp_credentials.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -56,6 +56,7 @@ fn job(ports: &str, rate: Option<u32>) -> Job {
             ..ScanConfig::default()
         },
         lease_ms: 60_000,
+        snmp: Default::default(),
     }
 }
 

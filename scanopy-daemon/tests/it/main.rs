@@ -119,7 +119,7 @@ fn bad_usage_exits_2_naming_the_problem_and_sends_nothing() {
                 "--snmp-v3".into(),
                 "mon:SHA:short".into(),
             ],
-            "at least 8 characters",
+            "8 to 256 characters",
         ),
     ];
     for (args, needle) in cases {

@@ -229,6 +229,7 @@ fn job(ports: &str, rate: Option<u32>) -> Job {
             ..ScanConfig::default()
         },
         lease_ms: 60_000,
+        snmp: Default::default(),
     }
 }
 

@@ -209,45 +209,62 @@ impl User {
                 c => parts.last_mut().expect("one part").push(c),
             }
         }
-        let name = parts[0].clone();
-        if name.is_empty() || name.len() > 32 {
-            return Err("the user name must have 1 to 32 characters".into());
+        match parts.len() {
+            1 => User::from_parts(&parts[0], None, None),
+            3 => User::from_parts(&parts[0], Some((&parts[1], &parts[2])), None),
+            5 => User::from_parts(
+                &parts[0],
+                Some((&parts[1], &parts[2])),
+                Some((&parts[3], &parts[4])),
+            ),
+            _ => Err("expected NAME, NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD".into()),
+        }
+    }
+
+    /// A user from its parts: a name, an authentication protocol and password, a privacy
+    /// protocol and password (which needs authentication). The error says what is wrong
+    /// without repeating a password.
+    pub fn from_parts(
+        name: &str,
+        auth: Option<(&str, &str)>,
+        privacy: Option<(&str, &str)>,
+    ) -> Result<User, String> {
+        if name.is_empty() || name.len() > 32 || name.chars().any(char::is_control) {
+            return Err("the user name must have 1 to 32 characters, none a control".into());
         }
         let password = |p: &str, what: &str| -> Result<String, String> {
-            if p.len() < MIN_PASSWORD {
+            if p.len() < MIN_PASSWORD || p.len() > 256 {
                 Err(format!(
-                    "the {what} password must have at least {MIN_PASSWORD} characters"
+                    "the {what} password must have {MIN_PASSWORD} to 256 characters"
                 ))
             } else {
                 Ok(p.to_owned())
             }
         };
-        let auth = match parts.len() {
-            1 => None,
-            3 | 5 => {
-                let a = AuthProtocol::parse(&parts[1]).ok_or_else(|| {
+        let auth = match auth {
+            None => None,
+            Some((proto, pw)) => {
+                let a = AuthProtocol::parse(proto).ok_or_else(|| {
                     format!(
-                        "unknown authentication protocol {:?} (MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512)",
-                        parts[1]
+                        "unknown authentication protocol {proto:?} (MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512)"
                     )
                 })?;
-                Some((a, password(&parts[2], "authentication")?))
-            }
-            _ => {
-                return Err(
-                    "expected NAME, NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD".into(),
-                );
+                Some((a, password(pw, "authentication")?))
             }
         };
-        let privacy = if parts.len() == 5 {
-            let p = PrivProtocol::parse(&parts[3])
-                .ok_or_else(|| format!("unknown privacy protocol {:?} (AES)", parts[3]))?;
-            Some((p, password(&parts[4], "privacy")?))
-        } else {
-            None
+        let privacy = match privacy {
+            None => None,
+            Some(_) if auth.is_none() => {
+                return Err("privacy needs authentication (an AUTH protocol and password)".into());
+            }
+            Some((proto, pw)) => {
+                let p = PrivProtocol::parse(proto)
+                    .ok_or_else(|| format!("unknown privacy protocol {proto:?} (AES)"))?;
+                Some((p, password(pw, "privacy")?))
+            }
         };
         Ok(User {
-            name,
+            name: name.to_owned(),
             auth,
             privacy,
         })

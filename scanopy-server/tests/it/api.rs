@@ -36,6 +36,8 @@ async fn every_route_needs_authentication() {
         ("GET", "/api/v1/services"),
         ("GET", "/api/v1/networks"),
         ("POST", "/api/v1/networks"),
+        ("GET", "/api/v1/networks/ID/snmp-credentials"),
+        ("POST", "/api/v1/networks/ID/snmp-credentials"),
         ("GET", "/api/v1/topology"),
         ("GET", "/api/v1/scans"),
         ("POST", "/api/v1/scans"),
@@ -1712,4 +1714,139 @@ async fn oversized_announcements_are_refused() {
             .all(|d| d["name"] != "big"),
         "a refused registration stored a daemon: {d}"
     );
+}
+
+/// A network's SNMP credentials: added by an admin, sealed in the database (a copy of its files
+/// holds no secret), listed without their secrets, handed only to that network's daemons with
+/// their jobs, and deleted; bad input is a 422 that repeats no password.
+#[tokio::test]
+async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scanopy.db");
+    let store: std::sync::Arc<dyn scanopy_store::Store> =
+        std::sync::Arc::new(scanopy_store::SqliteStore::open(&db).await.unwrap());
+    let api = Api::over(store, "snmp-test").await;
+    let a = api.network().await;
+    let (_, b) = api
+        .post("/api/v1/networks", json!({"name": "other", "subnets": ["10.88.0.0/24"]}))
+        .await;
+    let b = b["id"].as_str().unwrap().to_owned();
+    let secrets = [
+        "lab-ro-secret-1",
+        "auth-secret-22",
+        "priv-secret-33",
+        "other-secret-44",
+    ];
+    let path = |n: &str| format!("/api/v1/networks/{n}/snmp-credentials");
+    let (s, c1) = api
+        .post(&path(&a), json!({"label": "switches", "community": secrets[0]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c1}");
+    let (s, c2) = api
+        .post(
+            &path(&a),
+            json!({"user": "mon", "auth_protocol": "sha256", "auth_password": secrets[1],
+                   "privacy_protocol": "aes", "privacy_password": secrets[2]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c2}");
+    assert_eq!(c2["label"], "v3 mon");
+    assert_eq!(c2["auth_protocol"], "SHA-256");
+    assert_eq!(c2["privacy_protocol"], "AES");
+    let (s, _) = api.post(&path(&b), json!({"community": secrets[3]})).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // Bad input: 422, and the answer repeats no password.
+    for bad in [
+        json!({"community": "x", "user": "y"}),
+        json!({}),
+        json!({"community": ""}),
+        json!({"user": "mon", "auth_protocol": "SHA", "auth_password": "shortpw"}),
+        json!({"user": "mon", "auth_protocol": "SHA"}),
+        json!({"user": "mon", "privacy_protocol": "AES", "privacy_password": "longenough-1"}),
+        json!({"user": "mon", "auth_protocol": "SHA", "auth_password": "longenough-2",
+               "privacy_protocol": "DES", "privacy_password": "longenough-3"}),
+        json!({"community": "c", "auth_password": "longenough-4"}),
+        json!({"community": "c", "color": "red"}),
+    ] {
+        let (s, v) = api.post(&path(&a), bad.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+        assert!(!v.to_string().contains("longenough") && !v.to_string().contains("shortpw"), "{v}");
+    }
+    let (s, _) = api
+        .post(&path(&uuid::Uuid::new_v4().to_string()), json!({"community": "c"}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Only admins.
+    let read = api.token("read").await;
+    for (m, body) in [(Method::GET, None), (Method::POST, Some(json!({"community": "c"})))] {
+        let (s, _) = api.call(m.clone(), &path(&a), Some(&read), body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{m}");
+    }
+
+    // Listed in order, without a secret.
+    let (s, list) = api.get(&path(&a)).await;
+    assert_eq!(s, StatusCode::OK);
+    let labels: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["switches", "v3 mon"]);
+    for s in secrets {
+        assert!(!list.to_string().contains(s), "{list}");
+    }
+
+    // Each network's daemon gets its own network's, opened, with its job.
+    for (net, want_communities, want_users) in [
+        (&a, vec![secrets[0]], 1),
+        (&b, vec![secrets[3]], 0),
+    ] {
+        let key = daemon_key(&api, net).await;
+        let (s, _) = api
+            .post(
+                "/api/v1/scans",
+                json!({"network": net, "targets": [], "ports": "161", "scanners": ["snmp"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        let (_, poll) = api
+            .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+            .await;
+        let job: scanopy_core::protocol::Job =
+            serde_json::from_value(poll["job"].clone()).expect("a job");
+        assert_eq!(job.snmp.communities, want_communities);
+        assert_eq!(job.snmp.users.len(), want_users);
+        if want_users == 1 {
+            let u = &job.snmp.users[0];
+            assert_eq!(u.user, "mon");
+            assert_eq!(u.auth_password.as_deref(), Some(secrets[1]));
+            assert_eq!(u.privacy_password.as_deref(), Some(secrets[2]));
+        }
+        // Its Debug (what a log line would show) tells no secret.
+        let shown = format!("{job:?}");
+        for s in secrets {
+            assert!(!shown.contains(s), "{shown}");
+        }
+    }
+
+    // Deleted: gone, and a second delete is a 404.
+    let id = c1["id"].as_str().unwrap();
+    let del = format!("{}/{id}", path(&a));
+    let (s, _) = api.call(Method::DELETE, &del, Some(&api.admin.clone()), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.call(Method::DELETE, &del, Some(&api.admin.clone()), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = api.get(&path(&a)).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // The database's files hold seals only.
+    drop(api);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(!bytes.is_empty());
+    for s in &secrets {
+        assert!(
+            !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{s} is in the database files"
+        );
+    }
 }

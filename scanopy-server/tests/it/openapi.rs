@@ -30,6 +30,11 @@ const NO_BODY: &[(&str, &str, &str)] = &[
     ("delete", "/api/v1/daemons/keys/{id}", "204 No Content"),
     ("delete", "/api/v1/tokens/{id}", "204 No Content"),
     ("delete", "/api/v1/webhooks/{id}", "204 No Content"),
+    (
+        "delete",
+        "/api/v1/networks/{id}/snmp-credentials/{credential}",
+        "204 No Content",
+    ),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

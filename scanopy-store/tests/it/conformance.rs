@@ -1793,3 +1793,71 @@ pub(crate) async fn a_switch_link_layer_is_kept_newest_first(store: &dyn Store) 
     apply(t(15), 2).await;
     assert_eq!(ports(&store.device(id).await.unwrap().unwrap()), Some(6));
 }
+
+pub(crate) async fn snmp_credentials_are_kept_in_order_per_network(store: &dyn Store) {
+    let a = store.create_network("a", &[]).await.unwrap();
+    let b = store.create_network("b", &[]).await.unwrap();
+    let cred = |network: Uuid, label: &str, i: i64| scanopy_store::SnmpCredential {
+        id: Uuid::new_v4(),
+        network,
+        label: label.into(),
+        kind: if i % 2 == 0 { "community" } else { "v3" }.into(),
+        user: (i % 2 == 1).then(|| format!("user{i}")),
+        auth_protocol: (i % 2 == 1).then(|| "SHA-256".into()),
+        privacy_protocol: (i % 2 == 1).then(|| "AES".into()),
+        sealed: format!("sealed-{label}"),
+        created_at: t(i),
+    };
+    let mut added = Vec::new();
+    for (i, label) in ["first", "second", "third"].iter().enumerate() {
+        added.push(store.add_snmp_credential(cred(a.id, label, i as i64)).await.unwrap());
+    }
+    store.add_snmp_credential(cred(b.id, "other", 0)).await.unwrap();
+    let listed = store.snmp_credentials(a.id).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    for (got, want) in listed.iter().zip(&added) {
+        assert_eq!(got.id, want.id);
+        assert_eq!(got.label, want.label);
+        assert_eq!(got.kind, want.kind);
+        assert_eq!(got.user, want.user);
+        assert_eq!(got.auth_protocol, want.auth_protocol);
+        assert_eq!(got.privacy_protocol, want.privacy_protocol);
+        assert_eq!(got.sealed, want.sealed);
+        assert_eq!(got.network, a.id);
+    }
+    // Deleting is per network: another network's id names nothing.
+    assert!(matches!(
+        store.delete_snmp_credential(b.id, added[1].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_snmp_credential(a.id, added[1].id).await.unwrap();
+    assert!(matches!(
+        store.delete_snmp_credential(a.id, added[1].id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let left: Vec<String> = store
+        .snmp_credentials(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.label)
+        .collect();
+    assert_eq!(left, ["first", "third"]);
+    assert_eq!(store.snmp_credentials(b.id).await.unwrap().len(), 1);
+    // An unknown network has none and takes none.
+    let nowhere = Uuid::new_v4();
+    assert!(store.snmp_credentials(nowhere).await.unwrap().is_empty());
+    assert!(matches!(
+        store.add_snmp_credential(cred(nowhere, "x", 0)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A bounded list.
+    for i in 0..40 {
+        let r = store.add_snmp_credential(cred(b.id, "more", 10 + i)).await;
+        if i < 31 {
+            r.unwrap();
+        } else {
+            assert!(matches!(r, Err(StoreError::BadRequest(_))), "{r:?}");
+        }
+    }
+}

@@ -94,6 +94,7 @@ on_postgres!(
     webhook_deliveries_are_claimed_once,
     listen_runs_mark_nothing_missed_and_are_never_claimed,
     a_switch_link_layer_is_kept_newest_first,
+    snmp_credentials_are_kept_in_order_per_network,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,6 +231,7 @@ on_sqlite!(
     webhook_deliveries_are_claimed_once,
     listen_runs_mark_nothing_missed_and_are_never_claimed,
     a_switch_link_layer_is_kept_newest_first,
+    snmp_credentials_are_kept_in_order_per_network,
 );
 
 #[tokio::test]
