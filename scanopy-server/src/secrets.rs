@@ -31,7 +31,9 @@ impl std::fmt::Debug for SecretBox {
 
 /// Why a seal does not open.
 #[derive(Debug, thiserror::Error)]
-#[error("a sealed secret does not open with this server's key ({SECRET_KEY_FILE}): another key, or it was changed")]
+#[error(
+    "a sealed secret does not open with this server's key ({SECRET_KEY_FILE}): another key, or it was changed"
+)]
 pub struct OpenError;
 
 impl SecretBox {
@@ -144,8 +146,13 @@ mod tests {
         assert_ne!(s, b.seal(id, net, b"lab-ro"));
         assert!(b.open(Uuid::new_v4(), net, &s).is_err(), "another row");
         assert!(b.open(id, Uuid::new_v4(), &s).is_err(), "another network");
-        assert!(SecretBox::ephemeral().open(id, net, &s).is_err(), "another key");
-        let mut bytes = base64::engine::general_purpose::STANDARD.decode(&s).unwrap();
+        assert!(
+            SecretBox::ephemeral().open(id, net, &s).is_err(),
+            "another key"
+        );
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(&s)
+            .unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         let changed = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -169,7 +176,9 @@ mod tests {
         let again = SecretBox::load_or_create(dir.path()).unwrap();
         assert_eq!(again.open(id, net, &s).unwrap(), b"secret");
         std::fs::write(&path, b"short").unwrap();
-        let e = SecretBox::load_or_create(dir.path()).unwrap_err().to_string();
+        let e = SecretBox::load_or_create(dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a 32-byte key"), "{e}");
     }
 }

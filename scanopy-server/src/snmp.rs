@@ -120,7 +120,9 @@ pub async fn snmp_credentials(
 ) -> ApiResult<axum::Json<Vec<SnmpCredentialInfo>>> {
     let network = known_network(&state, &id).await?;
     let list = state.store.snmp_credentials(network).await?;
-    Ok(axum::Json(list.iter().map(SnmpCredentialInfo::from).collect()))
+    Ok(axum::Json(
+        list.iter().map(SnmpCredentialInfo::from).collect(),
+    ))
 }
 
 /// `POST /networks/{id}/snmp-credentials`: a community or an SNMPv3 user, last in the order.
@@ -139,7 +141,9 @@ pub async fn add_snmp_credential(
     let network = known_network(&state, &id).await?;
     let label = n.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
     if label.is_some_and(|l| l.chars().count() > 100 || l.chars().any(char::is_control)) {
-        return Err(ApiError::invalid("label: at most 100 characters, none a control"));
+        return Err(ApiError::invalid(
+            "label: at most 100 characters, none a control",
+        ));
     }
     let (kind, label, sealed, user) = match (&n.community, &n.user) {
         (Some(c), None) => {
@@ -181,7 +185,8 @@ pub async fn add_snmp_credential(
                     ));
                 }
             };
-            let u = scanopy_daemon::setup::snmp_user(name, auth, privacy).map_err(ApiError::invalid)?;
+            let u =
+                scanopy_daemon::setup::snmp_user(name, auth, privacy).map_err(ApiError::invalid)?;
             (
                 "v3",
                 label.map_or_else(|| format!("v3 {}", u.user), str::to_owned),
@@ -210,7 +215,10 @@ pub async fn add_snmp_credential(
     };
     let c = state.store.add_snmp_credential(c).await?;
     tracing::info!(network = %network, credential = %c.id, kind, "SNMP credential added");
-    Ok((StatusCode::CREATED, axum::Json(SnmpCredentialInfo::from(&c))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SnmpCredentialInfo::from(&c)),
+    ))
 }
 
 /// `DELETE /networks/{id}/snmp-credentials/{credential}`.

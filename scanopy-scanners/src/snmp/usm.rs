@@ -217,7 +217,9 @@ impl User {
                 Some((&parts[1], &parts[2])),
                 Some((&parts[3], &parts[4])),
             ),
-            _ => Err("expected NAME, NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD".into()),
+            _ => {
+                Err("expected NAME, NAME:AUTH:PASSWORD or NAME:AUTH:PASSWORD:PRIV:PASSWORD".into())
+            }
         }
     }
 

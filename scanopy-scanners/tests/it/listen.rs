@@ -50,16 +50,20 @@ fn testlan_a_host_that_joins_is_heard_with_its_dhcp_name_os_and_arp() {
             let got = tokio::time::timeout_at(deadline, rx.recv()).await;
             let Ok(Some((heard, at))) = got else { break };
             for f in passive.hear(&heard, at) {
-                if matches!(&f.1, Fact::Hostname { .. }) && named.is_none() {
+                if matches!(&f.1, Fact::Hostname { source, .. } if source == "dhcp")
+                    && named.is_none()
+                {
                     named = Some(at.duration_since(start));
                 }
                 facts.push(f);
             }
+            // The joiner: its DHCP name and its gratuitous ARP (others, such as a switch
+            // named by LLDP that ARPs too, are not it).
             let arp_seen = facts.iter().any(|(ip, f)| {
                 matches!(f, Fact::Alive { method, .. } if method == "passive-arp")
-                    && facts
-                        .iter()
-                        .any(|(i, g)| i == ip && matches!(g, Fact::Hostname { .. }))
+                    && facts.iter().any(|(i, g)| {
+                        i == ip && matches!(g, Fact::Hostname { source, .. } if source == "dhcp")
+                    })
             });
             if arp_seen {
                 break;

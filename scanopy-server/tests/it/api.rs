@@ -1728,7 +1728,10 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
     let api = Api::over(store, "snmp-test").await;
     let a = api.network().await;
     let (_, b) = api
-        .post("/api/v1/networks", json!({"name": "other", "subnets": ["10.88.0.0/24"]}))
+        .post(
+            "/api/v1/networks",
+            json!({"name": "other", "subnets": ["10.88.0.0/24"]}),
+        )
         .await;
     let b = b["id"].as_str().unwrap().to_owned();
     let secrets = [
@@ -1739,7 +1742,10 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
     ];
     let path = |n: &str| format!("/api/v1/networks/{n}/snmp-credentials");
     let (s, c1) = api
-        .post(&path(&a), json!({"label": "switches", "community": secrets[0]}))
+        .post(
+            &path(&a),
+            json!({"label": "switches", "community": secrets[0]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{c1}");
     let (s, c2) = api
@@ -1771,15 +1777,24 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
     ] {
         let (s, v) = api.post(&path(&a), bad.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
-        assert!(!v.to_string().contains("longenough") && !v.to_string().contains("shortpw"), "{v}");
+        assert!(
+            !v.to_string().contains("longenough") && !v.to_string().contains("shortpw"),
+            "{v}"
+        );
     }
     let (s, _) = api
-        .post(&path(&uuid::Uuid::new_v4().to_string()), json!({"community": "c"}))
+        .post(
+            &path(&uuid::Uuid::new_v4().to_string()),
+            json!({"community": "c"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Only admins.
     let read = api.token("read").await;
-    for (m, body) in [(Method::GET, None), (Method::POST, Some(json!({"community": "c"})))] {
+    for (m, body) in [
+        (Method::GET, None),
+        (Method::POST, Some(json!({"community": "c"}))),
+    ] {
         let (s, _) = api.call(m.clone(), &path(&a), Some(&read), body).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{m}");
     }
@@ -1787,17 +1802,21 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
     // Listed in order, without a secret.
     let (s, list) = api.get(&path(&a)).await;
     assert_eq!(s, StatusCode::OK);
-    let labels: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["label"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
     assert_eq!(labels, ["switches", "v3 mon"]);
     for s in secrets {
         assert!(!list.to_string().contains(s), "{list}");
     }
 
     // Each network's daemon gets its own network's, opened, with its job.
-    for (net, want_communities, want_users) in [
-        (&a, vec![secrets[0]], 1),
-        (&b, vec![secrets[3]], 0),
-    ] {
+    for (net, want_communities, want_users) in
+        [(&a, vec![secrets[0]], 1), (&b, vec![secrets[3]], 0)]
+    {
         let key = daemon_key(&api, net).await;
         let (s, _) = api
             .post(
@@ -1829,9 +1848,13 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
     // Deleted: gone, and a second delete is a 404.
     let id = c1["id"].as_str().unwrap();
     let del = format!("{}/{id}", path(&a));
-    let (s, _) = api.call(Method::DELETE, &del, Some(&api.admin.clone()), None).await;
+    let (s, _) = api
+        .call(Method::DELETE, &del, Some(&api.admin.clone()), None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = api.call(Method::DELETE, &del, Some(&api.admin.clone()), None).await;
+    let (s, _) = api
+        .call(Method::DELETE, &del, Some(&api.admin.clone()), None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, list) = api.get(&path(&a)).await;
     assert_eq!(list.as_array().unwrap().len(), 1);

@@ -1810,9 +1810,17 @@ pub(crate) async fn snmp_credentials_are_kept_in_order_per_network(store: &dyn S
     };
     let mut added = Vec::new();
     for (i, label) in ["first", "second", "third"].iter().enumerate() {
-        added.push(store.add_snmp_credential(cred(a.id, label, i as i64)).await.unwrap());
+        added.push(
+            store
+                .add_snmp_credential(cred(a.id, label, i as i64))
+                .await
+                .unwrap(),
+        );
     }
-    store.add_snmp_credential(cred(b.id, "other", 0)).await.unwrap();
+    store
+        .add_snmp_credential(cred(b.id, "other", 0))
+        .await
+        .unwrap();
     let listed = store.snmp_credentials(a.id).await.unwrap();
     assert_eq!(listed.len(), 3);
     for (got, want) in listed.iter().zip(&added) {
@@ -1830,7 +1838,10 @@ pub(crate) async fn snmp_credentials_are_kept_in_order_per_network(store: &dyn S
         store.delete_snmp_credential(b.id, added[1].id).await,
         Err(StoreError::NotFound(_))
     ));
-    store.delete_snmp_credential(a.id, added[1].id).await.unwrap();
+    store
+        .delete_snmp_credential(a.id, added[1].id)
+        .await
+        .unwrap();
     assert!(matches!(
         store.delete_snmp_credential(a.id, added[1].id).await,
         Err(StoreError::NotFound(_))
