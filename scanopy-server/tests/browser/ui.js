@@ -194,6 +194,24 @@ const step = (text) => console.log("ui: " + text);
     check(daemons >= 1, "the daemons page lists no daemon (the local daemon should be there)");
     await shot("daemons");
 
+    // ---- an SNMP credential added in the UI is listed, its secret nowhere on the page
+    const snmpSecret = "ui-secret-" + Date.now();
+    await page.select("#snmp-kind", "v3");
+    await page.type("#snmp-label", "ui test user");
+    await page.type("#snmp-user", "uimon");
+    await page.select("#snmp-auth", "SHA-256");
+    await page.type("#snmp-auth-pw", snmpSecret + "-a");
+    await page.select("#snmp-priv", "AES");
+    await page.type("#snmp-priv-pw", snmpSecret + "-p");
+    await page.click("#new-snmp-form button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#snmp-table tbody tr")].some((r) => r.textContent.includes("ui test user")), { timeout: 5000 }).catch(() => null);
+    const snmpRows = await page.$$eval("#snmp-table tbody tr", (r) => r.map((x) => x.textContent));
+    const added = snmpRows.find((t) => t.includes("ui test user"));
+    step(`the SNMP credentials table lists: ${added || "(not the one added)"}`);
+    check(added && added.includes("uimon") && added.includes("SHA-256") && added.includes("AES"), `the added SNMPv3 user is not listed: ${JSON.stringify(snmpRows)}`);
+    const html = await page.content();
+    check(!html.includes(snmpSecret), "an SNMP password is on the page after it was added");
+
     await sleep(500);
     check(errors.length === 0, "the pages logged errors:\n  " + errors.join("\n  "));
     step("all checks passed");

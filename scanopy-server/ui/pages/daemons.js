@@ -1,4 +1,4 @@
-// Daemons & keys: daemons, daemon keys, API tokens, webhooks, networks.
+// Daemons & keys: daemons, daemon keys, API tokens, webhooks, networks, SNMP credentials.
 
 import { append, badge, card, copyButton, emptyRow, h, icon, pageHead, timeEl, toast } from "../dom.js";
 import { api, items, loadDaemons, loadNetworks, loadStatus, networkName, report, state } from "../api.js";
@@ -17,7 +17,8 @@ function cmdBlock(label, text) {
 }
 export async function pageDaemons(root, ctx) {
   await Promise.all([loadNetworks(), loadStatus().catch(() => null)]);
-  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody");
+  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody"), sBody = h("tbody");
+  const isAdmin = state.me && state.me.role === "admin";
   const netOpts = (sel) => state.networks.map((n) => h("option", { value: n.id, selected: n.id === sel }, n.name));
   const yes = (v) => (v ? badge("yes", "ok") : badge("no", ""));
   async function loadD() {
@@ -109,6 +110,28 @@ export async function pageDaemons(root, ctx) {
       h("td", null, h("strong", null, n.name)), h("td", null, h("span", { class: "ips" }, (n.subnets || []).map((x) => h("code", null, x)))),
       h("td", { class: "mono small muted" }, n.id))) : [emptyRow(3, "No networks.")]));
   }
+  // SNMP credentials of each network (admins only): what they are, never their secrets.
+  async function loadS() {
+    if (!isAdmin) return;
+    const rows = [];
+    for (const n of state.networks) {
+      for (const c of await api("/networks/" + encodeURIComponent(n.id) + "/snmp-credentials")) rows.push(c);
+    }
+    sBody.replaceChildren(...(rows.length ? rows.map((c) => h("tr", { "data-snmp-id": c.id },
+      h("td", null, networkName(c.network)), h("td", null, h("strong", null, c.label)),
+      h("td", null, c.kind === "v3" ? badge("v3", "info") : badge("community", "")),
+      h("td", { class: "mono" }, c.user || "—"), h("td", null, c.auth_protocol || "—"), h("td", null, c.privacy_protocol || "—"),
+      h("td", { class: "nowrap" }, timeEl(c.created_at)),
+      h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": c.id, "data-network": c.network, "data-name": c.label }, "Delete")))) : [emptyRow(8, "No SNMP credentials: daemons use their own (--snmp-community, --snmp-v3), else public.")]));
+  }
+  sBody.addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-revoke]");
+    if (!b || !confirm("Delete the SNMP credential \u201c" + b.dataset.name + "\u201d?")) return;
+    try {
+      await api("/networks/" + encodeURIComponent(b.dataset.network) + "/snmp-credentials/" + encodeURIComponent(b.dataset.revoke), { method: "DELETE" });
+      toast("SNMP credential deleted", "ok"); await loadS();
+    } catch (ex) { report(ex); }
+  });
   const revoker = (body, path, what, reload) => body.addEventListener("click", async (e) => {
     const b = e.target.closest("button[data-revoke]");
     if (!b || !confirm("Revoke " + what + " \u201c" + b.dataset.name + "\u201d? This cannot be undone.")) return;
@@ -187,12 +210,50 @@ export async function pageDaemons(root, ctx) {
       await api("/networks", { method: "POST", body: { name, subnets: netForm.subnets.value.split(",").map((x) => x.trim()).filter(Boolean) } });
       netForm.reset();
       await loadNetworks(); loadN();
-      for (const sel of [keyForm.network]) sel.replaceChildren(...netOpts(sel.value));
+      for (const sel of [keyForm.network, snmpForm.network]) sel.replaceChildren(...netOpts(sel.value));
       toast("Network added", "ok");
     } catch (ex) { report(ex); }
   });
 
-  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report)]);
+  const opt = (v, label) => h("option", { value: v }, label || v);
+  const snmpForm = h("form", { id: "new-snmp-form", class: "card-body form-actions end" },
+    h("div", { class: "f-160" }, h("label", { for: "snmp-network" }, "Network"), h("select", { id: "snmp-network", name: "network" }, netOpts(""))),
+    h("div", { class: "f-160" }, h("label", { for: "snmp-label" }, "Label"), h("input", { id: "snmp-label", name: "label", placeholder: "e.g. core switches" })),
+    h("div", { class: "f-160-fixed" }, h("label", { for: "snmp-kind" }, "Kind"), h("select", { id: "snmp-kind", name: "kind" }, opt("community", "community (v2c, v1)"), opt("v3", "SNMPv3 user"))),
+    h("div", { class: "f-160", "data-for": "community" }, h("label", { for: "snmp-community" }, "Community"), h("input", { id: "snmp-community", name: "community", type: "password", autocomplete: "off" })),
+    h("div", { class: "f-160", "data-for": "v3" }, h("label", { for: "snmp-user" }, "User"), h("input", { id: "snmp-user", name: "user", autocomplete: "off" })),
+    h("div", { class: "f-160-fixed", "data-for": "v3" }, h("label", { for: "snmp-auth" }, "Authentication"), h("select", { id: "snmp-auth", name: "auth" }, opt("", "none"), ["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"].map((p) => opt(p)))),
+    h("div", { class: "f-160", "data-for": "v3" }, h("label", { for: "snmp-auth-pw" }, "Its password"), h("input", { id: "snmp-auth-pw", name: "auth_password", type: "password", autocomplete: "new-password" })),
+    h("div", { class: "f-160-fixed", "data-for": "v3" }, h("label", { for: "snmp-priv" }, "Privacy"), h("select", { id: "snmp-priv", name: "priv" }, opt("", "none"), opt("AES"))),
+    h("div", { class: "f-160", "data-for": "v3" }, h("label", { for: "snmp-priv-pw" }, "Its password"), h("input", { id: "snmp-priv-pw", name: "privacy_password", type: "password", autocomplete: "new-password" })),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "Add credential"));
+  const showKind = () => {
+    for (const el of snmpForm.querySelectorAll("[data-for]")) el.hidden = el.dataset.for !== snmpForm.kind.value;
+  };
+  snmpForm.kind.addEventListener("change", showKind);
+  showKind();
+  snmpForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = snmpForm, body = {};
+    if (f.label.value.trim()) body.label = f.label.value.trim();
+    if (f.kind.value === "community") {
+      if (!f.community.value) { toast("Enter the community.", "err"); f.community.focus(); return; }
+      body.community = f.community.value;
+    } else {
+      if (!f.user.value.trim()) { toast("Enter the user name.", "err"); f.user.focus(); return; }
+      body.user = f.user.value.trim();
+      if (f.auth.value) { body.auth_protocol = f.auth.value; body.auth_password = f.auth_password.value; }
+      if (f.priv.value) { body.privacy_protocol = f.priv.value; body.privacy_password = f.privacy_password.value; }
+    }
+    try {
+      await api("/networks/" + encodeURIComponent(f.network.value) + "/snmp-credentials", { method: "POST", body });
+      f.reset(); showKind();
+      toast("SNMP credential added; the network's daemons use it from their next scan", "ok");
+      await loadS();
+    } catch (ex) { report(ex); }
+  });
+
+  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report)]);
   loadN();
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
@@ -203,6 +264,8 @@ export async function pageDaemons(root, ctx) {
       card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
       card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
     h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
+    isAdmin ? h("div", { class: "mt-18" }, card("SNMP credentials", h("span", { class: "muted small" }, "sealed on the server; handed only to the network's daemons"),
+      [table("snmp-table", ["Network", "Label", "Kind", "User", "Authentication", "Privacy", "Added", ""], sBody), h("div", { class: "divider" }, snmpForm)])) : null,
   ]);
   ctx.every(15000, () => loadD().catch(() => null));
 }
