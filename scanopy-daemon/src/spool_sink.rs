@@ -149,12 +149,18 @@ impl SpoolSink {
     }
 }
 
-/// Writes `job` to `path` durably (a temporary file, fsync'd, renamed into place).
+/// Writes `job` to `path` durably (a temporary file, fsync'd, renamed into place), without the
+/// SNMP credentials it carries: the server's secrets are not kept on this disk (a job run again
+/// after a crash reads agents with the daemon's own credentials only).
 fn write_job_file(path: &std::path::Path, job: &Job) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("json.tmp");
     let mut f = crate::files::create_private(&tmp)?;
-    f.write_all(&serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
+    let kept = Job {
+        snmp: Default::default(),
+        ..job.clone()
+    };
+    f.write_all(&serde_json::to_vec(&kept).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
@@ -174,10 +180,15 @@ mod tests {
             network: Uuid::nil(),
             config: Default::default(),
             lease_ms: 90_000,
-            snmp: Default::default(),
+            snmp: scanopy_core::protocol::JobSnmp {
+                communities: vec!["a-network-secret".into()],
+                users: Vec::new(),
+            },
         };
         write_job_file(&path, &job).unwrap();
         assert_eq!(mode(&path), 0o600);
+        let kept = std::fs::read_to_string(&path).unwrap();
+        assert!(!kept.contains("a-network-secret"), "{kept}");
         // A left-over temporary file with a loose mode is not reused as is.
         std::fs::write(path.with_extension("json.tmp"), b"x").unwrap();
         std::fs::set_permissions(

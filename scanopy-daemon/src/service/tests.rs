@@ -231,3 +231,53 @@ async fn a_scan_that_keeps_advancing_is_not_a_stall() {
         JobOutcome::Done
     );
 }
+
+/// A job's SNMP credentials (its network's, from the server) read the test LAN router's agent:
+/// with none, the scanner's `public` gets no answer; with the job's community, and with the
+/// job's SNMPv3 user, the router is read (its 161/udp with its name).
+#[test]
+fn a_jobs_snmp_credentials_are_used_before_the_daemons_own() {
+    if !scanopy_testlan::require("a_jobs_snmp_credentials_are_used_before_the_daemons_own") {
+        return;
+    }
+    fn read_router(snmp: scanopy_core::protocol::JobSnmp) -> Option<String> {
+        let mut j = job("161", None);
+        j.config.targets =
+            TargetSpec::new(&[scanopy_testlan::ROUTER_IP.to_string()], &[] as &[&str]).unwrap();
+        j.config.scanners = vec!["snmp".into()];
+        j.config.timeout_ms = 500;
+        j.snmp = snmp;
+        scanopy_testlan::in_scanner_ns(move || async move {
+            let sink = MemorySink::default();
+            run_job_with(&j, &sink, CancellationToken::new(), &SetupOptions::default()).await;
+            let batches = sink.batches.lock().unwrap();
+            batches
+                .iter()
+                .flat_map(|b| &b.observations)
+                .find_map(|o| match &o.fact {
+                    Fact::Port(p) if p.port == 161 => {
+                        Some(p.extra.get("snmp.sysName").cloned().unwrap_or_default())
+                    }
+                    _ => None,
+                })
+        })
+    }
+    assert_eq!(read_router(Default::default()), None, "public is not its community");
+    let community = scanopy_core::protocol::JobSnmp {
+        communities: vec![scanopy_testlan::CAMPUS_COMMUNITY.into()],
+        users: Vec::new(),
+    };
+    assert_eq!(read_router(community).as_deref(), Some("router.lab.test"));
+    let parts: Vec<&str> = scanopy_testlan::ROUTER_V3_USERS[1].split(':').collect();
+    let user = crate::setup::snmp_user(
+        parts[0],
+        Some((parts[1], parts[2])),
+        Some((parts[3], parts[4])),
+    )
+    .unwrap();
+    let v3 = scanopy_core::protocol::JobSnmp {
+        communities: Vec::new(),
+        users: vec![user],
+    };
+    assert_eq!(read_router(v3).as_deref(), Some("router.lab.test"));
+}
