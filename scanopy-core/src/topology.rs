@@ -221,15 +221,16 @@ impl Topology {
     }
 
     /// The layer-2 links as (switch key, device key, the switch's port), in canonical order.
-    pub fn port_links(&self) -> Vec<(String, String, String)> {
-        let mut out: Vec<(String, String, String)> = self
+    pub fn port_links(&self) -> Vec<(String, String, String, Option<u16>)> {
+        let mut out: Vec<(String, String, String, Option<u16>)> = self
             .graph
             .edge_references()
             .filter_map(|e| match e.weight() {
-                Edge::Link { port, .. } => Some((
+                Edge::Link { port, vlan, .. } => Some((
                     self.graph[e.source()].key(),
                     self.graph[e.target()].key(),
                     port.clone(),
+                    *vlan,
                 )),
                 _ => None,
             })

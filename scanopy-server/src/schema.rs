@@ -785,4 +785,6 @@ pub struct MapLink {
     label: Option<String>,
     /// Where the label is written.
     label_at: Option<MapPoint>,
+    /// A `port` link's VLAN, when the switch told it.
+    vlan: Option<u16>,
 }

@@ -327,6 +327,14 @@ fn the_map_and_its_exports_carry_the_links() {
         .collect();
     assert_eq!(drawn.len(), 5);
     assert!(drawn.contains(&"ge3".to_owned()));
+    // The forwarding table's VLAN goes with the link, to the layout and the SVG.
+    assert!(
+        layout.links.iter().any(|l| l.vlan == Some(10)),
+        "{:?}",
+        layout.links
+    );
+    let svg = layout.to_svg();
+    assert!(svg.contains("vlan-c2\" data-vlan=\"10\""), "{svg}");
     let dot = t.to_dot();
     assert!(dot.contains("style=bold, label=\"ge2\""), "{dot}");
     let mermaid = t.to_mermaid();

@@ -179,6 +179,9 @@ pub struct Link {
     pub label: Option<String>,
     /// Where the label starts (its baseline).
     pub label_at: Option<Point>,
+    /// A port link's VLAN, when the switch told it (the map colours and filters by it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
 }
 
 /// The map laid out: groups, then links, then nodes, in drawing order.
@@ -354,7 +357,7 @@ struct Builder<'a> {
     /// Subnet keys in address order, with their CIDR text.
     subnets: Vec<(String, String)>,
     /// Layer-2 links: switch key, device key, the switch's port.
-    ports: Vec<(String, String, String)>,
+    ports: Vec<(String, String, String, Option<u16>)>,
 }
 
 impl<'a> Builder<'a> {
@@ -685,6 +688,7 @@ impl<'a> Builder<'a> {
                         x: tx + 6,
                         y: ty - 8,
                     }),
+                    vlan: None,
                 });
             }
             out.max_w = out.max_w.max(x + CELL_W / 2);
@@ -705,7 +709,7 @@ impl<'a> Builder<'a> {
     /// A link from each drawn switch to each drawn device on its ports (and to the switches it
     /// links to), bowed so that links between neighbours in a row stay visible.
     fn link_ports(&self, out: &mut Drawing) {
-        for (sw, dev, port) in &self.ports {
+        for (sw, dev, port, vlan) in &self.ports {
             let (Some(&a), Some(&b)) = (out.centres.get(sw), out.centres.get(dev)) else {
                 continue;
             };
@@ -733,6 +737,7 @@ impl<'a> Builder<'a> {
                     x: ex + 6,
                     y: ey - 4,
                 }),
+                vlan: *vlan,
             });
         }
     }
@@ -760,6 +765,7 @@ impl<'a> Builder<'a> {
                 ],
                 label: None,
                 label_at: None,
+                vlan: None,
             });
         }
     }

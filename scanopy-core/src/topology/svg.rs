@@ -24,6 +24,7 @@ const CSS: &str = "\
 .link.runs{stroke:#9db8ee;stroke-dasharray:6 4}\
 .link.gw{stroke:#e0951f;stroke-width:2}\
 .link.port{stroke:#3d9a6a;stroke-width:2}\
+.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#d9822b}.link.port.vlan-c3{stroke:#9b59b6}.link.port.vlan-c4{stroke:#c0392b}.link.port.vlan-c5{stroke:#16a2b8}.link.port.vlan-c6{stroke:#b8860b}.link.port.vlan-c7{stroke:#e84393}\
 .linklabel{font:11px ui-monospace,Menlo,Consolas,monospace;fill:#6b7381}\
 .node rect.nb{fill:#ffffff;stroke:#b8c1ce;stroke-width:1.2}\
 .node text.ab{font:700 11px system-ui,sans-serif;fill:#2c3442;text-anchor:middle}\
@@ -110,9 +111,14 @@ fn render(l: &Layout) -> String {
             LinkKind::Port => "link port",
         };
         let [a, b, c, d] = k.points;
+        // A port link's VLAN: one of eight colours by its id, and the id itself.
+        let vlan = k
+            .vlan
+            .map(|v| format!(" vlan-c{}\" data-vlan=\"{v}", v % 8))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<path class=\"{cls}\" d=\"M{},{}C{},{} {},{} {},{}\"/>",
+            "<path class=\"{cls}{vlan}\" d=\"M{},{}C{},{} {},{} {},{}\"/>",
             a.x, a.y, b.x, b.y, c.x, c.y, d.x, d.y
         );
         if let (Some(text), Some(at)) = (&k.label, k.label_at) {

@@ -150,6 +150,16 @@ const step = (text) => console.log("ui: " + text);
     const portLabels = await page.$$eval("#map svg text.linklabel", (r) => r.map((t) => t.textContent));
     step(`the map shows ${portLinks} switch port links (${portLabels.filter((t) => t.startsWith("ge")).join(", ")})`);
     check(portLinks >= 5, `the map shows ${portLinks} switch port links, expected 5 (4 campus hosts and the trunk)`);
+    // The campus's VLANs (sw1's ge2/ge3 in 10 and 20): a filter that dims the other links.
+    const vlanOpts = await page.$$eval("#map-vlan option", (r) => r.map((o) => o.value).filter(Boolean));
+    step(`the map's VLAN filter offers ${vlanOpts.join(", ") || "nothing"}`);
+    check(vlanOpts.includes("10") && vlanOpts.includes("20"), `the VLAN filter offers ${JSON.stringify(vlanOpts)}, expected 10 and 20`);
+    if (vlanOpts.includes("20")) {
+      await page.select("#map-vlan", "20");
+      const lit = await page.$$eval("#map svg path.link.port:not(.dim)", (r) => r.map((p) => p.getAttribute("data-vlan")));
+      check(lit.length >= 1 && lit.every((v) => v === "20"), `with VLAN 20 picked the port links not dimmed are ${JSON.stringify(lit)}`);
+      await page.select("#map-vlan", "");
+    }
     await shot("map");
 
     // ---- a click on a node opens its device page

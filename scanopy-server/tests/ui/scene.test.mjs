@@ -75,3 +75,24 @@ test("an empty layout has nothing to draw and keeps its size", () => {
   assert.equal(sc.boxes.length, 0);
   assert.ok(sc.width >= 300 && sc.height >= 200);
 });
+
+test("port links carry their VLAN as a colour class, and the scene lists the VLANs once each", () => {
+  const p = [{ x: 0, y: 0 }, { x: 0, y: 10 }, { x: 10, y: 10 }, { x: 10, y: 20 }];
+  const sc = sceneOf({
+    width: 100, height: 100, cap: 240, devices: 3, groups: [], nodes: [],
+    links: [
+      { kind: "port", from: "device:sw", to: "device:a", points: p, label: "ge1", label_at: { x: 1, y: 1 }, vlan: 10 },
+      { kind: "port", from: "device:sw", to: "device:b", points: p, label: "ge2", label_at: { x: 1, y: 1 }, vlan: 20 },
+      { kind: "port", from: "device:sw", to: "device:c", points: p, label: "ge3", label_at: { x: 1, y: 1 }, vlan: 10 },
+      { kind: "port", from: "device:sw", to: "device:d", points: p, label: "ge4", label_at: { x: 1, y: 1 } },
+      { kind: "gateway", from: "device:r", to: "subnet:x", points: p },
+    ],
+  }, "lan");
+  assert.deepEqual(sc.vlans, [10, 20]);
+  assert.equal(sc.links[0].cls, "link port vlan-c2");
+  assert.equal(sc.links[1].cls, "link port vlan-c4");
+  assert.equal(sc.links[0].vlan, 10);
+  assert.equal(sc.links[3].cls, "link port");
+  assert.equal(sc.links[3].vlan, undefined);
+  assert.equal(sc.links[4].cls, "link gw");
+});

@@ -16,6 +16,10 @@ export const MAP_CSS = `
 .link{fill:none;stroke:var(--m-link);stroke-width:1.6}
 .link.runs{stroke:var(--m-docker-stroke);stroke-dasharray:6 4}
 .link.gw{stroke:var(--m-gw-stroke);stroke-width:2}
+.link.port{stroke:var(--m-port-stroke, #3d9a6a);stroke-width:2}
+.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#d9822b}.link.port.vlan-c3{stroke:#9b59b6}.link.port.vlan-c4{stroke:#c0392b}.link.port.vlan-c5{stroke:#16a2b8}.link.port.vlan-c6{stroke:#b8860b}.link.port.vlan-c7{stroke:#e84393}
+.link.dim,.linklabel.dim{opacity:.12}
+.node.dim{opacity:.25}
 .linklabel{font:11px ui-monospace,Menlo,Consolas,monospace;fill:var(--m-text-2)}
 .node rect.nb{fill:var(--m-node);stroke:var(--m-node-stroke);stroke-width:1.2}
 .node use{color:var(--m-icon)}
@@ -52,8 +56,10 @@ export function renderMapSvg(scene) {
     gBoxes.appendChild(g);
   }
   for (const l of scene.links) {
-    gLinks.appendChild(s("path", { class: l.cls, d: l.d }));
-    if (l.label) gLinks.appendChild(s("text", { class: "linklabel", x: l.lx, y: l.ly }, l.label));
+    const attrs = { class: l.cls, d: l.d };
+    if (l.vlan != null) attrs["data-vlan"] = String(l.vlan);
+    gLinks.appendChild(s("path", attrs));
+    if (l.label) gLinks.appendChild(s("text", { class: "linklabel", x: l.lx, y: l.ly, "data-vlan": l.vlan != null ? String(l.vlan) : null }, l.label));
   }
   const trunc = (t, n) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
   for (const p of scene.placedNodes) {

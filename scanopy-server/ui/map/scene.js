@@ -29,6 +29,8 @@ export function sceneOf(layout, network) {
     const [a, b, c, d] = l.points;
     const link = { d: `M${a.x},${a.y}C${b.x},${b.y} ${c.x},${c.y} ${d.x},${d.y}`, cls: "link " + ({ gateway: "gw", port: "port" }[l.kind] || "runs") };
     if (l.label && l.label_at) Object.assign(link, { label: l.label, lx: l.label_at.x, ly: l.label_at.y });
+    // A port link's VLAN: one of eight colours by its id; the map filters by it.
+    if (l.kind === "port" && l.vlan != null) Object.assign(link, { vlan: l.vlan, cls: link.cls + " vlan-c" + (l.vlan % 8), from: l.from, to: l.to });
     return link;
   });
   const nodes = new Map();
@@ -42,5 +44,6 @@ export function sceneOf(layout, network) {
     return { n, x: p.x, y: p.y, gw: p.top };
   });
   const groupCount = boxes.filter((b) => b.cls === "grp" || b.cls === "grp other").length;
-  return { boxes, links, placedNodes, nodes, groupCount, devices: layout.devices || 0, width: layout.width, height: layout.height };
+  const vlans = [...new Set(links.filter((l) => l.vlan != null).map((l) => l.vlan))].sort((x, y) => x - y);
+  return { boxes, links, placedNodes, nodes, groupCount, vlans, devices: layout.devices || 0, width: layout.width, height: layout.height };
 }

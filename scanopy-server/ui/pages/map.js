@@ -18,6 +18,9 @@ export async function pageMap(root, ctx) {
   if (!state.networks.find((n) => n.id === mapNetwork)) mapNetwork = state.networks.length ? state.networks[0].id : "";
   const netSel = h("select", { "aria-label": "Network", id: "map-network" }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === mapNetwork }, n.name + "  (" + (n.subnets || []).join(", ") + ")")));
   const find = h("input", { type: "search", class: "search", placeholder: "Find on map…", "aria-label": "Find a device on the map" });
+  // VLANs of the switch port links: a filter (hidden when there are none).
+  const vlanSel = h("select", { "aria-label": "VLAN", id: "map-vlan", hidden: true }, h("option", { value: "" }, "All VLANs"));
+  let vlan = "";
   const btn = (ic, label, title) => h("button", { type: "button", class: "btn", title: title || label }, icon(ic, "sm"), label);
   const exSvg = btn("download", "SVG", "Download the map as SVG");
   const exDot = btn("download", "DOT", "Download Graphviz DOT");
@@ -28,7 +31,7 @@ export async function pageMap(root, ctx) {
   const mapBox = h("div", { id: "map" });
   const stats = h("div", { class: "map-stats" });
   append(root, [
-    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, find, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
+    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, vlanSel, find, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
     mapBox,
   ]);
   if (!mapNetwork) {
@@ -66,6 +69,16 @@ export async function pageMap(root, ctx) {
   zout.addEventListener("click", () => zoomAt(1 / 1.3));
   zfit.addEventListener("click", () => { view.touched = false; fit(); });
 
+  // One VLAN picked: its port links and the devices at their ends stand out, the rest dims.
+  function applyVlan() {
+    if (!svg) return;
+    const on = new Set();
+    for (const l of layout.links) if (vlan !== "" && String(l.vlan) === vlan) { on.add(String(l.from).replace(/^device:/, "")); on.add(String(l.to).replace(/^device:/, "")); }
+    for (const el of svg.querySelectorAll(".links > *")) el.classList.toggle("dim", vlan !== "" && el.getAttribute("data-vlan") !== vlan);
+    for (const el of svg.querySelectorAll("g.node[data-device-id]")) el.classList.toggle("dim", vlan !== "" && !on.has(el.getAttribute("data-device-id")));
+  }
+  vlanSel.addEventListener("change", () => { vlan = vlanSel.value; applyVlan(); });
+
   async function load() {
     const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout" }));
     if (!ctx.alive() && ctx.mounted) return;
@@ -75,6 +88,11 @@ export async function pageMap(root, ctx) {
     if (svg) svg.replaceWith(nsvg); else mapBox.prepend(nsvg);
     svg = nsvg; vp = svg.querySelector("g.viewport");
     bindSvg();
+    const vlans = layout.vlans || [];
+    if (!vlans.includes(Number(vlan))) vlan = "";
+    vlanSel.replaceChildren(h("option", { value: "" }, "All VLANs"), ...vlans.map((v) => h("option", { value: String(v), selected: String(v) === vlan }, "VLAN " + v)));
+    vlanSel.hidden = vlans.length === 0;
+    applyVlan();
     const shown = layout.placedNodes.filter((p) => !p.more).length;
     stats.textContent = fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(layout.groupCount) + " groups";
     if (!mapBox.contains(stats)) {
