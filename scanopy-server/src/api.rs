@@ -623,6 +623,136 @@ pub async fn create_network(
     Ok((StatusCode::CREATED, axum::Json(net)).into_response())
 }
 
+/// A change to a network: its name, its subnets (all of them, replacing the list).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPatch {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its subnets (CIDR), replacing the list: what its scans cover when they name no target.
+    #[serde(default)]
+    pub subnets: Option<Vec<String>>,
+}
+
+/// `PATCH /networks/{id}`.
+#[utoipa::path(patch, path = "/networks/{id}", tag = "inventory", request_body = NetworkPatch,
+    params(("id" = Uuid, Path, description = "network id")),
+    responses((status = 200, description = "the network as it is now", body = schema::Network),
+              (status = 404, description = "unknown", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+pub async fn patch_network(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<NetworkPatch>,
+) -> ApiResult<axum::Json<scanopy_core::Network>> {
+    let id = parse_id(&id, "network")?;
+    if let Some(n) = &p.name {
+        if n.trim().is_empty() || n.chars().count() > 100 {
+            return Err(ApiError::invalid("name: 1 to 100 characters"));
+        }
+    }
+    let subnets = p
+        .subnets
+        .as_deref()
+        .map(|s| parse_cidrs("subnets", s))
+        .transpose()?;
+    if subnets.as_ref().is_some_and(|s| s.len() > 256) {
+        return Err(ApiError::invalid("subnets: at most 256"));
+    }
+    let n = state
+        .store
+        .update_network(id, p.name.as_deref(), subnets.as_deref())
+        .await?;
+    state.cache.invalidate();
+    Ok(axum::Json(n))
+}
+
+/// A subnet seen but not among a network's: where it was seen.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SuggestedSubnet {
+    /// The subnet.
+    pub subnet: String,
+    /// `router` (an interface of a device whose SNMP agent was read: a router's leg, a
+    /// switch's VLAN interface) or `daemon` (an interface of one of the network's daemons).
+    pub source: String,
+    /// The device, for `router`.
+    pub device: Option<Uuid>,
+    /// The device's or the daemon's name.
+    pub seen_by: String,
+}
+
+/// `GET /networks/{id}/suggested-subnets`: subnets its routers' agents and its daemons have an
+/// interface on that it does not cover; an admin may add them (`PATCH /networks/{id}`), nothing
+/// is scanned until then.
+#[utoipa::path(get, path = "/networks/{id}/suggested-subnets", tag = "inventory",
+    params(("id" = Uuid, Path, description = "network id")),
+    responses((status = 200, description = "subnets seen, not covered", body = Vec<SuggestedSubnet>),
+              (status = 404, description = "unknown network", body = ErrorBody), CallerErrors))]
+pub async fn suggested_subnets(
+    State(state): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<SuggestedSubnet>>> {
+    let id = parse_id(&id, "network")?;
+    let net = state
+        .store
+        .networks()
+        .await?
+        .into_iter()
+        .find(|n| n.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("network {id}")))?;
+    let covered = |s: &IpNet| net.subnets.iter().any(|n| n.contains(s));
+    let mut out: BTreeMap<String, SuggestedSubnet> = BTreeMap::new();
+    let filter = DeviceFilter {
+        network: Some(id),
+        service: Some("snmp".into()),
+        ..Default::default()
+    };
+    let rows = state.store.services(&filter, 1000, None).await?;
+    for r in &rows.items {
+        if r.service.port != 161 {
+            continue;
+        }
+        let Some(list) = r.service.extra.get("snmp.subnets") else {
+            continue;
+        };
+        for s in list
+            .split(',')
+            .filter_map(|s| s.trim().parse::<IpNet>().ok())
+        {
+            if !covered(&s) {
+                out.entry(s.to_string()).or_insert_with(|| SuggestedSubnet {
+                    subnet: s.to_string(),
+                    source: "router".into(),
+                    device: Some(r.device),
+                    seen_by: r.device_name.clone(),
+                });
+            }
+        }
+    }
+    for d in state
+        .store
+        .daemons()
+        .await?
+        .iter()
+        .filter(|d| d.network == id)
+    {
+        for s in &d.capabilities.subnets {
+            if !covered(s) && !s.addr().is_loopback() {
+                out.entry(s.to_string()).or_insert_with(|| SuggestedSubnet {
+                    subnet: s.to_string(),
+                    source: "daemon".into(),
+                    device: None,
+                    seen_by: d.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(axum::Json(out.into_values().collect()))
+}
+
 /// Topology parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -85,6 +85,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::device, api::patch_device, api::delete_device))
         .routes(routes!(api::services))
         .routes(routes!(api::networks, api::create_network))
+        .routes(routes!(api::patch_network))
+        .routes(routes!(api::suggested_subnets))
         .routes(routes!(snmp::snmp_credentials, snmp::add_snmp_credential))
         .routes(routes!(snmp::delete_snmp_credential))
         .routes(routes!(api::topology))

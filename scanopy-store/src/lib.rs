@@ -199,6 +199,15 @@ pub trait InventoryStore: Send + Sync {
     /// Creates a network.
     async fn create_network(&self, name: &str, subnets: &[IpNet]) -> Result<Network>;
 
+    /// Changes a network's name and/or subnets (what its scans cover when they name no
+    /// target; runs already made keep theirs). `NotFound` for an unknown network.
+    async fn update_network(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        subnets: Option<&[IpNet]>,
+    ) -> Result<Network>;
+
     /// All networks, by name.
     async fn networks(&self) -> Result<Vec<Network>>;
 

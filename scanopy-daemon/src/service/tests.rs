@@ -249,7 +249,13 @@ fn a_jobs_snmp_credentials_are_used_before_the_daemons_own() {
         j.snmp = snmp;
         scanopy_testlan::in_scanner_ns(move || async move {
             let sink = MemorySink::default();
-            run_job_with(&j, &sink, CancellationToken::new(), &SetupOptions::default()).await;
+            run_job_with(
+                &j,
+                &sink,
+                CancellationToken::new(),
+                &SetupOptions::default(),
+            )
+            .await;
             let batches = sink.batches.lock().unwrap();
             batches
                 .iter()
@@ -262,7 +268,11 @@ fn a_jobs_snmp_credentials_are_used_before_the_daemons_own() {
                 })
         })
     }
-    assert_eq!(read_router(Default::default()), None, "public is not its community");
+    assert_eq!(
+        read_router(Default::default()),
+        None,
+        "public is not its community"
+    );
     let community = scanopy_core::protocol::JobSnmp {
         communities: vec![scanopy_testlan::CAMPUS_COMMUNITY.into()],
         users: Vec::new(),

@@ -320,6 +320,24 @@ async fn emit(
             f.extra.insert(k.into(), v.clone());
         }
     }
+    // The subnets its interfaces are on (a router's: where it routes to), which the server
+    // offers as targets.
+    let subnets: Vec<String> = view
+        .addresses
+        .iter()
+        .filter(|(a, p, _)| !a.is_loopback() && !a.is_link_local() && (8..=30).contains(p))
+        .filter_map(|(a, p, _)| {
+            ipnet::Ipv4Net::new(*a, *p)
+                .ok()
+                .map(|n| n.trunc().to_string())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .take(64)
+        .collect();
+    if !subnets.is_empty() {
+        f.extra.insert("snmp.subnets".into(), subnets.join(","));
+    }
     if let Some(t) = view.uptime {
         f.extra
             .insert("snmp.uptime_s".into(), (t / 100).to_string());

@@ -204,6 +204,12 @@ const step = (text) => console.log("ui: " + text);
     check(daemons >= 1, "the daemons page lists no daemon (the local daemon should be there)");
     await shot("daemons");
 
+    // ---- the subnet behind the router (its agent's third leg, 10.77.1.0/24) is offered, not scanned
+    await page.waitForSelector("#networks-table td.suggested");
+    const suggested = await page.$$eval("#networks-table td.suggested code", (r) => r.map((c) => c.textContent));
+    step(`networks: seen, not covered: ${suggested.join(", ") || "nothing"}`);
+    check(suggested.includes("10.77.1.0/24"), `the networks table does not offer 10.77.1.0/24 (it offers ${JSON.stringify(suggested)})`);
+
     // ---- an SNMP credential added in the UI is listed, its secret nowhere on the page
     const snmpSecret = "ui-secret-" + Date.now();
     await page.select("#snmp-kind", "v3");

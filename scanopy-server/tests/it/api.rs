@@ -38,6 +38,8 @@ async fn every_route_needs_authentication() {
         ("POST", "/api/v1/networks"),
         ("GET", "/api/v1/networks/ID/snmp-credentials"),
         ("POST", "/api/v1/networks/ID/snmp-credentials"),
+        ("PATCH", "/api/v1/networks/ID"),
+        ("GET", "/api/v1/networks/ID/suggested-subnets"),
         ("GET", "/api/v1/topology"),
         ("GET", "/api/v1/scans"),
         ("POST", "/api/v1/scans"),
@@ -1872,4 +1874,111 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
             "{s} is in the database files"
         );
     }
+}
+
+/// Subnets a router's agent has legs on, and a daemon's interfaces, that the network does not
+/// cover are suggested, never scanned; an admin adds one (`PATCH /networks/{id}`) and it is
+/// suggested no more.
+#[tokio::test]
+async fn subnets_seen_behind_a_router_are_suggested_until_added() {
+    let api = Api::new().await;
+    let net = api.network().await;
+    let key = daemon_key(&api, &net).await;
+    let (s, scan) = api
+        .post(
+            "/api/v1/scans",
+            json!({"network": net, "targets": ["10.77.0.1"], "ports": "161", "scanners": ["snmp"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{scan}");
+    let id = scan["id"].as_str().unwrap().to_owned();
+    let (_, poll) = api
+        .call(Method::POST, "/api/v1/daemon/poll", Some(&key), None)
+        .await;
+    assert_eq!(poll["job"]["id"].as_str(), Some(id.as_str()));
+    let at = chrono::Utc::now().to_rfc3339();
+    let batch = json!({"batch_id": uuid::Uuid::new_v4(), "observations": [
+        {"ip": "10.77.0.1", "scanner": "snmp", "at": at, "fact": {"kind": "port", "port": 161, "transport": "udp", "state": "open", "name": "snmp",
+         "extra": {"snmp.subnets": "10.77.0.0/24,10.77.1.0/24,10.77.2.0/24,not a subnet"}, "confidence": "high", "evidence": "snmp-walk"}},
+        {"ip": "10.77.0.1", "scanner": "snmp", "at": at, "fact": {"kind": "hostname", "name": "router.lab.test", "source": "snmp"}},
+    ]});
+    let (s, ack) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/daemon/jobs/{id}/results"),
+            Some(&key),
+            Some(batch),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    let path = format!("/api/v1/networks/{net}/suggested-subnets");
+    let (s, got) = api.get(&path).await;
+    assert_eq!(s, StatusCode::OK, "{got}");
+    let subnets: Vec<(&str, &str)> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["subnet"].as_str().unwrap(), x["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        subnets,
+        [("10.77.1.0/24", "router"), ("10.77.2.0/24", "router")]
+    );
+    assert_eq!(got[0]["seen_by"], "router.lab.test");
+    // A reader sees them; only an admin changes the network.
+    let read = api.token("read").await;
+    let (s, _) = api.call(Method::GET, &path, Some(&read), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let patch = |body: Value| {
+        let api = &api;
+        let net = net.clone();
+        async move {
+            api.call(
+                Method::PATCH,
+                &format!("/api/v1/networks/{net}"),
+                Some(&api.admin.clone()),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (s, _) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/networks/{net}"),
+            Some(&read),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for bad in [
+        json!({"subnets": ["nope"]}),
+        json!({"name": ""}),
+        json!({"color": "red"}),
+    ] {
+        let (s, v) = patch(bad.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+    }
+    let (s, n) = patch(json!({"subnets": ["10.77.0.0/24", "10.77.1.0/24"]})).await;
+    assert_eq!(s, StatusCode::OK, "{n}");
+    assert_eq!(n["name"], "lab");
+    let (_, got) = api.get(&path).await;
+    let left: Vec<&str> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["subnet"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["10.77.2.0/24"]);
+    let (_, nets) = api.get("/api/v1/networks").await;
+    assert!(nets.to_string().contains("10.77.1.0/24"), "{nets}");
+    let (s, _) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/networks/{}", uuid::Uuid::new_v4()),
+            Some(&api.admin.clone()),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

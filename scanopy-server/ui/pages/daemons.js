@@ -105,11 +105,28 @@ export async function pageDaemons(root, ctx) {
       h("td", { class: "mono" }, w.url), h("td", { class: "nowrap" }, w.created_at ? timeEl(w.created_at) : "—"),
       h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": w.id, "data-name": w.url }, "Delete")))) : [emptyRow(3, "No webhooks.")]));
   }
-  function loadN() {
-    nBody.replaceChildren(...(state.networks.length ? state.networks.map((n) => h("tr", { "data-network-id": n.id },
+  // Each network with the subnets its routers and daemons have legs on that it does not cover:
+  // offered, scanned only once an admin adds them.
+  async function loadN() {
+    const seen = await Promise.all(state.networks.map((n) => api("/networks/" + encodeURIComponent(n.id) + "/suggested-subnets").catch(() => [])));
+    nBody.replaceChildren(...(state.networks.length ? state.networks.map((n, i) => h("tr", { "data-network-id": n.id },
       h("td", null, h("strong", null, n.name)), h("td", null, h("span", { class: "ips" }, (n.subnets || []).map((x) => h("code", null, x)))),
-      h("td", { class: "mono small muted" }, n.id))) : [emptyRow(3, "No networks.")]));
+      h("td", { class: "suggested" }, seen[i].length ? seen[i].map((x) => h("div", { class: "small" },
+        h("code", null, x.subnet), h("span", { class: "muted" }, " via " + x.seen_by + " (" + x.source + ") "),
+        isAdmin ? h("button", { type: "button", class: "btn sm", "data-add-subnet": x.subnet, "data-network": n.id }, "Add") : null)) : h("span", { class: "muted" }, "—")),
+      h("td", { class: "mono small muted" }, n.id))) : [emptyRow(4, "No networks.")]));
   }
+  nBody.addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-add-subnet]");
+    if (!b) return;
+    const n = state.networks.find((x) => x.id === b.dataset.network);
+    if (!n || !confirm("Add " + b.dataset.addSubnet + " to " + n.name + "? Its scans will cover it from the next one.")) return;
+    try {
+      await api("/networks/" + encodeURIComponent(n.id), { method: "PATCH", body: { subnets: [...(n.subnets || []), b.dataset.addSubnet] } });
+      toast(b.dataset.addSubnet + " added to " + n.name, "ok");
+      await loadNetworks(); await loadN();
+    } catch (ex) { report(ex); }
+  });
   // SNMP credentials of each network (admins only): what they are, never their secrets.
   async function loadS() {
     if (!isAdmin) return;
@@ -209,7 +226,7 @@ export async function pageDaemons(root, ctx) {
     try {
       await api("/networks", { method: "POST", body: { name, subnets: netForm.subnets.value.split(",").map((x) => x.trim()).filter(Boolean) } });
       netForm.reset();
-      await loadNetworks(); loadN();
+      await loadNetworks(); await loadN();
       for (const sel of [keyForm.network, snmpForm.network]) sel.replaceChildren(...netOpts(sel.value));
       toast("Network added", "ok");
     } catch (ex) { report(ex); }
@@ -254,7 +271,7 @@ export async function pageDaemons(root, ctx) {
   });
 
   await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report)]);
-  loadN();
+  await loadN().catch(report);
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
     pageHead("Daemons & keys", "Daemons scan for this server; keys let them in, tokens let scripts in"),
@@ -263,7 +280,7 @@ export async function pageDaemons(root, ctx) {
     h("div", { class: "grid cols-2 mt-18" },
       card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
       card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
-    h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
+    h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
     isAdmin ? h("div", { class: "mt-18" }, card("SNMP credentials", h("span", { class: "muted small" }, "sealed on the server; handed only to the network's daemons"),
       [table("snmp-table", ["Network", "Label", "Kind", "User", "Authentication", "Privacy", "Added", ""], sBody), h("div", { class: "divider" }, snmpForm)])) : null,
   ]);

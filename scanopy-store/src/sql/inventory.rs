@@ -42,6 +42,48 @@ impl InventoryStore for SqlStore {
         Ok(n)
     }
 
+    async fn update_network(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        subnets: Option<&[IpNet]>,
+    ) -> Result<Network> {
+        let dia = self.dialect;
+        if name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(StoreError::BadRequest("a network needs a name".into()));
+        }
+        let _w = self.write.lock().await;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("update a network"))?;
+        let row = sqlx::query(&q(dia, "SELECT name, subnets FROM networks WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("update a network"))?
+            .ok_or_else(|| StoreError::NotFound(format!("network {id}")))?;
+        let kept: Vec<IpNet> =
+            serde_json::from_str(&row.get::<String, _>(1)).map_err(json_err("read a network"))?;
+        let mut n = Network::new(
+            name.map_or_else(|| row.get::<String, _>(0), |n| n.trim().to_owned()),
+            subnets.map_or(kept, <[IpNet]>::to_vec),
+        );
+        n.id = id;
+        sqlx::query(&q(
+            dia,
+            "UPDATE networks SET name = ?, subnets = ? WHERE id = ?",
+        ))
+        .bind(&n.name)
+        .bind(serde_json::to_string(&n.subnets).map_err(json_err("store a network"))?)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("update a network"))?;
+        Ok(n)
+    }
+
     async fn networks(&self) -> Result<Vec<Network>> {
         let dia = self.dialect;
         let rows = sqlx::query(&q(

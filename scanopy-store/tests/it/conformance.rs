@@ -1872,3 +1872,44 @@ pub(crate) async fn snmp_credentials_are_kept_in_order_per_network(store: &dyn S
         }
     }
 }
+
+pub(crate) async fn a_network_is_renamed_and_its_subnets_changed(store: &dyn Store) {
+    let net = |s: &str| s.parse::<ipnet::IpNet>().unwrap();
+    let n = store
+        .create_network("lab", &[net("10.77.0.0/24")])
+        .await
+        .unwrap();
+    let other = store
+        .create_network("other", &[net("10.9.0.0/24")])
+        .await
+        .unwrap();
+    let wider = [
+        net("10.77.0.0/24"),
+        net("10.77.1.0/24"),
+        net("10.77.1.0/24"),
+    ];
+    let u = store
+        .update_network(n.id, None, Some(&wider))
+        .await
+        .unwrap();
+    assert_eq!((u.id, u.name.as_str()), (n.id, "lab"));
+    assert_eq!(u.subnets.len(), 2, "duplicates go: {:?}", u.subnets);
+    let u = store
+        .update_network(n.id, Some(" campus "), None)
+        .await
+        .unwrap();
+    assert_eq!(u.name, "campus");
+    assert_eq!(u.subnets.len(), 2);
+    let listed = store.networks().await.unwrap();
+    let got = listed.iter().find(|x| x.id == n.id).unwrap();
+    assert_eq!(got, &u);
+    assert_eq!(listed.iter().find(|x| x.id == other.id).unwrap(), &other);
+    assert!(matches!(
+        store.update_network(n.id, Some("  "), None).await,
+        Err(StoreError::BadRequest(_))
+    ));
+    assert!(matches!(
+        store.update_network(Uuid::new_v4(), Some("x"), None).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -95,6 +95,7 @@ on_postgres!(
     listen_runs_mark_nothing_missed_and_are_never_claimed,
     a_switch_link_layer_is_kept_newest_first,
     snmp_credentials_are_kept_in_order_per_network,
+    a_network_is_renamed_and_its_subnets_changed,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,6 +233,7 @@ on_sqlite!(
     listen_runs_mark_nothing_missed_and_are_never_claimed,
     a_switch_link_layer_is_kept_newest_first,
     snmp_credentials_are_kept_in_order_per_network,
+    a_network_is_renamed_and_its_subnets_changed,
 );
 
 #[tokio::test]
