@@ -71,6 +71,9 @@ const LLDP_REM: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 1, 1];
 const LLDP_MAN_ADDR: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 4, 2, 1, 3];
 const LLDP_LOC_PORT_DESC: &[u32] = &[1, 0, 8802, 1, 1, 2, 1, 3, 7, 1, 4];
 const CDP_CACHE: &[u32] = &[1, 3, 6, 1, 4, 1, 9, 9, 23, 1, 2, 1, 1];
+/// LLDP-V2-MIB lldpV2RemEntry (IEEE 802.1AB-2009), indexed by (time mark, local ifIndex,
+/// destination address index, remote index); its columns are LLDP-MIB's plus one.
+const LLDP_V2_REM: &[u32] = &[1, 3, 111, 2, 802, 1, 1, 13, 1, 4, 1, 1];
 const ND_PHYS: &[u32] = &[1, 3, 6, 1, 2, 1, 4, 35, 1, 4];
 const ND_TYPE: &[u32] = &[1, 3, 6, 1, 2, 1, 4, 35, 1, 6];
 /// ENTITY-MIB entPhysicalEntry: descr 2, class 5, firmware 9, software 10, serial 11,
@@ -97,6 +100,7 @@ pub fn walks() -> Vec<Oid> {
         LLDP_REM,
         LLDP_MAN_ADDR,
         LLDP_LOC_PORT_DESC,
+        LLDP_V2_REM,
         CDP_CACHE,
         ND_PHYS,
         ND_TYPE,
@@ -571,6 +575,51 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
             // lldpRemSysCapEnabled: BITS, other(0) first, most significant bit first.
             capabilities: cols
                 .get(&12)
+                .and_then(|v| v.as_bytes())
+                .and_then(|b| b.first())
+                .map(|&b| crate::lldp::capability_bits(u16::from(b.reverse_bits())))
+                .unwrap_or_default(),
+        });
+    }
+    // LLDP-V2-MIB, where an agent serves it: its local port is an ifIndex; a neighbour LLDP-MIB
+    // already told (same port, same chassis) is not told twice.
+    let mut rem2: BTreeMap<(u32, u32, u32), HashMap<u32, &Value>> = BTreeMap::new();
+    for (i, val) in column(rows, LLDP_V2_REM) {
+        if let [col, _time, ifindex, dest, idx] = i {
+            rem2.entry((*ifindex, *dest, *idx))
+                .or_default()
+                .insert(*col, val);
+        }
+    }
+    for ((ifindex, _, _), cols) in rem2.iter().take(MAX_L2_ENTRIES) {
+        let sub = |c: u32| cols.get(&c).and_then(|v| v.as_i64());
+        let Some(chassis) = cols.get(&6).and_then(|v| v.as_bytes()) else {
+            continue;
+        };
+        let (chassis_id, chassis_mac) = lldp_id(sub(5), 4, chassis);
+        let port = port_name(*ifindex, &ifindex.to_string());
+        if l2
+            .neighbours
+            .iter()
+            .any(|n| n.source == "lldp" && n.port == port && n.chassis_id == chassis_id)
+        {
+            continue;
+        }
+        l2.neighbours.push(Neighbour {
+            port,
+            source: "lldp".into(),
+            chassis_id,
+            chassis_mac,
+            remote_port: cols
+                .get(&8)
+                .and_then(|v| v.as_bytes())
+                .map(|b| lldp_id(sub(7), 3, b).0),
+            remote_port_description: cols.get(&9).and_then(|v| text(v)),
+            name: cols.get(&10).and_then(|v| text(v)),
+            description: cols.get(&11).and_then(|v| text(v)),
+            address: None,
+            capabilities: cols
+                .get(&13)
                 .and_then(|v| v.as_bytes())
                 .and_then(|b| b.first())
                 .map(|&b| crate::lldp::capability_bits(u16::from(b.reverse_bits())))

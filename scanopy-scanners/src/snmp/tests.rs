@@ -509,6 +509,65 @@ fn reads_a_switch() {
     assert_eq!(v.arp.len(), 1, "the invalid entry is gone");
 }
 
+/// LLDP-V2-MIB (802.1AB-2009): a neighbour on ifIndex 3 with its capabilities; the one
+/// LLDP-MIB told on ifIndex 4 is not told twice.
+#[test]
+fn reads_lldp_v2_neighbours_once() {
+    let mut rows: BTreeMap<Oid, Value> = BTreeMap::new();
+    let mut put = |o: &str, v: Value| {
+        rows.insert(oid(o), v);
+    };
+    for (i, name) in [(3, "ge3"), (4, "up")] {
+        put(
+            &format!("1.3.6.1.2.1.31.1.1.1.1.{i}"),
+            Value::Bytes(name.as_bytes().to_vec()),
+        );
+        put(&format!("1.3.6.1.2.1.2.2.1.3.{i}"), Value::Integer(6));
+    }
+    let v1 = "1.0.8802.1.1.2.1.4.1.1";
+    put(&format!("{v1}.4.0.4.1"), Value::Integer(4));
+    put(
+        &format!("{v1}.5.0.4.1"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 4]),
+    );
+    let v2 = "1.3.111.2.802.1.1.13.1.4.1.1";
+    // (time 0, ifIndex, destination 1, remote 1): the same neighbour on 4, a phone on 3.
+    put(&format!("{v2}.5.0.4.1.1"), Value::Integer(4));
+    put(
+        &format!("{v2}.6.0.4.1.1"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 4]),
+    );
+    put(&format!("{v2}.5.0.3.1.1"), Value::Integer(4));
+    put(
+        &format!("{v2}.6.0.3.1.1"),
+        Value::Bytes(vec![2, 0x77, 4, 0, 0, 0x30]),
+    );
+    put(&format!("{v2}.7.0.3.1.1"), Value::Integer(5));
+    put(&format!("{v2}.8.0.3.1.1"), Value::Bytes(b"lan".to_vec()));
+    put(
+        &format!("{v2}.10.0.3.1.1"),
+        Value::Bytes(b"phone-7".to_vec()),
+    );
+    // Bridge and telephone: bits 2 and 5 of the first byte, most significant first.
+    put(&format!("{v2}.13.0.3.1.1"), Value::Bytes(vec![0b0010_0100]));
+    let v = mib::interpret(&rows);
+    let n: Vec<(&str, &str, Option<&str>)> =
+        v.l2.neighbours
+            .iter()
+            .map(|n| (n.port.as_str(), n.chassis_id.as_str(), n.name.as_deref()))
+            .collect();
+    assert_eq!(
+        n,
+        [
+            ("up", "02:77:04:00:00:04", None),
+            ("ge3", "02:77:04:00:00:30", Some("phone-7")),
+        ]
+    );
+    let phone = &v.l2.neighbours[1];
+    assert_eq!(phone.remote_port.as_deref(), Some("lan"));
+    assert_eq!(phone.capabilities, ["bridge", "phone"]);
+}
+
 // ----- the walker against a misbehaving agent on 127.0.0.1 -----
 
 /// How the test agent misbehaves.
