@@ -224,7 +224,7 @@ pub async fn run(
     let req = ListenRequest {
         interfaces: ears.interfaces.clone(),
     };
-    tracing::info!(interfaces = ?ears.interfaces, "listening (ARP, DHCP, LLDP, CDP); --no-passive turns it off");
+    tracing::info!(interfaces = ?ears.interfaces, "listening (ARP, DHCP, mDNS, LLDP, CDP); --no-passive turns it off");
     let mut passive = Passive::new(limits);
     passive.set_interfaces(listen::own_interfaces());
     let mut interfaces_read = Instant::now();

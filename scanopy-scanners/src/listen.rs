@@ -1,8 +1,8 @@
 //! Passive discovery: hear devices announce themselves without sending a packet. A raw packet
 //! socket on every interface of the namespace, with a classic BPF filter in the kernel
-//! ([`filter`]: ARP, UDP between ports 67 and 68, LLDP and CDP; nothing sent by this machine),
-//! hands ARP, DHCP and neighbour announcements to a thread; [`Passive`] turns what it hears into
-//! observations:
+//! ([`filter`]: ARP, UDP to ports 67, 68 and 5353, LLDP and CDP; nothing sent by this
+//! machine), hands ARP, DHCP, mDNS and neighbour announcements to a thread; [`Passive`] turns
+//! what it hears into observations:
 //!
 //! - an ARP packet with a sender address (request, reply, gratuitous): the address is alive
 //!   (`passive-arp`) with its MAC and vendor;
@@ -10,7 +10,9 @@
 //!   read by recog's `dhcp_vendor_class` database as an OS hint, and its parameter request list,
 //!   recorded for the address it asks for or has (`dhcp`); a server's ACK gives the address to
 //!   the client's MAC (`dhcp-ack`).
-//! - an LLDP or CDP frame from a switch or router on one of this machine's links
+//! - an mDNS response (an announcement, or an answer to anyone's query): the sender's name
+//!   (`mdns`), its type from its services, its 5353/udp service with model and friendly name,
+//!   when what it says changed; - an LLDP or CDP frame from a switch or router on one of this machine's links
 //!   ([`crate::lldp`]): which port of which switch this machine is plugged into, as this
 //!   machine's link layer ([`Fact::L2`] of its address on that interface, one snapshot of every
 //!   neighbour heard while their TTL lasts, sent when it changes), and the neighbour itself at
@@ -53,6 +55,9 @@ pub enum Heard {
     Dhcp(MacAddr, Box<dhcp::Message>),
     /// An LLDP or CDP announcement, with the index of the interface that heard it.
     Neighbour(u32, Box<lldp::Announcement>),
+    /// An mDNS response (an announcement, or an answer to someone's query): the sender's MAC
+    /// and address, and its records.
+    Mdns(MacAddr, Ipv4Addr, Vec<crate::mdns::Record>),
 }
 
 /// The source (the observation's scanner name) of what `heard` says: `passive-arp`, `dhcp`,
@@ -62,6 +67,7 @@ pub fn source(heard: &Heard) -> &'static str {
         Heard::Arp(_) => "passive-arp",
         Heard::Dhcp(..) => "dhcp",
         Heard::Neighbour(_, a) => a.protocol.name(),
+        Heard::Mdns(..) => "mdns",
     }
 }
 
@@ -72,6 +78,9 @@ pub fn parse(frame: &[u8], ifindex: u32) -> Option<Heard> {
     }
     if let Some(a) = lldp::parse_frame(frame) {
         return Some(Heard::Neighbour(ifindex, Box::new(a)));
+    }
+    if let Some((mac, ip, records)) = crate::mdns::parse_frame(frame) {
+        return Some(Heard::Mdns(mac, ip, records));
     }
     dhcp::parse_frame(frame).map(|(src, m)| Heard::Dhcp(src, Box::new(m)))
 }
@@ -92,30 +101,31 @@ const PKTTYPE: u32 = 0xffff_f004;
 const OUTGOING: u32 = 4;
 
 /// The kernel filter as `(code, jump if true, jump if false, k)`: nothing this machine sent;
-/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67 or 68; an 802.3 frame to CDP's group
-/// address. Jumps count from the next instruction; 19 accepts, 20 drops.
-pub const PROGRAM: [(u16, u8, u8, u32); 21] = [
-    (LD_W_ABS, 0, 0, PKTTYPE),                 // 0
-    (JEQ, 18, 0, OUTGOING),                    // 1: sent by us -> drop
-    (LD_H_ABS, 0, 0, 12),                      // 2: the ethertype
-    (JEQ, 15, 0, 0x0806),                      // 3: ARP -> accept
-    (JEQ, 14, 0, lldp::LLDP_ETHERTYPE as u32), // 4: LLDP -> accept
-    (JEQ, 0, 8, 0x0800),                       // 5: not IPv4 -> 14 (CDP?)
-    (LD_B_ABS, 0, 0, 23),                      // 6: the IP protocol
-    (JEQ, 0, 12, 17),                          // 7: not UDP -> drop
-    (LD_H_ABS, 0, 0, 20),                      // 8: flags and fragment offset
-    (JSET, 10, 0, 0x1fff),                     // 9: a later fragment -> drop
-    (LDX_B_MSH, 0, 0, 14),                     // 10: X = the IP header's length
-    (LD_H_IND, 0, 0, 16),                      // 11: the UDP destination port
-    (JEQ, 6, 0, dhcp::SERVER_PORT as u32),     // 12: 67 -> accept
-    (JEQ, 5, 6, dhcp::CLIENT_PORT as u32),     // 13: 68 -> accept, else drop
-    (JGT, 5, 0, 1500),                         // 14: an ethertype, not a length -> drop
-    (LD_W_ABS, 0, 0, 0),                       // 15: the destination's first four bytes
-    (JEQ, 0, 3, 0x0100_0ccc),                  // 16: not CDP's group -> drop
-    (LD_H_ABS, 0, 0, 4),                       // 17: its last two
-    (JEQ, 0, 1, 0xcccc),                       // 18: CDP's group -> accept, else drop
-    (RET, 0, 0, 65_535),                       // 19: accept the whole frame
-    (RET, 0, 0, 0),                            // 20: drop
+/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67, 68 or 5353 (mDNS); an 802.3 frame to
+/// CDP's group address. Jumps count from the next instruction; 20 accepts, 21 drops.
+pub const PROGRAM: [(u16, u8, u8, u32); 22] = [
+    (LD_W_ABS, 0, 0, PKTTYPE),                  // 0
+    (JEQ, 19, 0, OUTGOING),                     // 1: sent by us -> drop
+    (LD_H_ABS, 0, 0, 12),                       // 2: the ethertype
+    (JEQ, 16, 0, 0x0806),                       // 3: ARP -> accept
+    (JEQ, 15, 0, lldp::LLDP_ETHERTYPE as u32),  // 4: LLDP -> accept
+    (JEQ, 0, 9, 0x0800),                        // 5: not IPv4 -> 15 (CDP?)
+    (LD_B_ABS, 0, 0, 23),                       // 6: the IP protocol
+    (JEQ, 0, 13, 17),                           // 7: not UDP -> drop
+    (LD_H_ABS, 0, 0, 20),                       // 8: flags and fragment offset
+    (JSET, 11, 0, 0x1fff),                      // 9: a later fragment -> drop
+    (LDX_B_MSH, 0, 0, 14),                      // 10: X = the IP header's length
+    (LD_H_IND, 0, 0, 16),                       // 11: the UDP destination port
+    (JEQ, 7, 0, dhcp::SERVER_PORT as u32),      // 12: 67 -> accept
+    (JEQ, 6, 0, dhcp::CLIENT_PORT as u32),      // 13: 68 -> accept
+    (JEQ, 5, 6, crate::mdns::MDNS_PORT as u32), // 14: 5353 -> accept, else drop
+    (JGT, 5, 0, 1500),                          // 15: an ethertype, not a length -> drop
+    (LD_W_ABS, 0, 0, 0),                        // 16: the destination's first four bytes
+    (JEQ, 0, 3, 0x0100_0ccc),                   // 17: not CDP's group -> drop
+    (LD_H_ABS, 0, 0, 4),                        // 18: its last two
+    (JEQ, 0, 1, 0xcccc),                        // 19: CDP's group -> accept, else drop
+    (RET, 0, 0, 65_535),                        // 20: accept the whole frame
+    (RET, 0, 0, 0),                             // 21: drop
 ];
 
 /// [`PROGRAM`] for the socket.
@@ -155,12 +165,15 @@ impl Default for PassiveLimits {
 /// followed.
 const IDLE: Duration = Duration::from_secs(600);
 
-/// What a DHCP client said of itself, kept until its address is known.
+/// What a DHCP client said of itself, kept until its address is known; what its mDNS
+/// responder told, and what of it was observed last.
 #[derive(Debug, Clone, Default)]
 struct Client {
     hostname: Option<String>,
     vendor_class: Option<String>,
     fingerprint: Option<String>,
+    mdns: crate::mdns::Announcement,
+    mdns_told: Option<(Ipv4Addr, crate::mdns::Announcement, Instant)>,
 }
 
 /// One MAC's budget in the current minute.
@@ -346,7 +359,52 @@ impl Passive {
             Heard::Arp(a) => self.arp(a, now),
             Heard::Dhcp(_, m) => self.dhcp(m, now),
             Heard::Neighbour(ifindex, a) => self.neighbour(*ifindex, a, now),
+            Heard::Mdns(mac, ip, records) => self.mdns(*mac, *ip, records, now),
         }
+    }
+
+    /// An mDNS response: its records folded into what the sender's responder told; observed
+    /// (its name, services, model, type) when that changed or [`NEIGHBOUR_REFRESH`] passed.
+    fn mdns(
+        &mut self,
+        mac: MacAddr,
+        ip: Ipv4Addr,
+        records: &[crate::mdns::Record],
+        now: Instant,
+    ) -> Vec<(IpAddr, Fact)> {
+        if !mac.is_unicast() || ip.is_loopback() || ip.is_link_local() {
+            return Vec::new();
+        }
+        let Some(b) = self.budget(mac, now) else {
+            return Vec::new();
+        };
+        b.client
+            .mdns
+            .add(&crate::dns::reverse_name(IpAddr::V4(ip)), records);
+        let ann = b.client.mdns.clone();
+        let said = ann.hostname.is_some() || !ann.services.is_empty() || !ann.instances.is_empty();
+        let unchanged = b.client.mdns_told.as_ref().is_some_and(|(tip, t, at)| {
+            *tip == ip && *t == ann && now.saturating_duration_since(*at) < NEIGHBOUR_REFRESH
+        });
+        if !said || unchanged {
+            return Vec::new();
+        }
+        b.client.mdns_told = Some((ip, ann.clone(), now));
+        let at = IpAddr::V4(ip);
+        let (port, more) = crate::mdns::facts(&ann, "mdns-heard");
+        let mut out = vec![
+            (at, Fact::Mac { mac }),
+            (
+                at,
+                Fact::Alive {
+                    method: "mdns".into(),
+                    rtt_us: None,
+                },
+            ),
+        ];
+        out.extend(more.into_iter().map(|f| (at, f)));
+        out.push((at, Fact::Port(port)));
+        out
     }
 
     /// What time alone changes: neighbours whose TTL ran out are forgotten, and this machine's

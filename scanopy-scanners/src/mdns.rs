@@ -278,6 +278,92 @@ impl Announcement {
     }
 }
 
+/// An mDNS response heard on the wire (an IPv4 UDP datagram from port 5353 to port 5353, as
+/// responders multicast their answers and announcements): the sender's MAC and address, and
+/// the records. `None` for anything else (a query, a fragment, another port).
+pub fn parse_frame(f: &[u8]) -> Option<(scanopy_core::MacAddr, std::net::Ipv4Addr, Vec<Record>)> {
+    if f.len() < 14 + 20 + 8 + 12 || f[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ip = &f[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 17 || fragment {
+        return None;
+    }
+    let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let udp = ip.get(ihl..)?;
+    let sport = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
+    let dport = u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]);
+    if sport != MDNS_PORT || dport != MDNS_PORT {
+        return None;
+    }
+    let msg = udp.get(8..)?;
+    // A response (QR set); its id is 0 by RFC 6762, but any is read.
+    let id = u16::from_be_bytes([*msg.first()?, *msg.get(1)?]);
+    let records = parse(id, msg);
+    if records.is_empty() || src.is_unspecified() || src.is_broadcast() || src.is_multicast() {
+        return None;
+    }
+    let mac = scanopy_core::MacAddr(<[u8; 6]>::try_from(&f[6..12]).ok()?);
+    Some((mac, src, records))
+}
+
+/// What an announcement says, as observations of the host: its `5353/udp` service (with the
+/// name, services, model and friendly name in `extra`, and what recog reads in the TXT
+/// records), and its name (`mdns`) and device type when it tells them. `evidence` says how it
+/// was learnt (asked, or heard).
+pub fn facts(
+    ann: &Announcement,
+    evidence: &str,
+) -> (scanopy_core::PortFact, Vec<scanopy_core::Fact>) {
+    use scanopy_core::{Confidence, Fact, PortFact, PortState, Transport};
+    let mut f = PortFact::state(MDNS_PORT, Transport::Udp, PortState::Open);
+    f.name = Some("mdns".into());
+    f.confidence = Confidence::High;
+    f.evidence = evidence.into();
+    let mut more = Vec::new();
+    if let Some(h) = &ann.hostname {
+        f.extra.insert("mdns.hostname".into(), h.clone());
+        more.push(Fact::Hostname {
+            name: h.clone(),
+            source: "mdns".into(),
+        });
+    }
+    if !ann.services.is_empty() {
+        f.extra
+            .insert("mdns.services".into(), ann.services.join(", "));
+    }
+    if let Some(m) = ann.model() {
+        f.extra.insert("mdns.model".into(), m);
+    }
+    if let Some(n) = ann.friendly_name() {
+        f.extra.insert("mdns.name".into(), n);
+    }
+    for i in ann.instances.values() {
+        for (k, v) in &i.txt {
+            let text = if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            };
+            let db = if i.service == "_workstation._tcp" {
+                "mdns_workstation_txt"
+            } else {
+                "mdns_device-info_txt"
+            };
+            crate::recognise::enrich_text(&mut f, db, &text);
+        }
+    }
+    if let Some((device_type, service)) = ann.device_type() {
+        more.push(Fact::DeviceType {
+            device_type,
+            evidence: format!("mdns {service}"),
+        });
+    }
+    (f, more)
+}
+
 /// `_http._tcp.local` → `_http._tcp`.
 fn service_type(name: &str) -> String {
     name.trim_end_matches('.')

@@ -403,55 +403,9 @@ impl MdnsAsk<'_> {
 
 /// The port fact for what a host's mDNS responder said; observes its name and type.
 async fn mdns_fact(ctx: &ScanContext, ip: IpAddr, ann: &mdns::Announcement) -> PortFact {
-    let mut f = PortFact::state(mdns::MDNS_PORT, Transport::Udp, PortState::Open);
-    f.name = Some("mdns".into());
-    f.confidence = Confidence::High;
-    f.evidence = "mdns-unicast-query".into();
-    if let Some(h) = &ann.hostname {
-        f.extra.insert("mdns.hostname".into(), h.clone());
-        ctx.observe(
-            ip,
-            Fact::Hostname {
-                name: h.clone(),
-                source: "mdns".into(),
-            },
-        )
-        .await;
-    }
-    if !ann.services.is_empty() {
-        f.extra
-            .insert("mdns.services".into(), ann.services.join(", "));
-    }
-    if let Some(m) = ann.model() {
-        f.extra.insert("mdns.model".into(), m);
-    }
-    if let Some(n) = ann.friendly_name() {
-        f.extra.insert("mdns.name".into(), n);
-    }
-    for i in ann.instances.values() {
-        for (k, v) in &i.txt {
-            let text = if v.is_empty() {
-                k.clone()
-            } else {
-                format!("{k}={v}")
-            };
-            let db = if i.service == "_workstation._tcp" {
-                "mdns_workstation_txt"
-            } else {
-                "mdns_device-info_txt"
-            };
-            crate::recognise::enrich_text(&mut f, db, &text);
-        }
-    }
-    if let Some((device_type, service)) = ann.device_type() {
-        ctx.observe(
-            ip,
-            Fact::DeviceType {
-                device_type,
-                evidence: format!("mdns {service}"),
-            },
-        )
-        .await;
+    let (f, more) = mdns::facts(ann, "mdns-unicast-query");
+    for fact in more {
+        ctx.observe(ip, fact).await;
     }
     f
 }

@@ -72,6 +72,8 @@ fn the_filter_lets_through_arp_dhcp_lldp_and_cdp_only() {
         "don't-fragment is fine"
     );
     assert_eq!(run(&udp_frame(53, 0), 0), 0);
+    assert_eq!(run(&udp_frame(5353, 0), 0), 65_535, "mDNS");
+    assert_eq!(run(&udp_frame(5354, 0), 0), 0);
     assert_eq!(run(&udp_frame(67, 0x0010), 0), 0, "a later fragment");
     assert_eq!(run(&arp, OUTGOING), 0, "what this machine sends");
     let mut tcp = udp_frame(67, 0);
@@ -359,6 +361,124 @@ proptest! {
             let now = Instant::now();
             let _ = p.hear(&h, now);
             let _ = p.tick(now + Duration::from_secs(3600));
+        }
+    }
+}
+
+/// An mDNS response from 10.77.3.30 (02:77:00:03:00:30), port 5353 to 224.0.0.251:5353,
+/// carrying `records` (name, type, rdata), names uncompressed.
+fn mdns_frame(records: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
+    let mut dns = vec![0, 0, 0x84, 0, 0, 0];
+    dns.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    dns.extend_from_slice(&[0, 0, 0, 0]);
+    for (n, t, rdata) in records {
+        dns.extend(dns_name(n));
+        dns.extend_from_slice(&t.to_be_bytes());
+        dns.extend_from_slice(&[0x80, 1, 0, 0, 0x11, 0x94]);
+        dns.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        dns.extend_from_slice(rdata);
+    }
+    let mut f = vec![
+        0x01, 0x00, 0x5e, 0, 0, 0xfb, 2, 0x77, 0, 3, 0, 0x30, 0x08, 0x00,
+    ];
+    let total = (20 + 8 + dns.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0x40, 0, 255, 17, 0, 0, 10, 77, 3, 30, 224, 0, 0, 251]);
+    f.extend_from_slice(&[0x14, 0xe9, 0x14, 0xe9]);
+    f.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend(dns);
+    f
+}
+
+fn dns_name(n: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    for l in n.split('.') {
+        v.push(l.len() as u8);
+        v.extend_from_slice(l.as_bytes());
+    }
+    v.push(0);
+    v
+}
+
+/// A printer's responder announcing itself (its name, its IPP instance with a model): heard,
+/// it is named, typed and its 5353/udp service noted; the same announcement again tells
+/// nothing new; a query (not a response) is not heard.
+#[test]
+fn an_mdns_announcement_names_and_types_its_sender() {
+    let inst = "Office Printer._ipp._tcp.local";
+    let mut srv = vec![0, 0, 0, 0, 0x02, 0x77];
+    srv.extend(dns_name("media.local"));
+    let txt: Vec<u8> = ["txtvers=1", "ty=Scanopy LabJet 400"]
+        .iter()
+        .flat_map(|s| std::iter::once(s.len() as u8).chain(s.bytes()))
+        .collect();
+    let frame = mdns_frame(&[
+        (
+            "30.3.77.10.in-addr.arpa",
+            crate::mdns::PTR,
+            dns_name("media.local"),
+        ),
+        ("_ipp._tcp.local", crate::mdns::PTR, dns_name(inst)),
+        (inst, crate::mdns::SRV, srv),
+        (inst, crate::mdns::TXT, txt),
+    ]);
+    assert_eq!(run(&frame, 0), 65_535, "the filter takes it");
+    let heard = parse(&frame, 3).expect("an mDNS response");
+    assert_eq!(source(&heard), "mdns");
+    let mut p = Passive::new(PassiveLimits::default());
+    let t0 = Instant::now();
+    let facts = p.hear(&heard, t0);
+    let ip: IpAddr = "10.77.3.30".parse().unwrap();
+    assert!(facts.iter().all(|(i, _)| *i == ip));
+    let has = |f: &dyn Fn(&Fact) -> bool| facts.iter().any(|(_, x)| f(x));
+    assert!(has(
+        &|f| matches!(f, Fact::Hostname { name, source } if name == "media.local" && source == "mdns")
+    ));
+    assert!(has(&|f| matches!(
+        f,
+        Fact::DeviceType {
+            device_type: scanopy_core::DeviceType::Printer,
+            ..
+        }
+    )));
+    assert!(has(
+        &|f| matches!(f, Fact::Alive { method, .. } if method == "mdns")
+    ));
+    assert!(has(&|f| matches!(f, Fact::Port(p) if p.port == 5353
+        && p.extra.get("mdns.model").map(String::as_str) == Some("Scanopy LabJet 400")
+        && p.evidence == "mdns-heard")));
+    assert!(
+        p.hear(&heard, t0 + Duration::from_secs(5)).is_empty(),
+        "nothing new"
+    );
+    // A query from the same host: QR clear, not a response.
+    let mut q = frame.clone();
+    q[14 + 20 + 8 + 2] = 0;
+    assert_eq!(parse(&q, 3), None);
+}
+
+proptest! {
+    /// A real mDNS frame with bytes changed or cut: parsing and hearing it never panic, and
+    /// what is kept stays bounded.
+    #[test]
+    fn damaged_mdns_frames_never_panic(flips in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..8),
+                                       cut in any::<proptest::sample::Index>()) {
+        let inst = "Office Printer._ipp._tcp.local";
+        let mut f = mdns_frame(&[
+            ("30.3.77.10.in-addr.arpa", crate::mdns::PTR, dns_name("media.local")),
+            ("_ipp._tcp.local", crate::mdns::PTR, dns_name(inst)),
+        ]);
+        for (i, x) in flips {
+            let i = i.index(f.len());
+            f[i] ^= x;
+        }
+        f.truncate(cut.index(f.len() + 1));
+        if let Some(h) = parse(&f, 3) {
+            let mut p = Passive::new(PassiveLimits::default());
+            let facts = p.hear(&h, Instant::now());
+            prop_assert!(facts.len() <= 8);
         }
     }
 }

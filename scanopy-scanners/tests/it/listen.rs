@@ -194,3 +194,103 @@ fn testlan_the_listener_hears_its_switch_by_lldp_and_cdp() {
             && matches!(f, Fact::Hostname { name, .. } if name == "sw1.lab.test"))
     );
 }
+
+/// Sent from the TV's namespace: a multicast mDNS query (from port 5353, so answers are
+/// multicast too) for the media host's reverse name and for IPP printers.
+const MDNS_QUERY: &str = r#"
+import socket, struct
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+q = struct.pack(">6H", 0, 0, 2, 0, 0, 0)
+q += name("30.3.77.10.in-addr.arpa") + struct.pack(">2H", 12, 1)
+q += name("_ipp._tcp.local") + struct.pack(">2H", 12, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5353))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.77.3.40"))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.sendto(q, ("224.0.0.251", 5353))
+"#;
+
+/// The listener in the scanner's namespace overhears the media host's avahi answer a query the
+/// TV multicasts: the printer is named, typed and its model read, without a packet sent by the
+/// listener.
+#[test]
+fn testlan_the_listener_overhears_mdns_answers() {
+    if !require("testlan_the_listener_overhears_mdns_answers") {
+        return;
+    }
+    let media = IpAddr::V4(scanopy_testlan::MEDIA.ip);
+    let facts = in_scanner_ns(move || async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(scanopy_scanners::listen::LISTEN_QUEUE);
+        let listener = listen(tx).expect("a packet socket (CAP_NET_RAW)");
+        let mut passive = Passive::new(PassiveLimits::default());
+        let mut facts: Vec<(IpAddr, Fact)> = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut asked = tokio::time::Instant::now();
+        let ask = || {
+            std::process::Command::new("ip")
+                .args(["netns", "exec", "sclan-tv", "python3", "-c", MDNS_QUERY])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        assert!(ask(), "the TV's query was not sent");
+        loop {
+            // Asked again every 2 s (a multicast answer may be delayed or lost).
+            if asked.elapsed() > Duration::from_secs(2) {
+                ask();
+                asked = tokio::time::Instant::now();
+            }
+            let got = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+            if let Ok(Some((heard, at))) = got {
+                facts.extend(passive.hear(&heard, at));
+            }
+            let named = facts.iter().any(|(ip, f)| {
+                *ip == media && matches!(f, Fact::Hostname { source, .. } if source == "mdns")
+            });
+            let typed = facts.iter().any(|(ip, f)| {
+                *ip == media
+                    && matches!(
+                        f,
+                        Fact::DeviceType {
+                            device_type: scanopy_core::DeviceType::Printer,
+                            ..
+                        }
+                    )
+            });
+            if (named && typed) || tokio::time::Instant::now() > deadline {
+                break;
+            }
+        }
+        drop(listener);
+        facts
+    });
+    let of_media: Vec<&Fact> = facts
+        .iter()
+        .filter(|(ip, _)| *ip == media)
+        .map(|(_, f)| f)
+        .collect();
+    assert!(
+        of_media
+            .iter()
+            .any(|f| matches!(f, Fact::Hostname { name, source } if name == "media.local" && source == "mdns")),
+        "{of_media:#?}"
+    );
+    assert!(
+        of_media.iter().any(|f| matches!(
+            f,
+            Fact::DeviceType {
+                device_type: scanopy_core::DeviceType::Printer,
+                ..
+            }
+        )),
+        "{of_media:#?}"
+    );
+    assert!(
+        of_media
+            .iter()
+            .any(|f| matches!(f, Fact::Port(p) if p.port == 5353
+            && p.extra.get("mdns.model").is_some_and(|m| m.contains("LabJet")))),
+        "{of_media:#?}"
+    );
+}
