@@ -24,7 +24,7 @@ const CSS: &str = "\
 .link.runs{stroke:#9db8ee;stroke-dasharray:6 4}\
 .link.gw{stroke:#e0951f;stroke-width:2}\
 .link.port{stroke:#3d9a6a;stroke-width:2}\
-.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#d9822b}.link.port.vlan-c3{stroke:#9b59b6}.link.port.vlan-c4{stroke:#c0392b}.link.port.vlan-c5{stroke:#16a2b8}.link.port.vlan-c6{stroke:#b8860b}.link.port.vlan-c7{stroke:#e84393}\
+.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#8e44ad}.link.port.vlan-c3{stroke:#c0392b}.link.port.vlan-c4{stroke:#16a2b8}.link.port.vlan-c5{stroke:#e84393}.link.port.vlan-c6{stroke:#5d6d7e}.link.port.vlan-c7{stroke:#795548}\
 .linklabel{font:11px ui-monospace,Menlo,Consolas,monospace;fill:#6b7381}\
 .node rect.nb{fill:#ffffff;stroke:#b8c1ce;stroke-width:1.2}\
 .node text.ab{font:700 11px system-ui,sans-serif;fill:#2c3442;text-anchor:middle}\

@@ -17,7 +17,7 @@ export const MAP_CSS = `
 .link.runs{stroke:var(--m-docker-stroke);stroke-dasharray:6 4}
 .link.gw{stroke:var(--m-gw-stroke);stroke-width:2}
 .link.port{stroke:var(--m-port-stroke, #3d9a6a);stroke-width:2}
-.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#d9822b}.link.port.vlan-c3{stroke:#9b59b6}.link.port.vlan-c4{stroke:#c0392b}.link.port.vlan-c5{stroke:#16a2b8}.link.port.vlan-c6{stroke:#b8860b}.link.port.vlan-c7{stroke:#e84393}
+.link.port.vlan-c0{stroke:#3d9a6a}.link.port.vlan-c1{stroke:#2f6fd6}.link.port.vlan-c2{stroke:#8e44ad}.link.port.vlan-c3{stroke:#c0392b}.link.port.vlan-c4{stroke:#16a2b8}.link.port.vlan-c5{stroke:#e84393}.link.port.vlan-c6{stroke:#5d6d7e}.link.port.vlan-c7{stroke:#795548}
 .link.dim,.linklabel.dim{opacity:.12}
 .node.dim{opacity:.25}
 .linklabel{font:11px ui-monospace,Menlo,Consolas,monospace;fill:var(--m-text-2)}

@@ -99,7 +99,7 @@ export async function pageMap(root, ctx) {
       mapBox.append(
         h("div", { class: "map-zoom" }, zin, zout, zfit), stats,
         h("div", { class: "map-legend" }, h("span", null, h("i"), "subnet member"), h("span", null, h("i", { class: "dash" }), "runs containers"),
-          h("span", null, h("i", { class: "port" }), "switch port (LLDP, CDP or forwarding table)"),
+          h("span", null, h("i", { class: "port" }), "switch port (LLDP, CDP or forwarding table), coloured by VLAN"),
           devCount === 0 ? h("span", null, "No devices yet: run a scan") : null));
     }
     if (view.touched) applyView(); else fit();
