@@ -45,8 +45,9 @@ ours() {
 peer() {
   local r auth
   if [ -n "$V3" ]; then
-    IFS=: read -r u a ap x xp <<< "$V3"
-    auth=(-v3 -l authPriv -u "$u" -a "$a" -A "$ap" -x "$x" -X "$xp")
+    local v3user v3auth v3authpw v3priv v3privpw
+    IFS=: read -r v3user v3auth v3authpw v3priv v3privpw <<< "$V3"
+    auth=(-v3 -l authPriv -u "$v3user" -a "$v3auth" -A "$v3authpw" -x "$v3priv" -X "$v3privpw")
   else
     auth=(-v2c -c "$COMMUNITY")
   fi

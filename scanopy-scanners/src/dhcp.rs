@@ -181,26 +181,12 @@ pub fn parse(b: &[u8]) -> Option<Message> {
 /// Reads an Ethernet frame carrying DHCP: IPv4 (not a fragment), UDP between ports 67 and 68.
 /// Returns the Ethernet source too (a relay's MAC differs from the client's `chaddr`).
 pub fn parse_frame(f: &[u8]) -> Option<(MacAddr, Message)> {
-    if f.len() < 14 + 20 + 8 || f[12..14] != [0x08, 0x00] {
-        return None;
-    }
-    let ip = &f[14..];
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-    if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 17 || fragment {
-        return None;
-    }
-    let udp = ip.get(ihl..)?;
-    let (sport, dport) = (
-        u16::from_be_bytes([*udp.first()?, *udp.get(1)?]),
-        u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]),
-    );
+    let u = crate::frame::ipv4_udp(f)?;
     let ports = [SERVER_PORT, CLIENT_PORT];
-    if !ports.contains(&sport) || !ports.contains(&dport) {
+    if !ports.contains(&u.sport) || !ports.contains(&u.dport) {
         return None;
     }
-    let src = MacAddr(<[u8; 6]>::try_from(&f[6..12]).ok()?);
-    Some((src, parse(udp.get(8..)?)?))
+    Some((u.src_mac, parse(u.payload)?))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub mod catalogue;
 pub mod dhcp;
 pub mod dns;
 pub mod docker;
+pub mod frame;
 pub mod icmp;
 pub mod limits;
 pub mod listen;

@@ -282,31 +282,18 @@ impl Announcement {
 /// responders multicast their answers and announcements): the sender's MAC and address, and
 /// the records. `None` for anything else (a query, a fragment, another port).
 pub fn parse_frame(f: &[u8]) -> Option<(scanopy_core::MacAddr, std::net::Ipv4Addr, Vec<Record>)> {
-    if f.len() < 14 + 20 + 8 + 12 || f[12..14] != [0x08, 0x00] {
+    let u = crate::frame::ipv4_udp(f)?;
+    if u.sport != MDNS_PORT || u.dport != MDNS_PORT {
         return None;
     }
-    let ip = &f[14..];
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-    if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != 17 || fragment {
-        return None;
-    }
-    let src = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let udp = ip.get(ihl..)?;
-    let sport = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
-    let dport = u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]);
-    if sport != MDNS_PORT || dport != MDNS_PORT {
-        return None;
-    }
-    let msg = udp.get(8..)?;
     // A response (QR set); its id is 0 by RFC 6762, but any is read.
-    let id = u16::from_be_bytes([*msg.first()?, *msg.get(1)?]);
-    let records = parse(id, msg);
+    let id = u16::from_be_bytes([*u.payload.first()?, *u.payload.get(1)?]);
+    let records = parse(id, u.payload);
+    let src = u.src;
     if records.is_empty() || src.is_unspecified() || src.is_broadcast() || src.is_multicast() {
         return None;
     }
-    let mac = scanopy_core::MacAddr(<[u8; 6]>::try_from(&f[6..12]).ok()?);
-    Some((mac, src, records))
+    Some((u.src_mac, src, records))
 }
 
 /// What an announcement says, as observations of the host: its `5353/udp` service (with the

@@ -669,6 +669,18 @@ pub async fn patch_network(
     Ok(axum::Json(n))
 }
 
+/// The network a path names: 404 for an id that is not one, or names none.
+pub(crate) async fn network_named(state: &AppState, id: &str) -> ApiResult<scanopy_core::Network> {
+    let id = parse_id(id, "network")?;
+    state
+        .store
+        .networks()
+        .await?
+        .into_iter()
+        .find(|n| n.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("network {id}")))
+}
+
 /// A subnet seen but not among a network's: where it was seen.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SuggestedSubnet {
@@ -695,14 +707,8 @@ pub async fn suggested_subnets(
     _c: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Vec<SuggestedSubnet>>> {
-    let id = parse_id(&id, "network")?;
-    let net = state
-        .store
-        .networks()
-        .await?
-        .into_iter()
-        .find(|n| n.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("network {id}")))?;
+    let net = network_named(&state, &id).await?;
+    let id = net.id;
     let covered = |s: &IpNet| net.subnets.iter().any(|n| n.contains(s));
     let mut out: BTreeMap<String, SuggestedSubnet> = BTreeMap::new();
     let filter = DeviceFilter {

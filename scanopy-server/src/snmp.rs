@@ -101,11 +101,7 @@ fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
 }
 
 async fn known_network(state: &AppState, id: &str) -> ApiResult<Uuid> {
-    let id = parse_id(id, "network")?;
-    if !state.store.networks().await?.iter().any(|n| n.id == id) {
-        return Err(ApiError::not_found(format!("network {id}")));
-    }
-    Ok(id)
+    Ok(crate::api::network_named(state, id).await?.id)
 }
 
 /// `GET /networks/{id}/snmp-credentials`: in the order they are tried; secrets never shown.
