@@ -402,3 +402,56 @@ fn testlan_snmpv3_users_read_the_router_and_wrong_ones_are_warnings() {
     let s = snmp_service(device(&devices, scanopy_testlan::ROUTER_IP.into()));
     assert_eq!(s.extra.get("snmp.version").map(String::as_str), Some("2c"));
 }
+
+/// Versions 1 and 2c against the router's real snmpd, by hand: a v1 walk (GETNEXT, ending on
+/// `noSuchName`) and a v2c walk (GETBULK) of the system group give the same rows.
+#[test]
+fn testlan_snmp_v1_and_v2c_walks_of_a_real_agent_agree() {
+    use scanopy_scanners::snmp::ber::Oid;
+    use scanopy_scanners::snmp::pdu::Version;
+    use scanopy_scanners::snmp::walk::{End, Limits, Session};
+    if !require("testlan_snmp_v1_and_v2c_walks_of_a_real_agent_agree") {
+        return;
+    }
+    let walks = scanopy_testlan::in_scanner_ns(|| async {
+        let (ctx, _rx) = scanopy_core::ScanContext::standalone(
+            "snmp",
+            scanopy_core::ScanConfig::default(),
+            scanopy_core::TargetSet::default(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let system = Oid::parse("1.3.6.1.2.1.1").unwrap();
+        let mut out = Vec::new();
+        for v in [Version::V1, Version::V2c] {
+            let mut s = Session::open(
+                &ctx,
+                scanopy_testlan::ROUTER_IP.into(),
+                161,
+                v,
+                CAMPUS_COMMUNITY.as_bytes(),
+                Limits::default(),
+            )
+            .await
+            .unwrap();
+            let w = s.walk(&system).await;
+            out.push((v, w.end == End::Complete, w.rows, s.requests));
+        }
+        out
+    });
+    let (_, v1_done, v1_rows, v1_requests) = &walks[0];
+    let (_, v2_done, v2_rows, v2_requests) = &walks[1];
+    assert!(*v1_done && *v2_done, "{walks:?}");
+    assert!(v1_rows.len() >= 7, "{v1_rows:?}");
+    // sysUpTime moves between the two walks; every other row is the same.
+    let stable = |rows: &[(Oid, scanopy_scanners::snmp::ber::Value)]| -> Vec<String> {
+        rows.iter()
+            .filter(|(o, _)| !o.to_string().starts_with("1.3.6.1.2.1.1.3."))
+            .map(|(o, v)| format!("{o}={v:?}"))
+            .collect()
+    };
+    assert_eq!(stable(v1_rows), stable(v2_rows));
+    assert!(
+        v1_requests > v2_requests,
+        "GETNEXT asks once a row, GETBULK 40 at a time: {v1_requests} vs {v2_requests}"
+    );
+}
