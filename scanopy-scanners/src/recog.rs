@@ -409,7 +409,8 @@ fn decode_base64(s: &str) -> String {
 ///
 /// With `regex-lite`: Ruby's `\w`, `\d` and `\s` are ASCII classes, and so are regex-lite's;
 /// its compiled patterns are small (the 580 of `snmp_sysdescr` compile in 15 ms into 7.5 MiB,
-/// where the `regex` crate took 300 ms and 60 MiB, measured by `recog_cost` in release), and
+/// where the `regex` crate took 300 ms and 60 MiB; `cargo run --release -p scanopy-benches --bin
+/// recog_cost` measures it), and
 /// texts matched here are short (banners, headers, titles, descriptions).
 fn compile(pattern: &str, flags: &str) -> Result<Regex, String> {
     let translated = ruby_to_rust(pattern);
@@ -487,43 +488,3 @@ fn utf8_len(first: u8) -> usize {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod cost {
-    /// What compiling and using one database costs this process (run by hand, in release:
-    /// `cargo test --release -p scanopy-scanners --lib recog_cost -- --ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn recog_cost() {
-        let rss = || {
-            std::fs::read_to_string("/proc/self/status")
-                .unwrap()
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .unwrap()
-                .split_whitespace()
-                .nth(1)
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        };
-        let before = rss();
-        let t = std::time::Instant::now();
-        let db = super::database("snmp_sysdescr").unwrap();
-        let parsed = t.elapsed();
-        let mid = rss();
-        let t = std::time::Instant::now();
-        let m = db.first_match("scanopy test LAN router");
-        let matched = t.elapsed();
-        let after = rss();
-        eprintln!(
-            "snmp_sysdescr: {} fingerprints; parse+compile {:?} (+{} KiB), first match {:?} (+{} KiB), found {:?}",
-            db.fingerprints.len(),
-            parsed,
-            mid - before,
-            matched,
-            after - mid,
-            m.is_some()
-        );
-    }
-}

@@ -1847,9 +1847,13 @@ async fn snmp_credentials_are_sealed_listed_without_secrets_and_handed_to_their_
         }
     }
 
-    // Deleted: gone, and a second delete is a 404.
+    // Deleted (only by an admin): gone, and a second delete is a 404.
     let id = c1["id"].as_str().unwrap();
     let del = format!("{}/{id}", path(&a));
+    let (s, _) = api.call(Method::DELETE, &del, Some(&read), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = api.call(Method::DELETE, &del, None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = api
         .call(Method::DELETE, &del, Some(&api.admin.clone()), None)
         .await;
