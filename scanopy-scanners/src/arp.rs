@@ -6,7 +6,9 @@
 //! at least 20 ms), so the sweep ends soon after its last request. Every reply gives the
 //! address, its MAC, the vendor behind the MAC (the IEEE OUI table of the `oui-data` crate, no
 //! download) and the reply time. ARP packets nobody asked for (gratuitous ARP, other hosts'
-//! requests) are observations too, but never start a port scan.
+//! requests) are observations too when their sender is one of the scan's targets (one per
+//! address, so a flood of random MACs cannot add devices the scan was not asked about), but
+//! never start a port scan.
 //!
 //! Needs raw sockets (CAP_NET_RAW). Without them the scanner fails with a message naming the
 //! capability and the fix; callers fall back to [`crate::TcpPing`], which reads the kernel's
@@ -414,7 +416,7 @@ struct Sweep {
     sent: HashMap<Ipv4Addr, Instant>,
     /// Addresses that answered.
     answered: HashSet<Ipv4Addr>,
-    /// Addresses heard from without being asked.
+    /// Targets heard from before being asked.
     seen_unasked: HashSet<Ipv4Addr>,
     /// The longest reply time so far.
     slowest: Option<Duration>,
@@ -429,7 +431,11 @@ impl Sweep {
             return;
         }
         let ip = a.sender_ip;
-        let asked = self.wanted.contains(&ip) && self.sent.contains_key(&ip);
+        // Outside the targets: not this scan's business (a flood's addresses, another subnet).
+        if !self.wanted.contains(&ip) {
+            return;
+        }
+        let asked = self.sent.contains_key(&ip);
         let first_time = if asked {
             self.answered.insert(ip)
         } else {
@@ -485,6 +491,59 @@ mod tests {
         ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
         assert_eq!(parse_frame(&ipv6), None);
         assert_eq!(parse_frame(&f[..41]), None);
+    }
+
+    /// A flood of gratuitous ARPs from random MACs during a scan of one host: only that host's
+    /// packet is an observation (once), whatever else the segment says.
+    #[tokio::test]
+    async fn arp_nobody_asked_for_counts_only_for_targets_once_each() {
+        let target = Ipv4Addr::new(10, 77, 3, 20);
+        let (ctx, mut rx) = ScanContext::standalone(
+            "arp",
+            scanopy_core::ScanConfig::default(),
+            TargetSet::from_addrs([IpAddr::V4(target)]),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let mut sweep = Sweep {
+            wanted: [target].into(),
+            sent: HashMap::new(),
+            answered: HashSet::new(),
+            seen_unasked: HashSet::new(),
+            slowest: None,
+            gateways: Vec::new(),
+        };
+        let now = Instant::now();
+        for i in 0..2_000u32 {
+            let [_, a, b, c] = i.to_be_bytes();
+            let frame = ArpFrame {
+                operation: 1,
+                sender_mac: MacAddr([0x02, 0x99, 0, a, b, c]),
+                sender_ip: Ipv4Addr::new(10, 77, 3, 160 + (i % 91) as u8),
+                target_ip: Ipv4Addr::new(10, 77, 3, 160 + (i % 91) as u8),
+            };
+            sweep.handle(&ctx, frame, now).await;
+        }
+        for i in 0..3u8 {
+            let frame = ArpFrame {
+                operation: 1,
+                sender_mac: MacAddr([0x02, 0x77, 0, 0, 3, 20 + i]),
+                sender_ip: target,
+                target_ip: target,
+            };
+            sweep.handle(&ctx, frame, now).await;
+        }
+        drop(ctx);
+        let mut addrs = HashSet::new();
+        let mut alive = 0;
+        while let Some(o) = rx.recv().await {
+            addrs.insert(o.ip);
+            if let Fact::Alive { method, .. } = &o.fact {
+                assert_eq!(method, "arp-unsolicited");
+                alive += 1;
+            }
+        }
+        assert_eq!(addrs, HashSet::from([IpAddr::V4(target)]));
+        assert_eq!(alive, 1);
     }
 
     #[test]
