@@ -19,6 +19,10 @@
 //!    certificates), then the latest; a port's identification to the highest confidence, then
 //!    the latest; its state to the latest.
 //! 7. Locally administered MACs are flagged ([`Device::randomized_mac`]).
+//! 8. **A device heard before it had an address** ([`Fact::Unaddressed`], a DHCP DISCOVER) is
+//!    the device of its MAC, with the interface `0.0.0.0` and that MAC until the MAC is bound to
+//!    an address; what it said of itself (name, vendor, type, OS hints) is the device's. Other
+//!    facts about the unspecified address name nothing and are ignored.
 //!
 //! # How it stays order independent
 //! [`Inventory`] keeps, per address, a summary of everything observed about it in which every
@@ -164,6 +168,8 @@ pub struct InventoryConfig {
 pub struct Inventory {
     config: InventoryConfig,
     addrs: BTreeMap<IpAddr, AddrSummary>,
+    /// What devices heard before they had an address said, by MAC (rule 8).
+    unaddressed: BTreeMap<MacAddr, AddrSummary>,
     containers: BTreeMap<String, ContainerSummary>,
 }
 
@@ -214,6 +220,32 @@ impl Inventory {
     /// Folds one observation in. Applying the same observation again changes nothing.
     pub fn apply(&mut self, o: &Observation) {
         let at = o.at;
+        if let Fact::Unaddressed { mac, facts } = &o.fact {
+            if !mac.is_unicast() {
+                return;
+            }
+            let a = self.unaddressed.entry(*mac).or_default();
+            join_seen(&mut a.seen, Seen::at(at));
+            if !a.sources.contains(&o.scanner) {
+                a.sources.insert(o.scanner.clone());
+            }
+            for f in facts {
+                if matches!(
+                    f,
+                    Fact::Alive { .. }
+                        | Fact::Hostname { .. }
+                        | Fact::Vendor { .. }
+                        | Fact::DeviceType { .. }
+                        | Fact::Os(_)
+                ) {
+                    apply_fact(a, at, f);
+                }
+            }
+            return;
+        }
+        if o.ip.is_unspecified() {
+            return;
+        }
         if let Fact::Mac { mac } = &o.fact {
             if !mac.is_unicast() {
                 // A broadcast or zero MAC names no device; the address is still alive.
@@ -221,55 +253,25 @@ impl Inventory {
                 return;
             }
         }
-        let a = self.touch(o);
-        match &o.fact {
-            Fact::Alive { .. } => {}
-            Fact::Mac { mac } => {
-                a.macs
-                    .entry(*mac)
-                    .and_modify(|s| s.join(Seen::at(at)))
-                    .or_insert(Seen::at(at));
+        if let Fact::Container(c) = &o.fact {
+            self.touch(o).containers.insert(c.id.clone());
+            let entry = self
+                .containers
+                .entry(c.id.clone())
+                .or_insert_with(|| ContainerSummary {
+                    seen: Seen::at(at),
+                    sources: BTreeSet::new(),
+                    latest: (at, (**c).clone()),
+                });
+            entry.seen.join(Seen::at(at));
+            entry.sources.insert(o.scanner.clone());
+            if (at, &**c) > (entry.latest.0, &entry.latest.1) {
+                entry.latest = (at, (**c).clone());
             }
-            Fact::Hostname { name, source } => {
-                let name = name.trim().trim_end_matches('.').to_owned();
-                if !name.is_empty() {
-                    join_best(&mut a.hostname, (name_rank(source), at), name);
-                }
-            }
-            Fact::Vendor { vendor } => join_latest(&mut a.vendor, at, vendor.clone()),
-            Fact::DeviceType {
-                device_type,
-                evidence,
-            } => join_latest(&mut a.device_type, at, (*device_type, evidence.clone())),
-            Fact::Identity { rule, value } => {
-                a.identities.insert((rule.clone(), value.clone()));
-            }
-            Fact::Gateway => a.gateway = true,
-            Fact::Os(h) => {
-                a.os_hints.insert(h.clone());
-                while a.os_hints.len() > MAX_OS_HINTS {
-                    a.os_hints.pop_first();
-                }
-            }
-            Fact::Port(p) => apply_port(a, at, p),
-            Fact::L2(l2) => join_latest(&mut a.l2, at, l2.clone()),
-            Fact::Container(c) => {
-                a.containers.insert(c.id.clone());
-                let entry =
-                    self.containers
-                        .entry(c.id.clone())
-                        .or_insert_with(|| ContainerSummary {
-                            seen: Seen::at(at),
-                            sources: BTreeSet::new(),
-                            latest: (at, (**c).clone()),
-                        });
-                entry.seen.join(Seen::at(at));
-                entry.sources.insert(o.scanner.clone());
-                if (at, &**c) > (entry.latest.0, &entry.latest.1) {
-                    entry.latest = (at, (**c).clone());
-                }
-            }
+            return;
         }
+        let a = self.touch(o);
+        apply_fact(a, at, &o.fact);
     }
 
     fn touch(&mut self, o: &Observation) -> &mut AddrSummary {
@@ -316,6 +318,9 @@ impl Inventory {
                     value: value.clone(),
                 });
             }
+        }
+        for mac in self.unaddressed.keys() {
+            uf.add(Key::Mac(*mac));
         }
         for id in self.containers.keys() {
             uf.add(Key::Container(id.clone()));
@@ -420,6 +425,14 @@ impl Inventory {
                 });
                 join_seen(&mut seen, *s);
             }
+            // Heard before it had an address, and bound to none since: `0.0.0.0` (rule 8).
+            if self.unaddressed.contains_key(m) && mac_ips.get(m).is_none_or(Vec::is_empty) {
+                interfaces.insert(Interface {
+                    ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    mac: Some(*m),
+                    subnet: None,
+                });
+            }
         }
         let mut hostname = None;
         let mut vendor = None;
@@ -428,8 +441,14 @@ impl Inventory {
         let mut services = Vec::new();
         let mut os_hints: Vec<OsHint> = Vec::new();
         let mut l2: Option<(DateTime<Utc>, Box<L2>)> = None;
-        for ip in fact_ips {
-            let a = &self.addrs[ip];
+        let summaries = fact_ips
+            .iter()
+            .map(|ip| (Some(*ip), &self.addrs[ip]))
+            .chain(
+                macs.iter()
+                    .filter_map(|m| self.unaddressed.get(m).map(|a| (None, a))),
+            );
+        for (ip, a) in summaries {
             if let Some(s) = a.seen {
                 join_seen(&mut seen, s);
             }
@@ -448,8 +467,10 @@ impl Inventory {
             if let Some((t, v)) = &a.l2 {
                 join_latest(&mut l2, *t, v.clone());
             }
-            for ((transport, port), p) in &a.ports {
-                services.push(port_service(*ip, *transport, *port, p));
+            if let Some(ip) = ip {
+                for ((transport, port), p) in &a.ports {
+                    services.push(port_service(ip, *transport, *port, p));
+                }
             }
         }
         // Several identities were joined only when an identity rule says why: keep the reasons
@@ -526,6 +547,42 @@ impl Inventory {
 
     fn subnet(&self, ip: IpAddr) -> Option<IpNet> {
         subnet_of(&self.config.subnets, ip)
+    }
+}
+
+/// Folds one fact into an address's summary (containers are folded by [`Inventory::apply`]).
+fn apply_fact(a: &mut AddrSummary, at: DateTime<Utc>, fact: &Fact) {
+    match fact {
+        Fact::Alive { .. } | Fact::Container(_) | Fact::Unaddressed { .. } => {}
+        Fact::Mac { mac } => {
+            a.macs
+                .entry(*mac)
+                .and_modify(|s| s.join(Seen::at(at)))
+                .or_insert(Seen::at(at));
+        }
+        Fact::Hostname { name, source } => {
+            let name = name.trim().trim_end_matches('.').to_owned();
+            if !name.is_empty() {
+                join_best(&mut a.hostname, (name_rank(source), at), name);
+            }
+        }
+        Fact::Vendor { vendor } => join_latest(&mut a.vendor, at, vendor.clone()),
+        Fact::DeviceType {
+            device_type,
+            evidence,
+        } => join_latest(&mut a.device_type, at, (*device_type, evidence.clone())),
+        Fact::Identity { rule, value } => {
+            a.identities.insert((rule.clone(), value.clone()));
+        }
+        Fact::Gateway => a.gateway = true,
+        Fact::Os(h) => {
+            a.os_hints.insert(h.clone());
+            while a.os_hints.len() > MAX_OS_HINTS {
+                a.os_hints.pop_first();
+            }
+        }
+        Fact::Port(p) => apply_port(a, at, p),
+        Fact::L2(l2) => join_latest(&mut a.l2, at, l2.clone()),
     }
 }
 

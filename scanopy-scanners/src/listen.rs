@@ -1,15 +1,22 @@
 //! Passive discovery: hear devices announce themselves without sending a packet. A raw packet
 //! socket on every interface of the namespace, with a classic BPF filter in the kernel
-//! ([`filter`]: ARP, UDP to ports 67, 68 and 5353, LLDP and CDP; nothing sent by this
-//! machine), hands ARP, DHCP, mDNS and neighbour announcements to a thread; [`Passive`] turns
+//! ([`filter`]: ARP, UDP to ports 67, 68 and 5353, ICMPv6 router and neighbour messages, LLDP
+//! and CDP; nothing sent by this machine), hands ARP, DHCP, mDNS, NDP and neighbour
+//! announcements to a thread; [`Passive`] turns
 //! what it hears into observations:
 //!
 //! - an ARP packet with a sender address (request, reply, gratuitous): the address is alive
 //!   (`passive-arp`) with its MAC and vendor;
 //! - a DHCP client's DISCOVER, REQUEST or INFORM: its host name (source `dhcp`), its vendor class
 //!   read by recog's `dhcp_vendor_class` database as an OS hint, and its parameter request list,
-//!   recorded for the address it asks for or has (`dhcp`); a server's ACK gives the address to
-//!   the client's MAC (`dhcp-ack`).
+//!   recorded for the address it asks for or has (`dhcp`); a client with no address yet (a
+//!   DISCOVER from a host that has just joined) is observed at once by its MAC
+//!   ([`Fact::Unaddressed`]: the device of that MAC, at `0.0.0.0` until it has an address); a
+//!   server's ACK gives the address to the client's MAC (`dhcp-ack`).
+//! - an ICMPv6 router solicitation or advertisement, neighbour solicitation or advertisement
+//!   from an address in use (a host that joins solicits routers from its link-local address):
+//!   the address is alive (`passive-ndp`) with its MAC, so the device has its IPv6 addresses;
+//!   an advertising router is a gateway;
 //! - an mDNS response (an announcement, or an answer to anyone's query): the sender's name
 //!   (`mdns`), its type from its services, its 5353/udp service with model and friendly name,
 //!   when what it says changed; - an LLDP or CDP frame from a switch or router on one of this machine's links
@@ -58,6 +65,9 @@ pub enum Heard {
     /// An mDNS response (an announcement, or an answer to someone's query): the sender's MAC
     /// and address, and its records.
     Mdns(MacAddr, Ipv4Addr, Vec<crate::mdns::Record>),
+    /// An ICMPv6 router or neighbour solicitation or advertisement from an address in use
+    /// (a link-local one, mostly: a host that joins solicits routers from it).
+    Ndp(crate::ndp::Heard),
 }
 
 /// The source (the observation's scanner name) of what `heard` says: `passive-arp`, `dhcp`,
@@ -68,6 +78,7 @@ pub fn source(heard: &Heard) -> &'static str {
         Heard::Dhcp(..) => "dhcp",
         Heard::Neighbour(_, a) => a.protocol.name(),
         Heard::Mdns(..) => "mdns",
+        Heard::Ndp(_) => "passive-ndp",
     }
 }
 
@@ -81,6 +92,9 @@ pub fn parse(frame: &[u8], ifindex: u32) -> Option<Heard> {
     }
     if let Some((mac, ip, records)) = crate::mdns::parse_frame(frame) {
         return Some(Heard::Mdns(mac, ip, records));
+    }
+    if let Some(h) = crate::ndp::parse_frame(frame) {
+        return Some(Heard::Ndp(h));
     }
     dhcp::parse_frame(frame).map(|(src, m)| Heard::Dhcp(src, Box::new(m)))
 }
@@ -101,31 +115,39 @@ const PKTTYPE: u32 = 0xffff_f004;
 const OUTGOING: u32 = 4;
 
 /// The kernel filter as `(code, jump if true, jump if false, k)`: nothing this machine sent;
-/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67, 68 or 5353 (mDNS); an 802.3 frame to
-/// CDP's group address. Jumps count from the next instruction; 20 accepts, 21 drops.
-pub const PROGRAM: [(u16, u8, u8, u32); 22] = [
-    (LD_W_ABS, 0, 0, PKTTYPE),                  // 0
-    (JEQ, 19, 0, OUTGOING),                     // 1: sent by us -> drop
-    (LD_H_ABS, 0, 0, 12),                       // 2: the ethertype
-    (JEQ, 16, 0, 0x0806),                       // 3: ARP -> accept
-    (JEQ, 15, 0, lldp::LLDP_ETHERTYPE as u32),  // 4: LLDP -> accept
-    (JEQ, 0, 9, 0x0800),                        // 5: not IPv4 -> 15 (CDP?)
-    (LD_B_ABS, 0, 0, 23),                       // 6: the IP protocol
-    (JEQ, 0, 13, 17),                           // 7: not UDP -> drop
-    (LD_H_ABS, 0, 0, 20),                       // 8: flags and fragment offset
-    (JSET, 11, 0, 0x1fff),                      // 9: a later fragment -> drop
-    (LDX_B_MSH, 0, 0, 14),                      // 10: X = the IP header's length
-    (LD_H_IND, 0, 0, 16),                       // 11: the UDP destination port
-    (JEQ, 7, 0, dhcp::SERVER_PORT as u32),      // 12: 67 -> accept
-    (JEQ, 6, 0, dhcp::CLIENT_PORT as u32),      // 13: 68 -> accept
-    (JEQ, 5, 6, crate::mdns::MDNS_PORT as u32), // 14: 5353 -> accept, else drop
-    (JGT, 5, 0, 1500),                          // 15: an ethertype, not a length -> drop
-    (LD_W_ABS, 0, 0, 0),                        // 16: the destination's first four bytes
-    (JEQ, 0, 3, 0x0100_0ccc),                   // 17: not CDP's group -> drop
-    (LD_H_ABS, 0, 0, 4),                        // 18: its last two
-    (JEQ, 0, 1, 0xcccc),                        // 19: CDP's group -> accept, else drop
-    (RET, 0, 0, 65_535),                        // 20: accept the whole frame
-    (RET, 0, 0, 0),                             // 21: drop
+/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67, 68 or 5353 (mDNS); ICMPv6 router and
+/// neighbour messages (types 133 to 136, no extension header); an 802.3 frame to CDP's group
+/// address. Jumps count from the next instruction; 27 accepts, 28 drops.
+pub const PROGRAM: [(u16, u8, u8, u32); 29] = [
+    (LD_W_ABS, 0, 0, PKTTYPE),                    // 0
+    (JEQ, 26, 0, OUTGOING),                       // 1: sent by us -> drop
+    (LD_H_ABS, 0, 0, 12),                         // 2: the ethertype
+    (JEQ, 23, 0, 0x0806),                         // 3: ARP -> accept
+    (JEQ, 22, 0, lldp::LLDP_ETHERTYPE as u32),    // 4: LLDP -> accept
+    (JEQ, 0, 9, 0x0800),                          // 5: not IPv4 -> 15 (IPv6?)
+    (LD_B_ABS, 0, 0, 23),                         // 6: the IP protocol
+    (JEQ, 0, 20, 17),                             // 7: not UDP -> drop
+    (LD_H_ABS, 0, 0, 20),                         // 8: flags and fragment offset
+    (JSET, 18, 0, 0x1fff),                        // 9: a later fragment -> drop
+    (LDX_B_MSH, 0, 0, 14),                        // 10: X = the IP header's length
+    (LD_H_IND, 0, 0, 16),                         // 11: the UDP destination port
+    (JEQ, 14, 0, dhcp::SERVER_PORT as u32),       // 12: 67 -> accept
+    (JEQ, 13, 0, dhcp::CLIENT_PORT as u32),       // 13: 68 -> accept
+    (JEQ, 12, 13, crate::mdns::MDNS_PORT as u32), // 14: 5353 -> accept, else drop
+    (JEQ, 0, 6, 0x86dd),                          // 15: not IPv6 -> 22 (CDP?)
+    (LD_B_ABS, 0, 0, 20),                         // 16: the next header
+    (JEQ, 0, 10, 58),                             // 17: not ICMPv6 -> drop
+    (LD_B_ABS, 0, 0, 54),                         // 18: the ICMPv6 type
+    (JGT, 0, 8, 132),                             // 19: below 133 -> drop
+    (JGT, 7, 0, 136),                             // 20: above 136 -> drop
+    (RET, 0, 0, 65_535),                          // 21: a router or neighbour message -> accept
+    (JGT, 5, 0, 1500),                            // 22: an ethertype, not a length -> drop
+    (LD_W_ABS, 0, 0, 0),                          // 23: the destination's first four bytes
+    (JEQ, 0, 3, 0x0100_0ccc),                     // 24: not CDP's group -> drop
+    (LD_H_ABS, 0, 0, 4),                          // 25: its last two
+    (JEQ, 0, 1, 0xcccc),                          // 26: CDP's group -> accept, else drop
+    (RET, 0, 0, 65_535),                          // 27: accept the whole frame
+    (RET, 0, 0, 0),                               // 28: drop
 ];
 
 /// [`PROGRAM`] for the socket.
@@ -174,6 +196,8 @@ struct Client {
     fingerprint: Option<String>,
     mdns: crate::mdns::Announcement,
     mdns_told: Option<(Ipv4Addr, crate::mdns::Announcement, Instant)>,
+    /// The IPv6 addresses its router and neighbour messages were told for, and when.
+    ndp_told: std::collections::BTreeMap<std::net::Ipv6Addr, Instant>,
 }
 
 /// One MAC's budget in the current minute.
@@ -221,6 +245,8 @@ pub fn own_interfaces() -> Vec<OwnInterface> {
 pub const MAX_NEIGHBOURS: usize = 256;
 /// What is heard unchanged is told again this often (and a neighbour's own facts).
 pub const NEIGHBOUR_REFRESH: Duration = Duration::from_secs(600);
+/// An IPv6 address heard in router and neighbour messages is told again this often.
+pub const NDP_REFRESH: Duration = Duration::from_secs(60);
 
 /// Which announcement: the interface that heard it, the protocol, the chassis and its port.
 type NeighbourKey = (u32, lldp::Protocol, String, Option<String>);
@@ -360,7 +386,49 @@ impl Passive {
             Heard::Dhcp(_, m) => self.dhcp(m, now),
             Heard::Neighbour(ifindex, a) => self.neighbour(*ifindex, a, now),
             Heard::Mdns(mac, ip, records) => self.mdns(*mac, *ip, records, now),
+            Heard::Ndp(h) => self.ndp(h, now),
         }
+    }
+
+    /// An ICMPv6 router or neighbour message: its sender's address is in use, with its MAC
+    /// (`passive-ndp`); a router advertisement makes it a gateway. Told once a minute per
+    /// address at most, so a host's neighbour chatter does not spend its budget.
+    fn ndp(&mut self, h: &crate::ndp::Heard, now: Instant) -> Vec<(IpAddr, Fact)> {
+        if !h.mac.is_unicast() || h.src.is_loopback() {
+            return Vec::new();
+        }
+        let told_lately = self.macs.get(&h.mac).is_some_and(|b| {
+            b.client
+                .ndp_told
+                .get(&h.src)
+                .is_some_and(|t| now.saturating_duration_since(*t) < NDP_REFRESH)
+        });
+        if told_lately {
+            return Vec::new();
+        }
+        let Some(b) = self.budget(h.mac, now) else {
+            return Vec::new();
+        };
+        if b.client.ndp_told.len() >= 8 {
+            b.client.ndp_told.clear();
+        }
+        b.client.ndp_told.insert(h.src, now);
+        let ip = IpAddr::V6(h.src);
+        let mut out = vec![(ip, Fact::Mac { mac: h.mac })];
+        if let Some(v) = arp::vendor(h.mac) {
+            out.push((ip, Fact::Vendor { vendor: v }));
+        }
+        if h.kind == crate::ndp::HeardKind::RouterAdvert {
+            out.push((ip, Fact::Gateway));
+        }
+        out.push((
+            ip,
+            Fact::Alive {
+                method: "passive-ndp".into(),
+                rtt_us: None,
+            },
+        ));
+        out
     }
 
     /// An mDNS response: its records folded into what the sender's responder told; observed
@@ -642,6 +710,19 @@ impl Passive {
             match m.client_ip.or(m.requested_ip) {
                 Some(ip) if kind != MessageType::Release && kind != MessageType::Decline => {
                     (ip, "dhcp")
+                }
+                // A host that has just joined, with no address yet: the device of its MAC,
+                // at once, with what it said (the address follows with its REQUEST).
+                None if matches!(kind, MessageType::Discover | MessageType::Request) => {
+                    let facts = client_facts(Ipv4Addr::UNSPECIFIED, mac, &b.client, "dhcp")
+                        .into_iter()
+                        .map(|(_, f)| f)
+                        .filter(|f| !matches!(f, Fact::Mac { .. }))
+                        .collect();
+                    return vec![(
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                        Fact::Unaddressed { mac, facts },
+                    )];
                 }
                 _ => return Vec::new(),
             }

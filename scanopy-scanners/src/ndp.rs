@@ -151,6 +151,8 @@ pub enum HeardKind {
     RouterAdvert,
     /// A neighbour solicitation or advertisement from an address in use.
     Neighbour,
+    /// A router solicitation: a host looking for routers (one that has just joined the link).
+    RouterSolicit,
 }
 
 /// One ICMPv6 packet heard on the link.
@@ -166,8 +168,8 @@ pub struct Heard {
     pub hop_limit: u8,
 }
 
-/// Reads an Ethernet frame: an ICMPv6 echo reply with our identifier, a router advertisement or
-/// a neighbour message (IPv6 without extension headers, checksum verified), and `None` for
+/// Reads an Ethernet frame: an ICMPv6 echo reply with our identifier, a router solicitation or
+/// advertisement, or a neighbour message (IPv6 without extension headers, checksum verified), and `None` for
 /// anything else or for a sender that is unspecified or multicast.
 pub fn parse_frame(f: &[u8]) -> Option<Heard> {
     if f.len() < 14 + 40 + 4 || u16::from_be_bytes([f[12], f[13]]) != ETH_IPV6 {
@@ -195,6 +197,7 @@ pub fn parse_frame(f: &[u8]) -> Option<Heard> {
         }
         // Code 2, an unrecognised option; the packet it quotes is our echo with the option.
         4 if msg[1] == 2 && quotes_our_probe(&msg[8..]) => HeardKind::ParamProblem,
+        133 if msg.len() >= 8 => HeardKind::RouterSolicit,
         134 if msg.len() >= 16 => HeardKind::RouterAdvert,
         135 | 136 if msg.len() >= 24 => HeardKind::Neighbour,
         _ => return None,

@@ -223,8 +223,16 @@ pub async fn apply_results(
     if !report.changes.is_empty() {
         kick_events(state);
     }
-    if !report.changes.devices_new.is_empty() {
-        react(state, daemon, run, &report.changes.devices_new).await;
+    // New devices, and devices heard before they had an address that have one now.
+    let scannable: Vec<Uuid> = report
+        .changes
+        .devices_new
+        .iter()
+        .chain(&report.addressed)
+        .copied()
+        .collect();
+    if !scannable.is_empty() {
+        react(state, daemon, run, &scannable).await;
     }
     let cancel = renew(state, daemon, run, None).await?;
     Ok(JobAck {
@@ -291,13 +299,28 @@ pub async fn listen(
 
 /// A device a listen run heard for the first time gets a short scan of its own (ports,
 /// identification, names) by the daemon that heard it, at most [`REACTIONS`] per daemon in
-/// [`REACTION_WINDOW`]; a scan run's new devices get none (it is scanning them already).
+/// [`REACTION_WINDOW`]; a scan run's new devices get none (it is scanning them already). One
+/// heard before it had an address (asking DHCP for one) is scanned once it has one.
 async fn react(state: &AppState, daemon: Uuid, run: Uuid, new: &[Uuid]) {
     let run = match state.store.scan_run(run).await {
         Ok(Some(r)) if is_listen_run(&r.config) => r,
         _ => return,
     };
     for id in new {
+        let Ok(Some(dev)) = state.store.device(*id).await else {
+            continue;
+        };
+        let Some(ip) = dev
+            .device
+            .interfaces
+            .iter()
+            .map(|i| i.ip)
+            .filter(|ip| !ip.is_unspecified())
+            .min_by_key(|ip| ip.is_ipv6())
+        else {
+            // No address yet: scanned when it gets one.
+            continue;
+        };
         let allowed = {
             let mut all = state.reactions.lock().unwrap_or_else(|p| p.into_inner());
             let recent = all.entry(daemon).or_default();
@@ -312,18 +335,6 @@ async fn react(state: &AppState, daemon: Uuid, run: Uuid, new: &[Uuid]) {
             state.metrics.inc("reactions_skipped");
             continue;
         }
-        let Ok(Some(dev)) = state.store.device(*id).await else {
-            continue;
-        };
-        let Some(ip) = dev
-            .device
-            .interfaces
-            .iter()
-            .map(|i| i.ip)
-            .min_by_key(|ip| ip.is_ipv6())
-        else {
-            continue;
-        };
         let Ok(targets) = TargetSpec::new(&[ip.to_string()], &[] as &[&str]) else {
             continue;
         };

@@ -1237,8 +1237,9 @@ fn cpu_and_rss(pid: u32) -> (f64, f64) {
 }
 
 /// Listening: a daemon with CAP_NET_RAW hears hosts that join the home segment (busybox udhcpc
-/// asking the segment's dnsmasq, then a gratuitous ARP) and puts each on the SSE stream and the
-/// API with its DHCP host name, vendor class (as an OS) and sources, then scans it; a MAC flood
+/// asking the segment's dnsmasq, then a gratuitous ARP) and puts each on the SSE stream from its
+/// first DISCOVER and on the API with its DHCP host name, vendor class (as an OS), its IPv6
+/// link-local address (its router solicitation) and sources, then scans it; a MAC flood
 /// leaves a bounded number of devices and one warning. `SCANOPY_JOINS` joins (default 2) are
 /// timed from the joiner's link going up to its `device_new` on the stream
 /// (`SCANOPY_STORM=1` adds the CPU and memory of the daemon under a 10,000 a second ARP storm:
@@ -1300,16 +1301,18 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
         let out = testlan(&["join", &name, &mac, &host, "android-dhcp-14"]);
         let link_up: f64 = field(&out, "link_up=").parse().unwrap();
         let ip = field(&out, "ip=").to_owned();
+        // New from its first DHCP DISCOVER, by its MAC, before it has an address (or, when a
+        // batch holds both, with it).
         let (at, ev) = sse
             .until(Duration::from_secs(20), |kind, v| {
                 kind == "device_new"
-                    && v["detail"]["ips"]
+                    && v["detail"]["macs"]
                         .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == ip.as_str()))
+                        .is_some_and(|a| a.iter().any(|x| x == mac.as_str()))
             })
             .unwrap_or_else(|| {
                 panic!(
-                    "no device_new for {ip} on the stream\ndaemon log:\n{}\nserver log:\n{}",
+                    "no device_new for {mac} ({ip}) on the stream\ndaemon log:\n{}\nserver log:\n{}",
                     tail(&d.log()),
                     tail(&server.log())
                 )
@@ -1320,14 +1323,10 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
             .iter()
             .filter_map(|s| s.as_str())
             .collect();
-        // Heard by the listener; or, first, by the ARP receiver of a scan that happened to run
-        // (it keeps every ARP it hears, the joiner's gratuitous one included).
-        assert!(
-            sources
-                .iter()
-                .any(|s| *s == "dhcp" || *s == "passive-arp" || *s == "arp"),
-            "{ev}"
-        );
+        // Heard by the listener, with what its DHCP DISCOVER said.
+        assert!(sources.contains(&"dhcp"), "{ev}");
+        assert_eq!(ev["detail"]["hostname"], host.as_str(), "{ev}");
+        assert_eq!(ev["detail"]["os"]["name"], "Android", "{ev}");
         latencies.push(at - link_up);
         joined.push((name, mac, host, ip));
     }
@@ -1350,6 +1349,28 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
                             .unwrap()
                             .iter()
                             .any(|i| i["ip"] == ip.as_str() && i["mac"] == mac.as_str())
+                })
+            },
+            || format!("devices: {:#}", json!(server.devices())),
+        );
+        // Its IPv6 link-local address, from the router solicitation it sent on joining.
+        wait_for(
+            "the joiner's link-local address on the API",
+            Duration::from_secs(10),
+            || {
+                server.devices().into_iter().find(|x| {
+                    x["sources"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|s| s == "passive-ndp"))
+                        && x["interfaces"].as_array().unwrap().iter().any(|i| {
+                            i["mac"] == mac.as_str()
+                                && i["ip"].as_str().is_some_and(|a| a.starts_with("fe80:"))
+                        })
+                        && x["interfaces"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|i| i["ip"] == ip.as_str())
                 })
             },
             || format!("devices: {:#}", json!(server.devices())),

@@ -35,9 +35,12 @@ export function ipNum(ip) {
   return ((+m[1] * 256 + +m[2]) * 256 + +m[3]) * 256 + +m[4];
 }
 export const shortId = (id) => (id ? String(id).slice(0, 8) : "");
+// An interface's address for people: 0.0.0.0 is a device heard before it had one (asking DHCP).
+export const ipLabel = (ip) => (ip === "0.0.0.0" ? "no address yet" : ip);
 export function devName(d) {
   if (!d) return "";
-  const ip = d.interfaces && d.interfaces[0] && d.interfaces[0].ip;
+  const i = d.interfaces && d.interfaces[0];
+  const ip = i && (i.ip === "0.0.0.0" ? i.mac : i.ip);
   return d.user_name || d.hostname || (d.container && d.container.name) || ip || shortId(d.id);
 }
 export const TYPE_LABELS = { nas: "NAS", iot: "IoT", docker_host: "Docker host", access_point: "Access point", unknown: "Unknown" };
@@ -62,6 +65,7 @@ export function debounce(fn, ms) {
 export const detailName = (ev) => {
   const d = ev.detail || {};
   return d.name || d.user_name || d.hostname || d.label || d.ip || (Array.isArray(d.ips) && d.ips[0]) ||
+    (Array.isArray(d.macs) && d.macs[0]) ||
     (Array.isArray(d.interfaces) && d.interfaces[0] && d.interfaces[0].ip) || (ev.device ? shortId(ev.device) : "");
 };
 export function describeEvent(ev) {

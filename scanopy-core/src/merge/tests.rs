@@ -277,6 +277,57 @@ fn best_identification_wins_and_state_follows_the_latest() {
     assert_eq!((s.first_seen, s.last_seen), (t(1), t(4)));
 }
 
+/// Rule 8: a host heard asking DHCP for an address is the device of its MAC at once, and the
+/// same device (same id, its name kept) once its MAC is bound to an address.
+#[test]
+fn a_device_heard_before_it_had_an_address_keeps_its_id_when_it_gets_one() {
+    let m = mac("02:77:00:00:01:00");
+    let discover = obs(
+        "0.0.0.0",
+        "listen",
+        1,
+        Fact::Unaddressed {
+            mac: m,
+            facts: vec![
+                Fact::Hostname {
+                    name: "tablet".into(),
+                    source: "dhcp".into(),
+                },
+                // Not a fact about a device with no address: ignored.
+                Fact::Gateway,
+            ],
+        },
+    );
+    // Facts about the unspecified address itself name nothing.
+    let stray = obs("0.0.0.0", "arp", 1, open(80));
+    let alone = devices(&[discover.clone(), stray.clone()]);
+    assert_eq!(alone.len(), 1, "{alone:?}");
+    let d = &alone[0];
+    assert_eq!(d.hostname.as_deref(), Some("tablet"));
+    assert_eq!(d.macs(), vec![m]);
+    assert!(d.ips().is_empty());
+    assert_eq!(d.interfaces.len(), 1);
+    assert!(d.interfaces[0].ip.is_unspecified());
+    assert!(d.services.is_empty());
+    assert_eq!(d.device_type, DeviceType::Unknown);
+
+    let request = [
+        obs("10.0.0.120", "listen", 4, Fact::Mac { mac: m }),
+        obs("10.0.0.120", "listen", 4, open(22)),
+    ];
+    let mut all = vec![discover, stray];
+    all.extend(request.iter().cloned());
+    let later = devices(&all);
+    assert_eq!(later.len(), 1, "{later:?}");
+    let e = &later[0];
+    assert_eq!(e.id, d.id);
+    assert_eq!(e.hostname.as_deref(), Some("tablet"));
+    assert_eq!(e.ips(), vec![ip("10.0.0.120")]);
+    assert_eq!(e.interfaces.len(), 1, "{:?}", e.interfaces);
+    assert_eq!((e.first_seen, e.last_seen), (t(1), t(4)));
+    assert!(e.sources.contains("listen"));
+}
+
 #[test]
 fn device_ids_are_scoped_by_network() {
     let o = [obs("10.0.0.3", "tcp", 1, open(22))];
@@ -351,6 +402,22 @@ fn arb_fact() -> impl Strategy<Value = Fact> {
             value: v.into()
         }),
         Just(Fact::Gateway),
+        (arb_mac(), prop_oneof![Just("a"), Just("phone")]).prop_map(|(mac, n)| {
+            Fact::Unaddressed {
+                mac,
+                facts: vec![
+                    Fact::Hostname {
+                        name: n.into(),
+                        source: "dhcp".into(),
+                    },
+                    Fact::Alive {
+                        method: "dhcp".into(),
+                        rtt_us: None,
+                    },
+                    Fact::Gateway,
+                ],
+            }
+        }),
         prop_oneof![Just("c1"), Just("c2")].prop_map(|id| Fact::Container(Box::new(Container {
             id: id.into(),
             name: format!("n-{id}"),
@@ -431,7 +498,12 @@ proptest! {
             d.iter().flat_map(|d| d.services.iter().map(|s| (s.ip, s.port))).collect();
         let containers: BTreeSet<String> =
             d.iter().filter_map(|d| d.container.as_ref().map(|c| c.id.clone())).collect();
+        let macs: BTreeSet<MacAddr> = d.iter().flat_map(|d| d.macs()).collect();
         for x in &o {
+            if let Fact::Unaddressed { mac, .. } = &x.fact {
+                prop_assert!(!mac.is_unicast() || macs.contains(mac), "MAC {} lost", mac);
+                continue;
+            }
             prop_assert!(ips.contains(&x.ip), "address {} lost", x.ip);
             match &x.fact {
                 Fact::Port(p) => prop_assert!(ports.contains(&(x.ip, p.port)), "port lost"),

@@ -114,7 +114,8 @@ impl FromStr for DeviceType {
 /// the same segment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Interface {
-    /// The interface's address; a device has one interface per address.
+    /// The interface's address; a device has one interface per address. `0.0.0.0` when the
+    /// device was heard before it had one (asking DHCP for one), with its MAC.
     pub ip: IpAddr,
     /// The hardware address, `null` when the device is beyond the scanner's segment.
     pub mac: Option<MacAddr>,
@@ -231,9 +232,15 @@ impl Device {
         macs
     }
 
-    /// The device's addresses, sorted.
+    /// The device's addresses, sorted; an interface without an address yet (`0.0.0.0`, see
+    /// [`crate::Fact::Unaddressed`]) gives none.
     pub fn ips(&self) -> Vec<IpAddr> {
-        let mut ips: Vec<IpAddr> = self.interfaces.iter().map(|i| i.ip).collect();
+        let mut ips: Vec<IpAddr> = self
+            .interfaces
+            .iter()
+            .map(|i| i.ip)
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
         ips.sort();
         ips.dedup();
         ips

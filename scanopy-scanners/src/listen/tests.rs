@@ -95,7 +95,52 @@ fn the_filter_lets_through_arp_dhcp_lldp_and_cdp_only() {
     let mut odd = cdp_frame.clone();
     odd[12..14].copy_from_slice(&[0x90, 0x00]);
     assert_eq!(run(&odd, 0), 0, "an ethertype to CDP's group");
+    // ICMPv6: a router solicitation and a neighbour advertisement, not an echo or MLD.
+    let ll: std::net::Ipv6Addr = "fe80::77:ff:fe00:150".parse().unwrap();
+    let rs = crate::ndp::router_solicitation_frame(MacAddr([2, 0x77, 0, 0, 1, 0x50]), ll);
+    assert_eq!(run(&rs, 0), 65_535, "router solicitation");
+    assert_eq!(run(&rs, OUTGOING), 0);
+    let mut na = rs.clone();
+    na[54] = 136;
+    assert_eq!(run(&na, 0), 65_535, "neighbour advertisement");
+    for t in [128, 131, 137, 143] {
+        let mut other = rs.clone();
+        other[54] = t;
+        assert_eq!(run(&other, 0), 0, "ICMPv6 type {t}");
+    }
+    let mut hop_by_hop = rs.clone();
+    hop_by_hop[20] = 0;
+    assert_eq!(run(&hop_by_hop, 0), 0, "an extension header (MLD)");
     assert_eq!(filter().len(), PROGRAM.len());
+}
+
+#[test]
+fn a_host_soliciting_routers_is_alive_at_its_link_local_address_once_a_minute() {
+    let mut p = Passive::new(PassiveLimits::default());
+    let now = Instant::now();
+    let mac = MacAddr([2, 0x77, 0, 0, 1, 0x51]);
+    let ll: std::net::Ipv6Addr = "fe80::77:ff:fe00:151".parse().unwrap();
+    let frame = crate::ndp::router_solicitation_frame(mac, ll);
+    let Some(h @ Heard::Ndp(_)) = parse(&frame, 3) else {
+        panic!("not heard as NDP");
+    };
+    assert_eq!(source(&h), "passive-ndp");
+    let facts = p.hear(&h, now);
+    let at = IpAddr::V6(ll);
+    assert!(facts.iter().all(|(a, _)| *a == at), "{facts:?}");
+    assert!(facts.contains(&(at, Fact::Mac { mac })));
+    assert!(
+        facts
+            .iter()
+            .any(|(_, f)| matches!(f, Fact::Alive { method, .. } if method == "passive-ndp"))
+    );
+    assert!(!facts.iter().any(|(_, f)| matches!(f, Fact::Gateway)));
+    // Again within the minute: nothing, and no budget spent.
+    for _ in 0..50 {
+        assert!(p.hear(&h, now + Duration::from_secs(1)).is_empty());
+    }
+    assert_eq!(p.dropped(), 0);
+    assert!(!p.hear(&h, now + NDP_REFRESH).is_empty());
 }
 
 fn own() -> Vec<OwnInterface> {
@@ -244,12 +289,24 @@ fn a_dhcp_client_is_named_and_typed_at_the_address_it_asks_for() {
     let mut p = Passive::new(PassiveLimits::default());
     let now = Instant::now();
     let mac = [2, 0x77, 0, 0, 0, 0x50];
-    // A DISCOVER without an address: remembered, nothing observed yet.
+    // A DISCOVER without an address: the device of its MAC, at once, with what it said.
     let d = discover(mac, 1, None);
+    let facts = p.hear(&Heard::Dhcp(MacAddr(mac), Box::new(d)), now);
+    let [(at, Fact::Unaddressed { mac: m, facts })] = facts.as_slice() else {
+        panic!("{facts:?}");
+    };
+    assert!(at.is_unspecified());
+    assert_eq!(*m, MacAddr(mac));
+    assert!(facts.iter().any(
+        |f| matches!(f, Fact::Hostname { name, source } if name == "phone" && source == "dhcp")
+    ));
     assert!(
-        p.hear(&Heard::Dhcp(MacAddr(mac), Box::new(d)), now)
-            .is_empty()
+        facts
+            .iter()
+            .any(|f| matches!(f, Fact::Os(h) if h.name.as_deref() == Some("Android"))),
+        "{facts:?}"
     );
+    assert!(!facts.iter().any(|f| matches!(f, Fact::Mac { .. })));
     let r = discover(mac, 3, Some([10, 77, 0, 120]));
     let facts = p.hear(&Heard::Dhcp(MacAddr(mac), Box::new(r)), now);
     let ip: IpAddr = "10.77.0.120".parse().unwrap();

@@ -2,7 +2,7 @@
 
 import { append, badge, card, emptyRow, h, icon, onlineBadge, pageHead, timeEl, typeIcon } from "../dom.js";
 import { api, items, loadDaemons, loadNetworks, loadStatus, networkName, state } from "../api.js";
-import { describeEvent, devName, EVENT_STYLE, fmtNum, fullTime, parseTime, relTime } from "../format.js";
+import { describeEvent, devName, EVENT_STYLE, fmtNum, fullTime, ipLabel, parseTime, relTime } from "../format.js";
 import { liveRefresher } from "../router.js";
 import { progressCell, scanStatusBadge } from "./scan-cells.js";
 
@@ -50,7 +50,7 @@ export async function pageDashboard(root, ctx) {
     const devList = h("ul", { class: "list" }, newest.length ? newest.map((d) => h("li", null,
       typeIcon(d.device_type),
       h("a", { class: "grow", href: "#/devices/" + encodeURIComponent(d.id) }, devName(d),
-        h("span", { class: "muted small" }, "  " + ((d.interfaces || []).map((i) => i.ip).join(", ")))),
+        h("span", { class: "muted small" }, "  " + ((d.interfaces || []).map((i) => ipLabel(i.ip)).join(", ")))),
       onlineBadge(d.offline),
       h("span", { class: "time", title: fullTime(d.first_seen), "data-time": d.first_seen }, relTime(d.first_seen)))) : h("li", { class: "muted" }, "No devices found yet."));
     const devCard = card("Newest devices", h("a", { href: "#/devices", class: "small" }, "All devices"), devList);

@@ -2,7 +2,7 @@
 
 import { append, badge, card, emptyRow, h, icon, onlineBadge, timeEl, toast, typeIcon } from "../dom.js";
 import { api, loadNetworks, networkName, report, state } from "../api.js";
-import { describeEvent, devName, EVENT_STYLE, fullTime, osLabel, relTime, shortId, typeLabel } from "../format.js";
+import { describeEvent, devName, EVENT_STYLE, fullTime, ipLabel, osLabel, relTime, shortId, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ device page
@@ -22,7 +22,7 @@ export async function pageDevice(root, ctx) {
           (d.tags || []).map((t) => h("span", { class: "tag" }, t)))));
     const ifCard = card("Interfaces", h("span", { class: "muted small" }, String(ifs.length)), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "interfaces-table" },
       h("thead", null, h("tr", null, h("th", null, "IP address"), h("th", null, "MAC"), h("th", null, "Subnet"))),
-      h("tbody", null, ifs.length ? ifs.map((i) => h("tr", null, h("td", { class: "mono" }, i.ip), h("td", { class: "mono" }, i.mac || "—"), h("td", { class: "mono" }, i.subnet || "—"))) : emptyRow(3, "No addresses on the scanned networks")))));
+      h("tbody", null, ifs.length ? ifs.map((i) => h("tr", null, h("td", { class: "mono" }, ipLabel(i.ip)), h("td", { class: "mono" }, i.mac || "—"), h("td", { class: "mono" }, i.subnet || "—"))) : emptyRow(3, "No addresses on the scanned networks")))));
     const confKind = { high: "ok", medium: "info", low: "warn" };
     const svcCard = card("Services", h("span", { class: "muted small" }, String(svcs.length)), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "services-table" },
       h("thead", null, h("tr", null, h("th", null, "Port"), h("th", null, "State"), h("th", null, "Service"), h("th", null, "Product"), h("th", null, "Version"), h("th", null, "Confidence"), h("th", null, "Evidence"))),

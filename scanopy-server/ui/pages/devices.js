@@ -2,7 +2,7 @@
 
 import { append, emptyRow, h, icon, onlineBadge, pageHead, timeEl, typeIcon } from "../dom.js";
 import { api, items, loadNetworks, report, state } from "../api.js";
-import { debounce, devName, fmtNum, ipNum, osLabel, parseTime, qs, typeLabel } from "../format.js";
+import { debounce, devName, fmtNum, ipLabel, ipNum, osLabel, parseTime, qs, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ devices
@@ -64,7 +64,7 @@ export async function pageDevices(root, ctx) {
       const sub = d.user_name && d.hostname ? d.hostname : d.container ? d.container.image : null;
       const tr = h("tr", { class: "clickable", tabindex: "0", "data-device-id": d.id },
         h("td", null, h("div", { class: "primary-cell" }, typeIcon(d.device_type), h("div", null, devName(d), sub ? h("span", { class: "sub" }, sub) : null))),
-        h("td", null, h("div", { class: "ips" }, ifs.slice(0, 3).map((i) => h("code", null, i.ip)), ifs.length > 3 ? h("span", { class: "muted small" }, "+" + (ifs.length - 3)) : null)),
+        h("td", null, h("div", { class: "ips" }, ifs.slice(0, 3).map((i) => h("code", null, ipLabel(i.ip))), ifs.length > 3 ? h("span", { class: "muted small" }, "+" + (ifs.length - 3)) : null)),
         h("td", { class: "mono nowrap hide-md" }, mac || h("span", { class: "muted" }, "—")),
         h("td", { class: "hide-md" }, d.vendor || h("span", { class: "muted" }, "—")),
         h("td", { class: "nowrap" }, typeLabel(d.device_type)),

@@ -44,11 +44,17 @@ pub(crate) fn refused(code: &'static str, message: String) -> StoreError {
 
 /// Facts a discovery sweep legitimately hears about addresses it was not asked about (ARP
 /// replies and the neighbour table of the segment, the default gateway). Everything else is a
-/// per-host fact, which only the per-host scanners produce, and only for the targets.
+/// per-host fact, which only the per-host scanners produce, and only for the targets. What a
+/// host with no address yet broadcasts on the segment (a DHCP DISCOVER a listener heard,
+/// [`Fact::Unaddressed`]) is discovery too: it has no address to be a target.
 fn discovery_fact(f: &Fact) -> bool {
     matches!(
         f,
-        Fact::Alive { .. } | Fact::Mac { .. } | Fact::Vendor { .. } | Fact::Gateway
+        Fact::Alive { .. }
+            | Fact::Mac { .. }
+            | Fact::Vendor { .. }
+            | Fact::Gateway
+            | Fact::Unaddressed { .. }
     )
 }
 

@@ -1737,6 +1737,107 @@ pub(crate) async fn listen_runs_mark_nothing_missed_and_are_never_claimed(store:
     assert!(all(store).await.iter().all(|d| !d.offline));
 }
 
+/// Two hosts heard asking DHCP for an address are two devices by their MACs (never one at
+/// `0.0.0.0`); when one's MAC is bound to an address it is the same device, its `0.0.0.0`
+/// interface gone and its name kept, and the batch reports it addressed; hearing it ask again
+/// changes nothing.
+pub(crate) async fn a_device_heard_before_it_had_an_address_keeps_its_id(store: &dyn Store) {
+    use scanopy_core::protocol::LISTEN_SCANNER;
+    let net = network(store).await;
+    let a = daemon(store, net, "a").await;
+    let l = store
+        .start_scan(NewScanRun {
+            network: net,
+            daemon: Some(a),
+            config: ScanConfig {
+                scanners: vec![LISTEN_SCANNER.into()],
+                ..ScanConfig::default()
+            },
+            targets: vec!["10.0.0.0/24".parse().unwrap()],
+        })
+        .await
+        .unwrap();
+    store
+        .renew_job(l.id, a, None, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let asking = |m: &str, name: &str| {
+        obs(
+            "0.0.0.0",
+            Utc::now(),
+            Fact::Unaddressed {
+                mac: m.parse().unwrap(),
+                facts: vec![Fact::Hostname {
+                    name: name.into(),
+                    source: "dhcp".into(),
+                }],
+            },
+        )
+    };
+    let (m1, m2) = ("02:77:00:00:01:01", "02:77:00:00:01:02");
+    let r = store
+        .apply_job_batch(job_batch(
+            l.id,
+            a,
+            &[asking(m1, "tablet"), asking(m2, "phone")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.changes.devices_new.len(), 2, "{r:?}");
+    assert!(r.addressed.is_empty());
+    assert_eq!(r.outside_targets, 0, "kept, though it has no address");
+    let first = all(store).await;
+    assert_eq!(first.len(), 2, "{first:#?}");
+    for d in &first {
+        assert_eq!(d.device.interfaces.len(), 1);
+        assert!(d.device.interfaces[0].ip.is_unspecified());
+        assert!(d.device.ips().is_empty());
+    }
+    let tablet = first
+        .iter()
+        .find(|d| d.device.hostname.as_deref() == Some("tablet"))
+        .unwrap()
+        .device
+        .id;
+    // Its REQUEST: the address, with the MAC.
+    let r = store
+        .apply_job_batch(job_batch(
+            l.id,
+            a,
+            &[obs("10.0.0.120", Utc::now(), mac(m1))],
+        ))
+        .await
+        .unwrap();
+    assert!(r.changes.devices_new.is_empty(), "{r:?}");
+    assert_eq!(r.addressed, vec![tablet]);
+    let d = store.device(tablet).await.unwrap().unwrap();
+    assert_eq!(d.device.hostname.as_deref(), Some("tablet"));
+    assert_eq!(
+        d.device
+            .interfaces
+            .iter()
+            .map(|i| (i.ip.to_string(), i.mac.map(|m| m.to_string())))
+            .collect::<Vec<_>>(),
+        vec![("10.0.0.120".to_owned(), Some(m1.to_owned()))]
+    );
+    // Asking again (a renewal after a reboot) adds no `0.0.0.0` back.
+    let r = store
+        .apply_job_batch(job_batch(l.id, a, &[asking(m1, "tablet")]))
+        .await
+        .unwrap();
+    assert!(
+        r.changes.devices_new.is_empty() && r.addressed.is_empty(),
+        "{r:?}"
+    );
+    let d = store.device(tablet).await.unwrap().unwrap();
+    assert_eq!(
+        d.device.ips(),
+        vec!["10.0.0.120".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(d.device.interfaces.len(), 1, "{:?}", d.device.interfaces);
+    assert_eq!(all(store).await.len(), 2);
+}
+
 /// A switch's link layer (ports, forwarding table) is kept with it and read back on the device
 /// and the map; a newer snapshot replaces it, an older one arriving late does not, and device
 /// lists do not carry it.

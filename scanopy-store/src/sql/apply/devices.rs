@@ -187,7 +187,7 @@ impl Apply<'_> {
         self.event(
             "device_new",
             id,
-            serde_json::json!({"ips": d.ips(), "sources": d.sources}),
+            serde_json::json!({"ips": d.ips(), "macs": d.macs(), "hostname": d.hostname, "os": d.os, "sources": d.sources}),
         );
         Ok(id)
     }

@@ -1,6 +1,6 @@
 //! Step three, per batch device: its interfaces. A known one is queued for a later last-seen
 //! time, a new one for insertion; an address-only interface gives way to the same address with
-//! a MAC.
+//! a MAC, and a MAC heard before it had an address (`0.0.0.0`) to the same MAC with one.
 
 use scanopy_core::Device;
 use uuid::Uuid;
@@ -13,9 +13,31 @@ impl Apply<'_> {
     /// Records the interfaces of `d`, stored as device `id`.
     pub(super) async fn interfaces(&mut self, d: &Device, id: Uuid) -> Result<()> {
         let id_s = id.to_string();
+        let unspecified = std::net::Ipv4Addr::UNSPECIFIED.to_string();
         for i in &d.interfaces {
             let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
             let ip = i.ip.to_string();
+            if i.ip.is_unspecified() {
+                // Heard without an address: a MAC already stored with one is that interface.
+                let with_ip: Vec<String> = self
+                    .known
+                    .ifaces
+                    .range((id_s.clone(), String::new(), String::new())..)
+                    .take_while(|(a, ..)| *a == id_s)
+                    .filter(|(_, b, m)| *m == mac && *b != unspecified)
+                    .map(|(_, b, _)| b.clone())
+                    .collect();
+                if !mac.is_empty() && !with_ip.is_empty() {
+                    for b in with_ip {
+                        self.pending.touch_ifaces.push(vec![
+                            Val::s(&id_s),
+                            Val::s(&b),
+                            Val::s(&mac),
+                        ]);
+                    }
+                    continue;
+                }
+            }
             if mac.is_empty() {
                 // An address already known with its MAC (stored, or in this batch) is
                 // that interface: sighting it without the MAC adds nothing.
@@ -83,6 +105,33 @@ impl Apply<'_> {
                 .execute(&mut *self.conn)
                 .await
                 .map_err(db_err("store an interface"))?;
+            }
+            // So is the MAC heard before it had an address: the device is now addressed.
+            if !mac.is_empty()
+                && !i.ip.is_unspecified()
+                && self
+                    .known
+                    .ifaces
+                    .remove(&(id_s.clone(), unspecified.clone(), mac.clone()))
+            {
+                self.pending.new_ifaces.retain(|row| {
+                    !(row[0] == Val::s(&id_s)
+                        && row[2] == Val::s(&unspecified)
+                        && row[3] == Val::s(&mac))
+                });
+                sqlx::query(&q(
+                    self.dia,
+                    "DELETE FROM interfaces WHERE device_id = ? AND ip = ? AND mac = ?",
+                ))
+                .bind(&id_s)
+                .bind(&unspecified)
+                .bind(&mac)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db_err("store an interface"))?;
+                if !self.addressed.contains(&id) {
+                    self.addressed.push(id);
+                }
             }
         }
         Ok(())

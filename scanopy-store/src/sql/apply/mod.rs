@@ -40,6 +40,10 @@ struct Apply<'t> {
     /// Batch device id to the stored device it became (parents are looked up here).
     stored_id: HashMap<Uuid, Uuid>,
     changes: ChangeSet,
+    /// Stored devices whose `0.0.0.0` interface gave way to an address ([`BatchReport::addressed`]).
+    ///
+    /// [`BatchReport::addressed`]: crate::BatchReport::addressed
+    addressed: Vec<Uuid>,
 }
 
 /// What the store knew about the batch's devices before it, read by [`load`].
@@ -83,6 +87,7 @@ impl<'t> Apply<'t> {
             pending: Pending::default(),
             stored_id: HashMap::new(),
             changes: ChangeSet::default(),
+            addressed: Vec::new(),
         }
     }
 
@@ -173,6 +178,7 @@ impl SqlStore {
         a.write_l2().await?;
         let seen: BTreeSet<Uuid> = a.stored_id.values().copied().collect();
         let changes = a.changes;
+        let addressed = a.addressed;
 
         Self::record_batch(dia, &mut tx, g, &seen, &screened).await?;
         tx.commit().await.map_err(db_err("commit a batch"))?;
@@ -181,6 +187,7 @@ impl SqlStore {
             applied: true,
             outside_targets: screened.outside_targets,
             clamped: screened.clamped,
+            addressed,
         })
     }
 }
