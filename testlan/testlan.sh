@@ -851,6 +851,32 @@ SCRIPT
   grep '^ip=' "$STATE/udhcpc-$name.log" | tail -1
 }
 
+# join6 NAME MAC HOSTNAME: a host joins the home segment and asks for IPv6 settings only: one
+# DHCPv6 SOLICIT (ISC dhclient -6, Client FQDN HOSTNAME) from its link-local address (no DHCPv6
+# server answers it), then stays until `leave NAME`.
+join6() {
+  local name=$1 mac=$2 hostname=$3 ns=$PREFIX-j-$1
+  [ -d "$STATE" ] || die "the test LAN is not up"
+  need dhclient isc-dhcp-client
+  ip netns add "$ns"
+  ip -n "$SW" link add "j-$name" type veth peer name eth0 netns "$ns"
+  ip -n "$SW" link set "j-$name" master br4 up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  echo "link_up=$(date +%s.%N)"
+  # The link-local address must be past duplicate address detection before dhclient binds.
+  for _ in $(seq 50); do
+    ip -n "$ns" -6 addr show dev eth0 scope link | grep -q tentative || break
+    sleep 0.1
+  done
+  printf 'send fqdn.fqdn "%s";\n' "$hostname" > "$STATE/dhclient6-$name.conf"
+  nsx "$ns" timeout 3 dhclient -6 -1 -sf /bin/true -cf "$STATE/dhclient6-$name.conf" \
+    -lf "$STATE/dhclient6-$name.leases" -pf "$STATE/dhclient6-$name.pid" eth0 \
+    > "$STATE/dhclient6-$name.log" 2>&1 || true
+  echo "ll=$(ip -n "$ns" -6 addr show dev eth0 scope link | awk '/inet6/ {sub("/.*", "", $2); print $2; exit}')"
+}
+
 # flood NAME COUNT RATE: a namespace on the home segment sends COUNT ARP packets from random
 # MACs at RATE a second (0: as fast as it can), then goes away.
 flood() {
@@ -880,7 +906,8 @@ case "${1:-}" in
   status) status ;;
   selftest) selftest ;;
   join) [ $# = 5 ] || die "usage: $0 join NAME MAC HOSTNAME VENDOR"; join "$2" "$3" "$4" "$5" ;;
+  join6) [ $# = 4 ] || die "usage: $0 join6 NAME MAC HOSTNAME"; join6 "$2" "$3" "$4" ;;
   leave) [ $# = 2 ] || die "usage: $0 leave NAME"; leave "$2" ;;
   flood) [ $# = 4 ] || die "usage: $0 flood NAME COUNT RATE"; flood "$2" "$3" "$4" ;;
-  *) echo "usage: $0 up|down|status|selftest|join|leave|flood" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|selftest|join|join6|leave|flood" >&2; exit 2 ;;
 esac

@@ -83,9 +83,9 @@ pub enum Fact {
     /// The address's device told its link layer (ports, neighbours, forwarding table, VLANs),
     /// as one snapshot: a newer one replaces it.
     L2(Box<L2>),
-    /// A device heard before it had an address (a DHCP DISCOVER: a host that has just joined),
-    /// observed at the unspecified address `0.0.0.0`: `facts` are about the device whose MAC is
-    /// `mac`. Only `alive`, `hostname`, `vendor`, `device_type` and `os` count there; the
+    /// A device heard before it had an address (a DHCP DISCOVER: a host that has just joined;
+    /// a DHCPv6 message from its link-local address), observed at the unspecified address
+    /// `0.0.0.0`: `facts` are about the device whose MAC is `mac`. Only `alive`, `hostname`, `vendor`, `device_type` and `os` count there; the
     /// device's interface is `0.0.0.0` with that MAC until the MAC is bound to an address.
     Unaddressed {
         /// The device's hardware address (a broadcast or zero MAC names no device).

@@ -30,6 +30,7 @@
 pub mod arp;
 pub mod catalogue;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod dns;
 pub mod docker;
 pub mod frame;

@@ -17,6 +17,9 @@
 //!   from an address in use (a host that joins solicits routers from its link-local address):
 //!   the address is alive (`passive-ndp`) with its MAC, so the device has its IPv6 addresses;
 //!   an advertising router is a gateway;
+//! - a DHCPv6 client's message (SOLICIT, REQUEST, CONFIRM, RENEW, REBIND,
+//!   INFORMATION-REQUEST; [`crate::dhcp6`]) from its link-local address: alive there (`dhcp6`)
+//!   with its MAC; its Client FQDN name and vendor class are the device's;
 //! - an mDNS response (an announcement, or an answer to anyone's query): the sender's name
 //!   (`mdns`), its type from its services, its 5353/udp service with model and friendly name,
 //!   when what it says changed; - an LLDP or CDP frame from a switch or router on one of this machine's links
@@ -68,6 +71,9 @@ pub enum Heard {
     /// An ICMPv6 router or neighbour solicitation or advertisement from an address in use
     /// (a link-local one, mostly: a host that joins solicits routers from it).
     Ndp(crate::ndp::Heard),
+    /// A DHCPv6 client message: the Ethernet source, the IPv6 source (its link-local address)
+    /// and what it said.
+    Dhcp6(MacAddr, std::net::Ipv6Addr, Box<crate::dhcp6::Message6>),
 }
 
 /// The source (the observation's scanner name) of what `heard` says: `passive-arp`, `dhcp`,
@@ -79,6 +85,7 @@ pub fn source(heard: &Heard) -> &'static str {
         Heard::Neighbour(_, a) => a.protocol.name(),
         Heard::Mdns(..) => "mdns",
         Heard::Ndp(_) => "passive-ndp",
+        Heard::Dhcp6(..) => "dhcp6",
     }
 }
 
@@ -95,6 +102,9 @@ pub fn parse(frame: &[u8], ifindex: u32) -> Option<Heard> {
     }
     if let Some(h) = crate::ndp::parse_frame(frame) {
         return Some(Heard::Ndp(h));
+    }
+    if let Some((mac, src, m)) = crate::dhcp6::parse_frame(frame) {
+        return Some(Heard::Dhcp6(mac, src, Box::new(m)));
     }
     dhcp::parse_frame(frame).map(|(src, m)| Heard::Dhcp(src, Box::new(m)))
 }
@@ -115,39 +125,43 @@ const PKTTYPE: u32 = 0xffff_f004;
 const OUTGOING: u32 = 4;
 
 /// The kernel filter as `(code, jump if true, jump if false, k)`: nothing this machine sent;
-/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67, 68 or 5353 (mDNS); ICMPv6 router and
-/// neighbour messages (types 133 to 136, no extension header); an 802.3 frame to CDP's group
-/// address. Jumps count from the next instruction; 27 accepts, 28 drops.
-pub const PROGRAM: [(u16, u8, u8, u32); 29] = [
-    (LD_W_ABS, 0, 0, PKTTYPE),                    // 0
-    (JEQ, 26, 0, OUTGOING),                       // 1: sent by us -> drop
-    (LD_H_ABS, 0, 0, 12),                         // 2: the ethertype
-    (JEQ, 23, 0, 0x0806),                         // 3: ARP -> accept
-    (JEQ, 22, 0, lldp::LLDP_ETHERTYPE as u32),    // 4: LLDP -> accept
-    (JEQ, 0, 9, 0x0800),                          // 5: not IPv4 -> 15 (IPv6?)
-    (LD_B_ABS, 0, 0, 23),                         // 6: the IP protocol
-    (JEQ, 0, 20, 17),                             // 7: not UDP -> drop
-    (LD_H_ABS, 0, 0, 20),                         // 8: flags and fragment offset
-    (JSET, 18, 0, 0x1fff),                        // 9: a later fragment -> drop
-    (LDX_B_MSH, 0, 0, 14),                        // 10: X = the IP header's length
-    (LD_H_IND, 0, 0, 16),                         // 11: the UDP destination port
-    (JEQ, 14, 0, dhcp::SERVER_PORT as u32),       // 12: 67 -> accept
-    (JEQ, 13, 0, dhcp::CLIENT_PORT as u32),       // 13: 68 -> accept
-    (JEQ, 12, 13, crate::mdns::MDNS_PORT as u32), // 14: 5353 -> accept, else drop
-    (JEQ, 0, 6, 0x86dd),                          // 15: not IPv6 -> 22 (CDP?)
-    (LD_B_ABS, 0, 0, 20),                         // 16: the next header
-    (JEQ, 0, 10, 58),                             // 17: not ICMPv6 -> drop
-    (LD_B_ABS, 0, 0, 54),                         // 18: the ICMPv6 type
-    (JGT, 0, 8, 132),                             // 19: below 133 -> drop
-    (JGT, 7, 0, 136),                             // 20: above 136 -> drop
-    (RET, 0, 0, 65_535),                          // 21: a router or neighbour message -> accept
-    (JGT, 5, 0, 1500),                            // 22: an ethertype, not a length -> drop
-    (LD_W_ABS, 0, 0, 0),                          // 23: the destination's first four bytes
-    (JEQ, 0, 3, 0x0100_0ccc),                     // 24: not CDP's group -> drop
-    (LD_H_ABS, 0, 0, 4),                          // 25: its last two
-    (JEQ, 0, 1, 0xcccc),                          // 26: CDP's group -> accept, else drop
-    (RET, 0, 0, 65_535),                          // 27: accept the whole frame
-    (RET, 0, 0, 0),                               // 28: drop
+/// ARP; LLDP; IPv4 UDP (not a later fragment) to port 67, 68 or 5353 (mDNS); IPv6 (no
+/// extension header) ICMPv6 router and neighbour messages (types 133 to 136) and UDP to port
+/// 547 (DHCPv6 clients); an 802.3 frame to CDP's group address. Jumps count from the next
+/// instruction; 30 accepts, 31 drops.
+pub const PROGRAM: [(u16, u8, u8, u32); 32] = [
+    (LD_W_ABS, 0, 0, PKTTYPE),                     // 0
+    (JEQ, 29, 0, OUTGOING),                        // 1: sent by us -> drop
+    (LD_H_ABS, 0, 0, 12),                          // 2: the ethertype
+    (JEQ, 26, 0, 0x0806),                          // 3: ARP -> accept
+    (JEQ, 25, 0, lldp::LLDP_ETHERTYPE as u32),     // 4: LLDP -> accept
+    (JEQ, 0, 9, 0x0800),                           // 5: not IPv4 -> 15 (IPv6?)
+    (LD_B_ABS, 0, 0, 23),                          // 6: the IP protocol
+    (JEQ, 0, 23, 17),                              // 7: not UDP -> drop
+    (LD_H_ABS, 0, 0, 20),                          // 8: flags and fragment offset
+    (JSET, 21, 0, 0x1fff),                         // 9: a later fragment -> drop
+    (LDX_B_MSH, 0, 0, 14),                         // 10: X = the IP header's length
+    (LD_H_IND, 0, 0, 16),                          // 11: the UDP destination port
+    (JEQ, 17, 0, dhcp::SERVER_PORT as u32),        // 12: 67 -> accept
+    (JEQ, 16, 0, dhcp::CLIENT_PORT as u32),        // 13: 68 -> accept
+    (JEQ, 15, 16, crate::mdns::MDNS_PORT as u32),  // 14: 5353 -> accept, else drop
+    (JEQ, 0, 9, 0x86dd),                           // 15: not IPv6 -> 25 (CDP?)
+    (LD_B_ABS, 0, 0, 20),                          // 16: the next header
+    (JEQ, 0, 4, 58),                               // 17: not ICMPv6 -> 22 (UDP?)
+    (LD_B_ABS, 0, 0, 54),                          // 18: the ICMPv6 type
+    (JGT, 0, 11, 132),                             // 19: below 133 -> drop
+    (JGT, 10, 0, 136),                             // 20: above 136 -> drop
+    (RET, 0, 0, 65_535),                           // 21: a router or neighbour message -> accept
+    (JEQ, 0, 8, 17),                               // 22: not UDP -> drop
+    (LD_H_ABS, 0, 0, 56),                          // 23: the UDP destination port
+    (JEQ, 5, 6, crate::dhcp6::SERVER_PORT as u32), // 24: 547 -> accept, else drop
+    (JGT, 5, 0, 1500),                             // 25: an ethertype, not a length -> drop
+    (LD_W_ABS, 0, 0, 0),                           // 26: the destination's first four bytes
+    (JEQ, 0, 3, 0x0100_0ccc),                      // 27: not CDP's group -> drop
+    (LD_H_ABS, 0, 0, 4),                           // 28: its last two
+    (JEQ, 0, 1, 0xcccc),                           // 29: CDP's group -> accept, else drop
+    (RET, 0, 0, 65_535),                           // 30: accept the whole frame
+    (RET, 0, 0, 0),                                // 31: drop
 ];
 
 /// [`PROGRAM`] for the socket.
@@ -387,7 +401,57 @@ impl Passive {
             Heard::Neighbour(ifindex, a) => self.neighbour(*ifindex, a, now),
             Heard::Mdns(mac, ip, records) => self.mdns(*mac, *ip, records, now),
             Heard::Ndp(h) => self.ndp(h, now),
+            Heard::Dhcp6(mac, src, m) => self.dhcp6(*mac, *src, m, now),
         }
+    }
+
+    /// A DHCPv6 client message: its sender is alive at its (link-local) address with its MAC
+    /// (`dhcp6`); its name (Client FQDN) and vendor class are the device's, told as
+    /// [`Fact::Unaddressed`] (what a device said of itself before it had an address the
+    /// network knows), and remembered for its DHCPv4 messages.
+    fn dhcp6(
+        &mut self,
+        mac: MacAddr,
+        src: std::net::Ipv6Addr,
+        m: &crate::dhcp6::Message6,
+        now: Instant,
+    ) -> Vec<(IpAddr, Fact)> {
+        if !mac.is_unicast() || src.is_loopback() {
+            return Vec::new();
+        }
+        let Some(b) = self.budget(mac, now) else {
+            return Vec::new();
+        };
+        if let Some(n) = &m.fqdn {
+            b.client.hostname = Some(n.clone());
+        }
+        if let Some((_, v)) = &m.vendor_class {
+            b.client.vendor_class.get_or_insert_with(|| v.clone());
+        }
+        let ip = IpAddr::V6(src);
+        let mut out = vec![(ip, Fact::Mac { mac })];
+        if let Some(v) = arp::vendor(mac) {
+            out.push((ip, Fact::Vendor { vendor: v }));
+        }
+        out.push((
+            ip,
+            Fact::Alive {
+                method: "dhcp6".into(),
+                rtt_us: None,
+            },
+        ));
+        let said: Vec<Fact> = client_facts(Ipv4Addr::UNSPECIFIED, mac, &b.client, "dhcp6")
+            .into_iter()
+            .map(|(_, f)| f)
+            .filter(|f| matches!(f, Fact::Hostname { .. } | Fact::Os(_)))
+            .collect();
+        if !said.is_empty() {
+            out.push((
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Fact::Unaddressed { mac, facts: said },
+            ));
+        }
+        out
     }
 
     /// An ICMPv6 router or neighbour message: its sender's address is in use, with its MAC

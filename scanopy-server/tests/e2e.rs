@@ -1239,7 +1239,8 @@ fn cpu_and_rss(pid: u32) -> (f64, f64) {
 /// Listening: a daemon with CAP_NET_RAW hears hosts that join the home segment (busybox udhcpc
 /// asking the segment's dnsmasq, then a gratuitous ARP) and puts each on the SSE stream from its
 /// first DISCOVER and on the API with its DHCP host name, vendor class (as an OS), its IPv6
-/// link-local address (its router solicitation) and sources, then scans it; a MAC flood
+/// link-local address (its router solicitation) and sources, then scans it; a host asking
+/// DHCPv6 only (ISC dhclient) is named by its Client FQDN at its link-local address; a MAC flood
 /// leaves a bounded number of devices and one warning. `SCANOPY_JOINS` joins (default 2) are
 /// timed from the joiner's link going up to its `device_new` on the stream
 /// (`SCANOPY_STORM=1` adds the CPU and memory of the daemon under a 10,000 a second ARP storm:
@@ -1408,6 +1409,36 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
     for (name, ..) in &joined {
         testlan(&["leave", name]);
     }
+    // A host that asks DHCPv6 only (ISC dhclient -6, its SOLICIT from its link-local address):
+    // on the API at that address, named by its Client FQDN.
+    let mac6 = "02:77:00:00:02:01";
+    let out = testlan(&["join6", "join6", mac6, "laptop-6"]);
+    let ll = field(&out, "ll=").to_owned();
+    wait_for(
+        "the DHCPv6 client on the API",
+        Duration::from_secs(15),
+        || {
+            server.devices().into_iter().find(|x| {
+                x["hostname"] == "laptop-6"
+                    && x["sources"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|s| s == "dhcp6"))
+                    && x["interfaces"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|i| i["ip"] == ll.as_str() && i["mac"] == mac6)
+            })
+        },
+        || {
+            format!(
+                "devices: {:#}\ndaemon log:\n{}",
+                json!(server.devices()),
+                tail(&d.log())
+            )
+        },
+    );
+    testlan(&["leave", "join6"]);
 
     // A MAC flood: 5,000 ARP packets from random MACs at full speed.
     let flooded = |devices: &[Value]| {

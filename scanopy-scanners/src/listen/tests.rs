@@ -111,6 +111,19 @@ fn the_filter_lets_through_arp_dhcp_lldp_and_cdp_only() {
     let mut hop_by_hop = rs.clone();
     hop_by_hop[20] = 0;
     assert_eq!(run(&hop_by_hop, 0), 0, "an extension header (MLD)");
+    // DHCPv6 from a client; not a server's answer to it.
+    let sol = crate::dhcp6::tests::frame(
+        [2, 0x77, 0, 0, 1, 0x60],
+        ll,
+        &crate::dhcp6::tests::solicit(),
+    );
+    assert_eq!(run(&sol, 0), 65_535, "DHCPv6 solicit");
+    let mut to_client = sol.clone();
+    to_client[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&546u16.to_be_bytes());
+    assert_eq!(run(&to_client, 0), 0, "to the client port");
+    let mut tcp6 = sol.clone();
+    tcp6[20] = 6;
+    assert_eq!(run(&tcp6, 0), 0, "TCP over IPv6");
     assert_eq!(filter().len(), PROGRAM.len());
 }
 
@@ -538,4 +551,45 @@ proptest! {
             prop_assert!(facts.len() <= 8);
         }
     }
+}
+
+#[test]
+fn a_dhcpv6_client_is_alive_at_its_link_local_address_and_named() {
+    let mut p = Passive::new(PassiveLimits::default());
+    let now = Instant::now();
+    let mac = [0x02, 0x77, 0, 0, 1, 0x60];
+    let ll: std::net::Ipv6Addr = "fe80::77:ff:fe00:160".parse().unwrap();
+    let f = crate::dhcp6::tests::frame(mac, ll, &crate::dhcp6::tests::solicit());
+    let Some(h @ Heard::Dhcp6(..)) = parse(&f, 3) else {
+        panic!("not heard as DHCPv6");
+    };
+    assert_eq!(source(&h), "dhcp6");
+    let facts = p.hear(&h, now);
+    let at = IpAddr::V6(ll);
+    assert!(
+        facts.contains(&(at, Fact::Mac { mac: MacAddr(mac) })),
+        "{facts:?}"
+    );
+    assert!(
+        facts
+            .iter()
+            .any(|(a, f)| *a == at && matches!(f, Fact::Alive { method, .. } if method == "dhcp6"))
+    );
+    let said = facts
+        .iter()
+        .find_map(|(a, f)| match f {
+            Fact::Unaddressed { mac: m, facts } if a.is_unspecified() && *m == MacAddr(mac) => {
+                Some(facts)
+            }
+            _ => None,
+        })
+        .expect("its name told for its MAC");
+    assert!(said.iter().any(
+        |f| matches!(f, Fact::Hostname { name, source } if name == "desktop-7" && source == "dhcp")
+    ));
+    assert!(
+        said.iter()
+            .any(|f| matches!(f, Fact::Os(h) if h.family == "Windows")),
+        "{said:?}"
+    );
 }
