@@ -2,14 +2,18 @@
 //! an address says who it is: its MAC, the name it wants (option 12), its vendor class (60, e.g.
 //! `android-dhcp-13`, `MSFT 5.0`), the options it asks for (55: a parameter request list whose
 //! order fingerprints its DHCP client, and so its OS) and its client identifier (61). The
-//! server's ACK says which address it got.
+//! server's ACK says which address it got. [`os_of`] names the client, and so the OS, of a
+//! parameter request list from `data/dhcp-fingerprints.json`: lists read from the clients'
+//! own sources (busybox, ISC dhclient, systemd, dhcpcd, NetworkManager, Android, Apple's
+//! IPConfiguration), each with where it was read.
 //!
 //! Everything here is pure: [`parse`] reads a UDP payload and [`parse_frame`] an Ethernet frame;
 //! neither panics, and both bound what they keep, whatever the bytes.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use scanopy_core::MacAddr;
+use scanopy_core::{Confidence, MacAddr, OsHint};
 
 /// The DHCP server port.
 pub const SERVER_PORT: u16 = 67;
@@ -111,6 +115,66 @@ impl Message {
     }
 }
 
+/// One client's parameter request list, from `data/dhcp-fingerprints.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ClientFingerprint {
+    /// The list, decimal, in wire order (`1,3,6,12,15,28,42`).
+    pub prl: String,
+    /// The client software that sends it.
+    pub client: String,
+    /// The OS family it runs on.
+    pub family: String,
+    /// The product within the family (`Android`), when the list tells.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `low` or `medium`.
+    pub confidence: String,
+    /// Where the list was read (repository, commit, file).
+    pub source: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Fingerprints {
+    fingerprints: Vec<ClientFingerprint>,
+}
+
+/// The data file of client fingerprints, by list.
+fn fingerprints() -> &'static HashMap<String, ClientFingerprint> {
+    static TABLE: std::sync::LazyLock<HashMap<String, ClientFingerprint>> =
+        std::sync::LazyLock::new(|| {
+            let f: Fingerprints =
+                serde_json::from_str(include_str!("../data/dhcp-fingerprints.json"))
+                    .expect("data/dhcp-fingerprints.json is checked by its tests");
+            f.fingerprints
+                .into_iter()
+                .map(|c| (c.prl.clone(), c))
+                .collect()
+        });
+    &TABLE
+}
+
+/// The client that sends exactly this parameter request list ([`Message::fingerprint`]), from
+/// our data file of lists read from the clients' sources.
+pub fn client_of(prl: &str) -> Option<&'static ClientFingerprint> {
+    fingerprints().get(prl)
+}
+
+/// What a parameter request list says of the OS: the client that sends it, as an OS hint.
+pub fn os_of(prl: &str) -> Option<OsHint> {
+    let c = client_of(prl)?;
+    Some(OsHint {
+        confidence: if c.confidence == "medium" {
+            Confidence::Medium
+        } else {
+            Confidence::Low
+        },
+        family: c.family.clone(),
+        name: c.name.clone(),
+        version: None,
+        evidence: format!("dhcp parameters {prl} ({})", c.client),
+    })
+}
+
 /// Printable text of at most [`MAX_TEXT`] characters: control characters dropped; `None` if
 /// nothing is left.
 fn text(b: &[u8]) -> Option<String> {
@@ -194,6 +258,46 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn the_fingerprint_file_is_well_formed() {
+        let raw: serde_json::Value =
+            serde_json::from_str(include_str!("../data/dhcp-fingerprints.json")).unwrap();
+        let n = raw["fingerprints"].as_array().unwrap().len();
+        assert_eq!(fingerprints().len(), n, "a list appears twice");
+        for c in fingerprints().values() {
+            let codes: Vec<u8> = c
+                .prl
+                .split(',')
+                .map(|x| x.parse().unwrap_or_else(|_| panic!("{:?}", c.prl)))
+                .collect();
+            assert!(
+                codes.len() >= 3 && codes.iter().all(|x| (1..255).contains(x)),
+                "{c:?}"
+            );
+            assert!(["low", "medium"].contains(&c.confidence.as_str()), "{c:?}");
+            assert!(
+                ["Linux", "macOS", "iOS"].contains(&c.family.as_str()),
+                "{c:?}: a family os.rs and classify.rs know"
+            );
+            assert!(!c.source.is_empty() && !c.client.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_parameter_list_names_its_client() {
+        // What busybox udhcpc sends (seen from Debian 12's busybox-static).
+        let h = os_of("1,3,6,12,15,28,42").unwrap();
+        assert_eq!((h.family.as_str(), h.name), ("Linux", None));
+        assert!(h.evidence.contains("busybox udhcpc"), "{}", h.evidence);
+        let a = os_of("1,3,6,15,26,28,51,58,59,43,114,108").unwrap();
+        assert_eq!(a.name.as_deref(), Some("Android"));
+        assert_eq!(a.confidence, Confidence::Medium);
+        assert_eq!(os_of("1,121,3,6,15,108,114,119,252").unwrap().family, "iOS");
+        // Order matters: the same options in another order are another client.
+        assert_eq!(os_of("3,1,6,12,15,28,42"), None);
+        assert_eq!(os_of(""), None);
+    }
 
     /// A DHCPDISCOVER as busybox udhcpc sends it with `-x hostname:phone -V android-dhcp-13`.
     fn discover() -> Vec<u8> {

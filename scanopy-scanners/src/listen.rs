@@ -821,6 +821,9 @@ fn client_facts(ip: Ipv4Addr, mac: MacAddr, c: &Client, method: &str) -> Vec<(Ip
     if let Some(hint) = c.vendor_class.as_deref().and_then(|v| os_hint(v, c)) {
         out.push((ip, Fact::Os(hint)));
     }
+    if let Some(hint) = c.fingerprint.as_deref().and_then(dhcp::os_of) {
+        out.push((ip, Fact::Os(hint)));
+    }
     out.push((
         ip,
         Fact::Alive {

@@ -1343,6 +1343,12 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
                     let sources = x["sources"].as_array().cloned().unwrap_or_default();
                     x["hostname"] == host.as_str()
                         && x["os"]["name"] == "Android"
+                        // Its parameter request list names its DHCP client.
+                        && x["os"]["evidence"].as_array().is_some_and(|e| {
+                            e.iter().any(|e| {
+                                e.as_str().is_some_and(|e| e.contains("(busybox udhcpc)"))
+                            })
+                        })
                         && sources.iter().any(|s| s == "dhcp")
                         && sources.iter().any(|s| s == "passive-arp")
                         && x["interfaces"]

@@ -251,7 +251,8 @@ impl Device {
         self.interfaces.iter().filter_map(|i| i.subnet).collect()
     }
 
-    /// A short label for people: host name, else container name, else first address.
+    /// A short label for people: host name, else container name, else first address (its MAC
+    /// when it has none yet).
     pub fn label(&self) -> String {
         if let Some(h) = &self.hostname {
             return h.clone();
@@ -259,9 +260,13 @@ impl Device {
         if let Some(c) = &self.container {
             return c.name.clone();
         }
+        // One heard before it had an address is known by its MAC.
         self.interfaces
             .first()
-            .map(|i| i.ip.to_string())
+            .map(|i| match i.mac {
+                Some(m) if i.ip.is_unspecified() => m.to_string(),
+                _ => i.ip.to_string(),
+            })
             .unwrap_or_else(|| self.id.to_string())
     }
 }
