@@ -1524,6 +1524,203 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+// ---- alerts ----------------------------------------------------------------------------
+
+/// An alert rule to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlert {
+    /// A name for people (1 to 100 characters).
+    pub name: String,
+    /// The event kinds it sends: `device_new`, `device_gone`, `device_back`, `device_changed`,
+    /// `service_new`, `service_gone`.
+    pub events: Vec<String>,
+    /// Only this network's events; absent: every network.
+    #[serde(default)]
+    pub network: Option<Uuid>,
+    /// Where it sends.
+    #[schema(value_type = schema::AlertChannel)]
+    pub channel: scanopy_store::AlertChannel,
+    /// At most one alert in this many seconds (0, the default: no limit; at most a week).
+    #[serde(default)]
+    pub throttle_secs: i64,
+    /// Hours it sends nothing, the server's local time.
+    #[serde(default)]
+    #[schema(value_type = Option<schema::QuietHours>)]
+    pub quiet: Option<scanopy_store::QuietHours>,
+}
+
+/// A rule with what it did lately (`GET /alerts`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListedAlert {
+    /// The rule.
+    #[serde(flatten)]
+    #[schema(value_type = schema::AlertRule)]
+    pub rule: scanopy_store::AlertRule,
+    /// Its last 20 records, newest first.
+    #[schema(value_type = Vec<schema::AlertDelivery>)]
+    pub deliveries: Vec<scanopy_store::AlertDelivery>,
+}
+
+fn http_url(u: &str) -> bool {
+    (u.starts_with("http://") || u.starts_with("https://"))
+        && u.len() <= 2000
+        && u.split("://").nth(1).is_some_and(|rest| !rest.is_empty())
+        && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// Checks a rule before it is kept: every field, and that its channel can work here.
+fn checked_alert(state: &AppState, a: NewAlert) -> ApiResult<scanopy_store::NewAlertRule> {
+    use scanopy_store::AlertChannel;
+    let name = a.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name: 1 to 100 printable characters"));
+    }
+    let mut events = a.events;
+    events.sort();
+    events.dedup();
+    if events.is_empty()
+        || events
+            .iter()
+            .any(|e| !crate::alerts::KINDS.contains(&e.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "events: one or more of {}",
+            crate::alerts::KINDS.join(", ")
+        )));
+    }
+    if !(0..=7 * 86_400).contains(&a.throttle_secs) {
+        return Err(ApiError::invalid("throttle_secs: 0 to 604800 (a week)"));
+    }
+    if let Some(q) = &a.quiet {
+        if crate::alerts::time_of_day(&q.from).is_none()
+            || crate::alerts::time_of_day(&q.to).is_none()
+        {
+            return Err(ApiError::invalid(
+                "quiet: {\"from\": \"HH:MM\", \"to\": \"HH:MM\"}",
+            ));
+        }
+    }
+    let channel = match a.channel {
+        AlertChannel::Email { to } => {
+            let to = to.trim().to_owned();
+            if to.len() > 254 || to.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(ApiError::invalid("channel.to: an e-mail address"));
+            }
+            if state.smtp.is_none() {
+                return Err(ApiError::invalid(
+                    "channel: e-mail needs an SMTP relay: start the server with --smtp-url",
+                ));
+            }
+            AlertChannel::Email { to }
+        }
+        AlertChannel::Ntfy { url, topic } => {
+            let url = url.trim().to_owned();
+            if !http_url(&url) {
+                return Err(ApiError::invalid("channel.url: an http:// or https:// URL"));
+            }
+            let ok = !topic.is_empty()
+                && topic.len() <= 64
+                && topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(ApiError::invalid(
+                    "channel.topic: 1 to 64 letters, digits, - and _",
+                ));
+            }
+            AlertChannel::Ntfy { url, topic }
+        }
+        AlertChannel::Webhook { url, template } => {
+            let url = url.trim().to_owned();
+            if !http_url(&url) {
+                return Err(ApiError::invalid("channel.url: an http:// or https:// URL"));
+            }
+            if let Some(t) = &template {
+                if t.len() > 8192 {
+                    return Err(ApiError::invalid("channel.template: at most 8 KiB"));
+                }
+                crate::alerts::render(t, &crate::alerts::sample_fields())
+                    .map_err(|e| ApiError::invalid(format!("channel.template: {e}")))?;
+            }
+            AlertChannel::Webhook { url, template }
+        }
+    };
+    Ok(scanopy_store::NewAlertRule {
+        name,
+        events,
+        network: a.network,
+        channel,
+        throttle_secs: a.throttle_secs,
+        quiet: a.quiet,
+    })
+}
+
+/// `GET /alerts`.
+#[utoipa::path(get, path = "/alerts", tag = "events",
+    responses((status = 200, description = "alert rules with what they did lately", body = Items<ListedAlert>), AdminErrors))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    _a: Admin,
+) -> ApiResult<axum::Json<Items<ListedAlert>>> {
+    let mut out = Vec::new();
+    for rule in state.store.alert_rules().await? {
+        let deliveries = state.store.alert_deliveries(rule.id, 20).await?;
+        out.push(ListedAlert { rule, deliveries });
+    }
+    Ok(items(out))
+}
+
+/// `POST /alerts`.
+#[utoipa::path(post, path = "/alerts", tag = "events", request_body = NewAlert,
+    responses((status = 201, description = "created", body = schema::AlertRule),
+              (status = 404, description = "unknown network", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+pub async fn create_alert(
+    State(state): State<AppState>,
+    _a: Admin,
+    ApiJson(a): ApiJson<NewAlert>,
+) -> ApiResult<(StatusCode, axum::Json<scanopy_store::AlertRule>)> {
+    let rule = checked_alert(&state, a)?;
+    let rule = state.store.create_alert_rule(rule).await?;
+    Ok((StatusCode::CREATED, axum::Json(rule)))
+}
+
+/// `DELETE /alerts/{id}`.
+#[utoipa::path(delete, path = "/alerts/{id}", tag = "events",
+    params(("id" = Uuid, Path, description = "alert rule id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+pub async fn delete_alert(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "alert rule")?;
+    state.store.delete_alert_rule(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /alerts/{id}/test`: a test message through the rule's channel, now.
+#[utoipa::path(post, path = "/alerts/{id}/test", tag = "events",
+    params(("id" = Uuid, Path, description = "alert rule id")),
+    responses((status = 200, description = "what happened (status delivered or failed, with the error)", body = schema::AlertDelivery),
+              (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+pub async fn test_alert(
+    State(state): State<AppState>,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<scanopy_store::AlertDelivery>> {
+    let id = parse_id(&id, "alert rule")?;
+    let rule = state
+        .store
+        .alert_rules()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("alert rule {id}")))?;
+    Ok(axum::Json(crate::alerts::test(&state, &rule).await))
+}
+
 // ---- metrics ---------------------------------------------------------------------------
 
 /// `GET /metrics`: Prometheus text.

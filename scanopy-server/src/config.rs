@@ -72,6 +72,14 @@ pub struct ServerConfig {
           env = "SCANOPY_TRUSTED_PROXIES", value_delimiter = ',',
           value_parser = crate::signin::parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The SMTP relay alerts are mailed through: `smtp://HOST[:PORT]` (add `?tls=required` for
+    /// STARTTLS), `smtps://HOST[:PORT]` (TLS), with `USER:PASSWORD@` before the host if it
+    /// wants them. Without it, e-mail alerts cannot be made.
+    #[arg(long, env = "SCANOPY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of alert mails.
+    #[arg(long, default_value = "scanopy@localhost", env = "SCANOPY_SMTP_FROM")]
+    pub smtp_from: String,
     /// Logs as JSON lines.
     #[arg(long, env = "SCANOPY_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,

@@ -10,6 +10,7 @@
 //! `/api/v1/daemon/…` ([`scanopy_core::protocol`]), the OpenAPI document at
 //! `/api/v1/openapi.json`, and the UI at `/`.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -58,7 +59,7 @@ pub const RESULTS_LIMIT: usize = 32 << 20;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scanopy", description = "Network discovery and documentation: the server's API."),
-    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::PushUrl, state::ScanUpdate, schema::Event)),
+    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::NewAlert, api::PushUrl, state::ScanUpdate, schema::Event)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]
@@ -106,6 +107,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::revoke_token))
         .routes(routes!(api::webhooks, api::create_webhook))
         .routes(routes!(api::delete_webhook))
+        .routes(routes!(api::alerts, api::create_alert))
+        .routes(routes!(api::delete_alert))
+        .routes(routes!(api::test_alert))
         .routes(routes!(api::metrics))
         .nest("/daemon", daemon)
 }
@@ -228,6 +232,11 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     if let Some(k) = &config.tls_key {
         scanopy_daemon::files::warn_if_readable_by_others(k, "the TLS key");
     }
+    // Checked before anything is opened or written.
+    let smtp = match &config.smtp_url {
+        Some(url) => Some(alerts::Smtp::new(url, &config.smtp_from).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let store = open_store(&config).await?;
     let key = push::load_or_create_key(&config.data_dir)?;
     let instance = push::load_or_create_instance(&config.data_dir)?;
@@ -247,6 +256,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
                 max_observations: config.run_max_observations,
             },
             secrets: Some(std::sync::Arc::new(secrets)),
+            smtp,
         },
     );
     let admin_password = std::env::var("SCANOPY_ADMIN_PASSWORD")
@@ -257,6 +267,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     tokio::spawn(events::pump(state.clone()));
     tokio::spawn(jobs::background(state.clone()));
     tokio::spawn(webhooks::deliver(state.clone()));
+    tokio::spawn(alerts::run(state.clone()));
     if !config.no_local_daemon {
         local::start(state.clone(), &config).await?;
     }

@@ -506,6 +506,72 @@ pub struct Webhook {
     created_at: DateTime<Utc>,
 }
 
+/// Where an alert goes: `{"kind": "email", "to"}`, `{"kind": "ntfy", "url", "topic"}` or
+/// `{"kind": "webhook", "url", "template"?}`.
+#[derive(Serialize, ToSchema)]
+pub struct AlertChannel {
+    /// `email`, `ntfy` or `webhook`.
+    kind: String,
+    /// The recipient (`email`).
+    to: Option<String>,
+    /// The server (`ntfy`) or the URL (`webhook`).
+    url: Option<String>,
+    /// The topic (`ntfy`).
+    topic: Option<String>,
+    /// The body's template (`webhook`): JSON with `{{title}}`, `{{message}}`, `{{kind}}`,
+    /// `{{device}}`, `{{name}}`, `{{ip}}`, `{{network}}`, `{{at}}`.
+    template: Option<String>,
+}
+
+/// Hours a rule sends nothing (the server's local time).
+#[derive(Serialize, ToSchema)]
+pub struct QuietHours {
+    /// `HH:MM`.
+    from: String,
+    /// `HH:MM`; before `from`: the hours wrap midnight.
+    to: String,
+}
+
+/// An alert rule.
+#[derive(Serialize, ToSchema)]
+pub struct AlertRule {
+    /// Its id.
+    id: Uuid,
+    /// Its name.
+    name: String,
+    /// The event kinds it sends.
+    events: Vec<String>,
+    /// Only this network's events (`null`: every network).
+    network: Option<Uuid>,
+    /// Where it sends.
+    channel: AlertChannel,
+    /// At most one alert in this many seconds (0: no limit).
+    throttle_secs: i64,
+    /// Hours it sends nothing.
+    quiet: Option<QuietHours>,
+    /// Whether it sends.
+    enabled: bool,
+    /// When it was made.
+    created_at: DateTime<Utc>,
+}
+
+/// What a rule did with one event (event 0: a test).
+#[derive(Serialize, ToSchema)]
+pub struct AlertDelivery {
+    /// The rule.
+    rule: Uuid,
+    /// The event.
+    event_seq: i64,
+    /// `delivered`, `failed`, `throttled` or `quiet`.
+    status: String,
+    /// Attempts made.
+    attempts: i64,
+    /// What went wrong.
+    error: Option<String>,
+    /// When.
+    at: DateTime<Utc>,
+}
+
 /// One attempt to deliver events to a webhook.
 #[derive(Serialize, ToSchema)]
 pub struct Delivery {

@@ -132,6 +132,8 @@ pub struct Inner {
     pub reactions: Mutex<HashMap<Uuid, Vec<Instant>>>,
     /// Seals and opens the secrets the server keeps (SNMP credentials).
     pub secrets: Arc<crate::secrets::SecretBox>,
+    /// The SMTP relay of e-mail alerts, when there is one.
+    pub smtp: Option<crate::alerts::Smtp>,
 }
 
 /// What an [`AppState`] is built with: all of it set once, at construction.
@@ -149,6 +151,8 @@ pub struct StateConfig {
     /// What seals the secrets the server keeps (SNMP credentials); a random one kept nowhere
     /// by default (a server with a data directory loads its `secret-key`).
     pub secrets: Option<Arc<crate::secrets::SecretBox>>,
+    /// The SMTP relay of e-mail alerts (`--smtp-url`); none by default.
+    pub smtp: Option<crate::alerts::Smtp>,
 }
 
 impl StateConfig {
@@ -162,6 +166,7 @@ impl StateConfig {
             instance: Uuid::new_v4().to_string(),
             run_limits: scanopy_store::RunLimits::default(),
             secrets: None,
+            smtp: None,
         }
     }
 }
@@ -215,6 +220,7 @@ impl AppState {
             secrets: config
                 .secrets
                 .unwrap_or_else(|| Arc::new(crate::secrets::SecretBox::ephemeral())),
+            smtp: config.smtp,
         }))
     }
 

@@ -1478,6 +1478,21 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
     // The listener takes a burst of 64 new MACs, then one a second.
     assert!(new <= 64 + 30, "{new} devices from a flood of 5,000 MACs");
     assert!(new >= 1, "the flood was not heard at all");
+    // A host that only sends gratuitous ARP (each flood MAC is one) is on the stream too.
+    sse.until(Duration::from_secs(10), |kind, v| {
+        kind == "device_new"
+            && v["detail"]["sources"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s == "passive-arp"))
+            && v["detail"]["ips"].as_array().is_some_and(|a| {
+                a.iter().any(|x| {
+                    x.as_str()
+                        .and_then(|x| x.parse::<Ipv4Addr>().ok())
+                        .is_some_and(|x| x.octets()[..3] == [10, 77, 3] && x.octets()[3] >= 160)
+                })
+            })
+    })
+    .expect("no device_new for a host heard only by its gratuitous ARP");
     let reactions = server.counter("reactions");
     assert!(reactions <= 20, "{reactions} reaction scans");
     let mut sorted = latencies.clone();

@@ -56,10 +56,10 @@ mod model;
 mod sql;
 
 pub use model::{
-    BatchReport, ChangeSet, Counts, Credential, CredentialKind, Daemon, Delivery, DeviceEdit,
-    DeviceFilter, Event, JobBatch, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, Role,
-    RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User,
-    Webhook,
+    AlertChannel, AlertDelivery, AlertRule, BatchReport, ChangeSet, Counts, Credential,
+    CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter, Event, JobBatch, NewAlertRule,
+    NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, QuietHours, Role, RunLimits,
+    RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User, Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
 
@@ -67,7 +67,8 @@ pub use sql::{Dialect, SqlStore, SqliteStore};
 /// `use scanopy_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, InventoryStore, JobStore, ScheduleStore, SecretStore, Store, WebhookStore,
+        AccountStore, AlertStore, InventoryStore, JobStore, ScheduleStore, SecretStore, Store,
+        WebhookStore,
     };
 }
 
@@ -176,7 +177,15 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// conformance suite. A method of a part is called with that part's trait in scope:
 /// `use scanopy_store::prelude::*;` brings them all.
 pub trait Store:
-    InventoryStore + JobStore + AccountStore + ScheduleStore + WebhookStore + SecretStore + Send + Sync
+    InventoryStore
+    + JobStore
+    + AccountStore
+    + ScheduleStore
+    + WebhookStore
+    + SecretStore
+    + AlertStore
+    + Send
+    + Sync
 {
 }
 
@@ -187,6 +196,7 @@ impl<T> Store for T where
         + ScheduleStore
         + WebhookStore
         + SecretStore
+        + AlertStore
         + Send
         + Sync
 {
@@ -414,6 +424,33 @@ pub trait SecretStore: Send + Sync {
 
     /// Deletes one of a network's credentials. `NotFound` when it has no such one.
     async fn delete_snmp_credential(&self, network: Uuid, id: Uuid) -> Result<()>;
+}
+
+/// Alert rules and what they sent; each event is handled by each rule once, even by several
+/// servers on one database.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Adds a rule. `NotFound` for an unknown network.
+    async fn create_alert_rule(&self, r: NewAlertRule) -> Result<AlertRule>;
+
+    /// Every rule, oldest first.
+    async fn alert_rules(&self) -> Result<Vec<AlertRule>>;
+
+    /// Deletes a rule and what it sent. `NotFound` when there is no such rule.
+    async fn delete_alert_rule(&self, id: Uuid) -> Result<()>;
+
+    /// Claims rule `rule`'s handling of event `event_seq` for `claimer` (a server instance):
+    /// true for exactly one caller, even of several servers on one database.
+    async fn claim_alert(&self, rule: Uuid, event_seq: i64, claimer: &str) -> Result<bool>;
+
+    /// Records what a rule did with an event.
+    async fn record_alert(&self, d: &AlertDelivery) -> Result<()>;
+
+    /// A rule's latest records, newest first.
+    async fn alert_deliveries(&self, rule: Uuid, limit: usize) -> Result<Vec<AlertDelivery>>;
+
+    /// When the rule last delivered an alert (a test excepted), for its throttle.
+    async fn last_alert(&self, rule: Uuid) -> Result<Option<DateTime<Utc>>>;
 }
 
 /// Webhooks and their deliveries; each event is delivered to each webhook once, even by several

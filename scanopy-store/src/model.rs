@@ -249,8 +249,8 @@ pub struct Event {
     pub seq: i64,
     /// The network it happened in.
     pub network: Uuid,
-    /// `device_new`, `device_changed`, `device_gone`, `service_new`, `service_changed`,
-    /// `service_gone`, `scan_done`.
+    /// `device_new`, `device_changed`, `device_gone` (offline), `device_back` (online again),
+    /// `service_new`, `service_changed`, `service_gone`, `scan_done`.
     pub kind: String,
     /// The device concerned.
     pub device: Option<Uuid>,
@@ -519,6 +519,102 @@ pub struct Webhook {
     pub url: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+}
+
+/// Where an alert goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlertChannel {
+    /// An e-mail through the server's SMTP relay.
+    Email {
+        /// The recipient.
+        to: String,
+    },
+    /// An ntfy-style push: a POST of the message to `{url}/{topic}`, with a `Title` header.
+    Ntfy {
+        /// The server (`https://ntfy.sh`).
+        url: String,
+        /// The topic.
+        topic: String,
+    },
+    /// A JSON POST, its body the admin's template with placeholders (`{{title}}`,
+    /// `{{message}}`, `{{kind}}`, `{{device}}`, `{{name}}`, `{{ip}}`, `{{network}}`, `{{at}}`,
+    /// each JSON-escaped), or the event itself without one.
+    Webhook {
+        /// Where to POST.
+        url: String,
+        /// The body's template.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
+    },
+}
+
+/// Hours in which a rule sends nothing (the server's local time, `HH:MM`; may wrap midnight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// Start, `22:00`.
+    pub from: String,
+    /// End, `07:00`.
+    pub to: String,
+}
+
+/// A rule: which events, where, sent how, how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRule {
+    /// Its id.
+    pub id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// The event kinds it sends (`device_new`, `device_gone`, `device_back`, `device_changed`,
+    /// `service_new`, `service_gone`).
+    pub events: Vec<String>,
+    /// Only this network's events; `None`: every network.
+    pub network: Option<Uuid>,
+    /// Where it sends.
+    pub channel: AlertChannel,
+    /// At most one alert in this many seconds (0: no limit); the others are recorded as
+    /// `throttled`.
+    pub throttle_secs: i64,
+    /// Hours it sends nothing (recorded as `quiet`).
+    pub quiet: Option<QuietHours>,
+    /// Off rules send nothing.
+    pub enabled: bool,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A rule to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlertRule {
+    /// See [`AlertRule::name`].
+    pub name: String,
+    /// See [`AlertRule::events`].
+    pub events: Vec<String>,
+    /// See [`AlertRule::network`].
+    pub network: Option<Uuid>,
+    /// See [`AlertRule::channel`].
+    pub channel: AlertChannel,
+    /// See [`AlertRule::throttle_secs`].
+    pub throttle_secs: i64,
+    /// See [`AlertRule::quiet`].
+    pub quiet: Option<QuietHours>,
+}
+
+/// What a rule did with one event (or a test).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertDelivery {
+    /// The rule.
+    pub rule: Uuid,
+    /// The event (0 for a test).
+    pub event_seq: i64,
+    /// `delivered`, `failed`, `throttled` or `quiet`.
+    pub status: String,
+    /// Attempts made (0 when none was: throttled, quiet).
+    pub attempts: i64,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// One attempt to deliver events to a webhook.

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 mod accounts;
+mod alerts;
 mod apply;
 mod finish;
 mod inventory;
@@ -47,6 +48,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_os.sql"),
     include_str!("../migrations/sqlite/0007_l2.sql"),
     include_str!("../migrations/sqlite/0008_snmp_credentials.sql"),
+    include_str!("../migrations/sqlite/0009_alerts.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -57,6 +59,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_os.sql"),
     include_str!("../migrations/postgres/0007_l2.sql"),
     include_str!("../migrations/postgres/0008_snmp_credentials.sql"),
+    include_str!("../migrations/postgres/0009_alerts.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

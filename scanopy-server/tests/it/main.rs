@@ -1,6 +1,7 @@
 //! The server's API through `app(state)`, without a socket: every route, its authentication,
 //! its error bodies. Real processes (SQLite, PostgreSQL) are in `process.rs`.
 
+mod alerts;
 mod api;
 mod common;
 mod openapi;

@@ -267,6 +267,16 @@ pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Stor
         .await
         .unwrap();
     assert!(!all(store).await[0].offline);
+    // One device_gone when it went, one device_back when it came back.
+    let kinds: Vec<String> = store
+        .events(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| k == "device_gone" || k == "device_back")
+        .collect();
+    assert_eq!(kinds, ["device_gone", "device_back"]);
     // A run that failed does not count as a miss.
     let r = run(store, net).await;
     assert!(
@@ -1836,6 +1846,91 @@ pub(crate) async fn a_device_heard_before_it_had_an_address_keeps_its_id(store: 
     );
     assert_eq!(d.device.interfaces.len(), 1, "{:?}", d.device.interfaces);
     assert_eq!(all(store).await.len(), 2);
+}
+
+/// Alert rules are kept with their channel, scope and limits; each event is claimed by one
+/// server per rule; what a rule did is read back newest first; its last delivery (tests
+/// excepted) is its throttle's clock; deleting a rule deletes its records.
+pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(store: &dyn Store) {
+    use scanopy_store::{AlertChannel, AlertDelivery, NewAlertRule, QuietHours};
+    let net = network(store).await;
+    let new = |name: &str, network: Option<Uuid>| NewAlertRule {
+        name: name.into(),
+        events: vec!["device_new".into(), "device_gone".into()],
+        network,
+        channel: AlertChannel::Ntfy {
+            url: "http://127.0.0.1:9".into(),
+            topic: "lan".into(),
+        },
+        throttle_secs: 60,
+        quiet: Some(QuietHours {
+            from: "22:00".into(),
+            to: "07:00".into(),
+        }),
+    };
+    let a = store
+        .create_alert_rule(new("home", Some(net)))
+        .await
+        .unwrap();
+    let b = store
+        .create_alert_rule(NewAlertRule {
+            channel: AlertChannel::Email {
+                to: "ops@example.test".into(),
+            },
+            quiet: None,
+            ..new("all", None)
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_alert_rule(new("nowhere", Some(Uuid::new_v4())))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let rules = store.alert_rules().await.unwrap();
+    assert_eq!(rules, vec![a.clone(), b.clone()]);
+    assert!(a.enabled && a.network == Some(net) && a.throttle_secs == 60);
+    // One claim per (rule, event).
+    assert!(store.claim_alert(a.id, 7, "s1").await.unwrap());
+    assert!(!store.claim_alert(a.id, 7, "s2").await.unwrap());
+    assert!(store.claim_alert(b.id, 7, "s2").await.unwrap());
+    assert_eq!(store.last_alert(a.id).await.unwrap(), None);
+    let rec = |seq: i64, status: &str, at: DateTime<Utc>| AlertDelivery {
+        rule: a.id,
+        event_seq: seq,
+        status: status.into(),
+        attempts: 1,
+        error: None,
+        at,
+    };
+    let t0 = Utc::now() - Duration::seconds(30);
+    store.record_alert(&rec(7, "delivered", t0)).await.unwrap();
+    store
+        .record_alert(&rec(8, "throttled", t0 + Duration::seconds(1)))
+        .await
+        .unwrap();
+    store
+        .record_alert(&rec(0, "delivered", t0 + Duration::seconds(2)))
+        .await
+        .unwrap();
+    let got = store.alert_deliveries(a.id, 10).await.unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.event_seq).collect::<Vec<_>>(),
+        [0, 8, 7]
+    );
+    let last = store.last_alert(a.id).await.unwrap().unwrap();
+    assert!(
+        (last - t0).num_milliseconds().abs() < 1000,
+        "the test is not the clock: {last}"
+    );
+    store.delete_alert_rule(a.id).await.unwrap();
+    assert!(matches!(
+        store.delete_alert_rule(a.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.alert_deliveries(a.id, 10).await.unwrap().is_empty());
+    assert_eq!(store.alert_rules().await.unwrap(), vec![b]);
 }
 
 /// A switch's link layer (ports, forwarding table) is kept with it and read back on the device

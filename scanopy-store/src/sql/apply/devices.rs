@@ -128,6 +128,14 @@ impl Apply<'_> {
                 .touch_devices
                 .push(vec![Val::s(&id.to_string())]);
         }
+        // Offline until now: back.
+        if row.get::<i64, _>("offline") != 0 && !restored {
+            self.event(
+                "device_back",
+                id,
+                serde_json::json!({"ips": d.ips(), "hostname": hostname}),
+            );
+        }
         if fields_changed && !self.changes.devices_new.contains(&id) {
             self.changes.devices_changed.push(id);
             self.event(
