@@ -228,6 +228,21 @@ const step = (text) => console.log("ui: " + text);
     const html = await page.content();
     check(!html.includes(snmpSecret), "an SNMP password is on the page after it was added");
 
+    // ---- an alert rule added in the UI is listed; its test says why it failed (nothing listens)
+    await page.type("#alert-name", "ui test alert");
+    await page.select("#alert-kind", "ntfy");
+    await page.type("#alert-target", "http://127.0.0.1:9/ui-test");
+    await page.click("#new-alert-form button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#alerts-table tbody tr")].some((r) => r.textContent.includes("ui test alert")), { timeout: 5000 }).catch(() => null);
+    const alertRow = (await page.$$eval("#alerts-table tbody tr", (r) => r.map((x) => x.textContent))).find((t) => t.includes("ui test alert"));
+    step(`the alerts table lists: ${alertRow || "(not the one added)"}`);
+    check(alertRow && alertRow.includes("push http://127.0.0.1:9/ui-test") && alertRow.includes("new device"), `the added alert rule is not listed as made: ${JSON.stringify(alertRow)}`);
+    await page.click("#alerts-table button[data-test]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#alerts-table tbody tr")].some((r) => r.textContent.includes("could not connect")), { timeout: 15000 }).catch(() => null);
+    const tested = (await page.$$eval("#alerts-table tbody tr", (r) => r.map((x) => x.textContent))).find((t) => t.includes("ui test alert"));
+    check(tested && tested.includes("failed") && tested.includes("could not connect"), `the alert's test outcome is not shown: ${JSON.stringify(tested)}`);
+    await shot("alerts");
+
     await sleep(500);
     check(errors.length === 0, "the pages logged errors:\n  " + errors.join("\n  "));
     step("all checks passed");

@@ -1,4 +1,4 @@
-// Daemons & keys: daemons, daemon keys, API tokens, webhooks, networks, SNMP credentials.
+// Daemons & keys: daemons, daemon keys, API tokens, webhooks, alerts, networks, SNMP credentials.
 
 import { append, badge, card, copyButton, emptyRow, h, icon, pageHead, timeEl, toast } from "../dom.js";
 import { api, items, loadDaemons, loadNetworks, loadStatus, networkName, report, state } from "../api.js";
@@ -17,7 +17,7 @@ function cmdBlock(label, text) {
 }
 export async function pageDaemons(root, ctx) {
   await Promise.all([loadNetworks(), loadStatus().catch(() => null)]);
-  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody"), sBody = h("tbody");
+  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody"), sBody = h("tbody"), aBody = h("tbody");
   const isAdmin = state.me && state.me.role === "admin";
   const netOpts = (sel) => state.networks.map((n) => h("option", { value: n.id, selected: n.id === sel }, n.name));
   const yes = (v) => (v ? badge("yes", "ok") : badge("no", ""));
@@ -149,6 +149,36 @@ export async function pageDaemons(root, ctx) {
       toast("SNMP credential deleted", "ok"); await loadS();
     } catch (ex) { report(ex); }
   });
+  // Alert rules (admins only): what each sends where, and what it did lately.
+  const EVENT_LABELS = { device_new: "new device", device_gone: "offline", device_back: "back online", device_changed: "changed", service_new: "new service", service_gone: "service gone" };
+  const channelText = (c) => c.kind === "email" ? "e-mail " + c.to : c.kind === "ntfy" ? "push " + c.url + "/" + c.topic : "webhook " + c.url;
+  async function loadA() {
+    if (!isAdmin) return;
+    const list = items(await api("/alerts"));
+    aBody.replaceChildren(...(list.length ? list.map((r) => {
+      const last = (r.deliveries || [])[0];
+      return h("tr", { "data-alert-id": r.id },
+        h("td", null, h("strong", null, r.name)),
+        h("td", null, h("span", { class: "ips" }, r.events.map((k) => badge(EVENT_LABELS[k] || k, "info")))),
+        h("td", null, r.network ? networkName(r.network) : h("span", { class: "muted" }, "all")),
+        h("td", { class: "mono small" }, channelText(r.channel)),
+        h("td", { class: "small" }, [r.throttle_secs ? "1 per " + r.throttle_secs + " s" : "no limit", r.quiet ? h("div", { class: "muted" }, "quiet " + r.quiet.from + "–" + r.quiet.to) : null]),
+        h("td", { class: "small" }, last ? [badge(last.status, last.status === "delivered" ? "ok" : last.status === "failed" ? "err" : ""), " ", timeEl(last.at), last.error ? h("div", { class: "muted" }, last.error) : null] : h("span", { class: "muted" }, "nothing yet")),
+        h("td", { class: "nowrap" },
+          h("button", { type: "button", class: "btn sm", "data-test": r.id }, "Send a test"), " ",
+          h("button", { type: "button", class: "btn sm danger", "data-revoke": r.id, "data-name": r.name }, "Delete")));
+    }) : [emptyRow(7, "No alert rules: nothing is sent when the network changes.")]));
+  }
+  aBody.addEventListener("click", async (e) => {
+    const t = e.target.closest("button[data-test]");
+    if (!t) return;
+    t.disabled = true;
+    try {
+      const r = await api("/alerts/" + encodeURIComponent(t.dataset.test) + "/test", { method: "POST", body: {} });
+      toast(r.status === "delivered" ? "Test sent" : "The test failed: " + (r.error || "unknown error"), r.status === "delivered" ? "ok" : "err");
+      await loadA();
+    } catch (ex) { report(ex); } finally { t.disabled = false; }
+  });
   const revoker = (body, path, what, reload) => body.addEventListener("click", async (e) => {
     const b = e.target.closest("button[data-revoke]");
     if (!b || !confirm("Revoke " + what + " \u201c" + b.dataset.name + "\u201d? This cannot be undone.")) return;
@@ -157,6 +187,7 @@ export async function pageDaemons(root, ctx) {
   revoker(kBody, "/daemons/keys/", "key", loadK);
   revoker(tBody, "/tokens/", "token", loadT);
   revoker(wBody, "/webhooks/", "webhook", loadW);
+  revoker(aBody, "/alerts/", "alert rule", loadA);
 
   // forms
   const keyOut = h("div");
@@ -215,6 +246,47 @@ export async function pageDaemons(root, ctx) {
       await loadW();
     } catch (ex) { report(ex); }
   });
+  const alertForm = h("form", { id: "new-alert-form", class: "card-body form-actions end" },
+    h("div", { class: "f-160" }, h("label", { for: "alert-name" }, "Name"), h("input", { id: "alert-name", name: "name", required: true, placeholder: "e.g. new devices" })),
+    h("div", { class: "f-200" }, h("label", null, "When"), h("div", { class: "checks" }, Object.entries(EVENT_LABELS).map(([k, label]) =>
+      h("label", { class: "small nowrap" }, h("input", { type: "checkbox", name: "events", value: k, checked: k === "device_new" }), " " + label)))),
+    h("div", { class: "f-160" }, h("label", { for: "alert-network" }, "Network"), h("select", { id: "alert-network", name: "network" }, h("option", { value: "" }, "all"), netOpts(""))),
+    h("div", { class: "f-160-fixed" }, h("label", { for: "alert-kind" }, "Send by"), h("select", { id: "alert-kind", name: "kind" }, h("option", { value: "email" }, "e-mail"), h("option", { value: "ntfy" }, "push (ntfy)"), h("option", { value: "webhook" }, "webhook"))),
+    h("div", { class: "f-200" }, h("label", { for: "alert-target" }, "To"), h("input", { id: "alert-target", name: "target", required: true, placeholder: "you@example.com, or https://ntfy.sh/topic, or a URL" })),
+    h("div", { class: "f-200", "data-for": "webhook" }, h("label", { for: "alert-template" }, "Body template (optional)"), h("input", { id: "alert-template", name: "template", placeholder: "{\"text\": \"{{title}}\"}" })),
+    h("div", { class: "f-120" }, h("label", { for: "alert-throttle" }, "At most one per (s)"), h("input", { id: "alert-throttle", name: "throttle", type: "number", min: 0, max: 604800, value: 0 })),
+    h("div", { class: "f-120" }, h("label", { for: "alert-quiet-from" }, "Quiet from"), h("input", { id: "alert-quiet-from", name: "quiet_from", type: "time" })),
+    h("div", { class: "f-120" }, h("label", { for: "alert-quiet-to" }, "to"), h("input", { id: "alert-quiet-to", name: "quiet_to", type: "time" })),
+    h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "Add rule"));
+  const showAlertKind = () => { for (const el of alertForm.querySelectorAll("[data-for]")) el.hidden = el.dataset.for !== alertForm.kind.value; };
+  alertForm.kind.addEventListener("change", showAlertKind);
+  showAlertKind();
+  alertForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = alertForm;
+    const events = [...f.querySelectorAll("input[name=events]:checked")].map((x) => x.value);
+    if (!events.length) { toast("Pick at least one kind of change.", "err"); return; }
+    const target = f.target.value.trim();
+    let channel;
+    if (f.kind.value === "email") channel = { kind: "email", to: target };
+    else if (f.kind.value === "ntfy") {
+      const cut = target.replace(/\/+$/, "").lastIndexOf("/");
+      if (cut < 8) { toast("Give the ntfy server and topic, e.g. https://ntfy.sh/my-lan.", "err"); return; }
+      channel = { kind: "ntfy", url: target.slice(0, cut), topic: target.slice(cut + 1) };
+    } else {
+      channel = { kind: "webhook", url: target };
+      if (f.template.value.trim()) channel.template = f.template.value.trim();
+    }
+    const body = { name: f.name.value.trim(), events, channel, throttle_secs: Number(f.throttle.value || 0) };
+    if (f.network.value) body.network = f.network.value;
+    if (f.quiet_from.value && f.quiet_to.value) body.quiet = { from: f.quiet_from.value, to: f.quiet_to.value };
+    try {
+      await api("/alerts", { method: "POST", body });
+      f.reset(); showAlertKind();
+      toast("Alert rule added", "ok");
+      await loadA();
+    } catch (ex) { report(ex); }
+  });
   const netForm = h("form", { id: "new-network-form", class: "card-body form-actions end" },
     h("div", { class: "f-180" }, h("label", { for: "net-name" }, "Name"), h("input", { id: "net-name", name: "name", required: true, placeholder: "e.g. home" })),
     h("div", { class: "f-240" }, h("label", { for: "net-subnets" }, "Subnets"), h("input", { id: "net-subnets", name: "subnets", placeholder: "192.168.1.0/24, 10.0.0.0/24" })),
@@ -228,6 +300,7 @@ export async function pageDaemons(root, ctx) {
       netForm.reset();
       await loadNetworks(); await loadN();
       for (const sel of [keyForm.network, snmpForm.network]) sel.replaceChildren(...netOpts(sel.value));
+      alertForm.network.replaceChildren(h("option", { value: "" }, "all"), ...netOpts(alertForm.network.value));
       toast("Network added", "ok");
     } catch (ex) { report(ex); }
   });
@@ -270,7 +343,7 @@ export async function pageDaemons(root, ctx) {
     } catch (ex) { report(ex); }
   });
 
-  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report)]);
+  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report), loadA().catch(report)]);
   await loadN().catch(report);
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
@@ -280,6 +353,8 @@ export async function pageDaemons(root, ctx) {
     h("div", { class: "grid cols-2 mt-18" },
       card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
       card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
+    isAdmin ? h("div", { class: "mt-18" }, card("Alerts", h("span", { class: "muted small" }, "told when the network changes: by e-mail, push or webhook"),
+      [table("alerts-table", ["Name", "When", "Network", "Sends to", "Limits", "Last", ""], aBody), h("div", { class: "divider" }, alertForm)])) : null,
     h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
     isAdmin ? h("div", { class: "mt-18" }, card("SNMP credentials", h("span", { class: "muted small" }, "sealed on the server; handed only to the network's daemons"),
       [table("snmp-table", ["Network", "Label", "Kind", "User", "Authentication", "Privacy", "Added", ""], sBody), h("div", { class: "divider" }, snmpForm)])) : null,
