@@ -155,8 +155,9 @@ pub struct BatchReport {
     pub outside_targets: u64,
     /// Observations whose time lay outside the run's window, moved to its edge.
     pub clamped: u64,
-    /// Devices heard before they had an address (interface `0.0.0.0`) that got their first
-    /// address in this batch: now they can be scanned.
+    /// Devices known until now by no address the network knows (heard asking DHCP for one,
+    /// interface `0.0.0.0`, or only at an IPv6 link-local address) that got one in this batch:
+    /// now they can be scanned.
     pub addressed: Vec<Uuid>,
 }
 

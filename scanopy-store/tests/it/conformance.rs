@@ -1846,6 +1846,31 @@ pub(crate) async fn a_device_heard_before_it_had_an_address_keeps_its_id(store: 
     );
     assert_eq!(d.device.interfaces.len(), 1, "{:?}", d.device.interfaces);
     assert_eq!(all(store).await.len(), 2);
+    // The other, heard first at its link-local address (a router solicitation) and only then
+    // by IPv4: addressed by the IPv4 one, not by the link-local one.
+    let r = store
+        .apply_job_batch(job_batch(
+            l.id,
+            a,
+            &[obs("fe80::77:ff:fe00:102", Utc::now(), mac(m2))],
+        ))
+        .await
+        .unwrap();
+    assert!(
+        r.changes.devices_new.is_empty() && r.addressed.is_empty(),
+        "{r:?}"
+    );
+    let r = store
+        .apply_job_batch(job_batch(
+            l.id,
+            a,
+            &[obs("10.0.0.121", Utc::now(), mac(m2))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.addressed.len(), 1, "{r:?}");
+    assert!(r.changes.devices_new.is_empty());
+    assert_eq!(all(store).await.len(), 2);
 }
 
 /// Alert rules are kept with their channel, scope and limits; each event is claimed by one

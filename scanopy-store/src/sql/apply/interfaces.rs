@@ -9,11 +9,25 @@ use super::Apply;
 use crate::Result;
 use crate::sql::{Val, db_err, q, ts};
 
+/// An address the network knows a device by: not `0.0.0.0` (none yet), not link-local.
+fn routable(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => !a.is_unspecified() && !a.is_link_local(),
+        std::net::IpAddr::V6(a) => !a.is_unspecified() && a.segments()[0] & 0xffc0 != 0xfe80,
+    }
+}
+
 impl Apply<'_> {
     /// Records the interfaces of `d`, stored as device `id`.
     pub(super) async fn interfaces(&mut self, d: &Device, id: Uuid) -> Result<()> {
         let id_s = id.to_string();
         let unspecified = std::net::Ipv4Addr::UNSPECIFIED.to_string();
+        let routable_before = self
+            .known
+            .ifaces
+            .range((id_s.clone(), String::new(), String::new())..)
+            .take_while(|(a, ..)| *a == id_s)
+            .any(|(_, ip, _)| ip.parse().is_ok_and(routable));
         for i in &d.interfaces {
             let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
             let ip = i.ip.to_string();
@@ -129,10 +143,16 @@ impl Apply<'_> {
                 .execute(&mut *self.conn)
                 .await
                 .map_err(db_err("store an interface"))?;
-                if !self.addressed.contains(&id) {
-                    self.addressed.push(id);
-                }
             }
+        }
+        // Known until now by no address the network knows: now it has one.
+        let routable_after = d.interfaces.iter().any(|i| routable(i.ip));
+        if !routable_before
+            && routable_after
+            && !self.changes.devices_new.contains(&id)
+            && !self.addressed.contains(&id)
+        {
+            self.addressed.push(id);
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ struct Apply<'t> {
     /// Batch device id to the stored device it became (parents are looked up here).
     stored_id: HashMap<Uuid, Uuid>,
     changes: ChangeSet,
-    /// Stored devices whose `0.0.0.0` interface gave way to an address ([`BatchReport::addressed`]).
+    /// Stored devices that got their first address the network knows ([`BatchReport::addressed`]).
     ///
     /// [`BatchReport::addressed`]: crate::BatchReport::addressed
     addressed: Vec<Uuid>,
