@@ -187,7 +187,7 @@ pub fn table(out: &mut impl Write, devices: &[Device]) -> std::io::Result<()> {
 
 /// One CSV cell: escaped like the table, a would-be formula neutralised with `'`, quoted when
 /// it holds a comma or a quote.
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     let mut s = visible(s);
     if s.starts_with(['=', '+', '-', '@', '\t', '\r'])
         || s.starts_with("\\x09")

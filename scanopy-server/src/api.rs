@@ -318,6 +318,245 @@ pub async fn devices(
     .await
 }
 
+/// What `GET /export` answers.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `devices` (one row each, the default), `interfaces` or `services`.
+    pub kind: Option<String>,
+    /// `csv` (the default) or `json`.
+    pub format: Option<String>,
+    /// A network id.
+    pub network: Option<String>,
+    /// A subnet (CIDR).
+    pub subnet: Option<String>,
+    /// Text in a name, vendor, address or MAC.
+    pub q: Option<String>,
+    /// A service name (`http`, `ssh`, …).
+    pub service: Option<String>,
+    /// RFC 3339: only devices seen since.
+    pub seen_since: Option<String>,
+}
+
+/// Devices exported at most (a larger inventory is exported filtered, by network or subnet).
+pub const EXPORT_MAX: usize = 200_000;
+
+/// `GET /export`: the inventory filtered as the devices list, whole (not paged), as CSV (cells
+/// that a spreadsheet would run as formulas neutralised) or JSON, for download.
+#[utoipa::path(get, path = "/export", tag = "inventory", params(ExportQuery),
+    responses((status = 200, description = "the rows, as a download (text/csv or application/json)", body = String),
+              (status = 422, description = "a wrong parameter", body = ErrorBody), CallerErrors))]
+pub async fn export(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let kind = q.kind.as_deref().unwrap_or("devices");
+    if !["devices", "interfaces", "services"].contains(&kind) {
+        return Err(ApiError::invalid("kind: devices, interfaces or services"));
+    }
+    let format = q.format.as_deref().unwrap_or("csv");
+    if !["csv", "json"].contains(&format) {
+        return Err(ApiError::invalid("format: csv or json"));
+    }
+    let filter = device_filter(&DeviceQuery {
+        network: q.network.clone(),
+        subnet: q.subnet.clone(),
+        q: q.q.clone(),
+        service: q.service.clone(),
+        seen_since: q.seen_since.clone(),
+        limit: None,
+        cursor: None,
+    })?;
+    let mut devices: Vec<StoredDevice> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .devices(&filter, 1000, cursor.as_deref())
+            .await?;
+        devices.extend(page.items);
+        if devices.len() > EXPORT_MAX {
+            return Err(ApiError::invalid(format!(
+                "more than {EXPORT_MAX} devices: export a network or a subnet at a time"
+            )));
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let rows = export_rows(kind, &devices);
+    let (body, ct) = if format == "json" {
+        let v = if kind == "devices" {
+            serde_json::json!({"kind": kind, "items": devices})
+        } else {
+            let items: Vec<serde_json::Map<String, serde_json::Value>> = rows
+                .1
+                .iter()
+                .map(|r| {
+                    rows.0
+                        .iter()
+                        .zip(r)
+                        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.clone())))
+                        .collect()
+                })
+                .collect();
+            serde_json::json!({"kind": kind, "items": items})
+        };
+        (
+            serde_json::to_vec(&v).map_err(|_| ApiError::bad_request("export"))?,
+            "application/json",
+        )
+    } else {
+        let mut out = rows.0.join(",");
+        out.push('\n');
+        for r in &rows.1 {
+            let cells: Vec<String> = r
+                .iter()
+                .map(|c| scanopy_daemon::output::csv_field(c))
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        (out.into_bytes(), "text/csv; charset=utf-8")
+    };
+    let name = format!("attachment; filename=\"scanopy-{kind}.{format}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct.to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The columns and rows of an export of `kind`.
+fn export_rows(kind: &str, devices: &[StoredDevice]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let name = |d: &StoredDevice| {
+        d.user_name
+            .clone()
+            .or(d.device.hostname.clone())
+            .unwrap_or_default()
+    };
+    let join = |v: Vec<String>| v.join(" ");
+    match kind {
+        "interfaces" => (
+            vec!["device_id", "name", "ip", "mac", "subnet"],
+            devices
+                .iter()
+                .flat_map(|d| {
+                    d.device.interfaces.iter().map(move |i| {
+                        vec![
+                            d.device.id.to_string(),
+                            name(d),
+                            i.ip.to_string(),
+                            i.mac.map(|m| m.to_string()).unwrap_or_default(),
+                            i.subnet.map(|s| s.to_string()).unwrap_or_default(),
+                        ]
+                    })
+                })
+                .collect(),
+        ),
+        "services" => (
+            vec![
+                "device_id",
+                "name",
+                "ip",
+                "port",
+                "protocol",
+                "state",
+                "service",
+                "product",
+                "version",
+                "confidence",
+                "first_seen",
+                "last_seen",
+            ],
+            devices
+                .iter()
+                .flat_map(|d| {
+                    d.device.services.iter().map(move |s| {
+                        let text = |v: serde_json::Result<serde_json::Value>| {
+                            v.ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        };
+                        vec![
+                            d.device.id.to_string(),
+                            name(d),
+                            s.ip.to_string(),
+                            s.port.to_string(),
+                            s.transport.to_string(),
+                            text(serde_json::to_value(s.state)),
+                            s.name.clone(),
+                            s.product.clone().unwrap_or_default(),
+                            s.version.clone().unwrap_or_default(),
+                            text(serde_json::to_value(s.confidence)),
+                            s.first_seen.to_rfc3339(),
+                            s.last_seen.to_rfc3339(),
+                        ]
+                    })
+                })
+                .collect(),
+        ),
+        _ => (
+            vec![
+                "device_id",
+                "network",
+                "name",
+                "hostname",
+                "vendor",
+                "device_type",
+                "os",
+                "ips",
+                "macs",
+                "tags",
+                "online",
+                "services",
+                "first_seen",
+                "last_seen",
+            ],
+            devices
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.device.id.to_string(),
+                        d.network.to_string(),
+                        name(d),
+                        d.device.hostname.clone().unwrap_or_default(),
+                        d.device.vendor.clone().unwrap_or_default(),
+                        d.device.device_type.to_string(),
+                        d.device
+                            .os
+                            .as_ref()
+                            .map(|o| {
+                                [
+                                    Some(o.family.as_str()),
+                                    o.name.as_deref(),
+                                    o.version.as_deref(),
+                                ]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                            })
+                            .unwrap_or_default(),
+                        join(d.device.ips().iter().map(|i| i.to_string()).collect()),
+                        join(d.device.macs().iter().map(|m| m.to_string()).collect()),
+                        d.tags.join(" "),
+                        (!d.offline).to_string(),
+                        d.device.services.len().to_string(),
+                        d.device.first_seen.to_rfc3339(),
+                        d.device.last_seen.to_rfc3339(),
+                    ]
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// Serves `key` from the cache, or computes, keeps and serves it.
 async fn cached<F, Fut>(
     state: &AppState,

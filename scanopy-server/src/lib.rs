@@ -85,6 +85,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::devices))
         .routes(routes!(api::device, api::patch_device, api::delete_device))
         .routes(routes!(api::services))
+        .routes(routes!(api::export))
         .routes(routes!(api::networks, api::create_network))
         .routes(routes!(api::patch_network))
         .routes(routes!(api::suggested_subnets))

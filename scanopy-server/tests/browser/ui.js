@@ -115,6 +115,17 @@ const step = (text) => console.log("ui: " + text);
     }
     console.log("devices-listed-at-ms " + Date.now());
     step(`the devices page lists ${listed.length} devices, with ${LAN_HOSTS.join(", ")}`);
+    // ---- its Export link downloads the list as CSV, with the session's cookie
+    const exported = await page.evaluate(async () => {
+      const a = document.querySelector("#devices-export a[data-kind=devices][data-format=csv]");
+      if (!a || !a.href) return "no export link";
+      const r = await fetch(a.href);
+      return (r.headers.get("content-type") || "") + "\n" + (await r.text());
+    });
+    const exportedRows = exported.split("\n").filter((l) => l.trim()).length - 2;
+    check(exported.startsWith("text/csv") && exported.includes("device_id,network,name") && exported.includes("10.77.0.10"),
+      `the devices export is not a CSV of the LAN: ${JSON.stringify(exported.slice(0, 300))}`);
+    step(`the Export link downloads ${exportedRows} devices as CSV`);
 
     // ---- scans: the first discovery finishes
     await visit("#/scans", "scans");

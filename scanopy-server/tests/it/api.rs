@@ -61,6 +61,7 @@ async fn every_route_needs_authentication() {
         ("GET", "/api/v1/webhooks"),
         ("POST", "/api/v1/webhooks"),
         ("DELETE", "/api/v1/webhooks/ID"),
+        ("GET", "/api/v1/export"),
         ("GET", "/api/v1/alerts"),
         ("POST", "/api/v1/alerts"),
         ("DELETE", "/api/v1/alerts/ID"),
@@ -1989,4 +1990,147 @@ async fn subnets_seen_behind_a_router_are_suggested_until_added() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// The inventory exported whole, filtered as the list: devices, interfaces and services as CSV
+/// (a name that a spreadsheet would run as a formula is neutralised) and JSON; readers may.
+#[tokio::test]
+async fn the_inventory_is_exported_as_csv_and_json_filtered_as_the_list() {
+    use scanopy_core::{Fact, Observation, PortFact, PortState, Transport};
+    let api = Api::new().await;
+    let net: uuid::Uuid = api.network().await.parse().unwrap();
+    let run = api
+        .state
+        .store
+        .start_scan(scanopy_store::NewScanRun {
+            network: net,
+            daemon: None,
+            config: Default::default(),
+            targets: vec!["10.77.0.0/24".parse().unwrap()],
+        })
+        .await
+        .unwrap()
+        .id;
+    let at = chrono::Utc::now();
+    let named = |port, name: &str| PortFact {
+        name: Some(name.into()),
+        ..PortFact::state(port, Transport::Tcp, PortState::Open)
+    };
+    let o = |ip: &str, fact| Observation {
+        ip: ip.parse().unwrap(),
+        scanner: "t".into(),
+        at,
+        fact,
+    };
+    let obs = vec![
+        o(
+            "10.77.0.5",
+            Fact::Mac {
+                mac: "00:11:32:00:00:05".parse().unwrap(),
+            },
+        ),
+        o(
+            "10.77.0.5",
+            Fact::Hostname {
+                name: "nas".into(),
+                source: "ptr".into(),
+            },
+        ),
+        o("10.77.0.5", Fact::Port(named(22, "ssh"))),
+        o("10.77.0.5", Fact::Port(named(80, "http"))),
+        o(
+            "10.77.0.6",
+            Fact::Mac {
+                mac: "00:11:32:00:00:06".parse().unwrap(),
+            },
+        ),
+        o(
+            "10.77.0.6",
+            Fact::Hostname {
+                name: "=HYPERLINK(\"http://x\",\"y\")".into(),
+                source: "mdns".into(),
+            },
+        ),
+    ];
+    api.state
+        .store
+        .apply_batch(run, uuid::Uuid::new_v4(), &obs)
+        .await
+        .unwrap();
+    let read = api.token("read").await;
+    let get = |path: String| {
+        let api = &api;
+        let read = read.clone();
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header(header::AUTHORIZATION, format!("Bearer {read}"))
+                .body(Body::empty())
+                .unwrap();
+            let (s, h, b) = api.raw(req).await;
+            (s, h, String::from_utf8(b).unwrap())
+        }
+    };
+    let (s, h, csv) = get("/api/v1/export".into()).await;
+    assert_eq!(s, StatusCode::OK, "{csv}");
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("scanopy-devices.csv")
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("device_id,network,name,hostname,"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",nas,nas,") && l.contains("10.77.0.5") && l.contains(",2,")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+        "a formula stays text: {csv}"
+    );
+    let (_, _, svc) = get("/api/v1/export?kind=services&service=ssh".into()).await;
+    let lines: Vec<&str> = svc.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "the devices with ssh, all their services: {svc}"
+    );
+    assert!(
+        lines[1].contains(",22,tcp,open,ssh,") && lines[2].contains(",80,tcp,open,http,"),
+        "{svc}"
+    );
+    let (_, _, ifs) = get("/api/v1/export?kind=interfaces&q=nas".into()).await;
+    assert_eq!(ifs.lines().count(), 2, "{ifs}");
+    assert!(
+        ifs.contains("10.77.0.5,00:11:32:00:00:05,10.77.0.0/24"),
+        "{ifs}"
+    );
+    let (s, h, json) = get("/api/v1/export?format=json".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    assert_eq!(v["kind"], "devices");
+    let (_, _, json) = get("/api/v1/export?format=json&kind=services".into()).await;
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["items"][0]["port"], "22", "{v}");
+    for bad in ["kind=people", "format=xml", "subnet=nope"] {
+        let (s, _, b) = get(format!("/api/v1/export?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+    }
 }

@@ -88,6 +88,7 @@ export async function pageDevices(root, ctx) {
     devState.rows = items(r);
     devState.cursor = r.next_cursor || null;
     renderRows();
+    setExports();
   }
   more.addEventListener("click", async () => {
     more.disabled = true;
@@ -115,10 +116,21 @@ export async function pageDevices(root, ctx) {
     search.value = subnet.value = service.value = ""; netSel.value = "";
     load().catch(report);
   });
+  // Downloads of the whole list as filtered now (the session's cookie is the credential).
+  const exportLinks = [["devices", "csv", "Devices CSV"], ["services", "csv", "Services CSV"], ["interfaces", "csv", "Interfaces CSV"], ["devices", "json", "JSON"]]
+    .map(([kind, format, label]) => h("a", { class: "btn sm", download: "", "data-kind": kind, "data-format": format }, label));
+  const setExports = () => {
+    for (const a of exportLinks) {
+      const p = new URLSearchParams({ kind: a.dataset.kind, format: a.dataset.format });
+      for (const k of ["q", "network", "subnet", "service"]) if (devState[k]) p.set(k, devState[k]);
+      a.href = "/api/v1/export?" + p.toString();
+    }
+  };
+  const exports = h("div", { id: "devices-export" }, h("span", { class: "small muted" }, "Export"), exportLinks);
   renderHead();
   await load();
   append(root, [
-    pageHead("Devices", "Every device found on your networks", h("a", { class: "btn", href: "#/map" }, icon("map", "sm"), "Map")),
+    pageHead("Devices", "Every device found on your networks", exports, h("a", { class: "btn", href: "#/map" }, icon("map", "sm"), "Map")),
     h("section", { class: "card" },
       h("div", { class: "filters" }, h("div", { class: "search" }, icon("search", "sm"), search), netSel, subnet, subnetList, service, clear),
       h("div", { class: "table-wrap" }, table),
