@@ -50,6 +50,13 @@ pub struct Items<T> {
     next_cursor: Option<String>,
 }
 
+impl<T> Items<T> {
+    /// A page and where the next starts.
+    pub fn new(items: Vec<T>, next_cursor: Option<String>) -> Self {
+        Items { items, next_cursor }
+    }
+}
+
 fn items<T>(items: Vec<T>) -> axum::Json<Items<T>> {
     axum::Json(Items {
         items,

@@ -36,6 +36,10 @@ pub struct Caller {
     pub username: String,
     /// What the caller may do.
     pub role: Role,
+    /// `session` (the UI's cookie) or `token` (an API token), for the audit trail.
+    pub via: &'static str,
+    /// The client's address (the TCP peer, or what a trusted proxy says), when known.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// A caller with the admin role.
@@ -80,10 +84,20 @@ async fn caller_of(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
         .verify_credential(kind, secret)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     Ok(Caller {
         user: cred.user,
         username: cred.name.clone(),
         role: cred.role,
+        via: if kind == CredentialKind::Session {
+            "session"
+        } else {
+            "token"
+        },
+        address: state.sign_in.client(peer, &parts.headers),
     })
 }
 
@@ -92,6 +106,11 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let c = caller_of(parts, state).await?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>()
+            && let Ok(mut s) = slot.0.lock()
+        {
+            *s = Some(c.clone());
+        }
         if c.role == Role::Daemon {
             return Err(ApiError::forbidden(
                 "a daemon key is for the daemon protocol",
@@ -252,6 +271,16 @@ pub async fn login(
         Ok(Ok(None)) => {
             state.metrics.inc("login_failed");
             tracing::info!(user = ?form.username, address = %address, "a sign-in failed");
+            crate::audit::write(
+                &state,
+                &form.username,
+                "session",
+                client,
+                "sign_in_failed",
+                None,
+                serde_json::json!({}),
+            )
+            .await;
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -273,6 +302,16 @@ pub async fn login(
         })
         .await?;
     tracing::info!(user = %user.username, "signed in");
+    crate::audit::write(
+        &state,
+        &user.username,
+        "session",
+        client,
+        "sign_in",
+        Some(user.id.to_string()),
+        serde_json::json!({}),
+    )
+    .await;
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         SESSION_DAYS * 86_400,
@@ -293,7 +332,11 @@ pub async fn login(
 /// Signs out: ends the session.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 204, description = "signed out")))]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Some(s) = cookie(&headers, SESSION_COOKIE)
         && let Some(c) = state
             .store
@@ -304,6 +347,16 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
             .store
             .revoke_credential(CredentialKind::Session, c.id)
             .await?;
+        crate::audit::write(
+            &state,
+            &c.name,
+            "session",
+            state.sign_in.client(peer, &headers),
+            "sign_out",
+            c.user.map(|u| u.to_string()),
+            serde_json::json!({}),
+        )
+        .await;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(

@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -111,6 +112,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::alerts, api::create_alert))
         .routes(routes!(api::delete_alert))
         .routes(routes!(api::test_alert))
+        .routes(routes!(audit::audit))
         .routes(routes!(api::metrics))
         .nest("/daemon", daemon)
 }
@@ -181,7 +183,8 @@ async fn api_not_found() -> ApiError {
 pub fn app(state: AppState) -> Router {
     let v1 = Router::from(api_routes())
         .route("/openapi.json", get(openapi))
-        .fallback(api_not_found);
+        .fallback(api_not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), audit::layer));
     Router::new()
         .nest("/api/v1", v1)
         .route("/api", get(api_not_found))

@@ -506,6 +506,27 @@ pub struct Webhook {
     created_at: DateTime<Utc>,
 }
 
+/// One entry of the audit trail.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Its id.
+    id: Uuid,
+    /// When.
+    at: DateTime<Utc>,
+    /// Who: a user name, an API token's name, or `scanopy`.
+    actor: String,
+    /// `session`, `token` or `system`.
+    via: String,
+    /// The client's address.
+    address: Option<String>,
+    /// What (`sign_in`, `token_created`, `device_deleted`, …).
+    action: String,
+    /// What it acted on.
+    target: Option<String>,
+    /// More, as a JSON object.
+    detail: serde_json::Value,
+}
+
 /// Where an alert goes: `{"kind": "email", "to"}`, `{"kind": "ntfy", "url", "topic"}` or
 /// `{"kind": "webhook", "url", "template"?}`.
 #[derive(Serialize, ToSchema)]

@@ -56,7 +56,7 @@ mod model;
 mod sql;
 
 pub use model::{
-    AlertChannel, AlertDelivery, AlertRule, BatchReport, ChangeSet, Counts, Credential,
+    AlertChannel, AlertDelivery, AlertRule, AuditEntry, BatchReport, ChangeSet, Counts, Credential,
     CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter, Event, JobBatch, NewAlertRule,
     NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, QuietHours, Role, RunLimits,
     RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User, Webhook,
@@ -67,8 +67,8 @@ pub use sql::{Dialect, SqlStore, SqliteStore};
 /// `use scanopy_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AlertStore, InventoryStore, JobStore, ScheduleStore, SecretStore, Store,
-        WebhookStore,
+        AccountStore, AlertStore, AuditStore, InventoryStore, JobStore, ScheduleStore, SecretStore,
+        Store, WebhookStore,
     };
 }
 
@@ -184,6 +184,7 @@ pub trait Store:
     + WebhookStore
     + SecretStore
     + AlertStore
+    + AuditStore
     + Send
     + Sync
 {
@@ -197,6 +198,7 @@ impl<T> Store for T where
         + WebhookStore
         + SecretStore
         + AlertStore
+        + AuditStore
         + Send
         + Sync
 {
@@ -424,6 +426,16 @@ pub trait SecretStore: Send + Sync {
 
     /// Deletes one of a network's credentials. `NotFound` when it has no such one.
     async fn delete_snmp_credential(&self, network: Uuid, id: Uuid) -> Result<()>;
+}
+
+/// The audit trail: who did what, when, from where. Entries are only ever added.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Adds an entry.
+    async fn record_audit(&self, e: &AuditEntry) -> Result<()>;
+
+    /// The newest entries first, at most `limit`, those before `before` when given.
+    async fn audit(&self, limit: usize, before: Option<DateTime<Utc>>) -> Result<Vec<AuditEntry>>;
 }
 
 /// Alert rules and what they sent; each event is handled by each rule once, even by several

@@ -522,6 +522,31 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
+/// One entry of the audit trail: who did what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Its id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who: a user name, an API token's name, or `scanopy` for the server itself.
+    pub actor: String,
+    /// How they were signed in: `session`, `token`, or `system`.
+    pub via: String,
+    /// The client's address, when known.
+    pub address: Option<String>,
+    /// What: `sign_in`, `sign_in_failed`, `sign_out`, `scan_started`, `scan_cancelled`,
+    /// `device_edited`, `device_deleted`, `key_created`, `key_revoked`, `token_created`,
+    /// `token_revoked`, `webhook_created`, `webhook_deleted`, `alert_created`, `alert_deleted`,
+    /// `network_created`, `network_changed`, `snmp_credential_added`,
+    /// `snmp_credential_deleted`, `schedule_created`, `schedule_deleted`, `push_url_set`.
+    pub action: String,
+    /// What it acted on (an id or a name).
+    pub target: Option<String>,
+    /// More, as a JSON object (never a secret).
+    pub detail: serde_json::Value,
+}
+
 /// Where an alert goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -18,6 +18,7 @@ use uuid::Uuid;
 mod accounts;
 mod alerts;
 mod apply;
+mod audit;
 mod finish;
 mod inventory;
 mod jobs;
@@ -49,6 +50,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_l2.sql"),
     include_str!("../migrations/sqlite/0008_snmp_credentials.sql"),
     include_str!("../migrations/sqlite/0009_alerts.sql"),
+    include_str!("../migrations/sqlite/0010_audit.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -60,6 +62,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_l2.sql"),
     include_str!("../migrations/postgres/0008_snmp_credentials.sql"),
     include_str!("../migrations/postgres/0009_alerts.sql"),
+    include_str!("../migrations/postgres/0010_audit.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -254,6 +254,15 @@ const step = (text) => console.log("ui: " + text);
     check(tested && tested.includes("failed") && tested.includes("could not connect"), `the alert's test outcome is not shown: ${JSON.stringify(tested)}`);
     await shot("alerts");
 
+    // ---- the audit trail lists the browser's sign-in and the alert rule it just made
+    await visit("#/devices", "devices");
+    await visit("#/daemons", "daemons");
+    await page.waitForFunction(() => [...document.querySelectorAll("#audit-table tbody tr")].some((r) => r.textContent.includes("alert created")), { timeout: 5000 }).catch(() => null);
+    const audit = await page.$$eval("#audit-table tbody tr", (r) => r.map((x) => x.textContent));
+    step(`the audit trail shows ${audit.length} entries, the newest: ${audit[0] || "(none)"}`);
+    check(audit.some((t) => t.includes("alert created") && t.includes("ui test alert")), `the audit trail does not list the alert rule made: ${JSON.stringify(audit.slice(0, 5))}`);
+    check(audit.some((t) => t.includes("sign in") && t.includes("admin")), `the audit trail does not list the sign-in: ${JSON.stringify(audit.slice(0, 8))}`);
+
     await sleep(500);
     check(errors.length === 0, "the pages logged errors:\n  " + errors.join("\n  "));
     step("all checks passed");

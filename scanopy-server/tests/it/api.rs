@@ -62,6 +62,7 @@ async fn every_route_needs_authentication() {
         ("POST", "/api/v1/webhooks"),
         ("DELETE", "/api/v1/webhooks/ID"),
         ("GET", "/api/v1/export"),
+        ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/alerts"),
         ("POST", "/api/v1/alerts"),
         ("DELETE", "/api/v1/alerts/ID"),
@@ -2133,4 +2134,117 @@ async fn the_inventory_is_exported_as_csv_and_json_filtered_as_the_list() {
         let (s, _, b) = get(format!("/api/v1/export?{bad}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
     }
+}
+
+/// Every change made through the API is in the audit trail with who made it and what it acted
+/// on, sign-ins (failed ones too) and sign-outs by their handlers; no secret is in it; only
+/// admins read it.
+#[tokio::test]
+async fn every_change_is_in_the_audit_trail() {
+    let api = Api::new().await;
+    let login = |password: &str| {
+        let api = &api;
+        let body = json!({"username": "admin", "password": password});
+        async move {
+            api.call(Method::POST, "/api/v1/auth/login", None, Some(body))
+                .await
+        }
+    };
+    assert_eq!(login("wrong-password").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(PASSWORD).await.0, StatusCode::OK);
+    let (s, v) = api
+        .post("/api/v1/tokens", json!({"name": "grafana", "role": "read"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (token_id, secret) = (
+        v["id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    );
+    let (s, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&api.admin.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let net = api.network().await;
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/networks/{net}"),
+            Some(&api.admin.clone()),
+            Some(json!({"name": "home"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Refused: not a change, not recorded.
+    let (s, _) = api.post("/api/v1/networks", json!({"name": ""})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let read = api.token("read").await;
+    let (s, _) = api
+        .call(Method::GET, "/api/v1/audit", Some(&read), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = api.get("/api/v1/audit").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let entries = v["items"].as_array().unwrap();
+    let got: Vec<(String, String, String, String)> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+                e["via"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("sign_in_failed", "admin", "session", ""),
+        ("sign_in", "admin", "session", ""),
+        ("token_created", "admin", "token", token_id.as_str()),
+        ("token_revoked", "admin", "token", token_id.as_str()),
+        ("network_created", "admin", "token", net.as_str()),
+        ("network_changed", "admin", "token", net.as_str()),
+        ("token_created", "admin", "token", ""),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.0, w.0, "{got:#?}");
+        assert_eq!((g.1.as_str(), g.2.as_str()), (w.1, w.2), "{g:?}");
+        if !w.3.is_empty() {
+            assert_eq!(g.3, w.3, "{g:?}");
+        }
+    }
+    let created = entries.iter().rev().nth(2).unwrap();
+    assert_eq!(created["detail"]["name"], "grafana");
+    let changed = entries.iter().rev().nth(5).unwrap();
+    assert_eq!(changed["detail"]["fields"], json!(["name"]));
+    let text = v.to_string();
+    assert!(
+        !text.contains(&secret),
+        "a token's value is in the audit trail"
+    );
+    assert!(
+        !text.contains(PASSWORD) && !text.contains("wrong-password"),
+        "a password is in the audit trail"
+    );
+    // Pages by time.
+    let (_, page) = api.get("/api/v1/audit?limit=3").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    let next = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = api
+        .get(&format!(
+            "/api/v1/audit?limit=100&before={}",
+            next.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(
+        rest["items"].as_array().unwrap().len(),
+        want.len() - 3,
+        "{rest}"
+    );
 }

@@ -30,6 +30,7 @@ const NO_BODY: &[(&str, &str, &str)] = &[
     ("delete", "/api/v1/daemons/keys/{id}", "204 No Content"),
     ("delete", "/api/v1/tokens/{id}", "204 No Content"),
     ("delete", "/api/v1/webhooks/{id}", "204 No Content"),
+    ("delete", "/api/v1/alerts/{id}", "204 No Content"),
     (
         "delete",
         "/api/v1/networks/{id}/snmp-credentials/{credential}",

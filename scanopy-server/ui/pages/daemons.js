@@ -17,7 +17,7 @@ function cmdBlock(label, text) {
 }
 export async function pageDaemons(root, ctx) {
   await Promise.all([loadNetworks(), loadStatus().catch(() => null)]);
-  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody"), sBody = h("tbody"), aBody = h("tbody");
+  const dBody = h("tbody"), kBody = h("tbody"), tBody = h("tbody"), wBody = h("tbody"), nBody = h("tbody"), sBody = h("tbody"), aBody = h("tbody"), auBody = h("tbody");
   const isAdmin = state.me && state.me.role === "admin";
   const netOpts = (sel) => state.networks.map((n) => h("option", { value: n.id, selected: n.id === sel }, n.name));
   const yes = (v) => (v ? badge("yes", "ok") : badge("no", ""));
@@ -149,6 +149,19 @@ export async function pageDaemons(root, ctx) {
       toast("SNMP credential deleted", "ok"); await loadS();
     } catch (ex) { report(ex); }
   });
+  // The audit trail (admins only): the newest 50 entries.
+  async function loadAudit() {
+    if (!isAdmin) return;
+    const list = items(await api("/audit?limit=50"));
+    auBody.replaceChildren(...(list.length ? list.map((e) => h("tr", null,
+      h("td", { class: "nowrap" }, timeEl(e.at)),
+      h("td", null, h("strong", null, e.actor), " ", h("span", { class: "muted small" }, e.via)),
+      h("td", { class: "mono small" }, e.address || "—"),
+      h("td", null, badge(e.action.replace(/_/g, " "), /failed|revoked|deleted/.test(e.action) ? "warn" : "info")),
+      h("td", { class: "small" }, [e.detail && (e.detail.name || e.detail.label || e.detail.url) ? h("div", null, e.detail.name || e.detail.label || e.detail.url) : null,
+        e.detail && e.detail.fields ? h("div", { class: "muted" }, "set " + e.detail.fields.join(", ")) : null,
+        e.target ? h("div", { class: "mono muted" }, e.target) : null]))) : [emptyRow(5, "Nothing recorded yet.")]));
+  }
   // Alert rules (admins only): what each sends where, and what it did lately.
   const EVENT_LABELS = { device_new: "new device", device_gone: "offline", device_back: "back online", device_changed: "changed", service_new: "new service", service_gone: "service gone" };
   const channelText = (c) => c.kind === "email" ? "e-mail " + c.to : c.kind === "ntfy" ? "push " + c.url + "/" + c.topic : "webhook " + c.url;
@@ -343,7 +356,7 @@ export async function pageDaemons(root, ctx) {
     } catch (ex) { report(ex); }
   });
 
-  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report), loadA().catch(report)]);
+  await Promise.all([loadD(), loadK(), loadT().catch(report), loadW().catch(report), loadS().catch(report), loadA().catch(report), loadAudit().catch(report)]);
   await loadN().catch(report);
   const table = (id, heads, body) => h("div", { class: "table-wrap" }, h("table", { class: "data", id }, h("thead", null, h("tr", null, heads.map((t) => h("th", null, t)))), body));
   append(root, [
@@ -355,6 +368,8 @@ export async function pageDaemons(root, ctx) {
       card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
     isAdmin ? h("div", { class: "mt-18" }, card("Alerts", h("span", { class: "muted small" }, "told when the network changes: by e-mail, push or webhook"),
       [table("alerts-table", ["Name", "When", "Network", "Sends to", "Limits", "Last", ""], aBody), h("div", { class: "divider" }, alertForm)])) : null,
+    isAdmin ? h("div", { class: "mt-18" }, card("Audit trail", h("span", { class: "muted small" }, "who did what: sign-ins, scans, edits, keys and tokens, settings"),
+      table("audit-table", ["When", "Who", "From", "What", "On"], auBody))) : null,
     h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
     isAdmin ? h("div", { class: "mt-18" }, card("SNMP credentials", h("span", { class: "muted small" }, "sealed on the server; handed only to the network's daemons"),
       [table("snmp-table", ["Network", "Label", "Kind", "User", "Authentication", "Privacy", "Added", ""], sBody), h("div", { class: "divider" }, snmpForm)])) : null,

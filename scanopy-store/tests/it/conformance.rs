@@ -1958,6 +1958,39 @@ pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(st
     assert_eq!(store.alert_rules().await.unwrap(), vec![b]);
 }
 
+/// The audit trail keeps each entry as written, newest first, in pages by time.
+pub(crate) async fn the_audit_trail_is_read_newest_first_in_pages(store: &dyn Store) {
+    use scanopy_store::AuditEntry;
+    let t0 = Utc::now() - Duration::seconds(100);
+    for i in 0..5i64 {
+        store
+            .record_audit(&AuditEntry {
+                id: Uuid::new_v4(),
+                at: t0 + Duration::seconds(i),
+                actor: "admin".into(),
+                via: if i % 2 == 0 { "session" } else { "token" }.into(),
+                address: (i != 3).then(|| "10.0.0.9".to_owned()),
+                action: format!("action_{i}"),
+                target: Some(format!("t{i}")),
+                detail: serde_json::json!({"n": i}),
+            })
+            .await
+            .unwrap();
+    }
+    let all = store.audit(100, None).await.unwrap();
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["action_4", "action_3", "action_2", "action_1", "action_0"]
+    );
+    assert_eq!(all[1].address, None);
+    assert_eq!(all[0].detail, serde_json::json!({"n": 4}));
+    assert_eq!(all[0].via, "session");
+    let page = store.audit(2, Some(all[1].at)).await.unwrap();
+    let actions: Vec<&str> = page.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["action_2", "action_1"]);
+}
+
 /// A switch's link layer (ports, forwarding table) is kept with it and read back on the device
 /// and the map; a newer snapshot replaces it, an older one arriving late does not, and device
 /// lists do not carry it.
