@@ -1175,6 +1175,19 @@ pub async fn scan_request(state: &AppState, s: &NewScan) -> ApiResult<NewScanRun
             }
             covered.push(n.trunc());
         }
+        // Addresses and ranges are covered too: a device there that the scan misses counts a
+        // miss (the run's exclusions are taken out when misses are counted).
+        if let Target::Range(a, b) = t {
+            match (a, b) {
+                (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                    covered.extend(ipnet::Ipv4Subnets::new(*a, *b, 0).map(IpNet::V4));
+                }
+                (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+                    covered.extend(ipnet::Ipv6Subnets::new(*a, *b, 0).map(IpNet::V6));
+                }
+                _ => {}
+            }
+        }
     }
     let ports: PortSpec = s
         .ports

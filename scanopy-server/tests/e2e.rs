@@ -310,6 +310,8 @@ fn free_ports<const N: usize>() -> [u16; N] {
 /// A server process, its data dir and port, and what the tests made on it.
 struct Server {
     proc: Option<Proc>,
+    /// More environment for the server process (`SCANOPY_*` settings).
+    env: Vec<(String, String)>,
     port: u16,
     data: PathBuf,
     log: PathBuf,
@@ -322,8 +324,17 @@ impl Server {
     /// Starts a server on a fresh data dir, signs in, makes an API token, a network for the
     /// LAN and a daemon key.
     fn start(dir: &TempDir, name: &str, port: u16) -> Server {
+        Self::start_with(dir, name, port, &[])
+    }
+
+    /// As [`Server::start`], with more environment for the process.
+    fn start_with(dir: &TempDir, name: &str, port: u16, env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             proc: None,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             port,
             data: dir.join(&format!("{name}-data")),
             log: dir.join(&format!("{name}.log")),
@@ -376,11 +387,13 @@ impl Server {
             format!("127.0.0.1:{}", self.port),
             "--no-local-daemon".into(),
         ];
+        let mut env: Vec<(&str, &str)> = vec![("SCANOPY_ADMIN_PASSWORD", PASSWORD)];
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let p = Proc::spawn(
             "scanopy-server",
             Path::new(SERVER_BIN),
             &args,
-            &[("SCANOPY_ADMIN_PASSWORD", PASSWORD)],
+            &env,
             &self.log,
         );
         let p = std::cell::RefCell::new(p);
@@ -1522,4 +1535,290 @@ fn testlan_a_device_that_joins_is_heard_named_and_scanned() {
             (c2 - c1) / took * 100.0,
         );
     }
+}
+
+/// An aiosmtpd process (Debian's `python3-aiosmtpd`) on 127.0.0.1 of the scanner's namespace
+/// (where the server runs), keeping what it receives in a Maildir; killed when dropped. `None` when there is none (and `SCANOPY_SMTPD=1` did not
+/// promise one).
+struct Smtpd {
+    child: std::process::Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
+impl Smtpd {
+    fn start(test: &str) -> Option<Smtpd> {
+        let python = "/usr/bin/python3";
+        let has = Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has {
+            assert!(
+                std::env::var("SCANOPY_SMTPD").map_or(true, |v| v != "1"),
+                "{test}: SCANOPY_SMTPD=1 but {python} has no aiosmtpd"
+            );
+            eprintln!("SKIPPED {test}: no SMTP server (apt-get install python3-aiosmtpd)");
+            return None;
+        }
+        let [port] = free_ports::<1>();
+        let maildir = std::env::temp_dir().join(format!("scanopy-e2e-mail-{port}"));
+        let child = Command::new("ip")
+            .args([
+                "netns", "exec", SCANNER_NS, python, "-m", "aiosmtpd", "-n", "-l",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd");
+        wait_for(
+            "aiosmtpd to listen",
+            Duration::from_secs(15),
+            || {
+                scanopy_testlan::in_scanner_ns(move || async move {
+                    std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+                })
+            },
+            String::new,
+        );
+        Some(Smtpd {
+            child,
+            port,
+            maildir,
+        })
+    }
+
+    /// The Subject of each mail received.
+    fn subjects(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(dir) = std::fs::read_dir(self.maildir.join(sub)) else {
+                continue;
+            };
+            for f in dir.flatten() {
+                let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+                if let Some(s) = text.lines().find_map(|l| l.strip_prefix("Subject:")) {
+                    out.push(s.trim().to_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// An HTTP receiver on 127.0.0.1 of the scanner's namespace standing in for ntfy: the `Title`
+/// of each POST it got.
+fn push_receiver() -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = scanopy_testlan::in_scanner_ns(|| async {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+    });
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let got: std::sync::Arc<Mutex<Vec<String>>> = Default::default();
+    let rec = std::sync::Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut r = BufReader::new(conn);
+            let (mut title, mut len) = (String::new(), 0usize);
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("title:") {
+                    title = line[line.len() - v.len()..].trim().to_owned();
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len.min(1 << 16)];
+            let _ = r.read_exact(&mut body);
+            rec.lock().unwrap().push(title);
+            let _ = r
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+/// Alerts fired by real scans of the test LAN, through a real SMTP server and a push
+/// receiver: a scan that finds a host that just joined mails once and pushes once; the host's
+/// link taken down gives one offline alert after the scans that miss it, brought back one
+/// online alert.
+#[test]
+fn testlan_a_new_host_is_mailed_and_pushed_once_offline_and_back_once_each() {
+    if !scanopy_testlan::require(
+        "testlan_a_new_host_is_mailed_and_pushed_once_offline_and_back_once_each",
+    ) {
+        return;
+    }
+    let Some(smtpd) =
+        Smtpd::start("testlan_a_new_host_is_mailed_and_pushed_once_offline_and_back_once_each")
+    else {
+        return;
+    };
+    let _serial = serial();
+    daemon_bin();
+    let dir = TempDir::new("alerts");
+    let [port] = free_ports::<1>();
+    let smtp = format!("smtp://127.0.0.1:{}", smtpd.port);
+    let server = Server::start_with(
+        &dir,
+        "server",
+        port,
+        &[
+            ("SCANOPY_SMTP_URL", &smtp),
+            ("SCANOPY_SMTP_FROM", "scanopy@lab.test"),
+        ],
+    );
+    let d = daemon(
+        &server,
+        &dir.join("daemon-data"),
+        &dir.join("daemon.log"),
+        &[],
+    );
+    server.wait_daemon(&d, Duration::from_secs(20));
+    let scan = |targets: &[&str]| {
+        // Not Docker: its engine is this host's, a device of its own, not the LAN's.
+        let id = server.queue(json!({"targets": targets, "ports": "22,80,443",
+            "scanners": ["arp", "icmp", "tcp-ping", "tcp"]}));
+        let run = server.wait_end(&id, Duration::from_secs(120), &d);
+        assert_eq!(run["status"], "done", "{run}");
+    };
+    // The joiner goes away however the test ends.
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let _ = std::panic::catch_unwind(|| testlan(&["leave", "alerted"]));
+        }
+    }
+    testlan(&["leave", "alerted"]);
+    let _leave = Leave;
+    // What the home segment has now: not new later.
+    scan(&["10.77.3.0/24"]);
+    let (push_url, pushes) = push_receiver();
+    server.post(
+        "/alerts",
+        json!({"name": "mail", "events": ["device_new"], "network": server.network,
+               "channel": {"kind": "email", "to": "ops@lab.test"}}),
+    );
+    server.post(
+        "/alerts",
+        json!({"name": "push", "events": ["device_new", "device_gone", "device_back"],
+               "channel": {"kind": "ntfy", "url": push_url, "topic": "lan"}}),
+    );
+    testlan(&["leave", "alerted"]);
+    let out = testlan(&[
+        "join",
+        "alerted",
+        "02:77:00:00:03:01",
+        "laptop-9",
+        "MSFT 5.0",
+    ]);
+    let ip = field(&out, "ip=").to_owned();
+    scan(&["10.77.3.0/24"]);
+    let context = || {
+        format!(
+            "events: {:#}\nalerts: {:#}\nserver log:\n{}",
+            server.get("/events?limit=50"),
+            server.get("/alerts"),
+            server.log()
+        )
+    };
+    wait_for(
+        "the mail",
+        Duration::from_secs(30),
+        || (!smtpd.subjects().is_empty()).then_some(()),
+        context,
+    );
+    wait_for(
+        "the push",
+        Duration::from_secs(30),
+        || (!pushes.lock().unwrap().is_empty()).then_some(()),
+        || server.log(),
+    );
+    // Its link down: missed by three scans, then offline.
+    let ns = "sclan-j-alerted";
+    let link = |state: &str| {
+        let ok = Command::new("ip")
+            .args(["-n", ns, "link", "set", "eth0", state])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip -n {ns} link set eth0 {state}");
+    };
+    link("down");
+    for _ in 0..3 {
+        scan(&[&ip]);
+    }
+    wait_for(
+        "the offline push",
+        Duration::from_secs(30),
+        || {
+            pushes
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t.starts_with("Offline"))
+                .then_some(())
+        },
+        || {
+            format!(
+                "pushes: {:?}\ndevices: {:#}\nscans: {:#}",
+                pushes.lock().unwrap(),
+                json!(server.devices()),
+                server.get("/scans?limit=5")
+            )
+        },
+    );
+    link("up");
+    wait_for(
+        "the host to answer again",
+        Duration::from_secs(30),
+        || {
+            scan(&[&ip]);
+            pushes
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t.starts_with("Back online"))
+                .then_some(())
+        },
+        || format!("pushes: {:?}\n{}", pushes.lock().unwrap(), server.log()),
+    );
+    // Time for a duplicate to show, if there were one.
+    std::thread::sleep(Duration::from_secs(3));
+    testlan(&["leave", "alerted"]);
+    let subjects = smtpd.subjects();
+    assert_eq!(subjects.len(), 1, "one mail: {subjects:?}");
+    assert!(
+        subjects[0].starts_with("New device on ") && subjects[0].contains(&ip),
+        "{subjects:?}"
+    );
+    let titles = pushes.lock().unwrap().clone();
+    let kinds: Vec<&str> = titles
+        .iter()
+        .map(|t| t.split(" on ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["New device", "Offline", "Back online"],
+        "{titles:?}"
+    );
+    assert!(titles.iter().all(|t| t.contains(&ip)), "{titles:?}");
+    eprintln!("alerts: mailed {subjects:?}; pushed {titles:?}");
 }

@@ -45,10 +45,27 @@ impl<'t> Finish<'t> {
         .fetch_all(&mut *self.conn)
         .await
         .map_err(db_err("find missed devices"))?;
+        // What the run was told to leave alone is not missed by it.
+        let excluded: Vec<scanopy_core::Target> = info
+            .config
+            .targets
+            .parsed()
+            .map(|(_, exc)| exc)
+            .unwrap_or_default();
+        let left_alone = |ip: std::net::IpAddr| {
+            excluded.iter().any(|t| match t {
+                scanopy_core::Target::Net(n) => n.contains(&ip),
+                scanopy_core::Target::Range(a, b) => {
+                    a.is_ipv4() == ip.is_ipv4() && *a <= ip && ip <= *b
+                }
+                scanopy_core::Target::Host(_) => false,
+            })
+        };
         let mut missed: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for r in &rows {
             let ip: Option<std::net::IpAddr> = r.get::<String, _>("ip").parse().ok();
-            if ip.is_some_and(|ip| info.targets.iter().any(|t| t.contains(&ip))) {
+            if ip.is_some_and(|ip| info.targets.iter().any(|t| t.contains(&ip)) && !left_alone(ip))
+            {
                 missed.insert(r.get("id"), (r.get("missed_scans"), r.get("offline")));
             }
         }

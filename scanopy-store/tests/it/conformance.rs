@@ -267,6 +267,63 @@ pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Stor
         .await
         .unwrap();
     assert!(!all(store).await[0].offline);
+    // A run that was told to leave an address alone does not miss what is there.
+    let net2 = store
+        .create_network("other", &["10.1.0.0/24".parse().unwrap()])
+        .await
+        .unwrap()
+        .id;
+    let r = store
+        .start_scan(NewScanRun {
+            network: net2,
+            daemon: None,
+            config: ScanConfig::default(),
+            targets: vec!["10.1.0.0/24".parse().unwrap()],
+        })
+        .await
+        .unwrap()
+        .id;
+    store
+        .apply_batch(
+            r,
+            Uuid::new_v4(),
+            &[
+                obs("10.1.0.5", Utc::now(), mac("00:11:32:00:01:05")),
+                obs("10.1.0.6", Utc::now(), mac("00:11:32:00:01:06")),
+            ],
+        )
+        .await
+        .unwrap();
+    store.finish_scan(r, RunStatus::Done).await.unwrap();
+    for _ in 0..scanopy_store::OFFLINE_AFTER {
+        let mut config = ScanConfig::default();
+        config.targets = scanopy_core::TargetSpec::new(&["10.1.0.0/24"], &["10.1.0.5"]).unwrap();
+        let r = store
+            .start_scan(NewScanRun {
+                network: net2,
+                daemon: None,
+                config,
+                targets: vec!["10.1.0.0/24".parse().unwrap()],
+            })
+            .await
+            .unwrap()
+            .id;
+        store.finish_scan(r, RunStatus::Done).await.unwrap();
+    }
+    let offline: Vec<(String, bool)> = all(store)
+        .await
+        .into_iter()
+        .filter(|d| d.network == net2)
+        .map(|d| (d.device.ips()[0].to_string(), d.offline))
+        .collect();
+    assert_eq!(
+        offline,
+        [
+            ("10.1.0.5".to_owned(), false),
+            ("10.1.0.6".to_owned(), true)
+        ],
+        "the excluded address is not missed"
+    );
     // One device_gone when it went, one device_back when it came back.
     let kinds: Vec<String> = store
         .events(0, 1000)
@@ -276,7 +333,7 @@ pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Stor
         .map(|e| e.kind)
         .filter(|k| k == "device_gone" || k == "device_back")
         .collect();
-    assert_eq!(kinds, ["device_gone", "device_back"]);
+    assert_eq!(kinds, ["device_gone", "device_back", "device_gone"]);
     // A run that failed does not count as a miss.
     let r = run(store, net).await;
     assert!(
