@@ -296,8 +296,10 @@ pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Stor
         .unwrap();
     store.finish_scan(r, RunStatus::Done).await.unwrap();
     for _ in 0..scanopy_store::OFFLINE_AFTER {
-        let mut config = ScanConfig::default();
-        config.targets = scanopy_core::TargetSpec::new(&["10.1.0.0/24"], &["10.1.0.5"]).unwrap();
+        let config = ScanConfig {
+            targets: scanopy_core::TargetSpec::new(&["10.1.0.0/24"], &["10.1.0.5"]).unwrap(),
+            ..ScanConfig::default()
+        };
         let r = store
             .start_scan(NewScanRun {
                 network: net2,
