@@ -205,11 +205,11 @@ impl AlertStore for SqlStore {
         let dia = self.dialect;
         let at: Option<String> = sqlx::query_scalar(&q(
             dia,
-            "SELECT MAX(at) FROM alert_deliveries WHERE rule_id = ? AND status = 'delivered' \
-             AND event_seq > 0",
+            "SELECT at FROM alert_deliveries WHERE rule_id = ? AND status = 'delivered' \
+             AND event_seq > 0 ORDER BY at DESC LIMIT 1",
         ))
         .bind(rule.to_string())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .map_err(db_err("read an alert rule's last alert"))?;
         Ok(at.map(|a| parse_ts(&a)))

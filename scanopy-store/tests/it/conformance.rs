@@ -312,12 +312,13 @@ pub(crate) async fn devices_missed_by_scans_go_offline_not_away(store: &dyn Stor
             .id;
         store.finish_scan(r, RunStatus::Done).await.unwrap();
     }
-    let offline: Vec<(String, bool)> = all(store)
+    let mut offline: Vec<(String, bool)> = all(store)
         .await
         .into_iter()
         .filter(|d| d.network == net2)
         .map(|d| (d.device.ips()[0].to_string(), d.offline))
         .collect();
+    offline.sort();
     assert_eq!(
         offline,
         [
