@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -87,6 +88,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::device, api::patch_device, api::delete_device))
         .routes(routes!(api::services))
         .routes(routes!(api::export))
+        .routes(routes!(changes::changes))
         .routes(routes!(api::networks, api::create_network))
         .routes(routes!(api::patch_network))
         .routes(routes!(api::suggested_subnets))

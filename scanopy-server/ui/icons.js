@@ -108,6 +108,9 @@ export const ICONS = {
     ["path", { d: "M12 12l7-7" }],
     ["circle", { cx: 12, cy: 12, r: 1.5 }],
   ],
+  changes: [
+    ["path", { d: "M3 12h4l3-8 4 16 3-8h4" }],
+  ],
   daemons: [
     ["circle", { cx: 7.5, cy: 15.5, r: 4.5 }],
     ["path", { d: "M10.7 12.3L21 2M18 5l3 3M15 8l2 2" }],

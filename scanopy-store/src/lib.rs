@@ -276,6 +276,17 @@ pub trait InventoryStore: Send + Sync {
     /// The newest events of one device, newest first.
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>>;
 
+    /// Events that happened from `from` to `to` (inclusive), of one network or all, oldest
+    /// first, after sequence number `after`, at most `limit`.
+    async fn events_between(
+        &self,
+        network: Option<Uuid>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
     /// Services across devices (devices filtered by `filter`, paged like
     /// [`InventoryStore::devices`]).
     async fn services(

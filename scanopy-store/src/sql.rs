@@ -51,6 +51,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_snmp_credentials.sql"),
     include_str!("../migrations/sqlite/0009_alerts.sql"),
     include_str!("../migrations/sqlite/0010_audit.sql"),
+    include_str!("../migrations/sqlite/0011_events_at.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -63,6 +64,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0008_snmp_credentials.sql"),
     include_str!("../migrations/postgres/0009_alerts.sql"),
     include_str!("../migrations/postgres/0010_audit.sql"),
+    include_str!("../migrations/postgres/0011_events_at.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -254,6 +254,15 @@ const step = (text) => console.log("ui: " + text);
     check(tested && tested.includes("failed") && tested.includes("could not connect"), `the alert's test outcome is not shown: ${JSON.stringify(tested)}`);
     await shot("alerts");
 
+    // ---- what changed since the server started: the LAN's devices, added
+    await visit("#/changes", "changes");
+    await page.waitForSelector("#changes-added tbody tr");
+    const addedDevices = await page.$$eval("#changes-added tbody tr a", (r) => r.map((x) => x.textContent));
+    const summary = await page.$eval("#changes-summary", (e) => e.textContent);
+    step(`changes this week: ${summary}; ${addedDevices.length} devices added`);
+    check(addedDevices.length >= LAN_HOSTS.length, `the changes page lists ${addedDevices.length} devices added, fewer than the LAN's ${LAN_HOSTS.length}`);
+    await shot("changes");
+
     // ---- the audit trail lists the browser's sign-in and the alert rule it just made
     await visit("#/devices", "devices");
     await visit("#/daemons", "daemons");

@@ -62,6 +62,7 @@ async fn every_route_needs_authentication() {
         ("POST", "/api/v1/webhooks"),
         ("DELETE", "/api/v1/webhooks/ID"),
         ("GET", "/api/v1/export"),
+        ("GET", "/api/v1/changes"),
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/alerts"),
         ("POST", "/api/v1/alerts"),
@@ -2247,4 +2248,136 @@ async fn every_change_is_in_the_audit_trail() {
         want.len() - 3,
         "{rest}"
     );
+}
+
+/// What changed between two dates, from real batches: a device added, its service, a second
+/// device that went offline; a period before them shows nothing; wrong times are refused.
+#[tokio::test]
+async fn what_changed_between_two_dates() {
+    use scanopy_core::{Fact, Observation, PortFact, PortState, Transport};
+    let api = Api::new().await;
+    let net: uuid::Uuid = api.network().await.parse().unwrap();
+    let store = api.state.store.clone();
+    let t0 = chrono::Utc::now();
+    let run = || async {
+        store
+            .start_scan(scanopy_store::NewScanRun {
+                network: net,
+                daemon: None,
+                config: Default::default(),
+                targets: vec!["10.77.0.0/24".parse().unwrap()],
+            })
+            .await
+            .unwrap()
+            .id
+    };
+    let o = |ip: &str, fact| Observation {
+        ip: ip.parse().unwrap(),
+        scanner: "t".into(),
+        at: chrono::Utc::now(),
+        fact,
+    };
+    let r = run().await;
+    store
+        .apply_batch(
+            r,
+            uuid::Uuid::new_v4(),
+            &[
+                o(
+                    "10.77.0.5",
+                    Fact::Mac {
+                        mac: "00:11:32:00:00:05".parse().unwrap(),
+                    },
+                ),
+                o(
+                    "10.77.0.5",
+                    Fact::Hostname {
+                        name: "nas".into(),
+                        source: "ptr".into(),
+                    },
+                ),
+                o(
+                    "10.77.0.5",
+                    Fact::Port(PortFact {
+                        name: Some("ssh".into()),
+                        ..PortFact::state(22, Transport::Tcp, PortState::Open)
+                    }),
+                ),
+                o(
+                    "10.77.0.6",
+                    Fact::Mac {
+                        mac: "00:11:32:00:00:06".parse().unwrap(),
+                    },
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .finish_scan(r, scanopy_store::RunStatus::Done)
+        .await
+        .unwrap();
+    for _ in 0..scanopy_store::OFFLINE_AFTER {
+        let r = run().await;
+        store
+            .apply_batch(
+                r,
+                uuid::Uuid::new_v4(),
+                &[o(
+                    "10.77.0.5",
+                    Fact::Mac {
+                        mac: "00:11:32:00:00:05".parse().unwrap(),
+                    },
+                )],
+            )
+            .await
+            .unwrap();
+        store
+            .finish_scan(r, scanopy_store::RunStatus::Done)
+            .await
+            .unwrap();
+    }
+    let enc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339().replace('+', "%2B");
+    let (s, v) = api
+        .get(&format!("/api/v1/changes?from={}&network={net}", enc(t0)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names = |k: &str| -> Vec<String> {
+        let mut n: Vec<String> = v[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names("devices_added"), ["10.77.0.6", "nas"], "{v:#}");
+    assert_eq!(names("devices_gone"), ["10.77.0.6"]);
+    assert!(names("devices_back").is_empty());
+    assert_eq!(v["services_added"][0]["port"], 22);
+    assert_eq!(v["services_added"][0]["service"], "ssh");
+    assert_eq!(v["truncated"], false);
+    // Before any of it: nothing.
+    let before = t0 - chrono::Duration::hours(2);
+    let (_, v) = api
+        .get(&format!(
+            "/api/v1/changes?from={}&to={}",
+            enc(before),
+            enc(t0 - chrono::Duration::hours(1))
+        ))
+        .await;
+    assert!(v["devices_added"].as_array().unwrap().is_empty(), "{v}");
+    for bad in ["from=yesterday", "to=2026-13-01T00:00:00Z", "network=x"] {
+        let (s, _) = api.get(&format!("/api/v1/changes?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let (s, _) = api
+        .get(&format!(
+            "/api/v1/changes?from={}&to={}",
+            enc(t0),
+            enc(before)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "from after to");
 }

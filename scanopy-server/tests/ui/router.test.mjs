@@ -14,4 +14,7 @@ test("hashes name pages, with decoded parameters and the query", () => {
   assert.equal(d.query.get("subnet"), "10.0.0.0/24");
   assert.equal(parseRoute("#/nothing/here").name, "notfound");
   assert.equal(parseRoute("#/map").name, "map");
+  const c = parseRoute("#/changes?from=2026-01-01T00:00:00Z");
+  assert.equal(c.name, "changes");
+  assert.equal(c.query.get("from"), "2026-01-01T00:00:00Z");
 });

@@ -465,6 +465,37 @@ impl InventoryStore for SqlStore {
         Ok(rows.iter().map(event_from_row).collect())
     }
 
+    async fn events_between(
+        &self,
+        network: Option<Uuid>,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::Event>> {
+        let dia = self.dialect;
+        let sql = if network.is_some() {
+            "SELECT * FROM events WHERE at >= ? AND at <= ? AND seq > ? AND network_id = ? \
+             ORDER BY seq LIMIT ?"
+        } else {
+            "SELECT * FROM events WHERE at >= ? AND at <= ? AND seq > ? ORDER BY seq LIMIT ?"
+        };
+        let sql = q(dia, sql);
+        let mut query = sqlx::query(&sql)
+            .bind(super::ts(from))
+            .bind(super::ts(to))
+            .bind(after);
+        if let Some(n) = network {
+            query = query.bind(n.to_string());
+        }
+        let rows = query
+            .bind(limit.clamp(1, 5000) as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read events"))?;
+        Ok(rows.iter().map(event_from_row).collect())
+    }
+
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<crate::Event>> {
         let dia = self.dialect;
         let rows = sqlx::query(&q(
