@@ -175,16 +175,20 @@ pub fn os_of(prl: &str) -> Option<OsHint> {
     })
 }
 
-/// Printable text of at most [`MAX_TEXT`] characters: control characters dropped; `None` if
-/// nothing is left.
-fn text(b: &[u8]) -> Option<String> {
+/// Printable text of at most `max` characters: control characters dropped, trimmed; `None` if
+/// nothing is left. Shared by the DHCPv6 parser.
+pub(crate) fn printable(b: &[u8], max: usize) -> Option<String> {
     let s: String = String::from_utf8_lossy(b)
         .chars()
         .filter(|c| !c.is_control())
-        .take(MAX_TEXT)
+        .take(max)
         .collect();
     let s = s.trim().to_owned();
     (!s.is_empty()).then_some(s)
+}
+
+fn text(b: &[u8]) -> Option<String> {
+    printable(b, MAX_TEXT)
 }
 
 fn addr(b: &[u8]) -> Option<Ipv4Addr> {

@@ -77,15 +77,8 @@ impl Message6 {
     }
 }
 
-/// Printable text of at most [`MAX_TEXT`] characters, control characters dropped.
 fn text(b: &[u8]) -> Option<String> {
-    let s: String = String::from_utf8_lossy(b)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_TEXT)
-        .collect();
-    let s = s.trim().to_owned();
-    (!s.is_empty()).then_some(s)
+    crate::dhcp::printable(b, MAX_TEXT)
 }
 
 /// A domain name in DNS wire form, as a client writes it in option 39 (a partial name lacks the
