@@ -616,10 +616,18 @@ pub async fn device(
         .into_iter()
         .filter(|l| l.switch == id || l.device == id)
         .collect();
+    let now = Utc::now();
+    let presence = crate::changes::presence(
+        &history,
+        device.device.first_seen,
+        now - chrono::Duration::days(7),
+        now,
+    );
     Ok(axum::Json(DeviceDetail {
         device,
         history,
         links,
+        presence,
     }))
 }
 
@@ -636,6 +644,9 @@ pub struct DeviceDetail {
     /// Its layer-2 links: the switch port it is plugged into (it is the `device`), and for a
     /// switch what is on its ports (it is the `switch`), as the map draws them.
     pub links: Vec<DeviceLink>,
+    /// When it was online and offline in the last 7 days (from its last 100 events), and its
+    /// availability.
+    pub presence: crate::changes::Presence,
 }
 
 /// A layer-2 link of a device (`GET /devices/{id}`'s `links`): the topology's `link` edge

@@ -148,6 +148,83 @@ pub fn fold(
     (devices, services)
 }
 
+/// A stretch of time a device was online or offline.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Interval {
+    /// Its start.
+    pub from: DateTime<Utc>,
+    /// Its end.
+    pub to: DateTime<Utc>,
+    /// Online (seen by the scans), or offline (missed by them).
+    pub online: bool,
+}
+
+/// A device's presence over a period: when it was online and offline, and the share of the
+/// known time it was online.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Presence {
+    /// The period's start.
+    pub from: DateTime<Utc>,
+    /// Its end.
+    pub to: DateTime<Utc>,
+    /// Online and offline stretches in order, clipped to the period (none before the device was
+    /// first seen).
+    pub intervals: Vec<Interval>,
+    /// Online time over known time, 0 to 1 (`null` when nothing is known of the period).
+    pub availability: Option<f64>,
+}
+
+/// A device's presence from `from` to `to`, from its events (any order; `device_new` and
+/// `device_back` put it online, `device_gone` offline) and when it was first seen.
+pub fn presence(
+    events: &[scanopy_store::Event],
+    first_seen: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Presence {
+    let mut turns: Vec<(DateTime<Utc>, bool)> = events
+        .iter()
+        .filter_map(|e| match e.kind.as_str() {
+            "device_new" | "device_back" => Some((e.at, true)),
+            "device_gone" => Some((e.at, false)),
+            _ => None,
+        })
+        .collect();
+    turns.push((first_seen, true));
+    turns.sort_by_key(|t| t.0);
+    let mut intervals: Vec<Interval> = Vec::new();
+    for (i, (at, online)) in turns.iter().enumerate() {
+        let end = turns.get(i + 1).map_or(to, |n| n.0);
+        let (a, b) = ((*at).max(from), end.min(to));
+        if a >= b {
+            continue;
+        }
+        match intervals.last_mut() {
+            Some(last) if last.online == *online && last.to == a => last.to = b,
+            _ => intervals.push(Interval {
+                from: a,
+                to: b,
+                online: *online,
+            }),
+        }
+    }
+    let known: i64 = intervals
+        .iter()
+        .map(|i| (i.to - i.from).num_milliseconds())
+        .sum();
+    let up: i64 = intervals
+        .iter()
+        .filter(|i| i.online)
+        .map(|i| (i.to - i.from).num_milliseconds())
+        .sum();
+    Presence {
+        from,
+        to,
+        intervals,
+        availability: (known > 0).then(|| up as f64 / known as f64),
+    }
+}
+
 /// `GET /changes`'s parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -272,6 +349,42 @@ mod tests {
             detail,
             at: DateTime::<Utc>::from_timestamp(1_800_000_000 + at, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn presence_is_online_from_first_seen_offline_while_gone() {
+        let t = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let events = [
+            ev(3, "device_back", 1, 300, serde_json::json!({})),
+            ev(1, "device_new", 1, 0, serde_json::json!({})),
+            ev(2, "device_gone", 1, 100, serde_json::json!({})),
+            ev(4, "service_new", 1, 310, serde_json::json!({})),
+        ];
+        let p = presence(&events, t(0), t(-100), t(400));
+        let iv: Vec<(i64, i64, bool)> = p
+            .intervals
+            .iter()
+            .map(|i| {
+                (
+                    i.from.timestamp() - 1_800_000_000,
+                    i.to.timestamp() - 1_800_000_000,
+                    i.online,
+                )
+            })
+            .collect();
+        assert_eq!(
+            iv,
+            [(0, 100, true), (100, 300, false), (300, 400, true)],
+            "nothing before it was seen"
+        );
+        assert_eq!(p.availability, Some(0.5));
+        // A period inside the offline stretch.
+        let p = presence(&events, t(0), t(150), t(250));
+        assert_eq!(p.intervals.len(), 1);
+        assert!(!p.intervals[0].online);
+        assert_eq!(p.availability, Some(0.0));
+        // Before it was first seen: nothing known.
+        assert_eq!(presence(&events, t(0), t(-50), t(-10)).availability, None);
     }
 
     #[test]

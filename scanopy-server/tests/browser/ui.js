@@ -190,6 +190,9 @@ const step = (text) => console.log("ui: " + text);
     check(url.includes(encodeURIComponent(id)), `a click on node ${id} opened ${url}`);
     const title = await page.$eval(".device-head h1", (e) => e.textContent.trim()).catch(() => "");
     step(`a click on a map node opened the device page of ${title || id}`);
+    const presence = await page.$eval("#device-presence", (e) => ({ label: e.getAttribute("aria-label"), on: e.querySelectorAll(".on").length })).catch(() => null);
+    step(`its last 7 days: ${presence ? presence.label : "(no presence bar)"}`);
+    check(presence && presence.on >= 1 && /% online$/.test(presence.label), `the device page has no presence timeline: ${JSON.stringify(presence)}`);
     await shot("device");
 
     // ---- a campus host's page says which switch port it is plugged into

@@ -2357,6 +2357,18 @@ async fn what_changed_between_two_dates() {
     assert!(names("devices_back").is_empty());
     assert_eq!(v["services_added"][0]["port"], 22);
     assert_eq!(v["services_added"][0]["service"], "ssh");
+    // The one that went: online, then offline, on its page.
+    let gone = v["devices_gone"][0]["device"].as_str().unwrap().to_owned();
+    let (_, d) = api.get(&format!("/api/v1/devices/{gone}")).await;
+    let iv: Vec<bool> = d["presence"]["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["online"].as_bool().unwrap())
+        .collect();
+    assert_eq!(iv, [true, false], "{:#}", d["presence"]);
+    let a = d["presence"]["availability"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&a), "{a}");
     assert_eq!(v["truncated"], false);
     // Before any of it: nothing.
     let before = t0 - chrono::Duration::hours(2);

@@ -6,6 +6,17 @@ import { describeEvent, devName, EVENT_STYLE, fullTime, ipLabel, osLabel, relTim
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ device page
+// Online (green) and offline (red) stretches of the last 7 days, the unknown before it was seen
+// left blank, with its availability.
+function presenceBar(p) {
+  const t0 = Date.parse(p.from), span = Math.max(1, Date.parse(p.to) - t0);
+  const pct = (t) => (((Date.parse(t) - t0) / span) * 100).toFixed(3) + "%";
+  const bar = h("div", { class: "presence", id: "device-presence", role: "img",
+    "aria-label": p.availability == null ? "nothing known" : Math.round(p.availability * 1000) / 10 + "% online" },
+    (p.intervals || []).map((i) => h("span", { class: i.online ? "on" : "off", style: `left:${pct(i.from)};width:calc(${pct(i.to)} - ${pct(i.from)})`,
+      title: (i.online ? "online " : "offline ") + fullTime(i.from) + " – " + fullTime(i.to) })));
+  return h("div", null, bar, h("div", { class: "muted small" }, p.availability == null ? "nothing known yet" : (Math.round(p.availability * 1000) / 10) + "% online"));
+}
 export async function pageDevice(root, ctx) {
   const id = ctx.params[0];
   const [d] = await Promise.all([api("/devices/" + encodeURIComponent(id)), state.networks.length ? null : loadNetworks().catch(() => null)]);
@@ -98,6 +109,7 @@ export async function pageDevice(root, ctx) {
           " port ", h("strong", { class: "mono" }, l.port),
           h("span", { class: "muted small" }, " (" + l.via + (l.vlan != null ? ", VLAN " + l.vlan : "") + (l.device_port ? ", its " + l.device_port : "") + ")"))))] : null,
       h("dt", null, "Network"), h("dd", null, networkName(d.network)),
+      d.presence ? [h("dt", null, "Last 7 days"), h("dd", null, presenceBar(d.presence))] : null,
       h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),
       h("dt", null, "First seen"), h("dd", null, fullTime(d.first_seen) || "—"),
       h("dt", null, "Last seen"), h("dd", null, fullTime(d.last_seen) || "—"),
