@@ -89,6 +89,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/pages/daemons.js"),
     ),
     (
+        "pages/changes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/pages/changes.js"),
+    ),
+    (
         "pages/scan-cells.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/pages/scan-cells.js"),

@@ -18,11 +18,13 @@ export async function pageChanges(root, ctx) {
   const netSel = h("select", { id: "changes-network", "aria-label": "Network" }, h("option", { value: "" }, "All networks"),
     state.networks.map((n) => h("option", { value: n.id, selected: n.id === q.get("network") }, n.name)));
   const body = h("div", { id: "changes" });
+  // At most three addresses, then a count (a host's IPv6 addresses are long).
+  const ips = (list) => h("div", { class: "ips" }, list.slice(0, 3).map((x) => h("code", null, x)), list.length > 3 ? h("span", { class: "muted small" }, "+" + (list.length - 3)) : null);
   const devLink = (c) => h("a", { href: "#/devices/" + encodeURIComponent(c.device) }, c.name);
   const devTable = (id, rows, extra) => h("div", { class: "table-wrap" }, h("table", { class: "data", id },
     h("thead", null, h("tr", null, h("th", null, "Device"), h("th", null, extra ? "Now" : "Addresses"), h("th", null, "When"))),
     h("tbody", null, rows.length ? rows.map((c) => h("tr", null, h("td", null, devLink(c)),
-      h("td", { class: "small" }, extra ? extra(c) : h("span", { class: "ips" }, (c.detail.ips || []).map((x) => h("code", null, x)))),
+      h("td", { class: "small" }, extra ? extra(c) : ips(c.detail.ips || [])),
       h("td", { class: "nowrap" }, timeEl(c.at)))) : [emptyRow(3, "None.")])));
   const svcTable = (id, rows) => h("div", { class: "table-wrap" }, h("table", { class: "data", id },
     h("thead", null, h("tr", null, h("th", null, "Device"), h("th", null, "Service"), h("th", null, "When"))),
