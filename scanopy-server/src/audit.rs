@@ -196,7 +196,15 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         detail["fields"] = serde_json::json!(fields);
     }
     // What it created: the answer's id and name (never the rest: a token's value is there).
-    let (resp, target) = if target.is_none() {
+    // Only an answer of known, small size is read back; another is passed on untouched and
+    // recorded without its id.
+    use axum::body::HttpBody as _;
+    let small = resp
+        .body()
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= CREATED_MAX as u64);
+    let (resp, target) = if target.is_none() && small {
         let (p, b) = resp.into_parts();
         match axum::body::to_bytes(b, CREATED_MAX).await {
             Ok(bytes) => {
@@ -209,8 +217,8 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
                 let id = v["id"].as_str().map(str::to_owned);
                 (Response::from_parts(p, axum::body::Body::from(bytes)), id)
             }
-            // Too large to read back: recorded without its id.
-            Err(_) => return Response::from_parts(p, axum::body::Body::empty()),
+            // Its size was known and small: reading it cannot fail but by a broken body.
+            Err(_) => (Response::from_parts(p, axum::body::Body::empty()), None),
         }
     } else {
         (resp, target)
