@@ -78,7 +78,7 @@ pub use merge::{Inventory, InventoryConfig};
 pub use model::{
     Confidence, Container, ContainerNetwork, Device, DeviceType, Interface, L2, Learnt, MacAddr,
     MergeReason, Neighbour, NetPort, Network, Os, OsHint, PortState, PublishedPort, Service,
-    Transport, Vlan,
+    Transport, Vlan, is_link_local, is_routable,
 };
 pub use observation::{Fact, Observation, PortFact};
 pub use pipeline::{Pipeline, ScanEvent, ScanHandle, ScanSummary};

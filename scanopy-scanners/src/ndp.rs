@@ -224,11 +224,6 @@ fn quotes_our_probe(quoted: &[u8]) -> bool {
         && u16::from_be_bytes([quoted[52], quoted[53]]) == ECHO_ID
 }
 
-/// Whether `ip` is link-local (`fe80::/10`).
-fn link_local(ip: Ipv6Addr) -> bool {
-    ip.segments()[0] & 0xffc0 == 0xfe80
-}
-
 /// One interface to ask: its MAC, its link-local address and its addresses within the targets.
 #[derive(Debug)]
 struct Plan {
@@ -268,7 +263,7 @@ fn plan(targets: &TargetSet) -> (Vec<Plan>, Vec<Ipv6Net>) {
             let Ok(prefix) = Ipv6Net::new(v6.ip(), v6.prefix()) else {
                 continue;
             };
-            if link_local(v6.ip()) {
+            if scanopy_core::is_link_local(IpAddr::V6(v6.ip())) {
                 local = Some(v6.ip());
                 continue;
             }

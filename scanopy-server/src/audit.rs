@@ -47,7 +47,7 @@ pub async fn record(
     .await;
 }
 
-/// Records an action of someone not signed in (a failed sign-in) or of the server itself.
+/// Records an action its handler authenticated itself: a sign-in (or a failed one), a sign-out.
 pub async fn write(
     state: &AppState,
     actor: &str,

@@ -77,7 +77,7 @@ pub struct Changes {
 }
 
 /// Folds events (oldest first) into what changed: each device once per kind (its last such
-/// event), each service once per kind. `name` names a device.
+/// event), each service once per kind. `name` names a device (the caller looks them up once).
 pub fn fold(
     events: &[scanopy_store::Event],
     name: impl Fn(Uuid) -> String,
@@ -119,14 +119,12 @@ pub fn fold(
             },
         );
     }
-    let mut names: HashMap<Uuid, String> = HashMap::new();
-    let mut named = |d: Uuid| names.entry(d).or_insert_with(|| name(d)).clone();
     let devices = devices.map(|m| {
         let mut v: Vec<DeviceChange> = m.into_values().collect();
         v.sort_by(|a, b| a.at.cmp(&b.at).then(a.device.cmp(&b.device)));
         v.into_iter()
             .map(|mut c| {
-                c.name = named(c.device);
+                c.name = name(c.device);
                 c
             })
             .collect::<Vec<_>>()
@@ -140,7 +138,7 @@ pub fn fold(
         });
         v.into_iter()
             .map(|mut c| {
-                c.name = named(c.device);
+                c.name = name(c.device);
                 c
             })
             .collect::<Vec<_>>()

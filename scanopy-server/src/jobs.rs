@@ -297,14 +297,6 @@ pub async fn listen(
     Ok(axum::Json(open_listen(&state, &d, &req).await?))
 }
 
-/// An IPv6 link-local address (`fe80::/10`), or IPv4's (`169.254.0.0/16`).
-fn is_link_local(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(a) => a.is_link_local(),
-        std::net::IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
-    }
-}
-
 /// A device a listen run heard for the first time gets a short scan of its own (ports,
 /// identification, names) by the daemon that heard it, at most [`REACTIONS`] per daemon in
 /// [`REACTION_WINDOW`]; a scan run's new devices get none (it is scanning them already). One
@@ -323,7 +315,7 @@ async fn react(state: &AppState, daemon: Uuid, run: Uuid, new: &[Uuid]) {
             .interfaces
             .iter()
             .map(|i| i.ip)
-            .filter(|ip| !ip.is_unspecified() && !is_link_local(*ip))
+            .filter(|ip| scanopy_core::is_routable(*ip))
             .min_by_key(|ip| ip.is_ipv6())
         else {
             // No address yet, or only a link-local one (what its router solicitation or

@@ -513,9 +513,9 @@ pub struct AuditEntry {
     id: Uuid,
     /// When.
     at: DateTime<Utc>,
-    /// Who: a user name, an API token's name, or `scanopy`.
+    /// Who: a user name or an API token's name.
     actor: String,
-    /// `session`, `token` or `system`.
+    /// `session` or `token`.
     via: String,
     /// The client's address.
     address: Option<String>,

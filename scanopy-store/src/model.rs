@@ -529,9 +529,9 @@ pub struct AuditEntry {
     pub id: Uuid,
     /// When.
     pub at: DateTime<Utc>,
-    /// Who: a user name, an API token's name, or `scanopy` for the server itself.
+    /// Who: a user name (a session's, or the name typed at a failed sign-in) or an API token's name.
     pub actor: String,
-    /// How they were signed in: `session`, `token`, or `system`.
+    /// How they were signed in: `session` or `token`.
     pub via: String,
     /// The client's address, when known.
     pub address: Option<String>,

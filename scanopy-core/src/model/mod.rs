@@ -15,6 +15,6 @@ pub use device::{
 };
 pub use l2::{L2, Learnt, MAX_L2_ENTRIES, Neighbour, NetPort, Vlan};
 pub use mac::{MacAddr, MacParseError};
-pub use network::{Network, subnet_of};
+pub use network::{Network, is_link_local, is_routable, subnet_of};
 pub use os::{Os, OsHint};
 pub use service::{Confidence, PortState, Service, Transport};

@@ -45,6 +45,21 @@ impl Network {
     }
 }
 
+/// Whether `ip` is link-local (IPv4 `169.254.0.0/16`, IPv6 `fe80::/10`): an address that means
+/// something on one link only, which no network's subnets hold.
+pub fn is_link_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => a.is_link_local(),
+        std::net::IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}
+
+/// Whether `ip` is an address a network knows a device by: neither `0.0.0.0`/`::` (a device
+/// heard before it had one) nor link-local.
+pub fn is_routable(ip: std::net::IpAddr) -> bool {
+    !ip.is_unspecified() && !is_link_local(ip)
+}
+
 /// The most specific subnet of `subnets` holding `ip`.
 pub fn subnet_of(subnets: &[IpNet], ip: std::net::IpAddr) -> Option<IpNet> {
     subnets
@@ -52,4 +67,19 @@ pub fn subnet_of(subnets: &[IpNet], ip: std::net::IpAddr) -> Option<IpNet> {
         .filter(|s| s.contains(&ip))
         .max_by_key(|s| s.prefix_len())
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routable_addresses_are_neither_unspecified_nor_link_local() {
+        let r = |s: &str| is_routable(s.parse().unwrap());
+        assert!(r("10.0.0.1") && r("2001:db8::1") && r("fd00::1"));
+        assert!(!r("0.0.0.0") && !r("::") && !r("169.254.1.2") && !r("fe80::1") && !r("febf::1"));
+        assert!(
+            is_link_local("fe80::1".parse().unwrap()) && !is_link_local("fec0::1".parse().unwrap())
+        );
+    }
 }

@@ -404,10 +404,8 @@ pub fn interpret(rows: &BTreeMap<Oid, Value>) -> AgentView {
         if let Some(m) = mac(val).filter(|m| m.is_unicast()) {
             // Link-local entries are left out: a router's cache holds many of bridges and
             // hosts nobody else sees, each of which would be a device of one address.
-            let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
             if !ip.is_multicast()
-                && !ip.is_unspecified()
-                && !link_local
+                && scanopy_core::is_routable(std::net::IpAddr::V6(ip))
                 && v.nd.len() < MAX_L2_ENTRIES
             {
                 v.nd.push((ip, m, *ifi));

@@ -9,14 +9,6 @@ use super::Apply;
 use crate::Result;
 use crate::sql::{Val, db_err, q, ts};
 
-/// An address the network knows a device by: not `0.0.0.0` (none yet), not link-local.
-fn routable(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(a) => !a.is_unspecified() && !a.is_link_local(),
-        std::net::IpAddr::V6(a) => !a.is_unspecified() && a.segments()[0] & 0xffc0 != 0xfe80,
-    }
-}
-
 impl Apply<'_> {
     /// Records the interfaces of `d`, stored as device `id`.
     pub(super) async fn interfaces(&mut self, d: &Device, id: Uuid) -> Result<()> {
@@ -27,7 +19,7 @@ impl Apply<'_> {
             .ifaces
             .range((id_s.clone(), String::new(), String::new())..)
             .take_while(|(a, ..)| *a == id_s)
-            .any(|(_, ip, _)| ip.parse().is_ok_and(routable));
+            .any(|(_, ip, _)| ip.parse().is_ok_and(scanopy_core::is_routable));
         for i in &d.interfaces {
             let mac = i.mac.map(|m| m.to_string()).unwrap_or_default();
             let ip = i.ip.to_string();
@@ -146,7 +138,7 @@ impl Apply<'_> {
             }
         }
         // Known until now by no address the network knows: now it has one.
-        let routable_after = d.interfaces.iter().any(|i| routable(i.ip));
+        let routable_after = d.interfaces.iter().any(|i| scanopy_core::is_routable(i.ip));
         if !routable_before
             && routable_after
             && !self.changes.devices_new.contains(&id)
