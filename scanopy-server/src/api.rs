@@ -18,8 +18,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use crate::auth::{Admin, Caller, Whoami};
-use crate::error::{AdminErrors, ApiError, ApiJson, ApiResult, CallerErrors, ErrorBody};
+use crate::auth::{Admin, Caller, Editor, Whoami};
+use crate::error::{
+    AdminErrors, ApiError, ApiJson, ApiResult, CallerErrors, EditorErrors, ErrorBody,
+};
 use crate::schema;
 use crate::state::{AppState, ScanUpdate};
 
@@ -169,8 +171,10 @@ pub async fn scanners(_: Caller) -> axum::Json<Vec<ScannerInfo>> {
     responses((status = 200, description = "the caller", body = Whoami), CallerErrors))]
 pub async fn me(caller: Caller) -> axum::Json<Whoami> {
     axum::Json(Whoami {
+        id: caller.user,
         username: caller.username,
         role: caller.role,
+        via: caller.via,
     })
 }
 
@@ -758,10 +762,10 @@ pub struct DevicePatch {
     params(("id" = Uuid, Path, description = "device id")),
     responses((status = 200, description = "the device", body = schema::StoredDevice),
               (status = 404, description = "unknown", body = ErrorBody),
-              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+              (status = 422, description = "a wrong field", body = ErrorBody), EditorErrors))]
 pub async fn patch_device(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     Path(id): Path<String>,
     ApiJson(p): ApiJson<DevicePatch>,
 ) -> ApiResult<axum::Json<StoredDevice>> {
@@ -802,10 +806,10 @@ pub async fn patch_device(
 /// `DELETE /devices/{id}`: it stays deleted unless seen again.
 #[utoipa::path(delete, path = "/devices/{id}", tag = "inventory",
     params(("id" = Uuid, Path, description = "device id")),
-    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), EditorErrors))]
 pub async fn delete_device(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "device")?;
@@ -1234,10 +1238,10 @@ pub async fn scan_request(state: &AppState, s: &NewScan) -> ApiResult<NewScanRun
 /// `POST /scans`: queues a scan for a daemon of the network.
 #[utoipa::path(post, path = "/scans", tag = "scans", request_body = NewScan,
     responses((status = 202, description = "queued", body = schema::ScanRun),
-              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+              (status = 422, description = "a wrong field", body = ErrorBody), EditorErrors))]
 pub async fn create_scan(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     ApiJson(s): ApiJson<NewScan>,
 ) -> ApiResult<Response> {
     if s.every_minutes.is_some() {
@@ -1310,10 +1314,10 @@ pub async fn scan(
 #[utoipa::path(post, path = "/scans/{id}/cancel", tag = "scans",
     params(("id" = Uuid, Path, description = "scan run id")),
     responses((status = 200, description = "cancelled, or asked to stop", body = schema::ScanRun),
-              (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+              (status = 404, description = "unknown", body = ErrorBody), EditorErrors))]
 pub async fn cancel_scan(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "scan")?;
@@ -1334,10 +1338,10 @@ pub async fn schedules(State(state): State<AppState>, _c: Caller) -> ApiResult<R
 /// `POST /schedules`: a recurring scan (`every_minutes`, 60 by default).
 #[utoipa::path(post, path = "/schedules", tag = "scans", request_body = NewScan,
     responses((status = 201, description = "created", body = schema::Schedule),
-              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+              (status = 422, description = "a wrong field", body = ErrorBody), EditorErrors))]
 pub async fn create_schedule(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     ApiJson(s): ApiJson<NewScan>,
 ) -> ApiResult<Response> {
     let run = scan_request(&state, &s).await?;
@@ -1362,10 +1366,10 @@ pub async fn create_schedule(
 /// `DELETE /schedules/{id}`.
 #[utoipa::path(delete, path = "/schedules/{id}", tag = "scans",
     params(("id" = Uuid, Path, description = "schedule id")),
-    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+    responses((status = 204, description = "deleted"), (status = 404, description = "unknown", body = ErrorBody), EditorErrors))]
 pub async fn delete_schedule(
     State(state): State<AppState>,
-    _a: Admin,
+    _e: Editor,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "schedule")?;
@@ -1605,31 +1609,53 @@ pub async fn revoke_daemon_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /tokens`.
+/// `GET /tokens`: an admin's list has every token; another user's, that user's own.
 #[utoipa::path(get, path = "/tokens", tag = "auth",
-    responses((status = 200, description = "API tokens, without secrets", body = Items<schema::Credential>), AdminErrors))]
-pub async fn tokens(State(state): State<AppState>, _a: Admin) -> ApiResult<Response> {
-    Ok(items(state.store.credentials(CredentialKind::ApiToken).await?).into_response())
+    responses((status = 200, description = "API tokens, without secrets", body = Items<schema::Credential>), CallerErrors))]
+pub async fn tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let list = if caller.role.covers(Role::Admin) {
+        state.store.credentials(CredentialKind::ApiToken).await?
+    } else if let Some(user) = caller.user {
+        state
+            .store
+            .user_credentials(user, CredentialKind::ApiToken)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(items(list).into_response())
 }
 
-/// `POST /tokens`: the token is in the answer, once.
+/// `POST /tokens`: the token is in the answer, once. It belongs to the caller's user and never
+/// has more than that user's role.
 #[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewKey,
     responses((status = 201, description = "the token, shown once", body = CreatedToken),
-              (status = 422, description = "a wrong field", body = ErrorBody), AdminErrors))]
+              (status = 403, description = "a role above the caller's", body = ErrorBody),
+              (status = 422, description = "a wrong field", body = ErrorBody), CallerErrors))]
 pub async fn create_token(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    caller: Caller,
     ApiJson(k): ApiJson<NewKey>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     let role = match k.role.as_deref() {
-        None | Some("read") => Role::Read,
-        Some("admin") => Role::Admin,
-        Some(r) => {
-            return Err(ApiError::invalid(format!(
-                "role: {r:?} is not admin or read"
-            )));
-        }
+        None => Role::Viewer,
+        Some(r) => Role::parse(r)
+            .filter(|r| *r != Role::Daemon)
+            .ok_or_else(|| {
+                ApiError::invalid(format!("role: {r:?} is not admin, editor or viewer"))
+            })?,
     };
+    if !caller.role.covers(role) {
+        return Err(ApiError::forbidden(format!(
+            "a token never exceeds its user's role: you are {} {}",
+            if caller.role == Role::Admin {
+                "an"
+            } else {
+                "a"
+            },
+            caller.role.as_str()
+        )));
+    }
     if k.network.is_some() {
         return Err(ApiError::invalid(
             "network: API tokens are not scoped to a network",
@@ -1675,16 +1701,30 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-/// `DELETE /tokens/{id}`.
+/// `DELETE /tokens/{id}`: an admin revokes any token, another user only its own.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "auth",
     params(("id" = Uuid, Path, description = "token id")),
-    responses((status = 204, description = "revoked"), (status = 404, description = "unknown", body = ErrorBody), AdminErrors))]
+    responses((status = 204, description = "revoked"), (status = 404, description = "unknown, or another user's", body = ErrorBody), CallerErrors))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    _a: Admin,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "token")?;
+    if !caller.role.covers(Role::Admin) {
+        let own = match caller.user {
+            Some(u) => state
+                .store
+                .user_credentials(u, CredentialKind::ApiToken)
+                .await?
+                .iter()
+                .any(|c| c.id == id),
+            None => false,
+        };
+        if !own {
+            return Err(ApiError::not_found(format!("token {id}")));
+        }
+    }
     state
         .store
         .revoke_credential(CredentialKind::ApiToken, id)

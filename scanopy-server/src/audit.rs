@@ -1,5 +1,6 @@
 //! The audit trail: who did what (sign-ins, scans started, devices edited or deleted, keys,
-//! tokens, webhooks, alerts, networks, SNMP credentials and schedules made or removed), when
+//! tokens, webhooks, alerts, networks, SNMP credentials and schedules made or removed, users
+//! made or changed, passwords changed, sessions ended), when
 //! and from which address; only ever added to, read by admins (`GET /audit`). An entry never
 //! holds a secret: a token's or key's name and id, never its value.
 //!
@@ -149,6 +150,10 @@ pub fn action(method: &Method, path: &str) -> Option<(String, Option<String>)> {
         ("POST", ["alerts"]) => ("alert_created", None),
         ("DELETE", ["alerts", _]) => ("alert_deleted", id(1)),
         ("POST", ["alerts", _, "test"]) => ("alert_tested", id(1)),
+        ("POST", ["users"]) => ("user_created", None),
+        ("PATCH", ["users", _]) => ("user_changed", id(1)),
+        ("PUT", ["me", "password"]) => ("password_changed", None),
+        ("DELETE", ["me", "sessions", _]) => ("session_ended", id(2)),
         // A change this table does not name yet is still recorded, by its route.
         _ => return Some((format!("{m} /{}", segs.join("/")), None)),
     };
@@ -209,7 +214,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         match axum::body::to_bytes(b, CREATED_MAX).await {
             Ok(bytes) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                for k in ["name", "label", "url"] {
+                for k in ["name", "username", "label", "url"] {
                     if let Some(s) = v[k].as_str() {
                         detail[k] = serde_json::Value::from(crate::alerts::clean(s));
                     }

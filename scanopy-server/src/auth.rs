@@ -38,6 +38,8 @@ pub struct Caller {
     pub role: Role,
     /// `session` (the UI's cookie) or `token` (an API token), for the audit trail.
     pub via: &'static str,
+    /// The session's or token's id (not its secret).
+    pub credential: Uuid,
     /// The client's address (the TCP peer, or what a trusted proxy says), when known.
     pub address: Option<std::net::IpAddr>,
 }
@@ -45,6 +47,10 @@ pub struct Caller {
 /// A caller with the admin role.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
+
+/// A caller with the editor role or above: may scan and edit devices.
+#[derive(Debug, Clone)]
+pub struct Editor(pub Caller);
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -92,6 +98,7 @@ async fn caller_of(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
         user: cred.user,
         username: cred.name.clone(),
         role: cred.role,
+        credential: cred.id,
         via: if kind == CredentialKind::Session {
             "session"
         } else {
@@ -125,10 +132,22 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let c = Caller::from_request_parts(parts, state).await?;
-        if c.role != Role::Admin {
+        if !c.role.covers(Role::Admin) {
             return Err(ApiError::forbidden("this needs the admin role"));
         }
         Ok(Admin(c))
+    }
+}
+
+impl FromRequestParts<AppState> for Editor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let c = Caller::from_request_parts(parts, state).await?;
+        if !c.role.covers(Role::Editor) {
+            return Err(ApiError::forbidden("this needs the editor role (or admin)"));
+        }
+        Ok(Editor(c))
     }
 }
 
@@ -187,11 +206,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 /// Who is signed in (`POST /auth/login`, `GET /me`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Whoami {
-    /// The user name.
+    /// The user's id (absent for an API token that belongs to no user).
+    pub id: Option<Uuid>,
+    /// The user name (of a token: the token's name).
     pub username: String,
-    /// `admin` or `read`.
+    /// `admin`, `editor` or `viewer` (of a token: the lesser of its own and its user's).
     #[schema(value_type = String)]
     pub role: Role,
+    /// `session` or `token`.
+    pub via: &'static str,
 }
 
 /// The sign-in form.
@@ -318,8 +341,10 @@ pub async fn login(
         if state.secure_cookies { "; Secure" } else { "" }
     );
     let mut r = axum::Json(Whoami {
+        id: Some(user.id),
         username: user.username,
         role: user.role,
+        via: "session",
     })
     .into_response();
     r.headers_mut().insert(

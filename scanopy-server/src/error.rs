@@ -99,6 +99,17 @@ pub enum AdminErrors {
     Forbidden(ErrorBody),
 }
 
+/// The errors of an editor's route (scans, device edits).
+#[derive(utoipa::IntoResponses)]
+pub enum EditorErrors {
+    /// No valid session cookie or API token.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The caller is a viewer.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

@@ -28,6 +28,7 @@ pub mod signin;
 pub mod snmp;
 pub mod state;
 pub mod ui;
+pub mod users;
 pub mod webhooks;
 
 use std::process::ExitCode;
@@ -61,7 +62,7 @@ pub const RESULTS_LIMIT: usize = 32 << 20;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scanopy", description = "Network discovery and documentation: the server's API."),
-    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::NewAlert, api::PushUrl, state::ScanUpdate, schema::Event)),
+    components(schemas(auth::Login, api::DevicePatch, api::NewNetwork, api::NewScan, api::NewKey, api::NewWebhook, api::NewAlert, api::PushUrl, users::NewUser, users::UserPatch, users::PasswordChange, state::ScanUpdate, schema::Event)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
 )]
@@ -83,6 +84,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(api::me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::sessions))
+        .routes(routes!(users::end_session))
+        .routes(routes!(users::users, users::create_user))
+        .routes(routes!(users::patch_user))
         .routes(routes!(api::status))
         .routes(routes!(api::devices))
         .routes(routes!(api::device, api::patch_device, api::delete_device))

@@ -481,7 +481,7 @@ pub struct Credential {
     kind: String,
     /// A name for people.
     name: String,
-    /// `admin`, `read` or `daemon`.
+    /// `admin`, `editor`, `viewer` or `daemon`.
     role: String,
     /// The network a daemon key is scoped to.
     network: Option<Uuid>,
@@ -493,6 +493,23 @@ pub struct Credential {
     last_used_at: Option<DateTime<Utc>>,
     /// When it stops working.
     expires_at: Option<DateTime<Utc>>,
+}
+
+/// A user account (never its password or hash).
+#[derive(Serialize, ToSchema)]
+pub struct User {
+    /// Its id.
+    id: Uuid,
+    /// The sign-in name.
+    username: String,
+    /// `admin`, `editor` or `viewer`.
+    role: String,
+    /// When it was made.
+    created_at: DateTime<Utc>,
+    /// When an admin disabled it; `null` while enabled.
+    disabled_at: Option<DateTime<Utc>>,
+    /// When one of its sessions or tokens was last used (to the minute).
+    last_seen_at: Option<DateTime<Utc>>,
 }
 
 /// Where events are POSTed.

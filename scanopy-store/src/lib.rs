@@ -390,11 +390,34 @@ pub trait AccountStore: Send + Sync {
     /// How many users exist.
     async fn user_count(&self) -> Result<i64>;
 
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<User>>;
+
+    /// One user ([`StoreError::NotFound`] when unknown).
+    async fn user(&self, id: Uuid) -> Result<User>;
+
+    /// Sets a user's role and whether it is disabled (`None`: unchanged). Refused
+    /// ([`StoreError::Conflict`]) when it would leave no enabled admin. Disabling a user ends
+    /// its sessions; its tokens are refused while it is disabled.
+    async fn update_user(
+        &self,
+        id: Uuid,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User>;
+
+    /// Sets a user's password and ends its sessions, but `keep` (the one that changed it).
+    async fn set_user_password(&self, id: Uuid, password: &str, keep: Option<Uuid>) -> Result<()>;
+
+    /// A user's credentials of a kind, neither revoked nor expired, newest first.
+    async fn user_credentials(&self, user: Uuid, kind: CredentialKind) -> Result<Vec<Credential>>;
+
     /// Creates a session, API token or daemon key; returns it with its secret, which is shown
     /// once and kept only as a SHA-256 digest.
     async fn create_credential(&self, c: NewCredential) -> Result<(Credential, String)>;
 
-    /// The credential a secret belongs to, unless revoked or expired.
+    /// The credential a secret belongs to, unless revoked or expired, or its user is disabled
+    /// or gone; its role is capped by its user's (a token never exceeds its user).
     async fn verify_credential(
         &self,
         kind: CredentialKind,

@@ -357,14 +357,18 @@ impl CredentialKind {
     }
 }
 
-/// What a user or token may do.
+/// What a user or token may do. Each role may do what the ones below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Reading, and every change: scans, device edits, schedules, webhooks, daemons, credentials.
+    /// Everything: users, networks, daemons and their keys, credentials, webhooks, alerts, the
+    /// audit trail, and what an editor may do.
     Admin,
-    /// Read only.
-    Read,
+    /// Scans (start, cancel, schedule) and device edits (name, tags, delete), and reading.
+    Editor,
+    /// Reading only; `read` is its older name, still accepted.
+    #[serde(alias = "read")]
+    Viewer,
     /// A daemon: the daemon protocol only.
     Daemon,
 }
@@ -374,16 +378,47 @@ impl Role {
     pub fn as_str(&self) -> &'static str {
         match self {
             Role::Admin => "admin",
-            Role::Read => "read",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
             Role::Daemon => "daemon",
         }
     }
 
-    /// Parses a stored name.
+    /// Parses a stored or given name (`read` is the older name of `viewer`).
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Admin, Role::Read, Role::Daemon]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        match s {
+            "read" => Some(Role::Viewer),
+            _ => [Role::Admin, Role::Editor, Role::Viewer, Role::Daemon]
+                .into_iter()
+                .find(|r| r.as_str() == s),
+        }
+    }
+
+    /// The roles a user may have, highest first.
+    pub const USER_ROLES: [Role; 3] = [Role::Admin, Role::Editor, Role::Viewer];
+
+    /// How much a user's role allows (a daemon's: nothing of the user API).
+    fn rank(self) -> u8 {
+        match self {
+            Role::Admin => 3,
+            Role::Editor => 2,
+            Role::Viewer => 1,
+            Role::Daemon => 0,
+        }
+    }
+
+    /// Whether this role may do what `other` may.
+    pub fn covers(self, other: Role) -> bool {
+        self != Role::Daemon && other != Role::Daemon && self.rank() >= other.rank()
+    }
+
+    /// The lesser of a credential's role and its user's: a token never exceeds its user.
+    pub fn capped_by(self, user: Role) -> Role {
+        if self == Role::Daemon || user.covers(self) {
+            self
+        } else {
+            user
+        }
     }
 }
 
@@ -436,6 +471,13 @@ pub struct User {
     pub username: String,
     /// What the user may do.
     pub role: Role,
+    /// When the user was made.
+    pub created_at: DateTime<Utc>,
+    /// When an admin disabled the user: it cannot sign in, its sessions are ended and its
+    /// tokens refused until it is enabled again.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// When one of its sessions or tokens was last used (to the minute).
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 /// A recurring scan.

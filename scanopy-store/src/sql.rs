@@ -52,6 +52,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0009_alerts.sql"),
     include_str!("../migrations/sqlite/0010_audit.sql"),
     include_str!("../migrations/sqlite/0011_events_at.sql"),
+    include_str!("../migrations/sqlite/0012_users.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -65,6 +66,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0009_alerts.sql"),
     include_str!("../migrations/postgres/0010_audit.sql"),
     include_str!("../migrations/postgres/0011_events_at.sql"),
+    include_str!("../migrations/postgres/0012_users.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

@@ -28,6 +28,12 @@ async fn every_route_needs_authentication() {
     let id = "00000000-0000-4000-8000-000000000000";
     let routes: Vec<(Method, String)> = [
         ("GET", "/api/v1/me"),
+        ("PUT", "/api/v1/me/password"),
+        ("GET", "/api/v1/me/sessions"),
+        ("DELETE", "/api/v1/me/sessions/ID"),
+        ("GET", "/api/v1/users"),
+        ("POST", "/api/v1/users"),
+        ("PATCH", "/api/v1/users/ID"),
         ("GET", "/api/v1/status"),
         ("GET", "/api/v1/devices"),
         ("GET", "/api/v1/devices/ID"),
@@ -118,9 +124,12 @@ async fn roles_limit_what_a_caller_may_do() {
     assert_eq!(s, StatusCode::OK);
     for (m, p, body) in [
         (Method::POST, "/api/v1/networks", json!({"name": "x"})),
-        (Method::POST, "/api/v1/tokens", json!({"name": "x"})),
+        (
+            Method::POST,
+            "/api/v1/tokens",
+            json!({"name": "x", "role": "admin"}),
+        ),
         (Method::POST, "/api/v1/scans", json!({"network": net})),
-        (Method::GET, "/api/v1/tokens", json!(null)),
         (Method::GET, "/api/v1/daemons/keys", json!(null)),
     ] {
         let body = (!body.is_null()).then_some(body);

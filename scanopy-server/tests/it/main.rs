@@ -7,4 +7,5 @@ mod common;
 mod openapi;
 mod process;
 mod push;
+mod roles;
 mod ui_js;

@@ -31,6 +31,8 @@ const NO_BODY: &[(&str, &str, &str)] = &[
     ("delete", "/api/v1/tokens/{id}", "204 No Content"),
     ("delete", "/api/v1/webhooks/{id}", "204 No Content"),
     ("delete", "/api/v1/alerts/{id}", "204 No Content"),
+    ("delete", "/api/v1/me/sessions/{id}", "204 No Content"),
+    ("put", "/api/v1/me/password", "204 No Content"),
     (
         "delete",
         "/api/v1/networks/{id}/snmp-credentials/{credential}",
@@ -262,7 +264,22 @@ async fn served_bodies_match_the_document() {
         Some(json!({"name": "ci", "role": "root"})), StatusCode::UNPROCESSABLE_ENTITY);
     check!(GET "/api/v1/tokens", "/api/v1/tokens".into(), admin.clone(), None, StatusCode::OK);
     let read = Some(token["token"].as_str().unwrap().to_owned());
-    check!(GET "/api/v1/tokens", "/api/v1/tokens".into(), read, None, StatusCode::FORBIDDEN);
+    check!(GET "/api/v1/tokens", "/api/v1/tokens".into(), read.clone(), None, StatusCode::OK);
+    check!(GET "/api/v1/daemons/keys", "/api/v1/daemons/keys".into(), read.clone(), None, StatusCode::FORBIDDEN);
+    let u = check!(POST "/api/v1/users", "/api/v1/users".into(), admin.clone(),
+        Some(json!({"username": "erin", "password": "erin's long password", "role": "editor"})), StatusCode::CREATED);
+    check!(POST "/api/v1/users", "/api/v1/users".into(), admin.clone(),
+        Some(json!({"username": "erin", "password": "erin's long password"})), StatusCode::CONFLICT);
+    check!(GET "/api/v1/users", "/api/v1/users".into(), admin.clone(), None, StatusCode::OK);
+    check!(GET "/api/v1/users", "/api/v1/users".into(), read.clone(), None, StatusCode::FORBIDDEN);
+    let uid = u["id"].as_str().unwrap().to_owned();
+    check!(PATCH "/api/v1/users/{id}", format!("/api/v1/users/{uid}"), admin.clone(),
+        Some(json!({"role": "viewer", "disabled": true})), StatusCode::OK);
+    check!(PATCH "/api/v1/users/{id}", format!("/api/v1/users/{uid}"), admin.clone(),
+        Some(json!({"role": "root"})), StatusCode::UNPROCESSABLE_ENTITY);
+    check!(GET "/api/v1/me/sessions", "/api/v1/me/sessions".into(), admin.clone(), None, StatusCode::OK);
+    check!(PUT "/api/v1/me/password", "/api/v1/me/password".into(), admin.clone(),
+        Some(json!({"current_password": "x", "new_password": "a long new password"})), StatusCode::FORBIDDEN);
     let dk = check!(POST "/api/v1/daemons/keys", "/api/v1/daemons/keys".into(), admin.clone(),
         Some(json!({"name": "d", "network": net})), StatusCode::CREATED);
     check!(GET "/api/v1/daemons/keys", "/api/v1/daemons/keys".into(), admin.clone(), None, StatusCode::OK);

@@ -939,12 +939,12 @@ pub(crate) async fn credentials_verify_expire_and_revoke(store: &dyn Store) {
     assert_eq!(store.user_count().await.unwrap(), 1);
     assert!(matches!(
         store
-            .create_user("admin", "another long password", Role::Read)
+            .create_user("admin", "another long password", Role::Viewer)
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.create_user("short", "tiny", Role::Read).await,
+        store.create_user("short", "tiny", Role::Viewer).await,
         Err(StoreError::BadRequest(_))
     ));
     let ok = store
@@ -970,7 +970,7 @@ pub(crate) async fn credentials_verify_expire_and_revoke(store: &dyn Store) {
     let token = |kind, expires_at| NewCredential {
         kind,
         name: "ci".into(),
-        role: Role::Read,
+        role: Role::Viewer,
         network: None,
         user: Some(user.id),
         expires_at,
@@ -985,7 +985,7 @@ pub(crate) async fn credentials_verify_expire_and_revoke(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((found.id, found.role), (t.id, Role::Read));
+    assert_eq!((found.id, found.role), (t.id, Role::Viewer));
     // A token is not a session, and a near miss is nothing.
     assert!(
         store
@@ -2225,5 +2225,167 @@ pub(crate) async fn a_network_is_renamed_and_its_subnets_changed(store: &dyn Sto
     assert!(matches!(
         store.update_network(Uuid::new_v4(), Some("x"), None).await,
         Err(StoreError::NotFound(_))
+    ));
+}
+
+pub(crate) async fn users_roles_disable_and_caps(store: &dyn Store) {
+    use scanopy_store::{CredentialKind, NewCredential, Role};
+    let admin = store
+        .create_user("admin", "correct horse battery", Role::Admin)
+        .await
+        .unwrap();
+    let ed = store
+        .create_user("erin", "erin's long password", Role::Editor)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_user("d", "a long enough password", Role::Daemon)
+            .await,
+        Err(StoreError::BadRequest(_))
+    ));
+    let names: Vec<String> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["admin", "erin"]);
+    let cred = |kind, role, expires_at| NewCredential {
+        kind,
+        name: "erin".into(),
+        role,
+        network: None,
+        user: Some(ed.id),
+        expires_at,
+    };
+    // An admin token of an editor is an editor's; a session follows its user's role.
+    let (_, tok) = store
+        .create_credential(cred(CredentialKind::ApiToken, Role::Admin, None))
+        .await
+        .unwrap();
+    let soon = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    let (s1, sess1) = store
+        .create_credential(cred(CredentialKind::Session, Role::Editor, soon))
+        .await
+        .unwrap();
+    let (_, sess2) = store
+        .create_credential(cred(CredentialKind::Session, Role::Editor, soon))
+        .await
+        .unwrap();
+    let role = |kind, s: String| async move {
+        store
+            .verify_credential(kind, &s)
+            .await
+            .unwrap()
+            .map(|c| c.role)
+    };
+    assert_eq!(
+        role(CredentialKind::ApiToken, tok.clone()).await,
+        Some(Role::Editor)
+    );
+    store
+        .update_user(ed.id, Some(Role::Viewer), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        role(CredentialKind::ApiToken, tok.clone()).await,
+        Some(Role::Viewer)
+    );
+    assert_eq!(
+        role(CredentialKind::Session, sess1.clone()).await,
+        Some(Role::Viewer)
+    );
+    store
+        .update_user(ed.id, Some(Role::Admin), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        role(CredentialKind::Session, sess1.clone()).await,
+        Some(Role::Admin)
+    );
+    assert_eq!(
+        role(CredentialKind::ApiToken, tok.clone()).await,
+        Some(Role::Admin),
+        "the token was made admin; its user is one again"
+    );
+    store
+        .update_user(ed.id, Some(Role::Editor), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_credentials(ed.id, CredentialKind::Session)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A password change ends the user's other sessions.
+    store
+        .set_user_password(ed.id, "erin's newer password", Some(s1.id))
+        .await
+        .unwrap();
+    assert!(role(CredentialKind::Session, sess1.clone()).await.is_some());
+    assert!(role(CredentialKind::Session, sess2.clone()).await.is_none());
+    assert!(
+        store
+            .verify_password("erin", "erin's long password")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .verify_password("erin", "erin's newer password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Disabled: no sign-in, sessions ended, tokens refused; enabled again: the token works,
+    // the ended sessions stay ended.
+    let u = store.update_user(ed.id, None, Some(true)).await.unwrap();
+    assert!(u.disabled_at.is_some());
+    assert!(
+        store
+            .verify_password("erin", "erin's newer password")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(role(CredentialKind::Session, sess1.clone()).await.is_none());
+    assert!(role(CredentialKind::ApiToken, tok.clone()).await.is_none());
+    let u = store.update_user(ed.id, None, Some(false)).await.unwrap();
+    assert!(u.disabled_at.is_none() && u.last_seen_at.is_some(), "{u:?}");
+    assert_eq!(
+        role(CredentialKind::ApiToken, tok.clone()).await,
+        Some(Role::Editor)
+    );
+    assert!(role(CredentialKind::Session, sess1).await.is_none());
+    // The last enabled admin stays one.
+    for (r, d) in [(Some(Role::Viewer), None), (None, Some(true))] {
+        assert!(matches!(
+            store.update_user(admin.id, r, d).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert_eq!(store.user(admin.id).await.unwrap().role, Role::Admin);
+    store
+        .update_user(ed.id, Some(Role::Admin), None)
+        .await
+        .unwrap();
+    store.update_user(admin.id, None, Some(true)).await.unwrap();
+    assert!(matches!(
+        store.update_user(ed.id, Some(Role::Editor), None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.user(uuid::Uuid::new_v4()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_user_password(ed.id, "short", None).await,
+        Err(StoreError::BadRequest(_))
     ));
 }
