@@ -94,6 +94,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/pages/changes.js"),
     ),
     (
+        "pages/users.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/pages/users.js"),
+    ),
+    (
         "pages/scan-cells.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/pages/scan-cells.js"),

@@ -40,6 +40,10 @@ export async function api(path, opts = {}) {
 export const items = (r) => (r && Array.isArray(r.items) ? r.items : Array.isArray(r) ? r : []);
 
 export const state = { me: null, status: null, networks: [], daemons: [], signedIn: false };
+// Roles, each allowed what the ones below it are ("read" is the older name of "viewer").
+const RANK = { viewer: 1, read: 1, editor: 2, admin: 3 };
+/** Whether the signed-in user has `role` or a higher one (the server checks it again). */
+export function can(role) { return ((state.me && RANK[state.me.role]) || 0) >= RANK[role]; }
 export async function loadNetworks() { state.networks = items(await api("/networks?limit=1000")); return state.networks; }
 export async function loadDaemons() { state.daemons = items(await api("/daemons?limit=1000")); return state.daemons; }
 export async function loadStatus() {

@@ -115,6 +115,10 @@ export const ICONS = {
     ["circle", { cx: 7.5, cy: 15.5, r: 4.5 }],
     ["path", { d: "M10.7 12.3L21 2M18 5l3 3M15 8l2 2" }],
   ],
+  users: [
+    ["circle", { cx: 9, cy: 8, r: 4 }],
+    ["path", { d: "M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1M16 4a4 4 0 0 1 0 8M19 14a5 5 0 0 1 3 5v2" }],
+  ],
   logout: [
     ["path", { d: "M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4" }],
     ["path", { d: "M16 17l5-5-5-5M21 12H9" }],

@@ -10,6 +10,7 @@ import { pageMap } from "./pages/map.js";
 import { pageScans } from "./pages/scans.js";
 import { pageDaemons } from "./pages/daemons.js";
 import { pageChanges } from "./pages/changes.js";
+import { pageUsers } from "./pages/users.js";
 
 let current = null;
 /** The context of the page shown, or null. */
@@ -19,7 +20,7 @@ export function leavePage() { if (current) { runCleanup(current); current = null
 let seq = 0;
 export const ROUTES = [
   [/^\/?$/, "dashboard"], [/^\/dashboard\/?$/, "dashboard"], [/^\/devices\/?$/, "devices"],
-  [/^\/devices\/([^/?#]+)\/?$/, "device"], [/^\/map\/?$/, "map"], [/^\/scans\/?$/, "scans"], [/^\/changes\/?$/, "changes"], [/^\/daemons\/?$/, "daemons"],
+  [/^\/devices\/([^/?#]+)\/?$/, "device"], [/^\/map\/?$/, "map"], [/^\/scans\/?$/, "scans"], [/^\/changes\/?$/, "changes"], [/^\/daemons\/?$/, "daemons"], [/^\/users\/?$/, "users"],
 ];
 /** The page a location hash names: `{ name, params, query }` (pure: tests/ui/router.test.js). */
 export function parseRoute(hash) {
@@ -69,7 +70,7 @@ export async function route() {
     document.body.dataset.page = "error";
   }
 }
-export const TITLES = { dashboard: "Dashboard", devices: "Devices", device: "Device", map: "Map", scans: "Scans", changes: "Changes", daemons: "Daemons & keys", notfound: "Not found" };
+export const TITLES = { dashboard: "Dashboard", devices: "Devices", device: "Device", map: "Map", scans: "Scans", changes: "Changes", daemons: "Daemons & keys", users: "Users & account", notfound: "Not found" };
 export function go(hash) { if (location.hash === hash) route(); else location.hash = hash; }
 export function liveRefresher(ctx, fn, kinds, ms) {
   let timer = null, running = false, again = false;
@@ -93,4 +94,4 @@ async function pageNotFound(root) {
   append(root, [pageHead("Not found"), h("p", { class: "muted" }, "There is no page here. ", h("a", { href: "#/" }, "Back to the dashboard"))]);
 }
 
-const PAGES = { dashboard: pageDashboard, devices: pageDevices, device: pageDevice, map: pageMap, scans: pageScans, changes: pageChanges, daemons: pageDaemons, notfound: pageNotFound };
+const PAGES = { dashboard: pageDashboard, devices: pageDevices, device: pageDevice, map: pageMap, scans: pageScans, changes: pageChanges, daemons: pageDaemons, users: pageUsers, notfound: pageNotFound };

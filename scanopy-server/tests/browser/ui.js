@@ -69,6 +69,8 @@ const step = (text) => console.log("ui: " + text);
     page.on("dialog", (d) => d.dismiss());
     const shot = async (name) => {
       await sleep(300); // let transitions settle
+      // Toasts of what the test did before are not part of the page.
+      await page.evaluate(() => { const t = document.querySelector("#toasts"); if (t) t.replaceChildren(); });
       const file = path.join(outDir, name + ".png");
       await page.screenshot({ path: file });
       step("saved " + file);
@@ -274,6 +276,70 @@ const step = (text) => console.log("ui: " + text);
     step(`the audit trail shows ${audit.length} entries, the newest: ${audit[0] || "(none)"}`);
     check(audit.some((t) => t.includes("alert created") && t.includes("ui test alert")), `the audit trail does not list the alert rule made: ${JSON.stringify(audit.slice(0, 5))}`);
     check(audit.some((t) => t.includes("sign in") && t.includes("admin")), `the audit trail does not list the sign-in: ${JSON.stringify(audit.slice(0, 8))}`);
+
+    // ---- users: the admin adds a viewer in the UI
+    await visit("#/users", "users");
+    const viewer = "vera", viewerPw = "vera's long password " + Date.now();
+    await page.type("#user-name-new", viewer);
+    await page.type("#user-password-new", viewerPw);
+    await page.select("#user-role-new", "viewer");
+    await page.click("#new-user-form button[type=submit]");
+    await page.waitForFunction((n) => !!document.querySelector(`#users-table tr[data-username="${n}"]`), { timeout: 5000 }, viewer).catch(() => null);
+    const userRow = await page.$eval(`#users-table tr[data-username="${viewer}"]`, (r) => ({ text: r.textContent, role: r.querySelector("select").value })).catch(() => null);
+    step(`the users table lists ${viewer}: ${userRow ? userRow.role + ", " + userRow.text : "(not listed)"}`);
+    check(userRow && userRow.role === "viewer" && userRow.text.includes("enabled"), `the user added in the UI is not listed as an enabled viewer: ${JSON.stringify(userRow)}`);
+    await shot("users");
+
+    // ---- signed in as that viewer: everything readable, no admin or editor control anywhere
+    await page.click("#signout");
+    await page.waitForSelector("body[data-page=signin]");
+    signedIn = false;
+    await page.evaluate(() => { location.hash = "#/"; });
+    await page.$eval("#signin-form [name=username]", (e) => { e.value = ""; });
+    await page.$eval("#signin-form [name=password]", (e) => { e.value = ""; });
+    await page.type("#signin-form [name=username]", viewer);
+    await page.type("#signin-form [name=password]", viewerPw);
+    await page.click("#signin-form button[type=submit]");
+    await page.waitForSelector("body[data-page=dashboard]");
+    signedIn = true;
+    const who = await page.$eval("#user-name", (e) => e.textContent);
+    check(who.includes(viewer) && who.includes("viewer"), `signed in as the viewer, the sidebar says ${JSON.stringify(who)}`);
+    const pages = [
+      ["#/daemons", "daemons", "#daemons-table", ["#new-key-form", "#keys-table", "#new-network-form", "#new-webhook-form", "#new-alert-form", "#audit-table", "#snmp-table", "button[data-add-subnet]", "button[data-set-url]", "button[data-approve]"]],
+      ["#/scans", "scans", "#scans-table", ["#new-scan-form", "button[data-cancel]", "button[data-delete]"]],
+      ["#/users", "users", "#password-form", ["#users-table", "#new-user-form"]],
+      ["#/devices/" + encodeURIComponent(id), "device", "#device", ["#device-edit-form", "#device-delete"]],
+      ["#/devices", "devices", "#devices-table", []],
+      ["#/map", "map", "#map", []],
+      ["#/changes", "changes", "#changes-summary", []],
+    ];
+    for (const [hash, name, present, absent] of pages) {
+      await visit(hash, name);
+      await page.waitForSelector(present, { timeout: 5000 }).catch(() => null);
+      check(await page.$(present), `as a viewer, ${hash} has no ${present}`);
+      const shown = [];
+      for (const sel of absent) if (await page.$(sel)) shown.push(sel);
+      check(shown.length === 0, `as a viewer, ${hash} shows ${shown.join(", ")}`);
+    }
+    await visit("#/daemons", "daemons");
+    const tokRoles = await page.$$eval("#tok-role option", (r) => r.map((o) => o.value));
+    check(JSON.stringify(tokRoles) === JSON.stringify(["viewer"]), `a viewer is offered tokens of ${JSON.stringify(tokRoles)}`);
+    step(`as a viewer: ${pages.length} pages readable, no admin or editor control on them; tokens offered: ${tokRoles.join(", ")}`);
+    // The viewer changes their own password; this session goes on, the new one signs in.
+    await visit("#/users", "users");
+    await page.type("#pw-current", viewerPw);
+    await page.type("#pw-new", viewerPw + " new");
+    await page.type("#pw-again", viewerPw + " new");
+    await page.click("#password-form button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#pw-current") && document.querySelector("#pw-current").value === "", { timeout: 10000 }).catch(() => null);
+    const after = await page.evaluate(async (u, p) => {
+      const me = await fetch("/api/v1/me").then((r) => r.status);
+      const login = await fetch("/api/v1/auth/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: u, password: p }) }).then((r) => r.status);
+      return { me, login };
+    }, viewer, viewerPw + " new");
+    check(after.me === 200 && after.login === 200, `after the viewer changed their password: /me ${after.me}, sign-in with it ${after.login}`);
+    step("the viewer changed their password in the UI and signed in with it");
+    await shot("viewer");
 
     await sleep(500);
     check(errors.length === 0, "the pages logged errors:\n  " + errors.join("\n  "));

@@ -1,7 +1,7 @@
 // Daemons & keys: daemons, daemon keys, API tokens, webhooks, alerts, networks, SNMP credentials.
 
 import { append, badge, card, copyButton, emptyRow, h, icon, pageHead, timeEl, toast } from "../dom.js";
-import { api, items, loadDaemons, loadNetworks, loadStatus, networkName, report, state } from "../api.js";
+import { api, can, items, loadDaemons, loadNetworks, loadStatus, networkName, report, state } from "../api.js";
 
 // ------------------------------------------------------------------ daemons & keys
 function secretBox(title, secret, extras) {
@@ -86,6 +86,7 @@ export async function pageDaemons(root, ctx) {
     if (clr && confirm("Stop calling \u201c" + clr.dataset.name + "\u201d? It gets no pushed jobs until a URL is approved again.")) await putPushUrl(clr.dataset.clearUrl, null);
   });
   async function loadK() {
+    if (!isAdmin) return;
     const list = items(await api("/daemons/keys?limit=1000"));
     kBody.replaceChildren(...(list.length ? list.map((k) => h("tr", { "data-key-id": k.id },
       h("td", null, h("strong", null, k.name)), h("td", null, networkName(k.network)), h("td", { class: "nowrap" }, timeEl(k.created_at)),
@@ -95,11 +96,12 @@ export async function pageDaemons(root, ctx) {
   async function loadT() {
     const list = items(await api("/tokens?limit=1000"));
     tBody.replaceChildren(...(list.length ? list.map((t) => h("tr", { "data-token-id": t.id },
-      h("td", null, h("strong", null, t.name)), h("td", null, badge(t.role, t.role === "admin" ? "warn" : "info")), h("td", { class: "nowrap" }, timeEl(t.created_at)),
+      h("td", null, h("strong", null, t.name)), h("td", null, badge(t.role, t.role === "admin" ? "warn" : t.role === "editor" ? "ok" : "info")), h("td", { class: "nowrap" }, timeEl(t.created_at)),
       h("td", { class: "nowrap" }, t.last_used_at ? timeEl(t.last_used_at) : h("span", { class: "muted" }, "never")),
       h("td", null, h("button", { type: "button", class: "btn sm danger", "data-revoke": t.id, "data-name": t.name }, "Revoke")))) : [emptyRow(5, "No API tokens.")]));
   }
   async function loadW() {
+    if (!isAdmin) return;
     const list = items(await api("/webhooks?limit=1000"));
     wBody.replaceChildren(...(list.length ? list.map((w) => h("tr", { "data-webhook-id": w.id },
       h("td", { class: "mono" }, w.url), h("td", { class: "nowrap" }, w.created_at ? timeEl(w.created_at) : "—"),
@@ -227,7 +229,7 @@ export async function pageDaemons(root, ctx) {
   const tokOut = h("div");
   const tokForm = h("form", { id: "new-token-form", class: "card-body form-actions end" },
     h("div", { class: "f-200" }, h("label", { for: "tok-name" }, "Name"), h("input", { id: "tok-name", name: "name", required: true, placeholder: "e.g. grafana" })),
-    h("div", { class: "f-160-fixed" }, h("label", { for: "tok-role" }, "Role"), h("select", { id: "tok-role", name: "role" }, h("option", { value: "read" }, "read"), h("option", { value: "admin" }, "admin"))),
+    h("div", { class: "f-160-fixed" }, h("label", { for: "tok-role" }, "Role"), h("select", { id: "tok-role", name: "role" }, ["viewer", "editor", "admin"].filter((r) => can(r)).map((r) => h("option", { value: r }, r)))),
     h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "New token"));
   tokForm.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -362,15 +364,16 @@ export async function pageDaemons(root, ctx) {
   append(root, [
     pageHead("Daemons & keys", "Daemons scan for this server; keys let them in, tokens let scripts in"),
     card("Daemons", null, table("daemons-table", ["Name", "Network", "Mode", "Raw sockets", "Docker", "Listening", "Subnets", "Version", "Push URL", "Last seen", "Status"], dBody)),
-    card("Daemon keys", null, [table("keys-table", ["Name", "Network", "Created", "Last used", ""], kBody), h("div", { class: "divider" }, keyForm), keyOut]),
+    isAdmin ? card("Daemon keys", null, [table("keys-table", ["Name", "Network", "Created", "Last used", ""], kBody), h("div", { class: "divider" }, keyForm), keyOut]) : null,
     h("div", { class: "grid cols-2 mt-18" },
-      card("API tokens", null, [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
-      card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut])),
+      card(isAdmin ? "API tokens" : "Your API tokens", isAdmin ? null : h("span", { class: "muted small" }, "never more than your role"),
+        [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
+      isAdmin ? card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut]) : null),
     isAdmin ? h("div", { class: "mt-18" }, card("Alerts", h("span", { class: "muted small" }, "told when the network changes: by e-mail, push or webhook"),
       [table("alerts-table", ["Name", "When", "Network", "Sends to", "Limits", "Last", ""], aBody), h("div", { class: "divider" }, alertForm)])) : null,
     isAdmin ? h("div", { class: "mt-18" }, card("Audit trail", h("span", { class: "muted small" }, "who did what: sign-ins, scans, edits, keys and tokens, settings"),
       table("audit-table", ["When", "Who", "From", "What", "On"], auBody))) : null,
-    h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), h("div", { class: "divider" }, netForm)])),
+    h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), isAdmin ? h("div", { class: "divider" }, netForm) : null])),
     isAdmin ? h("div", { class: "mt-18" }, card("SNMP credentials", h("span", { class: "muted small" }, "sealed on the server; handed only to the network's daemons"),
       [table("snmp-table", ["Network", "Label", "Kind", "User", "Authentication", "Privacy", "Added", ""], sBody), h("div", { class: "divider" }, snmpForm)])) : null,
   ]);

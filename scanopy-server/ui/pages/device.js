@@ -1,26 +1,30 @@
 // One device: interfaces, services, container, history, and what the user may edit.
 
 import { append, badge, card, emptyRow, h, icon, onlineBadge, timeEl, toast, typeIcon } from "../dom.js";
-import { api, loadNetworks, networkName, report, state } from "../api.js";
+import { api, can, loadNetworks, networkName, report, state } from "../api.js";
 import { describeEvent, devName, EVENT_STYLE, fullTime, ipLabel, osLabel, relTime, shortId, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ device page
-// Online (green) and offline (red) stretches of the last 7 days, the unknown before it was seen
-// left blank, with its availability.
+// Online (green) and offline (red) stretches of the last 7 days, with its availability. The bar
+// spans what is known: from the week's start, or from the first sighting when that is later
+// (a device seen an hour ago gets an hour-wide bar, not a sliver of a week).
 function presenceBar(p) {
-  const t0 = Date.parse(p.from), span = Math.max(1, Date.parse(p.to) - t0);
-  const pct = (t) => (((Date.parse(t) - t0) / span) * 100).toFixed(3) + "%";
-  const bar = h("div", { class: "presence", id: "device-presence", role: "img",
-    "aria-label": p.availability == null ? "nothing known" : Math.round(p.availability * 1000) / 10 + "% online" },
-    (p.intervals || []).map((i) => {
+  const ivs = p.intervals || [];
+  const known = ivs.length ? Math.min(...ivs.map((i) => Date.parse(i.from))) : Date.parse(p.from);
+  const t0 = Math.max(Date.parse(p.from), known), span = Math.max(1, Date.parse(p.to) - t0);
+  const pct = (t) => (((Math.max(Date.parse(t), t0) - t0) / span) * 100).toFixed(3) + "%";
+  const avail = p.availability == null ? null : Math.round(p.availability * 1000) / 10 + "% online";
+  const since = t0 > Date.parse(p.from) + 60000 ? " since " + fullTime(new Date(t0).toISOString()) : "";
+  const bar = h("div", { class: "presence", id: "device-presence", role: "img", "aria-label": avail == null ? "nothing known" : avail },
+    ivs.map((i) => {
       const seg = h("span", { class: i.online ? "on" : "off", title: (i.online ? "online " : "offline ") + fullTime(i.from) + " – " + fullTime(i.to) });
       // Through the CSSOM: the CSP refuses style attributes.
       seg.style.left = pct(i.from);
-      seg.style.width = `calc(${pct(i.to)} - ${pct(i.from)})`;
+      seg.style.width = `max(2px, calc(${pct(i.to)} - ${pct(i.from)}))`;
       return seg;
     }));
-  return h("div", null, bar, h("div", { class: "muted small" }, p.availability == null ? "nothing known yet" : (Math.round(p.availability * 1000) / 10) + "% online"));
+  return h("div", null, bar, h("div", { class: "muted small" }, avail == null ? "nothing known yet" : avail + since));
 }
 export async function pageDevice(root, ctx) {
   const id = ctx.params[0];
@@ -113,6 +117,7 @@ export async function pageDevice(root, ctx) {
           h("a", { href: "#/devices/" + encodeURIComponent(l.switch) }, l.switch_name || shortId(l.switch)),
           " port ", h("strong", { class: "mono" }, l.port),
           h("span", { class: "muted small" }, " (" + l.via + (l.vlan != null ? ", VLAN " + l.vlan : "") + (l.device_port ? ", its " + l.device_port : "") + ")"))))] : null,
+      d.notes && !can("editor") ? [h("dt", null, "Notes"), h("dd", { class: "pre-wrap" }, d.notes)] : null,
       h("dt", null, "Network"), h("dd", null, networkName(d.network)),
       d.presence ? [h("dt", null, "Last 7 days"), h("dd", null, presenceBar(d.presence))] : null,
       h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),
@@ -121,7 +126,8 @@ export async function pageDevice(root, ctx) {
       h("dt", null, "Id"), h("dd", { class: "mono small" }, d.id))));
     const head2 = [h("a", { class: "crumb", href: "#/devices" }, icon("back", "sm"), "Devices"), head];
     main.replaceChildren(...[ctCard, ifCard, l2Card, svcCard, histCard].filter(Boolean));
-    side.replaceChildren(details, editCard(d));
+    // Names, notes and tags are an editor's to change; a viewer reads them above.
+    side.replaceChildren(...(can("editor") ? [details, editCard(d)] : [details]));
     return head2;
   }
   function editCard(d) {

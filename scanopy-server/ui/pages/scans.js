@@ -1,7 +1,7 @@
 // Scans: start one, watch it run, repeat it on a schedule.
 
 import { $$, append, card, emptyRow, h, icon, pageHead, timeEl, toast } from "../dom.js";
-import { api, daemonName, items, loadDaemons, loadNetworks, networkName, report, state } from "../api.js";
+import { api, can, daemonName, items, loadDaemons, loadNetworks, networkName, report, state } from "../api.js";
 import { fmtNum, parseTime, qs } from "../format.js";
 import { liveRefresher } from "../router.js";
 import { progressCell, scanStatusBadge } from "./scan-cells.js";
@@ -18,6 +18,7 @@ export async function pageScans(root, ctx) {
   if (!state.networks.find((n) => n.id === scanNetwork)) scanNetwork = state.networks.length ? state.networks[0].id : "";
   const tbody = h("tbody");
   const schedBody = h("tbody");
+  const mayScan = can("editor");
   // new-scan form
   const netSel = h("select", { id: "scan-network", name: "network", required: true }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === scanNetwork }, n.name)));
   const dmSel = h("select", { id: "scan-daemon", name: "daemon" });
@@ -86,7 +87,7 @@ export async function pageScans(root, ctx) {
     list.sort((a, b) => (parseTime(b.started_at) || Infinity) - (parseTime(a.started_at) || Infinity));
     running = list.some((x) => x.status === "running" || x.status === "queued");
     tbody.replaceChildren(...(list.length ? list.map((sc) => {
-      const cancel = sc.status === "running" || sc.status === "queued"
+      const cancel = mayScan && (sc.status === "running" || sc.status === "queued")
         ? h("button", { type: "button", class: "btn sm danger", "data-cancel": sc.id }, "Cancel") : null;
       return h("tr", { "data-scan-id": sc.id, "data-status": sc.status },
         h("td", null, scanStatusBadge(sc.status)),
@@ -117,7 +118,7 @@ export async function pageScans(root, ctx) {
       h("td", null, (x.scanners || cfg(x).scanners || []).join(", ") || "—"),
       h("td", { class: "nowrap" }, timeEl(x.next_run)),
       h("td", { class: "nowrap" }, x.last_run ? timeEl(x.last_run) : h("span", { class: "muted" }, "never")),
-      h("td", null, h("button", { type: "button", class: "btn sm danger", "data-delete": x.id }, "Delete")))) : [emptyRow(8, "No schedules for this network.")]));
+      h("td", null, mayScan ? h("button", { type: "button", class: "btn sm danger", "data-delete": x.id }, "Delete") : null))) : [emptyRow(8, "No schedules for this network.")]));
   }
   schedBody.addEventListener("click", async (e) => {
     const b = e.target.closest("button[data-delete]");
@@ -130,7 +131,10 @@ export async function pageScans(root, ctx) {
   append(root, [
     pageHead("Scans", "Start a scan, watch it run, repeat it on a schedule"),
     state.networks.length ? null : h("div", { class: "banner" }, icon("alert"), h("div", null, "There is no network yet. ", h("a", { href: "#/daemons" }, "Create one"), " first.")),
-    card("New scan", null, form),
+    // Viewers see the scans and schedules, and pick the network, but start nothing.
+    mayScan ? card("New scan", null, form)
+      : card("Network", h("span", { class: "muted small" }, "viewers see scans; editors start them"),
+        h("div", { class: "card-body" }, h("div", { class: "field" }, h("label", { for: "scan-network" }, "Network"), netSel))),
     card("Scans", null, h("div", { class: "table-wrap" }, scansTable)),
     card("Schedules", h("span", { class: "muted small" }, "for the network chosen above"), h("div", { class: "table-wrap" }, h("table", { class: "data", id: "schedules-table" },
       h("thead", null, h("tr", null, ["Every", "Daemon", "Targets", "Ports", "Scanners", "Next run", "Last run", ""].map((t) => h("th", null, t)))), schedBody))),

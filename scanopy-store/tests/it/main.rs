@@ -392,7 +392,12 @@ async fn seed_old_schema(pool: &sqlx::AnyPool, version: i64, migrations: &[&str]
         sqlx::raw_sql(&format!(
             "UPDATE scan_runs SET created_at = started_at WHERE created_at IS NULL;\
              INSERT INTO daemons (id, network_id, key_id, name, mode, url, capabilities, local, created_at, last_seen) \
-               VALUES ('{DMN}', '{NET}', NULL, 'old local', 'push', 'http://10.0.0.9:60073', '{{}}', 1, '{now}', '{now}');"
+               VALUES ('{DMN}', '{NET}', NULL, 'old local', 'push', 'http://10.0.0.9:60073', '{{}}', 1, '{now}', '{now}');\
+             INSERT INTO users (id, username, password_hash, role, created_at) \
+               VALUES ('{USR}', 'reader', 'not a hash', 'read', '{now}');\
+             INSERT INTO credentials (id, kind, name, hash, role, user_id, created_at) \
+               VALUES ('{USR_TOKEN}', 'api_token', 'grafana', '{}', 'read', '{USR}', '{now}');",
+            old_token_digest()
         ))
         .execute(pool)
         .await
@@ -401,6 +406,18 @@ async fn seed_old_schema(pool: &sqlx::AnyPool, version: i64, migrations: &[&str]
 }
 
 const DMN: &str = "6d1e2b6e-0000-4000-8000-000000000004";
+const USR: &str = "6d1e2b6e-0000-4000-8000-000000000005";
+const USR_TOKEN: &str = "6d1e2b6e-0000-4000-8000-000000000006";
+/// A token schema 2's program made for a `read` user.
+const OLD_TOKEN: &str = "st_an-old-read-token-from-schema-two";
+
+fn old_token_digest() -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(OLD_TOKEN.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 const NET: &str = "6d1e2b6e-0000-4000-8000-000000000001";
 const RUN: &str = "6d1e2b6e-0000-4000-8000-000000000002";
 const DEV: &str = "6d1e2b6e-0000-4000-8000-000000000003";
@@ -434,6 +451,18 @@ async fn check_upgraded(s: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(job.status, RunStatus::Queued);
+    // A `read` user and its token from before the three roles are a viewer's.
+    let users = s.users().await.unwrap();
+    if let Some(u) = users.iter().find(|u| u.username == "reader") {
+        assert_eq!(u.role, scanopy_store::Role::Viewer);
+        assert!(u.disabled_at.is_none());
+        let t = s
+            .verify_credential(scanopy_store::CredentialKind::ApiToken, OLD_TOKEN)
+            .await
+            .unwrap()
+            .expect("the old token still works");
+        assert_eq!(t.role, scanopy_store::Role::Viewer);
+    }
     // A daemon from before approvals keeps what it announced, approved by nobody.
     for d in s.daemons().await.unwrap() {
         assert_eq!(d.announced_url.as_deref(), Some("http://10.0.0.9:60073"));
