@@ -1,5 +1,6 @@
 //! Alerts: rules on the store's events (a new device, one gone offline or back, a new or gone
-//! service, a changed name, vendor, type or OS), scoped to a network, sent by e-mail over the
+//! service, a changed name, vendor, type or OS, an address answering with another MAC),
+//! scoped to a network, a subnet, a tag or a device, sent by e-mail over the
 //! server's SMTP relay, as an ntfy-style push, or as a JSON POST from the admin's template.
 //! Each rule has a throttle (at most one alert in so many seconds) and quiet hours (the
 //! server's local time); what it did with each event is recorded (`delivered`, `failed`,
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Local, NaiveTime, Timelike, Utc};
-use scanopy_store::{AlertChannel, AlertDelivery, AlertRule, QuietHours};
+use scanopy_store::{AlertChannel, AlertDelivery, AlertRule, AlertScope, QuietHours};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "device_changed",
     "service_new",
     "service_gone",
+    "address_moved",
 ];
 /// Events waiting per rule, at most (a flood drops the oldest).
 const QUEUE: usize = 256;
@@ -36,6 +38,10 @@ const QUEUE: usize = 256;
 const ATTEMPTS: i64 = 3;
 /// How long one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often digest rules are looked at.
+const DIGEST_TICK: Duration = Duration::from_secs(30);
+/// Changes one digest lists at most (the rest wait for the next).
+pub const DIGEST_MAX: usize = 100;
 
 /// The server's SMTP relay (`--smtp-url`, `--smtp-from`).
 #[derive(Clone)]
@@ -130,6 +136,12 @@ pub fn message(
             clean(detail["name"].as_str().unwrap_or_default())
         ),
         "service_gone" => format!("Service gone on {who}: {}", port()),
+        "address_moved" => format!(
+            "Address {} on {network} now answers from {} (was {})",
+            clean(detail["ip"].as_str().unwrap_or_default()),
+            clean(detail["mac"].as_str().unwrap_or_default()),
+            clean(detail["previous_mac"].as_str().unwrap_or_default())
+        ),
         "test" => "A test from scanopy".to_owned(),
         other => format!("{} on {network}: {who}", clean(other)),
     };
@@ -302,6 +314,10 @@ fn refresh(state: &AppState, workers: &mut HashMap<Uuid, RuleQueue>, rules: &[Al
 /// One rule's events, in order, each once across servers.
 async fn worker(state: AppState, rule: AlertRule, q: RuleQueue) {
     while let Some(item) = q.pop().await {
+        // Out of the rule's scope: not its event (every server decides alike, nothing claimed).
+        if !in_scope(&state, &rule.scope, &item.data).await {
+            continue;
+        }
         match state
             .store
             .claim_alert(rule.id, item.seq, &state.instance)
@@ -319,18 +335,53 @@ async fn worker(state: AppState, rule: AlertRule, q: RuleQueue) {
     }
 }
 
-/// Decides (quiet, throttled) and sends one event's alert; records and returns what it did.
+/// Whether an event (as the pump passed it on) is about a device in `scope`.
+async fn in_scope(state: &AppState, scope: &AlertScope, data: &serde_json::Value) -> bool {
+    if scope.is_empty() {
+        return true;
+    }
+    let Some(id) = data["device"]
+        .as_str()
+        .and_then(|d| Uuid::parse_str(d).ok())
+    else {
+        return false;
+    };
+    if scope.device.is_some_and(|d| d != id) {
+        return false;
+    }
+    if scope.subnet.is_none() && scope.tag.is_none() {
+        return true;
+    }
+    let Ok(Some(d)) = state.store.device(id).await else {
+        return false;
+    };
+    scope
+        .subnet
+        .is_none_or(|n| d.device.ips().iter().any(|ip| n.contains(ip)))
+        && scope
+            .tag
+            .as_ref()
+            .is_none_or(|t| d.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+}
+
+/// Decides (digest, quiet, throttled) and sends one event's alert; records and returns what
+/// it did.
 async fn handle(state: &AppState, rule: &AlertRule, item: &Queued) -> &'static str {
     let now = Utc::now();
+    let m = describe(state, &item.kind, &item.data).await;
     let record = |status: &'static str, attempts: i64, error: Option<String>| AlertDelivery {
         rule: rule.id,
         event_seq: item.seq,
         status: status.into(),
         attempts,
         error,
+        summary: Some(m.title.clone()),
         at: Utc::now(),
     };
-    let (status, attempts, error) = if rule
+    let (status, attempts, error) = if rule.digest.is_some() {
+        // Kept for the day's digest ([`send_digests`]).
+        ("queued", 0, None)
+    } else if rule
         .quiet
         .as_ref()
         .is_some_and(|q| is_quiet(q, Local::now().time()))
@@ -342,7 +393,6 @@ async fn handle(state: &AppState, rule: &AlertRule, item: &Queued) -> &'static s
     {
         ("throttled", 0, None)
     } else {
-        let m = describe(state, &item.kind, &item.data).await;
         match send(state, &rule.channel, &m, ATTEMPTS).await {
             (n, None) => ("delivered", n, None),
             (n, Some(e)) => {
@@ -549,10 +599,121 @@ pub async fn test(state: &AppState, rule: &AlertRule) -> AlertDelivery {
         .into(),
         attempts,
         error,
+        summary: Some(m.title.clone()),
         at: Utc::now(),
     };
     let _ = state.store.record_alert(&d).await;
     d
+}
+
+/// A digest of `items` (record summaries, oldest first); `more`: some wait for the next one.
+pub fn digest_message(items: &[AlertDelivery], more: bool, now: chrono::DateTime<Utc>) -> Message {
+    let n = items.len();
+    let title = format!(
+        "Scanopy digest: {n} change{}{}",
+        if n == 1 { "" } else { "s" },
+        if more { " (more in the next)" } else { "" }
+    );
+    let mut body = format!("{title}\n\n");
+    for d in items {
+        let at = d.at.with_timezone(&Local).format("%Y-%m-%d %H:%M");
+        body.push_str(&format!(
+            "{at}  {}\n",
+            clean(d.summary.as_deref().unwrap_or("(a change)"))
+        ));
+    }
+    let at = now.to_rfc3339();
+    Message {
+        fields: vec![
+            ("title", title.clone()),
+            ("message", body.trim_end().to_owned()),
+            ("kind", "digest".to_owned()),
+            ("device", String::new()),
+            ("name", String::new()),
+            ("ip", String::new()),
+            ("network", String::new()),
+            ("at", at),
+        ],
+        title,
+        body,
+    }
+}
+
+/// Sends the daily digests until the process ends.
+pub async fn digests(state: AppState) {
+    let mut tick = tokio::time::interval(DIGEST_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        send_digests(&state, Local::now()).await;
+    }
+}
+
+/// Sends each enabled digest rule's queued changes, once a day from its time of day (`now` is
+/// the server's local time): one message per rule, claimed for the day so that one of several
+/// servers sends it. Nothing queued, nothing sent. On failure the changes stay queued for the
+/// next day's digest. How many digests it sent (or tried).
+pub async fn send_digests(state: &AppState, now: chrono::DateTime<Local>) -> usize {
+    use chrono::Datelike;
+    let Ok(rules) = state.store.alert_rules().await else {
+        return 0;
+    };
+    let day = i64::from(now.date_naive().num_days_from_ce());
+    let mut tried = 0;
+    for rule in rules.iter().filter(|r| r.enabled) {
+        let Some(at) = rule.digest.as_deref().and_then(time_of_day) else {
+            continue;
+        };
+        if now.time() < at {
+            continue;
+        }
+        let queued = match state.store.queued_alerts(rule.id, DIGEST_MAX + 1).await {
+            Ok(q) if !q.is_empty() => q,
+            _ => continue,
+        };
+        if !matches!(
+            state
+                .store
+                .claim_alert(rule.id, -day, &state.instance)
+                .await,
+            Ok(true)
+        ) {
+            continue;
+        }
+        let more = queued.len() > DIGEST_MAX;
+        let items = &queued[..queued.len().min(DIGEST_MAX)];
+        let m = digest_message(items, more, Utc::now());
+        let (attempts, error) = send(state, &rule.channel, &m, ATTEMPTS).await;
+        if error.is_none()
+            && let Some(last) = items.last()
+            && let Err(e) = state.store.mark_digested(rule.id, last.at).await
+        {
+            tracing::warn!(rule = %rule.id, error = %e, "a digest was sent but not marked");
+        }
+        if let Some(e) = &error {
+            tracing::warn!(rule = %rule.id, error = %e, "a digest could not be sent; its changes wait for the next");
+        }
+        let d = AlertDelivery {
+            rule: rule.id,
+            event_seq: -day,
+            status: if error.is_none() {
+                "delivered"
+            } else {
+                "failed"
+            }
+            .into(),
+            attempts,
+            error,
+            summary: Some(m.title.clone()),
+            at: Utc::now(),
+        };
+        if let Err(e) = state.store.record_alert(&d).await {
+            tracing::warn!(rule = %rule.id, error = %e, "a digest's outcome could not be recorded");
+        }
+        tried += 1;
+    }
+    tried
 }
 
 #[cfg(test)]
@@ -625,6 +786,11 @@ mod tests {
         assert_eq!(
             title("service_gone"),
             "Service gone on nas (10.0.0.5): 22/tcp"
+        );
+        let moved = serde_json::json!({"at": "t", "detail": {"ip": "10.0.0.1", "mac": "02:00:00:00:00:66", "previous_mac": "00:11:32:00:00:01"}});
+        assert_eq!(
+            message("address_moved", &moved, "gw", "10.0.0.1", "Home").title,
+            "Address 10.0.0.1 on Home now answers from 02:00:00:00:00:66 (was 00:11:32:00:00:01)"
         );
     }
 }

@@ -1843,11 +1843,24 @@ pub struct NewAlert {
     /// A name for people (1 to 100 characters).
     pub name: String,
     /// The event kinds it sends: `device_new`, `device_gone`, `device_back`, `device_changed`,
-    /// `service_new`, `service_gone`.
+    /// `service_new`, `service_gone`, `address_moved`.
     pub events: Vec<String>,
     /// Only this network's events; absent: every network.
     #[serde(default)]
     pub network: Option<Uuid>,
+    /// Only events of devices with an address in this subnet (`10.0.0.0/24`).
+    #[serde(default)]
+    pub subnet: Option<String>,
+    /// Only events of devices with this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only this device's events.
+    #[serde(default)]
+    pub device: Option<Uuid>,
+    /// `HH:MM` (the server's local time): keep the events and send them as one digest a day
+    /// from then; absent: each at once.
+    #[serde(default)]
+    pub digest: Option<String>,
     /// Where it sends.
     #[schema(value_type = schema::AlertChannel)]
     pub channel: scanopy_store::AlertChannel,
@@ -1956,10 +1969,45 @@ fn checked_alert(state: &AppState, a: NewAlert) -> ApiResult<scanopy_store::NewA
             AlertChannel::Webhook { url, template }
         }
     };
+    let subnet = a
+        .subnet
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .map(|n| n.trunc())
+                .map_err(|_| ApiError::invalid(format!("subnet: {s:?} is not a CIDR subnet")))
+        })
+        .transpose()?;
+    let tag = a.tag.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if tag
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > 64 || t.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid("tag: at most 64 printable characters"));
+    }
+    let digest = a
+        .digest
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
+    if let Some(d) = &digest
+        && crate::alerts::time_of_day(d).is_none()
+    {
+        return Err(ApiError::invalid(
+            "digest: the time of day to send it, HH:MM",
+        ));
+    }
     Ok(scanopy_store::NewAlertRule {
         name,
         events,
         network: a.network,
+        scope: scanopy_store::AlertScope {
+            subnet,
+            tag,
+            device: a.device,
+        },
+        digest,
         channel,
         throttle_secs: a.throttle_secs,
         quiet: a.quiet,
@@ -1992,6 +2040,11 @@ pub async fn create_alert(
     ApiJson(a): ApiJson<NewAlert>,
 ) -> ApiResult<(StatusCode, axum::Json<scanopy_store::AlertRule>)> {
     let rule = checked_alert(&state, a)?;
+    if let Some(d) = rule.scope.device
+        && state.store.device(d).await?.is_none()
+    {
+        return Err(ApiError::not_found(format!("device {d}")));
+    }
     let rule = state.store.create_alert_rule(rule).await?;
     Ok((StatusCode::CREATED, axum::Json(rule)))
 }

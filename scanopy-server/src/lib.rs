@@ -280,6 +280,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     tokio::spawn(jobs::background(state.clone()));
     tokio::spawn(webhooks::deliver(state.clone()));
     tokio::spawn(alerts::run(state.clone()));
+    tokio::spawn(alerts::digests(state.clone()));
     if !config.no_local_daemon {
         local::start(state.clone(), &config).await?;
     }

@@ -581,6 +581,15 @@ pub struct AlertRule {
     events: Vec<String>,
     /// Only this network's events (`null`: every network).
     network: Option<Uuid>,
+    /// Only events of devices with an address in this subnet.
+    #[schema(value_type = Option<String>)]
+    subnet: Option<String>,
+    /// Only events of devices with this tag.
+    tag: Option<String>,
+    /// Only this device's events.
+    device: Option<Uuid>,
+    /// `HH:MM`: sent as one daily digest from then (server local time); `null`: each at once.
+    digest: Option<String>,
     /// Where it sends.
     channel: AlertChannel,
     /// At most one alert in this many seconds (0: no limit).
@@ -600,12 +609,15 @@ pub struct AlertDelivery {
     rule: Uuid,
     /// The event.
     event_seq: i64,
-    /// `delivered`, `failed`, `throttled` or `quiet`.
+    /// `delivered`, `failed`, `throttled`, `quiet`, `queued` (waiting for the rule's digest)
+    /// or `digested` (sent in one); a digest sent is event `-N` (N: the day).
     status: String,
     /// Attempts made.
     attempts: i64,
     /// What went wrong.
     error: Option<String>,
+    /// What it said (the message's title).
+    summary: Option<String>,
     /// When.
     at: DateTime<Utc>,
 }

@@ -74,6 +74,8 @@ export function describeEvent(ev) {
   switch (ev.kind) {
     case "device_new": return "New device " + who;
     case "device_gone": return "Device offline: " + who;
+    case "device_back": return "Back online: " + who;
+    case "address_moved": return "Address " + (d.ip || "") + " now answers from " + (d.mac || "another MAC") + (d.previous_mac ? " (was " + d.previous_mac + ")" : "");
     case "device_changed": return "Device changed: " + who + (d.field ? " (" + d.field + ")" : "");
     case "service_new": return "New service " + (d.port ? d.port + "/" + (d.protocol || "tcp") + " " : "") + (d.service || d.service_name || "") + (who ? " on " + who : "");
     case "service_changed": return "Service changed" + (d.port ? " " + d.port + "/" + (d.protocol || "tcp") : "") + (who ? " on " + who : "");
@@ -85,7 +87,7 @@ export function describeEvent(ev) {
   }
 }
 export const EVENT_STYLE = {
-  device_new: ["plus", "ok"], device_gone: ["minus", "err"], device_changed: ["devices", "info"],
+  device_new: ["plus", "ok"], device_gone: ["minus", "err"], device_back: ["plus", "ok"], address_moved: ["alert", "warn"], device_changed: ["devices", "info"],
   service_new: ["plus", "info"], service_changed: ["scans", "info"], service_gone: ["minus", "err"],
   scan_done: ["scans", "ok"], scan_progress: ["scans", ""], scan_started: ["scans", "info"],
 };

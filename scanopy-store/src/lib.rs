@@ -56,10 +56,11 @@ mod model;
 mod sql;
 
 pub use model::{
-    AlertChannel, AlertDelivery, AlertRule, AuditEntry, BatchReport, ChangeSet, Counts, Credential,
-    CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter, Event, JobBatch, NewAlertRule,
-    NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, QuietHours, Role, RunLimits,
-    RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User, Webhook,
+    AlertChannel, AlertDelivery, AlertRule, AlertScope, AuditEntry, BatchReport, ChangeSet, Counts,
+    Credential, CredentialKind, Daemon, Delivery, DeviceEdit, DeviceFilter, Event, JobBatch,
+    NewAlertRule, NewCredential, NewDaemon, NewScanRun, NewSchedule, Page, QuietHours, Role,
+    RunLimits, RunStatus, ScanRun, Schedule, ServiceRow, SnmpCredential, StoredDevice, User,
+    Webhook,
 };
 pub use sql::{Dialect, SqlStore, SqliteStore};
 
@@ -497,6 +498,12 @@ pub trait AlertStore: Send + Sync {
 
     /// When the rule last delivered an alert (a test excepted), for its throttle.
     async fn last_alert(&self, rule: Uuid) -> Result<Option<DateTime<Utc>>>;
+
+    /// A digest rule's records still `queued`, oldest first, at most `limit`.
+    async fn queued_alerts(&self, rule: Uuid, limit: usize) -> Result<Vec<AlertDelivery>>;
+
+    /// Marks a rule's `queued` records up to `upto` (inclusive) `digested`; how many.
+    async fn mark_digested(&self, rule: Uuid, upto: DateTime<Utc>) -> Result<u64>;
 }
 
 /// Webhooks and their deliveries; each event is delivered to each webhook once, even by several

@@ -626,6 +626,24 @@ pub struct QuietHours {
     pub to: String,
 }
 
+/// Which devices' events a rule is about; every field set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AlertScope {
+    /// Devices with an address in this subnet.
+    pub subnet: Option<ipnet::IpNet>,
+    /// Devices with this tag (a user's tag).
+    pub tag: Option<String>,
+    /// This device.
+    pub device: Option<Uuid>,
+}
+
+impl AlertScope {
+    /// Whether nothing narrows it.
+    pub fn is_empty(&self) -> bool {
+        self.subnet.is_none() && self.tag.is_none() && self.device.is_none()
+    }
+}
+
 /// A rule: which events, where, sent how, how often.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertRule {
@@ -638,6 +656,9 @@ pub struct AlertRule {
     pub events: Vec<String>,
     /// Only this network's events; `None`: every network.
     pub network: Option<Uuid>,
+    /// Only events of some devices (by address, tag or id).
+    #[serde(flatten)]
+    pub scope: AlertScope,
     /// Where it sends.
     pub channel: AlertChannel,
     /// At most one alert in this many seconds (0: no limit); the others are recorded as
@@ -645,6 +666,9 @@ pub struct AlertRule {
     pub throttle_secs: i64,
     /// Hours it sends nothing (recorded as `quiet`).
     pub quiet: Option<QuietHours>,
+    /// `HH:MM` (the server's local time): the rule's events are kept (`queued`) and sent
+    /// together once a day from then; `None`: each as it comes.
+    pub digest: Option<String>,
     /// Off rules send nothing.
     pub enabled: bool,
     /// When it was made.
@@ -660,6 +684,10 @@ pub struct NewAlertRule {
     pub events: Vec<String>,
     /// See [`AlertRule::network`].
     pub network: Option<Uuid>,
+    /// See [`AlertRule::scope`].
+    pub scope: AlertScope,
+    /// See [`AlertRule::digest`].
+    pub digest: Option<String>,
     /// See [`AlertRule::channel`].
     pub channel: AlertChannel,
     /// See [`AlertRule::throttle_secs`].
@@ -675,8 +703,11 @@ pub struct AlertDelivery {
     pub rule: Uuid,
     /// The event (0 for a test).
     pub event_seq: i64,
-    /// `delivered`, `failed`, `throttled` or `quiet`.
+    /// `delivered`, `failed`, `throttled`, `quiet`, `queued` (kept for the rule's digest) or
+    /// `digested` (sent in one).
     pub status: String,
+    /// What it said (the message's title); a digest's: how many changes it told.
+    pub summary: Option<String>,
     /// Attempts made (0 when none was: throttled, quiet).
     pub attempts: i64,
     /// What went wrong.

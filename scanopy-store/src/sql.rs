@@ -53,6 +53,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0010_audit.sql"),
     include_str!("../migrations/sqlite/0011_events_at.sql"),
     include_str!("../migrations/sqlite/0012_users.sql"),
+    include_str!("../migrations/sqlite/0013_alert_scope.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -67,6 +68,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0010_audit.sql"),
     include_str!("../migrations/postgres/0011_events_at.sql"),
     include_str!("../migrations/postgres/0012_users.sql"),
+    include_str!("../migrations/postgres/0013_alert_scope.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

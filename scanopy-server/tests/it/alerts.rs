@@ -458,6 +458,18 @@ async fn alert_rules_are_checked_before_they_are_kept() {
             "quiet",
         ),
         (
+            json!({"name": "x", "events": ["device_new"], "channel": ntfy, "subnet": "10.0.0.0/33"}),
+            "subnet",
+        ),
+        (
+            json!({"name": "x", "events": ["device_new"], "channel": ntfy, "digest": "8 o'clock"}),
+            "digest",
+        ),
+        (
+            json!({"name": "x", "events": ["device_new"], "channel": ntfy, "tag": "a\u{1b}[2J"}),
+            "tag",
+        ),
+        (
             json!({"name": "x", "events": ["device_new"], "channel": {"kind": "ntfy", "url": "ftp://x", "topic": "lan"}}),
             "channel.url",
         ),
@@ -492,6 +504,18 @@ async fn alert_rules_are_checked_before_they_are_kept() {
     let (s, v) = api
         .post(
             "/api/v1/alerts",
+            json!({"name": "x", "events": ["device_new"], "device": Uuid::new_v4(), "channel": ntfy}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "an unknown device: {v}");
+    let (_, v) = api.get("/api/v1/alerts").await;
+    assert!(
+        v["items"].as_array().unwrap().is_empty(),
+        "refused rules are not kept: {v}"
+    );
+    let (s, v) = api
+        .post(
+            "/api/v1/alerts",
             json!({"name": "chat", "events": ["device_new", "device_new"], "channel": {"kind": "webhook",
                 "url": "http://127.0.0.1:9/hook", "template": "{\"text\": \"{{title}}\"}"}}),
         )
@@ -516,4 +540,201 @@ async fn alert_rules_are_checked_before_they_are_kept() {
         "{v}"
     );
     assert_eq!(v["error"], "could not connect");
+}
+
+/// Scopes: a rule on a subnet hears only its devices', one on a tag only the tagged ones', one
+/// on a device only that device's; an address answering with another MAC is an alert; a digest
+/// rule keeps its events and sends them together once a day from its time, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_rules_moved_addresses_and_a_daily_digest() {
+    use chrono::TimeZone;
+    let api = Api::new().await;
+    let (push_url, pushes) = push_receiver().await;
+    let net = api.network().await;
+    let ntfy = |topic: &str| json!({"kind": "ntfy", "url": push_url, "topic": topic});
+    let rule = |body: Value| {
+        let api = &api;
+        async move {
+            let (s, v) = api.post("/api/v1/alerts", body).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["id"].as_str().unwrap().to_owned()
+        }
+    };
+    rule(json!({"name": "low", "events": ["device_new"], "subnet": "10.77.0.0/28", "channel": ntfy("low")})).await;
+    rule(json!({"name": "cams", "events": ["service_new"], "tag": "cameras", "channel": ntfy("cams")})).await;
+    rule(json!({"name": "moved", "events": ["address_moved"], "channel": ntfy("moved")})).await;
+    let digest = rule(json!({"name": "daily", "events": ["device_new", "service_new"], "digest": "12:00", "channel": ntfy("daily")})).await;
+    tokio::spawn(scanopy_server::events::pump(api.state.clone()));
+    tokio::spawn(scanopy_server::alerts::run(api.state.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let store = api.state.store.clone();
+    let net_id: Uuid = net.parse().unwrap();
+    let run = || async {
+        store
+            .start_scan(NewScanRun {
+                network: net_id,
+                daemon: None,
+                config: Default::default(),
+                targets: vec!["10.77.0.0/24".parse().unwrap()],
+            })
+            .await
+            .unwrap()
+            .id
+    };
+    let apply = |obs: Vec<Observation>| {
+        let store = store.clone();
+        let api = &api;
+        async move {
+            let r = run().await;
+            store.apply_batch(r, Uuid::new_v4(), &obs).await.unwrap();
+            api.state.tell("changed", json!({}));
+        }
+    };
+    let mut two = seen("10.77.0.5", "00:11:32:00:00:05", "nas");
+    two.extend(seen("10.77.0.100", "00:11:32:00:00:64", "far"));
+    apply(two).await;
+    let topic = |t: &str| {
+        let t = format!("/{t}");
+        pushes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.0 == t)
+            .map(|p| p.1.clone())
+            .collect::<Vec<_>>()
+    };
+    wait_until("the subnet rule's push", Duration::from_secs(20), || {
+        !topic("low").is_empty()
+    })
+    .await;
+    // A camera, tagged by a user, opens a port; so does the untagged nas.
+    let (_, list) = api.get("/api/v1/devices?limit=10").await;
+    let id_of = |ip: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d.to_string().contains(&format!("\"{ip}\"")))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let far = id_of("10.77.0.100");
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/devices/{far}"),
+            Some(&api.admin.clone()),
+            Some(json!({"tags": ["Cameras"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let port = |ip: &str, p: u16| -> Observation {
+        serde_json::from_value(json!({"ip": ip, "scanner": "tcp", "at": chrono::Utc::now(),
+            "fact": {"kind": "port", "port": p, "transport": "tcp", "state": "open", "name": "rtsp", "extra": {}, "confidence": "high", "evidence": "t"}}))
+        .unwrap()
+    };
+    apply(vec![port("10.77.0.100", 554), port("10.77.0.5", 22)]).await;
+    wait_until("the tag rule's push", Duration::from_secs(20), || {
+        !topic("cams").is_empty()
+    })
+    .await;
+    // Someone else answers for the nas's address.
+    apply(seen("10.77.0.5", "02:00:5e:66:66:66", "intruder")).await;
+    wait_until("the moved address's push", Duration::from_secs(20), || {
+        !topic("moved").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        topic("low"),
+        [
+            "New device on lab: nas (10.77.0.5)",
+            "New device on lab: intruder (10.77.0.5)"
+        ],
+        "only the subnet's (not far at .100)"
+    );
+    assert_eq!(
+        topic("cams"),
+        ["New service on far (10.77.0.100): 554/tcp rtsp"],
+        "only the tagged one's"
+    );
+    assert_eq!(
+        topic("moved"),
+        ["Address 10.77.0.5 on lab now answers from 02:00:5e:66:66:66 (was 00:11:32:00:00:05)"]
+    );
+
+    // The digest rule sent nothing yet: its events wait, queued.
+    assert!(topic("daily").is_empty());
+    let statuses = || {
+        let api = &api;
+        let id = digest.clone();
+        async move {
+            let (_, v) = api.get("/api/v1/alerts").await;
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id.as_str())
+                .unwrap()["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["status"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Three new devices (nas, far, intruder) and two services.
+    let t0 = Instant::now();
+    while statuses().await.len() < 5 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            statuses().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(statuses().await.iter().all(|s| s == "queued"));
+    let today = chrono::Local::now().date_naive();
+    let at = |h, m| {
+        chrono::Local
+            .from_local_datetime(&today.and_hms_opt(h, m, 0).unwrap())
+            .earliest()
+            .unwrap()
+    };
+    assert_eq!(
+        scanopy_server::alerts::send_digests(&api.state, at(11, 59)).await,
+        0,
+        "not before its time"
+    );
+    assert_eq!(
+        scanopy_server::alerts::send_digests(&api.state, at(12, 0)).await,
+        1
+    );
+    assert_eq!(
+        scanopy_server::alerts::send_digests(&api.state, at(12, 30)).await,
+        0,
+        "once a day"
+    );
+    let body = {
+        let p = pushes.lock().unwrap();
+        let d: Vec<_> = p.iter().filter(|p| p.0 == "/daily").collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].1, "Scanopy digest: 5 changes");
+        d[0].2.clone()
+    };
+    for line in [
+        "New device on lab: nas",
+        "New device on lab: far",
+        "New device on lab: intruder",
+        "554/tcp",
+        "22/tcp",
+    ] {
+        assert!(body.contains(line), "{line} not in the digest:\n{body}");
+    }
+    let st = statuses().await;
+    assert_eq!(st.iter().filter(|s| *s == "digested").count(), 5, "{st:?}");
+    assert_eq!(st[0], "delivered", "the digest itself: {st:?}");
 }

@@ -165,7 +165,7 @@ export async function pageDaemons(root, ctx) {
         e.target ? h("div", { class: "mono muted" }, e.target) : null]))) : [emptyRow(5, "Nothing recorded yet.")]));
   }
   // Alert rules (admins only): what each sends where, and what it did lately.
-  const EVENT_LABELS = { device_new: "new device", device_gone: "offline", device_back: "back online", device_changed: "changed", service_new: "new service", service_gone: "service gone" };
+  const EVENT_LABELS = { device_new: "new device", device_gone: "offline", device_back: "back online", device_changed: "changed", service_new: "new service", service_gone: "service gone", address_moved: "address moved" };
   const channelText = (c) => c.kind === "email" ? "e-mail " + c.to : c.kind === "ntfy" ? "push " + c.url + "/" + c.topic : "webhook " + c.url;
   async function loadA() {
     if (!isAdmin) return;
@@ -175,10 +175,12 @@ export async function pageDaemons(root, ctx) {
       return h("tr", { "data-alert-id": r.id },
         h("td", null, h("strong", null, r.name)),
         h("td", null, h("span", { class: "ips" }, r.events.map((k) => badge(EVENT_LABELS[k] || k, "info")))),
-        h("td", null, r.network ? networkName(r.network) : h("span", { class: "muted" }, "all")),
+        h("td", { class: "small" }, [r.network ? networkName(r.network) : h("span", { class: "muted" }, "all"),
+          r.subnet ? h("div", null, h("code", null, r.subnet)) : null, r.tag ? h("div", null, badge(r.tag, "")) : null,
+          r.device ? h("div", null, h("a", { href: "#/devices/" + encodeURIComponent(r.device) }, "one device")) : null]),
         h("td", { class: "mono small" }, channelText(r.channel)),
-        h("td", { class: "small" }, [r.throttle_secs ? "1 per " + r.throttle_secs + " s" : "no limit", r.quiet ? h("div", { class: "muted" }, "quiet " + r.quiet.from + "–" + r.quiet.to) : null]),
-        h("td", { class: "small" }, last ? [badge(last.status, last.status === "delivered" ? "ok" : last.status === "failed" ? "err" : ""), " ", timeEl(last.at), last.error ? h("div", { class: "muted" }, last.error) : null] : h("span", { class: "muted" }, "nothing yet")),
+        h("td", { class: "small" }, [r.digest ? "daily digest at " + r.digest : r.throttle_secs ? "1 per " + r.throttle_secs + " s" : "no limit", !r.digest && r.quiet ? h("div", { class: "muted" }, "quiet " + r.quiet.from + "–" + r.quiet.to) : null]),
+        h("td", { class: "small" }, last ? [badge(last.status, last.status === "delivered" ? "ok" : last.status === "failed" ? "err" : ""), " ", timeEl(last.at), last.summary ? h("div", null, last.summary) : null, last.error ? h("div", { class: "muted" }, last.error) : null] : h("span", { class: "muted" }, "nothing yet")),
         h("td", { class: "nowrap" },
           h("button", { type: "button", class: "btn sm", "data-test": r.id }, "Send a test"), " ",
           h("button", { type: "button", class: "btn sm danger", "data-revoke": r.id, "data-name": r.name }, "Delete")));
@@ -266,12 +268,15 @@ export async function pageDaemons(root, ctx) {
     h("div", { class: "f-200" }, h("label", null, "When"), h("div", { class: "checks" }, Object.entries(EVENT_LABELS).map(([k, label]) =>
       h("label", { class: "small nowrap" }, h("input", { type: "checkbox", name: "events", value: k, checked: k === "device_new" }), " " + label)))),
     h("div", { class: "f-160" }, h("label", { for: "alert-network" }, "Network"), h("select", { id: "alert-network", name: "network" }, h("option", { value: "" }, "all"), netOpts(""))),
+    h("div", { class: "f-120" }, h("label", { for: "alert-subnet" }, "Subnet (optional)"), h("input", { id: "alert-subnet", name: "subnet", placeholder: "10.0.0.0/24" })),
+    h("div", { class: "f-120" }, h("label", { for: "alert-tag" }, "Tag (optional)"), h("input", { id: "alert-tag", name: "tag", placeholder: "cameras" })),
     h("div", { class: "f-160-fixed" }, h("label", { for: "alert-kind" }, "Send by"), h("select", { id: "alert-kind", name: "kind" }, h("option", { value: "email" }, "e-mail"), h("option", { value: "ntfy" }, "push (ntfy)"), h("option", { value: "webhook" }, "webhook"))),
     h("div", { class: "f-200" }, h("label", { for: "alert-target" }, "To"), h("input", { id: "alert-target", name: "target", required: true, placeholder: "you@example.com, or https://ntfy.sh/topic, or a URL" })),
     h("div", { class: "f-200", "data-for": "webhook" }, h("label", { for: "alert-template" }, "Body template (optional)"), h("input", { id: "alert-template", name: "template", placeholder: "{\"text\": \"{{title}}\"}" })),
     h("div", { class: "f-120" }, h("label", { for: "alert-throttle" }, "At most one per (s)"), h("input", { id: "alert-throttle", name: "throttle", type: "number", min: 0, max: 604800, value: 0 })),
     h("div", { class: "f-120" }, h("label", { for: "alert-quiet-from" }, "Quiet from"), h("input", { id: "alert-quiet-from", name: "quiet_from", type: "time" })),
     h("div", { class: "f-120" }, h("label", { for: "alert-quiet-to" }, "to"), h("input", { id: "alert-quiet-to", name: "quiet_to", type: "time" })),
+    h("div", { class: "f-120" }, h("label", { for: "alert-digest" }, "Or a daily digest at"), h("input", { id: "alert-digest", name: "digest", type: "time" })),
     h("button", { type: "submit", class: "btn primary" }, icon("plus", "sm"), "Add rule"));
   const showAlertKind = () => { for (const el of alertForm.querySelectorAll("[data-for]")) el.hidden = el.dataset.for !== alertForm.kind.value; };
   alertForm.kind.addEventListener("change", showAlertKind);
@@ -294,6 +299,9 @@ export async function pageDaemons(root, ctx) {
     }
     const body = { name: f.name.value.trim(), events, channel, throttle_secs: Number(f.throttle.value || 0) };
     if (f.network.value) body.network = f.network.value;
+    if (f.subnet.value.trim()) body.subnet = f.subnet.value.trim();
+    if (f.tag.value.trim()) body.tag = f.tag.value.trim();
+    if (f.digest.value) body.digest = f.digest.value;
     if (f.quiet_from.value && f.quiet_to.value) body.quiet = { from: f.quiet_from.value, to: f.quiet_to.value };
     try {
       await api("/alerts", { method: "POST", body });
@@ -370,7 +378,7 @@ export async function pageDaemons(root, ctx) {
         [table("tokens-table", ["Name", "Role", "Created", "Last used", ""], tBody), h("div", { class: "divider" }, tokForm), tokOut]),
       isAdmin ? card("Webhooks", null, [table("webhooks-table", ["URL", "Created", ""], wBody), h("div", { class: "divider" }, whForm), whOut]) : null),
     isAdmin ? h("div", { class: "mt-18" }, card("Alerts", h("span", { class: "muted small" }, "told when the network changes: by e-mail, push or webhook"),
-      [table("alerts-table", ["Name", "When", "Network", "Sends to", "Limits", "Last", ""], aBody), h("div", { class: "divider" }, alertForm)])) : null,
+      [table("alerts-table", ["Name", "When", "About", "Sends to", "Limits", "Last", ""], aBody), h("div", { class: "divider" }, alertForm)])) : null,
     isAdmin ? h("div", { class: "mt-18" }, card("Audit trail", h("span", { class: "muted small" }, "who did what: sign-ins, scans, edits, keys and tokens, settings"),
       table("audit-table", ["When", "Who", "From", "What", "On"], auBody))) : null,
     h("div", { class: "mt-18" }, card("Networks", null, [table("networks-table", ["Name", "Subnets", "Seen, not covered", "Id"], nBody), isAdmin ? h("div", { class: "divider" }, netForm) : null])),

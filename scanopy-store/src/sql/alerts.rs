@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::webhooks::CLAIM_RETENTION_HOURS;
 use super::{SqlStore, db_err, id_of, json_err, parse_ts, q, ts};
-use crate::model::{AlertDelivery, AlertRule, NewAlertRule};
+use crate::model::{AlertDelivery, AlertRule, AlertScope, NewAlertRule};
 use crate::{AlertStore, Result, StoreError};
 
 /// Rules kept at most.
@@ -23,6 +23,16 @@ fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<AlertRule> {
         network: r
             .get::<Option<String>, _>("network_id")
             .and_then(|n| Uuid::parse_str(&n).ok()),
+        scope: AlertScope {
+            subnet: r
+                .get::<Option<String>, _>("subnet")
+                .and_then(|n| n.parse().ok()),
+            tag: r.get("tag"),
+            device: r
+                .get::<Option<String>, _>("device_id")
+                .and_then(|n| Uuid::parse_str(&n).ok()),
+        },
+        digest: r.get("digest"),
         channel: serde_json::from_str(&r.get::<String, _>("channel"))
             .map_err(json_err("read an alert rule"))?,
         throttle_secs: r.get("throttle_secs"),
@@ -33,6 +43,18 @@ fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<AlertRule> {
         enabled: r.get::<i64, _>("enabled") != 0,
         created_at: parse_ts(&r.get::<String, _>("created_at")),
     })
+}
+
+fn delivery_from_row(rule: Uuid, r: &sqlx::any::AnyRow) -> AlertDelivery {
+    AlertDelivery {
+        rule,
+        event_seq: r.get("event_seq"),
+        status: r.get("status"),
+        attempts: r.get::<i64, _>("attempts"),
+        error: r.get("error"),
+        summary: r.get("summary"),
+        at: parse_ts(&r.get::<String, _>("at")),
+    }
 }
 
 #[async_trait]
@@ -63,6 +85,8 @@ impl AlertStore for SqlStore {
             name: n.name,
             events: n.events,
             network: n.network,
+            scope: n.scope,
+            digest: n.digest,
             channel: n.channel,
             throttle_secs: n.throttle_secs,
             quiet: n.quiet,
@@ -71,13 +95,18 @@ impl AlertStore for SqlStore {
         };
         sqlx::query(&q(
             dia,
-            "INSERT INTO alert_rules (id, name, events, network_id, channel, throttle_secs, quiet, \
-             enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            "INSERT INTO alert_rules (id, name, events, network_id, subnet, tag, device_id, digest, \
+             channel, throttle_secs, quiet, enabled, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
         ))
         .bind(rule.id.to_string())
         .bind(&rule.name)
         .bind(serde_json::to_string(&rule.events).map_err(json_err("add an alert rule"))?)
         .bind(rule.network.map(|n| n.to_string()))
+        .bind(rule.scope.subnet.map(|n| n.to_string()))
+        .bind(rule.scope.tag.clone())
+        .bind(rule.scope.device.map(|n| n.to_string()))
+        .bind(rule.digest.clone())
         .bind(serde_json::to_string(&rule.channel).map_err(json_err("add an alert rule"))?)
         .bind(rule.throttle_secs)
         .bind(
@@ -161,8 +190,8 @@ impl AlertStore for SqlStore {
         let _w = self.write.lock().await;
         sqlx::query(&q(
             dia,
-            "INSERT INTO alert_deliveries (id, rule_id, event_seq, status, attempts, error, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO alert_deliveries (id, rule_id, event_seq, status, attempts, error, summary, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(Uuid::new_v4().to_string())
         .bind(d.rule.to_string())
@@ -170,6 +199,7 @@ impl AlertStore for SqlStore {
         .bind(&d.status)
         .bind(d.attempts)
         .bind(d.error.clone())
+        .bind(d.summary.clone())
         .bind(ts(d.at))
         .execute(&self.pool)
         .await
@@ -188,17 +218,7 @@ impl AlertStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("list alert deliveries"))?;
-        Ok(rows
-            .iter()
-            .map(|r| AlertDelivery {
-                rule,
-                event_seq: r.get("event_seq"),
-                status: r.get("status"),
-                attempts: r.get::<i64, _>("attempts"),
-                error: r.get("error"),
-                at: parse_ts(&r.get::<String, _>("at")),
-            })
-            .collect())
+        Ok(rows.iter().map(|r| delivery_from_row(rule, r)).collect())
     }
 
     async fn last_alert(&self, rule: Uuid) -> Result<Option<DateTime<Utc>>> {
@@ -213,5 +233,33 @@ impl AlertStore for SqlStore {
         .await
         .map_err(db_err("read an alert rule's last alert"))?;
         Ok(at.map(|a| parse_ts(&a)))
+    }
+
+    async fn queued_alerts(&self, rule: Uuid, limit: usize) -> Result<Vec<AlertDelivery>> {
+        let rows = sqlx::query(&q(
+            self.dialect,
+            "SELECT * FROM alert_deliveries WHERE rule_id = ? AND status = 'queued' \
+             ORDER BY at, event_seq LIMIT ?",
+        ))
+        .bind(rule.to_string())
+        .bind(limit.clamp(1, 100_000) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("read an alert digest"))?;
+        Ok(rows.iter().map(|r| delivery_from_row(rule, r)).collect())
+    }
+
+    async fn mark_digested(&self, rule: Uuid, upto: DateTime<Utc>) -> Result<u64> {
+        let _w = self.write.lock().await;
+        let r = sqlx::query(&q(
+            self.dialect,
+            "UPDATE alert_deliveries SET status = 'digested' WHERE rule_id = ? AND status = 'queued' AND at <= ?",
+        ))
+        .bind(rule.to_string())
+        .bind(ts(upto))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("mark an alert digest sent"))?;
+        Ok(r.rows_affected())
     }
 }

@@ -1943,6 +1943,8 @@ pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(st
         name: name.into(),
         events: vec!["device_new".into(), "device_gone".into()],
         network,
+        scope: Default::default(),
+        digest: None,
         channel: AlertChannel::Ntfy {
             url: "http://127.0.0.1:9".into(),
             topic: "lan".into(),
@@ -1963,6 +1965,12 @@ pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(st
                 to: "ops@example.test".into(),
             },
             quiet: None,
+            scope: scanopy_store::AlertScope {
+                subnet: Some("10.0.0.0/25".parse().unwrap()),
+                tag: Some("cameras".into()),
+                device: Some(Uuid::nil()),
+            },
+            digest: Some("08:30".into()),
             ..new("all", None)
         })
         .await
@@ -1987,6 +1995,7 @@ pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(st
         status: status.into(),
         attempts: 1,
         error: None,
+        summary: Some(format!("event {seq}")),
         at,
     };
     let t0 = Utc::now() - Duration::seconds(30);
@@ -2004,6 +2013,28 @@ pub(crate) async fn alert_rules_claim_each_event_once_and_keep_what_they_sent(st
         got.iter().map(|d| d.event_seq).collect::<Vec<_>>(),
         [0, 8, 7]
     );
+    assert_eq!(got[2].summary.as_deref(), Some("event 7"));
+    // A digest's queue: what is queued, oldest first, until marked sent.
+    for (seq, dt) in [(9, 3), (10, 4), (11, 6)] {
+        store
+            .record_alert(&rec(seq, "queued", t0 + Duration::seconds(dt)))
+            .await
+            .unwrap();
+    }
+    let q = store.queued_alerts(a.id, 100).await.unwrap();
+    assert_eq!(
+        q.iter().map(|d| d.event_seq).collect::<Vec<_>>(),
+        [9, 10, 11]
+    );
+    assert_eq!(
+        store
+            .mark_digested(a.id, t0 + Duration::seconds(4))
+            .await
+            .unwrap(),
+        2
+    );
+    let q = store.queued_alerts(a.id, 100).await.unwrap();
+    assert_eq!(q.iter().map(|d| d.event_seq).collect::<Vec<_>>(), [11]);
     let last = store.last_alert(a.id).await.unwrap().unwrap();
     assert!(
         (last - t0).num_milliseconds().abs() < 1000,
@@ -2388,4 +2419,51 @@ pub(crate) async fn users_roles_disable_and_caps(store: &dyn Store) {
         store.set_user_password(ed.id, "short", None).await,
         Err(StoreError::BadRequest(_))
     ));
+}
+
+pub(crate) async fn an_address_answering_with_another_mac_is_an_event(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let batch = |m: &'static str, at| vec![obs("10.0.0.5", at, mac(m))];
+    store
+        .apply_batch(r, Uuid::new_v4(), &batch("00:11:32:00:00:05", t(1)))
+        .await
+        .unwrap();
+    let moved = |evs: Vec<scanopy_store::Event>| {
+        evs.into_iter()
+            .filter(|e| e.kind == "address_moved")
+            .collect::<Vec<_>>()
+    };
+    assert!(moved(store.events(0, 1000).await.unwrap()).is_empty());
+    // Seen again with its MAC: nothing moved.
+    store
+        .apply_batch(r, Uuid::new_v4(), &batch("00:11:32:00:00:05", t(2)))
+        .await
+        .unwrap();
+    assert!(moved(store.events(0, 1000).await.unwrap()).is_empty());
+    // Another MAC at the address: a new device, and one event naming the MAC before.
+    let c = store
+        .apply_batch(r, Uuid::new_v4(), &batch("02:00:5e:10:00:99", t(3)))
+        .await
+        .unwrap();
+    assert_eq!(c.devices_new.len(), 1);
+    let evs = moved(store.events(0, 1000).await.unwrap());
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].device, Some(c.devices_new[0]));
+    assert_eq!(evs[0].detail["ip"], "10.0.0.5");
+    assert_eq!(evs[0].detail["mac"], "02:00:5e:10:00:99");
+    assert_eq!(evs[0].detail["previous_mac"], "00:11:32:00:00:05");
+    // The same again: no second event.
+    store
+        .apply_batch(r, Uuid::new_v4(), &batch("02:00:5e:10:00:99", t(4)))
+        .await
+        .unwrap();
+    assert_eq!(moved(store.events(0, 1000).await.unwrap()).len(), 1);
+    // Back to the first MAC: that one is known there, but the other was there last; the
+    // first device's interface is not new, so nothing is said (a flip-flop is one event).
+    store
+        .apply_batch(r, Uuid::new_v4(), &batch("00:11:32:00:00:05", t(5)))
+        .await
+        .unwrap();
+    assert_eq!(moved(store.events(0, 1000).await.unwrap()).len(), 1);
 }

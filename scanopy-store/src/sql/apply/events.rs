@@ -5,12 +5,51 @@ use scanopy_core::Device;
 
 use super::Apply;
 use crate::Result;
-use crate::sql::{insert_rows, touch_rows, ts};
+use crate::sql::{Val, db_err, insert_rows, q, touch_rows, ts};
+
+/// Addresses looked up per statement when checking for moved addresses.
+const MOVE_CHUNK: usize = 400;
+
+/// The `address_moved` events of a batch, pure: for each new interface `(device, ip, mac)`
+/// with a MAC, the stored interfaces `(device, ip, mac)` of other devices with the same address
+/// and another MAC. One event per (device, address), naming each earlier MAC once.
+pub(crate) fn moves(
+    new: &[(String, String, String)],
+    stored: &[(String, String, String)],
+) -> Vec<(String, serde_json::Value)> {
+    let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (dev, ip, mac) in new {
+        if mac.is_empty() || !seen.insert((dev.clone(), ip.clone())) {
+            continue;
+        }
+        let mut before: Vec<(&str, &str)> = stored
+            .iter()
+            .filter(|(d, i, m)| i == ip && d != dev && !m.is_empty() && m != mac)
+            .map(|(d, _, m)| (d.as_str(), m.as_str()))
+            .collect();
+        before.sort();
+        before.dedup_by(|a, b| a.1 == b.1);
+        if let Some((prev_dev, prev_mac)) = before.first() {
+            out.push((
+                dev.clone(),
+                serde_json::json!({
+                    "ip": ip,
+                    "mac": mac,
+                    "previous_mac": prev_mac,
+                    "previous_device": prev_dev,
+                }),
+            ));
+        }
+    }
+    out
+}
 
 impl Apply<'_> {
     /// Writes the pending rows and events of the batch whose merged devices are
     /// `batch_devices`.
     pub(super) async fn flush(&mut self, batch_devices: &[Device]) -> Result<()> {
+        self.address_moves().await?;
         let dia = self.dia;
         let seq = self.seq;
         let p = &self.pending;
@@ -60,6 +99,61 @@ impl Apply<'_> {
             &p.events,
         )
         .await?;
+        Ok(())
+    }
+
+    /// Events for addresses that now answer with another MAC than a device stored before
+    /// (an address reassigned by DHCP, a replaced device, or someone answering for another:
+    /// ARP spoofing). Looked up in bulk, only for the batch's new interfaces, before they are
+    /// written.
+    async fn address_moves(&mut self) -> Result<()> {
+        let str_of = |v: &Val| match v {
+            Val::S(Some(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let unspecified = std::net::Ipv4Addr::UNSPECIFIED.to_string();
+        let new: Vec<(String, String, String)> = self
+            .pending
+            .new_ifaces
+            .iter()
+            .map(|r| (str_of(&r[0]), str_of(&r[2]), str_of(&r[3])))
+            .filter(|(dev, ip, mac)| {
+                !mac.is_empty() && *ip != unspecified && !self.pending.containers.contains(dev)
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut ips: Vec<&str> = new.iter().map(|(_, ip, _)| ip.as_str()).collect();
+        ips.sort_unstable();
+        ips.dedup();
+        let mut stored = Vec::new();
+        for chunk in ips.chunks(MOVE_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT i.device_id, i.ip, i.mac FROM interfaces i JOIN devices d ON d.id = i.device_id \
+                 WHERE i.network_id = ? AND d.deleted_at IS NULL AND d.parent_id IS NULL AND d.container IS NULL \
+                 AND i.mac <> '' AND i.ip IN ({marks})"
+            );
+            let sql = q(self.dia, &sql);
+            let mut query = sqlx::query(&sql).bind(&self.net);
+            for ip in chunk {
+                query = query.bind(*ip);
+            }
+            let rows = query
+                .fetch_all(&mut *self.conn)
+                .await
+                .map_err(db_err("look for moved addresses"))?;
+            use sqlx::Row;
+            for r in rows {
+                stored.push((r.get("device_id"), r.get("ip"), r.get("mac")));
+            }
+        }
+        for (dev, detail) in moves(&new, &stored) {
+            if let Ok(id) = uuid::Uuid::parse_str(&dev) {
+                self.event("address_moved", id, detail);
+            }
+        }
         Ok(())
     }
 }

@@ -13,6 +13,9 @@ impl Apply<'_> {
     /// Records the interfaces of `d`, stored as device `id`.
     pub(super) async fn interfaces(&mut self, d: &Device, id: Uuid) -> Result<()> {
         let id_s = id.to_string();
+        if d.parent.is_some() || d.container.is_some() {
+            self.pending.containers.insert(id_s.clone());
+        }
         let unspecified = std::net::Ipv4Addr::UNSPECIFIED.to_string();
         let routable_before = self
             .known

@@ -69,6 +69,9 @@ struct Pending {
     touch_ifaces: Vec<Vec<Val>>,
     touch_services: Vec<Vec<Val>>,
     events: Vec<Vec<Val>>,
+    /// Containers of the batch (by stored id): their addresses are private to their host, so
+    /// two of them on one address is no moved address.
+    containers: std::collections::HashSet<String>,
     /// Link-layer snapshots (device id, JSON, seen at), written after the devices.
     l2: Vec<(String, String, String)>,
 }
