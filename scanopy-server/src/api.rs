@@ -621,12 +621,18 @@ pub async fn device(
         .filter(|l| l.switch == id || l.device == id)
         .collect();
     let now = Utc::now();
-    let presence = crate::changes::presence(
-        &history,
-        device.device.first_seen,
-        now - chrono::Duration::days(7),
-        now,
-    );
+    let presence = crate::changes::presences(&state, &[id], now - chrono::Duration::days(7), now)
+        .await?
+        .pop()
+        .map(|p| p.presence)
+        .unwrap_or_else(|| {
+            crate::changes::presence(
+                &[],
+                device.device.first_seen,
+                now - chrono::Duration::days(7),
+                now,
+            )
+        });
     Ok(axum::Json(DeviceDetail {
         device,
         history,
@@ -648,8 +654,8 @@ pub struct DeviceDetail {
     /// Its layer-2 links: the switch port it is plugged into (it is the `device`), and for a
     /// switch what is on its ports (it is the `switch`), as the map draws them.
     pub links: Vec<DeviceLink>,
-    /// When it was online and offline in the last 7 days (from its last 100 events), and its
-    /// availability.
+    /// When it was online and offline in the last 7 days, and its availability (other periods:
+    /// `GET /devices/{id}/presence`).
     pub presence: crate::changes::Presence,
 }
 
@@ -1032,6 +1038,9 @@ pub struct TopologyQuery {
     /// With `layout` and `svg`: the most devices drawn per group (1 to 10,000; the others are
     /// counted in a `more` node). By default 2,400 spread over the groups, 24 to 240 each.
     pub cap: Option<usize>,
+    /// RFC 3339: the map as it was then, as far as the store remembers (the devices first seen
+    /// by then and not deleted before, with the addresses they had by then).
+    pub at: Option<String>,
 }
 
 /// The largest `cap` of `GET /topology`.
@@ -1065,10 +1074,20 @@ pub async fn topology(
             "cap: {cap} is not between 1 and {MAX_MAP_CAP}"
         )));
     }
+    let at =
+        q.at.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| ApiError::invalid(format!("at: {s:?} is not an RFC 3339 time")))
+            })
+            .transpose()?;
     let key = format!(
-        "topology?{}&{format}&{}",
+        "topology?{}&{format}&{}&{}",
         network.map(|n| n.to_string()).unwrap_or_default(),
-        q.cap.map(|c| c.to_string()).unwrap_or_default()
+        q.cap.map(|c| c.to_string()).unwrap_or_default(),
+        at.map(|t| t.to_rfc3339()).unwrap_or_default()
     );
     let content_type = match format {
         "dot" => "text/vnd.graphviz; charset=utf-8",
@@ -1078,7 +1097,10 @@ pub async fn topology(
     };
     let st = state.clone();
     cached(&state, key, content_type, || async move {
-        let stored = st.store.map_devices(network).await?;
+        let stored = match at {
+            Some(t) => st.store.map_devices_at(network, t).await?,
+            None => st.store.map_devices(network).await?,
+        };
         let devices: Vec<scanopy_core::Device> = stored
             .into_iter()
             .map(|s| {

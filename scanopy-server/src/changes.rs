@@ -245,6 +245,120 @@ fn time(what: &str, s: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
         .transpose()
 }
 
+/// `GET /presence` and `GET /devices/{id}/presence`'s parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PresenceQuery {
+    /// With `GET /presence`: device ids, comma separated (1 to 200).
+    pub devices: Option<String>,
+    /// RFC 3339: the period's start (default: 7 days before `to`; at most 366 days before it).
+    pub from: Option<String>,
+    /// RFC 3339: its end (default: now).
+    pub to: Option<String>,
+}
+
+/// Devices one `GET /presence` answers for at most.
+pub const MAX_PRESENCE_DEVICES: usize = 200;
+
+fn period(q: &PresenceQuery) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let to = time("to", q.to.as_deref())?.unwrap_or_else(Utc::now);
+    let from = time("from", q.from.as_deref())?.unwrap_or(to - Duration::days(7));
+    if from >= to {
+        return Err(ApiError::invalid("from: not before to"));
+    }
+    if to - from > Duration::days(366) {
+        return Err(ApiError::invalid("from: at most 366 days before to"));
+    }
+    Ok((from, to))
+}
+
+/// A device's presence, by id.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DevicePresence {
+    /// The device.
+    pub device: Uuid,
+    /// Its presence over the period.
+    #[serde(flatten)]
+    pub presence: Presence,
+}
+
+/// Presence of stored devices over a period, one store read for all of them.
+pub async fn presences(
+    state: &AppState,
+    devices: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Vec<DevicePresence>> {
+    Ok(state
+        .store
+        .presence_events(devices, to)
+        .await?
+        .into_iter()
+        .map(|(device, first, events)| DevicePresence {
+            device,
+            presence: presence(&events, first, from, to),
+        })
+        .collect())
+}
+
+/// `GET /devices/{id}/presence`: when the device was online and offline over a period, and
+/// its availability.
+#[utoipa::path(get, path = "/devices/{id}/presence", tag = "inventory", params(
+        ("id" = Uuid, Path, description = "device id"),
+        ("from" = Option<String>, Query, description = "RFC 3339 (default: 7 days before to; at most 366 days before it)"),
+        ("to" = Option<String>, Query, description = "RFC 3339 (default: now)")),
+    responses((status = 200, description = "its presence", body = Presence),
+              (status = 404, description = "unknown", body = crate::error::ErrorBody),
+              (status = 422, description = "a wrong parameter", body = crate::error::ErrorBody), crate::error::CallerErrors))]
+pub async fn device_presence(
+    State(state): State<AppState>,
+    _c: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiQuery(q): ApiQuery<PresenceQuery>,
+) -> ApiResult<axum::Json<Presence>> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(format!("device {id}")))?;
+    let (from, to) = period(&q)?;
+    presences(&state, &[id], from, to)
+        .await?
+        .pop()
+        .map(|p| axum::Json(p.presence))
+        .ok_or_else(|| ApiError::not_found(format!("device {id}")))
+}
+
+/// `GET /presence?devices=ID,ID`: the presence of several devices over a period (the device
+/// list's sparklines); unknown or deleted devices are left out.
+#[utoipa::path(get, path = "/presence", tag = "inventory", params(PresenceQuery),
+    responses((status = 200, description = "each known device's presence", body = crate::api::Items<DevicePresence>),
+              (status = 422, description = "a wrong parameter", body = crate::error::ErrorBody), crate::error::CallerErrors))]
+pub async fn presence_of(
+    State(state): State<AppState>,
+    _c: Caller,
+    ApiQuery(q): ApiQuery<PresenceQuery>,
+) -> ApiResult<axum::Json<crate::api::Items<DevicePresence>>> {
+    let (from, to) = period(&q)?;
+    let ids: Vec<Uuid> = q
+        .devices
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Uuid::parse_str(s)
+                .map_err(|_| ApiError::invalid(format!("devices: {s:?} is not an id")))
+        })
+        .collect::<ApiResult<_>>()?;
+    if ids.is_empty() || ids.len() > MAX_PRESENCE_DEVICES {
+        return Err(ApiError::invalid(format!(
+            "devices: 1 to {MAX_PRESENCE_DEVICES} device ids, comma separated"
+        )));
+    }
+    Ok(axum::Json(crate::api::Items::new(
+        presences(&state, &ids, from, to).await?,
+        None,
+    )))
+}
+
 /// `GET /changes`: what changed between two dates.
 #[utoipa::path(get, path = "/changes", tag = "inventory", params(ChangesQuery),
     responses((status = 200, description = "what changed in the period", body = Changes),

@@ -95,6 +95,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::services))
         .routes(routes!(api::export))
         .routes(routes!(changes::changes))
+        .routes(routes!(changes::device_presence))
+        .routes(routes!(changes::presence_of))
         .routes(routes!(api::networks, api::create_network))
         .routes(routes!(api::patch_network))
         .routes(routes!(api::suggested_subnets))

@@ -106,3 +106,25 @@ export function card(title, right, body, opts) {
     title ? h("div", { class: "card-head" }, h("h2", null, title), h("div", { class: "spacer" }), right) : null,
     body);
 }
+// Online (green) and offline (red) stretches of the last 7 days, with its availability. The bar
+// spans what is known: from the week's start, or from the first sighting when that is later
+// (a device seen an hour ago gets an hour-wide bar, not a sliver of a week).
+export function presenceBar(p, opts) {
+  const o = opts || {};
+  const ivs = p.intervals || [];
+  const known = ivs.length ? Math.min(...ivs.map((i) => Date.parse(i.from))) : Date.parse(p.from);
+  const t0 = Math.max(Date.parse(p.from), known), span = Math.max(1, Date.parse(p.to) - t0);
+  const pct = (t) => (((Math.max(Date.parse(t), t0) - t0) / span) * 100).toFixed(3) + "%";
+  const avail = p.availability == null ? null : Math.round(p.availability * 1000) / 10 + "% online";
+  const since = t0 > Date.parse(p.from) + 60000 ? " since " + fullTime(new Date(t0).toISOString()) : "";
+  const bar = h("div", { class: "presence" + (o.compact ? " compact" : ""), id: o.id || null, role: "img", title: o.compact ? (avail == null ? "nothing known" : avail + since) : null, "aria-label": avail == null ? "nothing known" : avail },
+    ivs.map((i) => {
+      const seg = h("span", { class: i.online ? "on" : "off", title: (i.online ? "online " : "offline ") + fullTime(i.from) + " – " + fullTime(i.to) });
+      // Through the CSSOM: the CSP refuses style attributes.
+      seg.style.left = pct(i.from);
+      seg.style.width = `max(2px, calc(${pct(i.to)} - ${pct(i.from)}))`;
+      return seg;
+    }));
+  if (o.compact) return bar;
+  return h("div", null, bar, h("div", { class: "muted small" }, avail == null ? "nothing known yet" : avail + since));
+}

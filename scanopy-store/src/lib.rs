@@ -271,11 +271,29 @@ pub trait InventoryStore: Send + Sync {
     /// one pass rather than page by page.
     async fn map_devices(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>>;
 
+    /// The map as it was at `at`, as far as the store remembers: the devices first seen by
+    /// then and not deleted before, with the interfaces first seen by then (addresses they
+    /// lost since are not kept, and a switch's ports are as last read).
+    async fn map_devices_at(
+        &self,
+        network: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<StoredDevice>>;
+
     /// The newest events, newest first.
     async fn recent_events(&self, limit: usize) -> Result<Vec<Event>>;
 
     /// The newest events of one device, newest first.
     async fn device_events(&self, device: Uuid, limit: usize) -> Result<Vec<Event>>;
+
+    /// For each of `devices` that is stored and not deleted: when it was first seen, and its
+    /// `device_new`, `device_gone` and `device_back` events before `to`, oldest first (what its
+    /// presence is made of). At most [`MAX_PRESENCE_EVENTS`] events in all, the newest kept.
+    async fn presence_events(
+        &self,
+        devices: &[Uuid],
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>, Vec<Event>)>>;
 
     /// Events that happened from `from` to `to` (inclusive), of one network or all, oldest
     /// first, after sequence number `after`, at most `limit`.
@@ -375,6 +393,9 @@ pub trait JobStore: Send + Sync {
     /// decision, which no registration changes ([`Daemon::approved_url`]).
     async fn set_daemon_push_url(&self, id: Uuid, url: Option<&str>) -> Result<Daemon>;
 }
+
+/// Events [`InventoryStore::presence_events`] reads at most.
+pub const MAX_PRESENCE_EVENTS: usize = 100_000;
 
 /// Users and credentials (sessions, API tokens, daemon keys): secrets are kept only as hashes.
 #[async_trait]

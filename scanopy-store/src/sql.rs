@@ -54,6 +54,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0011_events_at.sql"),
     include_str!("../migrations/sqlite/0012_users.sql"),
     include_str!("../migrations/sqlite/0013_alert_scope.sql"),
+    include_str!("../migrations/sqlite/0014_events_device.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -69,6 +70,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0011_events_at.sql"),
     include_str!("../migrations/postgres/0012_users.sql"),
     include_str!("../migrations/postgres/0013_alert_scope.sql"),
+    include_str!("../migrations/postgres/0014_events_device.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.

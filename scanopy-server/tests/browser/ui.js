@@ -116,6 +116,9 @@ const step = (text) => console.log("ui: " + text);
       await page.waitForSelector("body[data-page=devices]");
     }
     console.log("devices-listed-at-ms " + Date.now());
+    const sparks = await page.waitForFunction(() => document.querySelectorAll("#devices-table [data-spark] .presence.compact").length, { timeout: 10000 }).then((h) => h.jsonValue()).catch(() => 0);
+    step(`the devices list draws ${sparks} presence sparklines`);
+    check(sparks >= LAN_HOSTS.length, `the devices list draws ${sparks} presence sparklines, expected one per listed device`);
     step(`the devices page lists ${listed.length} devices, with ${LAN_HOSTS.join(", ")}`);
     // ---- its Export link downloads the list as CSV, with the session's cookie
     const exported = await page.evaluate(async () => {
@@ -174,6 +177,15 @@ const step = (text) => console.log("ui: " + text);
       await page.select("#map-vlan", "");
     }
     await shot("map");
+    // ---- the map as it was before the server started: nothing yet; then now again
+    await page.$eval("#map-at", (e) => { e.value = "2020-01-01T00:00"; e.dispatchEvent(new Event("change")); });
+    await page.waitForFunction(() => /as at/.test((document.querySelector(".map-stats") || {}).textContent || ""), { timeout: 10000 }).catch(() => null);
+    const then = await page.$$eval("#map svg g.node[data-device-id]", (r) => r.length);
+    const thenStats = await page.$eval(".map-stats", (e) => e.textContent).catch(() => "");
+    step(`the map as at 2020-01-01: ${thenStats}`);
+    check(then === 0 && /as at/.test(thenStats), `the map as it was in 2020 shows ${then} devices (${thenStats})`);
+    await page.$eval("#map-at", (e) => { e.value = ""; e.dispatchEvent(new Event("change")); });
+    await page.waitForFunction(() => document.querySelectorAll("#map svg g.node[data-device-id]").length > 0, { timeout: 10000 }).catch(() => null);
 
     // ---- a click on a node opens its device page
     // the web server's node (10.77.0.10), or else the first one

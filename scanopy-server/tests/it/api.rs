@@ -69,6 +69,8 @@ async fn every_route_needs_authentication() {
         ("DELETE", "/api/v1/webhooks/ID"),
         ("GET", "/api/v1/export"),
         ("GET", "/api/v1/changes"),
+        ("GET", "/api/v1/presence"),
+        ("GET", "/api/v1/devices/ID/presence"),
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/alerts"),
         ("POST", "/api/v1/alerts"),
@@ -2379,6 +2381,100 @@ async fn what_changed_between_two_dates() {
     let a = d["presence"]["availability"].as_f64().unwrap();
     assert!((0.0..1.0).contains(&a), "{a}");
     assert_eq!(v["truncated"], false);
+    // The same over a period of one's choosing, and for several devices at once.
+    let now = chrono::Utc::now();
+    let (s, p) = api
+        .get(&format!(
+            "/api/v1/devices/{gone}/presence?from={}&to={}",
+            enc(now - chrono::Duration::days(30)),
+            enc(now)
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["intervals"].as_array().unwrap().len(), 2, "{p:#}");
+    let a30 = p["availability"].as_f64().unwrap();
+    assert!(
+        (a30 - a).abs() < 0.05,
+        "the known time is the same: {a30} vs {a}"
+    );
+    // A period before it was seen knows nothing.
+    let (_, p) = api
+        .get(&format!(
+            "/api/v1/devices/{gone}/presence?from={}&to={}",
+            enc(t0 - chrono::Duration::days(2)),
+            enc(t0 - chrono::Duration::days(1))
+        ))
+        .await;
+    assert!(
+        p["availability"].is_null() && p["intervals"].as_array().unwrap().is_empty(),
+        "{p}"
+    );
+    let ids: Vec<String> = ["devices_added"]
+        .iter()
+        .flat_map(|k| {
+            v[*k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["device"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let unknown = uuid::Uuid::new_v4();
+    let (s, many) = api
+        .get(&format!(
+            "/api/v1/presence?devices={},{unknown}",
+            ids.join(",")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{many}");
+    let items = many["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "the unknown one is left out: {many:#}");
+    let of_gone = items.iter().find(|x| x["device"] == gone.as_str()).unwrap();
+    assert_eq!(of_gone["intervals"].as_array().unwrap().len(), 2);
+    let other = items.iter().find(|x| x["device"] != gone.as_str()).unwrap();
+    assert_eq!(other["availability"], 1.0, "{other}");
+    for bad in [
+        "/api/v1/presence".to_owned(),
+        "/api/v1/presence?devices=nope".to_owned(),
+        format!(
+            "/api/v1/presence?devices={gone}&from={}",
+            enc(now + chrono::Duration::hours(1))
+        ),
+        format!(
+            "/api/v1/presence?devices={gone}&from={}",
+            enc(now - chrono::Duration::days(400))
+        ),
+        format!(
+            "/api/v1/presence?devices={}",
+            vec![gone.clone(); 201].join(",")
+        ),
+    ] {
+        let (s, v) = api.get(&bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+    }
+    let (s, _) = api
+        .get(&format!("/api/v1/devices/{unknown}/presence"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The map as it was before the scans: empty; now: the two devices.
+    let devices_on = |v: &Value| v["devices"].as_u64().unwrap_or(u64::MAX);
+    let (s, m) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&at={}",
+            enc(t0 - chrono::Duration::hours(1))
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(devices_on(&m), 0, "{m}");
+    let (_, m) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&at={}",
+            enc(now)
+        ))
+        .await;
+    assert_eq!(devices_on(&m), 2, "{m}");
+    let (s, _) = api.get("/api/v1/topology?at=yesterday").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // Before any of it: nothing.
     let before = t0 - chrono::Duration::hours(2);
     let (_, v) = api

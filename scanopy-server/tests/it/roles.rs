@@ -35,6 +35,8 @@ const TABLE: &[(&str, &str, R)] = &[
     ("GET", "/services", R::Viewer),
     ("GET", "/export", R::Viewer),
     ("GET", "/changes", R::Viewer),
+    ("GET", "/presence", R::Viewer),
+    ("GET", "/devices/{id}/presence", R::Viewer),
     ("GET", "/networks", R::Viewer),
     ("POST", "/networks", R::Admin),
     ("PATCH", "/networks/{id}", R::Admin),

@@ -1,31 +1,11 @@
 // One device: interfaces, services, container, history, and what the user may edit.
 
-import { append, badge, card, emptyRow, h, icon, onlineBadge, timeEl, toast, typeIcon } from "../dom.js";
+import { append, badge, card, emptyRow, h, icon, onlineBadge, presenceBar, timeEl, toast, typeIcon } from "../dom.js";
 import { api, can, loadNetworks, networkName, report, state } from "../api.js";
 import { describeEvent, devName, EVENT_STYLE, fullTime, ipLabel, osLabel, relTime, shortId, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
 
 // ------------------------------------------------------------------ device page
-// Online (green) and offline (red) stretches of the last 7 days, with its availability. The bar
-// spans what is known: from the week's start, or from the first sighting when that is later
-// (a device seen an hour ago gets an hour-wide bar, not a sliver of a week).
-function presenceBar(p) {
-  const ivs = p.intervals || [];
-  const known = ivs.length ? Math.min(...ivs.map((i) => Date.parse(i.from))) : Date.parse(p.from);
-  const t0 = Math.max(Date.parse(p.from), known), span = Math.max(1, Date.parse(p.to) - t0);
-  const pct = (t) => (((Math.max(Date.parse(t), t0) - t0) / span) * 100).toFixed(3) + "%";
-  const avail = p.availability == null ? null : Math.round(p.availability * 1000) / 10 + "% online";
-  const since = t0 > Date.parse(p.from) + 60000 ? " since " + fullTime(new Date(t0).toISOString()) : "";
-  const bar = h("div", { class: "presence", id: "device-presence", role: "img", "aria-label": avail == null ? "nothing known" : avail },
-    ivs.map((i) => {
-      const seg = h("span", { class: i.online ? "on" : "off", title: (i.online ? "online " : "offline ") + fullTime(i.from) + " – " + fullTime(i.to) });
-      // Through the CSSOM: the CSP refuses style attributes.
-      seg.style.left = pct(i.from);
-      seg.style.width = `max(2px, calc(${pct(i.to)} - ${pct(i.from)}))`;
-      return seg;
-    }));
-  return h("div", null, bar, h("div", { class: "muted small" }, avail == null ? "nothing known yet" : avail + since));
-}
 export async function pageDevice(root, ctx) {
   const id = ctx.params[0];
   const [d] = await Promise.all([api("/devices/" + encodeURIComponent(id)), state.networks.length ? null : loadNetworks().catch(() => null)]);
@@ -119,7 +99,7 @@ export async function pageDevice(root, ctx) {
           h("span", { class: "muted small" }, " (" + l.via + (l.vlan != null ? ", VLAN " + l.vlan : "") + (l.device_port ? ", its " + l.device_port : "") + ")"))))] : null,
       d.notes && !can("editor") ? [h("dt", null, "Notes"), h("dd", { class: "pre-wrap" }, d.notes)] : null,
       h("dt", null, "Network"), h("dd", null, networkName(d.network)),
-      d.presence ? [h("dt", null, "Last 7 days"), h("dd", null, presenceBar(d.presence))] : null,
+      d.presence ? [h("dt", null, "Last 7 days"), h("dd", null, presenceBar(d.presence, { id: "device-presence" }))] : null,
       h("dt", null, "Sources"), h("dd", null, (d.sources || []).join(", ") || "—"),
       h("dt", null, "First seen"), h("dd", null, fullTime(d.first_seen) || "—"),
       h("dt", null, "Last seen"), h("dd", null, fullTime(d.last_seen) || "—"),

@@ -1,6 +1,6 @@
 // The devices list: filters, sorting, paging.
 
-import { append, emptyRow, h, icon, onlineBadge, pageHead, timeEl, typeIcon } from "../dom.js";
+import { append, emptyRow, h, icon, onlineBadge, pageHead, presenceBar, timeEl, typeIcon } from "../dom.js";
 import { api, items, loadNetworks, report, state } from "../api.js";
 import { debounce, devName, fmtNum, ipLabel, ipNum, osLabel, parseTime, qs, typeLabel } from "../format.js";
 import { go, liveRefresher } from "../router.js";
@@ -71,12 +71,36 @@ export async function pageDevices(root, ctx) {
         h("td", { class: "hide-md" }, d.os ? osLabel(d.os) : h("span", { class: "muted" }, "—")),
         h("td", { class: "num" }, String((d.services || []).length)),
         h("td", { class: "nowrap" }, timeEl(d.last_seen)),
-        h("td", null, onlineBadge(d.offline)));
+        h("td", null, onlineBadge(d.offline), h("div", { "data-spark": d.id }, sparkOf(d.id))));
       frag.appendChild(tr);
     }
     tbody.replaceChildren(rows.length ? frag : emptyRow(DEV_COLUMNS.length, anyFilter() ? "No device matches these filters." : "No devices yet. Run a scan to discover your network."));
+    if (rows.length) fillPresence().catch(report);
     count.textContent = fmtNum(devState.rows.length) + " device" + (devState.rows.length === 1 ? "" : "s") + (devState.cursor ? " loaded" : "");
     more.hidden = !devState.cursor;
+  }
+  // The last 7 days of each listed device, a small bar beside its status: fetched for the
+  // rows shown, 200 at a time, again at most every 30 s.
+  const presence = new Map();
+  let presenceAt = 0, presenceBusy = false;
+  const sparkOf = (id) => (presence.get(id) ? presenceBar(presence.get(id), { compact: true }) : null);
+  async function fillPresence() {
+    if (presenceBusy) return;
+    presenceBusy = true;
+    try {
+      if (Date.now() - presenceAt > 30000) { presence.clear(); presenceAt = Date.now(); }
+      const missing = devState.rows.map((d) => d.id).filter((id) => !presence.has(id));
+      for (let i = 0; i < missing.length; i += 200) {
+        const chunk = missing.slice(i, i + 200);
+        const r = await api("/presence?devices=" + chunk.join(","));
+        for (const p of items(r)) presence.set(p.device, p);
+        for (const id of chunk) if (!presence.has(id)) presence.set(id, null);
+      }
+      for (const cell of tbody.querySelectorAll("[data-spark]")) {
+        const bar = sparkOf(cell.dataset.spark);
+        cell.replaceChildren(...(bar ? [bar] : []));
+      }
+    } finally { presenceBusy = false; }
   }
   const anyFilter = () => devState.q || devState.network || devState.subnet || devState.service;
   const params = (extra) => ({ q: devState.q, network: devState.network, subnet: devState.subnet, service: devState.service, ...extra });

@@ -18,6 +18,10 @@ export async function pageMap(root, ctx) {
   if (!state.networks.find((n) => n.id === mapNetwork)) mapNetwork = state.networks.length ? state.networks[0].id : "";
   const netSel = h("select", { "aria-label": "Network", id: "map-network" }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === mapNetwork }, n.name + "  (" + (n.subnets || []).join(", ") + ")")));
   const find = h("input", { type: "search", class: "search", placeholder: "Find on map…", "aria-label": "Find a device on the map" });
+  // The map as it was at a date ("now" when empty): the devices the server knew then.
+  const asOf = h("input", { type: "datetime-local", id: "map-at", "aria-label": "The map as it was at", title: "The map as it was at this time (empty: now)" });
+  if (ctx.query.get("at")) { const t = new Date(ctx.query.get("at")); if (!isNaN(t)) asOf.value = new Date(t.getTime() - t.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }
+  const atParam = () => (asOf.value ? new Date(asOf.value).toISOString() : undefined);
   // VLANs of the switch port links: a filter (hidden when there are none).
   const vlanSel = h("select", { "aria-label": "VLAN", id: "map-vlan", hidden: true }, h("option", { value: "" }, "All VLANs"));
   let vlan = "";
@@ -31,7 +35,7 @@ export async function pageMap(root, ctx) {
   const mapBox = h("div", { id: "map" });
   const stats = h("div", { class: "map-stats" });
   append(root, [
-    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, vlanSel, find, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
+    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, vlanSel, find, asOf, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
     mapBox,
   ]);
   if (!mapNetwork) {
@@ -80,7 +84,7 @@ export async function pageMap(root, ctx) {
   vlanSel.addEventListener("change", () => { vlan = vlanSel.value; applyVlan(); });
 
   async function load() {
-    const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout" }));
+    const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout", at: atParam() }));
     if (!ctx.alive() && ctx.mounted) return;
     layout = sceneOf(laid, mapNetwork);
     const devCount = layout.devices;
@@ -94,7 +98,7 @@ export async function pageMap(root, ctx) {
     vlanSel.hidden = vlans.length === 0;
     applyVlan();
     const shown = layout.placedNodes.filter((p) => !p.more).length;
-    stats.textContent = fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(layout.groupCount) + " groups";
+    stats.textContent = (asOf.value ? "as at " + new Date(asOf.value).toLocaleString() + " · " : "") + fmtNum(devCount) + " devices" + (shown < devCount ? " · " + fmtNum(shown) + " drawn" : "") + " · " + fmtNum(layout.groupCount) + " groups";
     if (!mapBox.contains(stats)) {
       mapBox.append(
         h("div", { class: "map-zoom" }, zin, zout, zfit), stats,
@@ -179,10 +183,11 @@ export async function pageMap(root, ctx) {
   }
   find.addEventListener("input", debounce(() => highlight(find.value, true), 200));
   netSel.addEventListener("change", () => { mapNetwork = netSel.value; view.touched = false; load().catch(report); });
+  asOf.addEventListener("change", () => { view.touched = false; load().catch(report); });
   const exportName = (ext) => "scanopy-" + (networkName(mapNetwork) || "map").replace(/[^A-Za-z0-9._-]+/g, "_") + "." + ext;
   exSvg.addEventListener("click", () => { if (layout) download(exportName("svg"), exportSvg(layout), "image/svg+xml"); });
   const exportText = async (format, ext) => {
-    try { download(exportName(ext), await api("/topology" + qs({ network: mapNetwork, format }), { text: true }), "text/plain"); } catch (e) { report(e); }
+    try { download(exportName(ext), await api("/topology" + qs({ network: mapNetwork, format, at: atParam() }), { text: true }), "text/plain"); } catch (e) { report(e); }
   };
   exDot.addEventListener("click", () => exportText("dot", "dot"));
   exMmd.addEventListener("click", () => exportText("mermaid", "mmd"));
@@ -192,5 +197,5 @@ export async function pageMap(root, ctx) {
   window.addEventListener("resize", onResize);
   ctx.onCleanup(() => window.removeEventListener("resize", onResize));
   ctx.afterMount = () => { if (!view.touched) fit(); };
-  liveRefresher(ctx, load, ["device_new", "device_gone", "device_changed", "scan_done"], 2500);
+  liveRefresher(ctx, () => (asOf.value ? null : load()), ["device_new", "device_gone", "device_changed", "scan_done"], 2500);
 }

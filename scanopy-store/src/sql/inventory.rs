@@ -11,7 +11,8 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{
-    Dialect, SqlStore, db_err, event_from_row, finish, json_err, q, results, run_from_row, ts,
+    Dialect, SqlStore, db_err, event_from_row, finish, json_err, parse_ts, q, results,
+    run_from_row, ts,
 };
 use crate::model::{
     ChangeSet, Counts, DeviceEdit, DeviceFilter, Event, NewScanRun, Page, RunStatus, ScanRun,
@@ -368,91 +369,15 @@ impl InventoryStore for SqlStore {
     /// interfaces; no services, no history), in one query: a row per device, its interfaces
     /// aggregated as JSON by the database.
     async fn map_devices(&self, network: Option<Uuid>) -> Result<Vec<StoredDevice>> {
-        let dia = self.dialect;
-        let ifs = match dia {
-            Dialect::Sqlite => {
-                "(SELECT json_group_array(json_array(ip, mac, subnet)) FROM interfaces i WHERE i.device_id = d.id)"
-            }
-            Dialect::Postgres => {
-                "(SELECT json_agg(json_build_array(ip, mac, subnet) ORDER BY ip, mac)::text FROM interfaces i WHERE i.device_id = d.id)"
-            }
-        };
-        let mut sql = format!(
-            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs, \
-             (SELECT x.l2 FROM device_l2 x WHERE x.device_id = d.id) AS l2 \
-             FROM devices d WHERE d.deleted_at IS NULL"
-        );
-        if network.is_some() {
-            sql.push_str(" AND d.network_id = ?");
-        }
-        sql.push_str(" ORDER BY d.id");
-        let sql = q(dia, &sql);
-        let mut query = sqlx::query(&sql);
-        if let Some(n) = network {
-            query = query.bind(n.to_string());
-        }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read the map"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let Ok(id) = Uuid::parse_str(&r.get::<String, _>("id")) else {
-                continue;
-            };
-            let list: Vec<(String, String, Option<String>)> = r
-                .get::<Option<String>, _>("ifs")
-                .map(|s| serde_json::from_str(&s))
-                .transpose()
-                .map_err(json_err("read the map"))?
-                .unwrap_or_default();
-            let mut interfaces: Vec<Interface> = list
-                .into_iter()
-                .filter_map(|(ip, mac, subnet)| {
-                    Some(Interface {
-                        ip: ip.parse().ok()?,
-                        mac: MacAddr::from_str(&mac).ok(),
-                        subnet: subnet.and_then(|s| s.parse().ok()),
-                    })
-                })
-                .collect();
-            interfaces.sort_by_key(|i| (i.ip, i.mac));
-            let device = Device {
-                id,
-                hostname: r.get("hostname"),
-                device_type: DeviceType::from_str(&r.get::<String, _>("device_type"))
-                    .unwrap_or_default(),
-                interfaces,
-                parent: r
-                    .get::<Option<String>, _>("parent_id")
-                    .and_then(|p| Uuid::parse_str(&p).ok()),
-                container: r
-                    .get::<Option<String>, _>("container")
-                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
-                vendor: None,
-                device_type_evidence: None,
-                services: Vec::new(),
-                first_seen: DateTime::<Utc>::UNIX_EPOCH,
-                last_seen: DateTime::<Utc>::UNIX_EPOCH,
-                sources: Default::default(),
-                randomized_mac: false,
-                merge_reasons: Vec::new(),
-                os: None,
-                l2: r
-                    .get::<Option<String>, _>("l2")
-                    .and_then(|j| serde_json::from_str::<L2>(&j).ok())
-                    .map(Box::new),
-            };
-            out.push(StoredDevice {
-                device,
-                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
-                user_name: r.get("user_name"),
-                notes: None,
-                tags: Vec::new(),
-                offline: r.get::<i64, _>("offline") != 0,
-            });
-        }
-        Ok(out)
+        self.map_rows(network, None).await
+    }
+
+    async fn map_devices_at(
+        &self,
+        network: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<StoredDevice>> {
+        self.map_rows(network, Some(at)).await
     }
 
     async fn recent_events(&self, limit: usize) -> Result<Vec<Event>> {
@@ -508,6 +433,82 @@ impl InventoryStore for SqlStore {
         .await
         .map_err(db_err("read a device's history"))?;
         Ok(rows.iter().map(event_from_row).collect())
+    }
+
+    async fn presence_events(
+        &self,
+        devices: &[Uuid],
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>, Vec<crate::Event>)>> {
+        let dia = self.dialect;
+        let mut out: Vec<(Uuid, DateTime<Utc>, Vec<crate::Event>)> = Vec::new();
+        let mut ids: Vec<String> = devices.iter().map(Uuid::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut budget = crate::MAX_PRESENCE_EVENTS;
+        for chunk in ids.chunks(400) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, first_seen FROM devices WHERE deleted_at IS NULL AND id IN ({marks})"
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            let rows = query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("read presence"))?;
+            let mut firsts: std::collections::HashMap<String, DateTime<Utc>> =
+                std::collections::HashMap::new();
+            for r in &rows {
+                let id: String = r.get("id");
+                firsts.insert(id, parse_ts(&r.get::<String, _>("first_seen")));
+            }
+            if firsts.is_empty() {
+                continue;
+            }
+            let sql = q(
+                dia,
+                &format!(
+                    "SELECT * FROM events WHERE device_id IN ({marks}) \
+                     AND kind IN ('device_new', 'device_gone', 'device_back') AND at < ? \
+                     ORDER BY at DESC, seq DESC LIMIT ?"
+                ),
+            )
+            .into_owned();
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            let rows = query
+                .bind(ts(to))
+                .bind(budget as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("read presence"))?;
+            budget = budget.saturating_sub(rows.len());
+            let mut by: std::collections::HashMap<Uuid, Vec<crate::Event>> =
+                std::collections::HashMap::new();
+            for e in rows.iter().map(event_from_row) {
+                if let Some(d) = e.device {
+                    by.entry(d).or_default().push(e);
+                }
+            }
+            for (id, first) in firsts {
+                let Ok(u) = Uuid::parse_str(&id) else {
+                    continue;
+                };
+                let mut evs = by.remove(&u).unwrap_or_default();
+                evs.reverse();
+                out.push((u, first, evs));
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        out.sort_by_key(|(u, ..)| *u);
+        Ok(out)
     }
 
     async fn services(
@@ -591,4 +592,112 @@ async fn load_l2(
     Ok(json
         .and_then(|j| serde_json::from_str::<L2>(&j).ok())
         .map(Box::new))
+}
+
+impl SqlStore {
+    /// [`InventoryStore::map_devices`], now or (`at`) as it was.
+    async fn map_rows(
+        &self,
+        network: Option<Uuid>,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredDevice>> {
+        let dia = self.dialect;
+        let when = if at.is_some() {
+            " AND i.first_seen <= ?"
+        } else {
+            ""
+        };
+        let ifs = match dia {
+            Dialect::Sqlite => format!(
+                "(SELECT json_group_array(json_array(ip, mac, subnet)) FROM interfaces i WHERE i.device_id = d.id{when})"
+            ),
+            Dialect::Postgres => format!(
+                "(SELECT json_agg(json_build_array(ip, mac, subnet) ORDER BY ip, mac)::text FROM interfaces i WHERE i.device_id = d.id{when})"
+            ),
+        };
+        let mut sql = format!(
+            "SELECT d.id, d.network_id, d.hostname, d.device_type, d.parent_id, d.container, d.user_name, d.offline, {ifs} AS ifs, \
+             (SELECT x.l2 FROM device_l2 x WHERE x.device_id = d.id) AS l2 \
+             FROM devices d WHERE "
+        );
+        sql.push_str(if at.is_some() {
+            "d.first_seen <= ? AND (d.deleted_at IS NULL OR d.deleted_at > ?)"
+        } else {
+            "d.deleted_at IS NULL"
+        });
+        if network.is_some() {
+            sql.push_str(" AND d.network_id = ?");
+        }
+        sql.push_str(" ORDER BY d.id");
+        let sql = q(dia, &sql);
+        let mut query = sqlx::query(&sql);
+        if let Some(t) = at {
+            query = query.bind(ts(t)).bind(ts(t)).bind(ts(t));
+        }
+        if let Some(n) = network {
+            query = query.bind(n.to_string());
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read the map"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let Ok(id) = Uuid::parse_str(&r.get::<String, _>("id")) else {
+                continue;
+            };
+            let list: Vec<(String, String, Option<String>)> = r
+                .get::<Option<String>, _>("ifs")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(json_err("read the map"))?
+                .unwrap_or_default();
+            let mut interfaces: Vec<Interface> = list
+                .into_iter()
+                .filter_map(|(ip, mac, subnet)| {
+                    Some(Interface {
+                        ip: ip.parse().ok()?,
+                        mac: MacAddr::from_str(&mac).ok(),
+                        subnet: subnet.and_then(|s| s.parse().ok()),
+                    })
+                })
+                .collect();
+            interfaces.sort_by_key(|i| (i.ip, i.mac));
+            let device = Device {
+                id,
+                hostname: r.get("hostname"),
+                device_type: DeviceType::from_str(&r.get::<String, _>("device_type"))
+                    .unwrap_or_default(),
+                interfaces,
+                parent: r
+                    .get::<Option<String>, _>("parent_id")
+                    .and_then(|p| Uuid::parse_str(&p).ok()),
+                container: r
+                    .get::<Option<String>, _>("container")
+                    .and_then(|c| serde_json::from_str::<Container>(&c).ok()),
+                vendor: None,
+                device_type_evidence: None,
+                services: Vec::new(),
+                first_seen: DateTime::<Utc>::UNIX_EPOCH,
+                last_seen: DateTime::<Utc>::UNIX_EPOCH,
+                sources: Default::default(),
+                randomized_mac: false,
+                merge_reasons: Vec::new(),
+                os: None,
+                l2: r
+                    .get::<Option<String>, _>("l2")
+                    .and_then(|j| serde_json::from_str::<L2>(&j).ok())
+                    .map(Box::new),
+            };
+            out.push(StoredDevice {
+                device,
+                network: Uuid::parse_str(&r.get::<String, _>("network_id")).unwrap_or_default(),
+                user_name: r.get("user_name"),
+                notes: None,
+                tags: Vec::new(),
+                offline: r.get::<i64, _>("offline") != 0,
+            });
+        }
+        Ok(out)
+    }
 }

@@ -2467,3 +2467,67 @@ pub(crate) async fn an_address_answering_with_another_mac_is_an_event(store: &dy
         .unwrap();
     assert_eq!(moved(store.events(0, 1000).await.unwrap()).len(), 1);
 }
+
+pub(crate) async fn the_map_as_it_was_at_a_time(store: &dyn Store) {
+    let net = network(store).await;
+    let r = run(store, net).await;
+    let a_mac = "00:11:32:00:00:05";
+    for (ip, m, at) in [
+        ("10.0.0.5", a_mac, t(100)),
+        ("10.0.0.6", "00:11:32:00:00:06", t(300)),
+        ("10.0.0.7", a_mac, t(400)),
+    ] {
+        store
+            .apply_batch(r, Uuid::new_v4(), &[obs(ip, at, mac(m))])
+            .await
+            .unwrap();
+    }
+    let ips_at = |at: Option<DateTime<Utc>>| async move {
+        let ds = match at {
+            Some(t) => store.map_devices_at(Some(net), t).await.unwrap(),
+            None => store.map_devices(Some(net)).await.unwrap(),
+        };
+        let mut v: Vec<Vec<String>> = ds
+            .iter()
+            .map(|d| {
+                d.device
+                    .interfaces
+                    .iter()
+                    .map(|i| i.ip.to_string())
+                    .collect()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ips_at(Some(t(50))).await, Vec::<Vec<String>>::new());
+    assert_eq!(ips_at(Some(t(200))).await, [vec!["10.0.0.5"]]);
+    assert_eq!(
+        ips_at(Some(t(350))).await,
+        [vec!["10.0.0.5"], vec!["10.0.0.6"]],
+        "not yet its second address"
+    );
+    assert_eq!(
+        ips_at(None).await,
+        [vec!["10.0.0.5", "10.0.0.7"], vec!["10.0.0.6"]]
+    );
+    // Deleted now: gone from today's map, still on the map of before.
+    let a = store.map_devices(Some(net)).await.unwrap();
+    let a = a
+        .iter()
+        .find(|d| d.device.interfaces.len() == 2)
+        .unwrap()
+        .device
+        .id;
+    store.delete_device(a).await.unwrap();
+    assert_eq!(ips_at(None).await, [vec!["10.0.0.6"]]);
+    assert_eq!(
+        ips_at(Some(t(350))).await,
+        [vec!["10.0.0.5"], vec!["10.0.0.6"]]
+    );
+    assert_eq!(
+        store.map_devices_at(None, t(350)).await.unwrap().len(),
+        2,
+        "every network"
+    );
+}
