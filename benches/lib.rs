@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use chrono::Utc;
 use scanopy_core::{Fact, MacAddr, Observation, PortFact, PortState, Transport};
 
-/// Observations of hosts `from..to` of 10.64.0.0/16: a MAC each (Synology OUI) and `ports`
+/// Observations of hosts `from..to` of 10.64.0.0/14 (10.64.0.1 upwards): a MAC each (Synology OUI) and `ports`
 /// open ports (8000 upwards), as a scan of a large LAN would report them.
 pub fn lan_observations(from: u32, to: u32, ports: u16) -> Vec<Observation> {
     let at = Utc::now();

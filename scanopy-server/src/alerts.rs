@@ -576,6 +576,30 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
+/// The record of a message sent (or not: `error`) for event `seq` of `rule`, now.
+fn outcome(
+    rule: &AlertRule,
+    seq: i64,
+    attempts: i64,
+    error: Option<String>,
+    m: &Message,
+) -> AlertDelivery {
+    AlertDelivery {
+        rule: rule.id,
+        event_seq: seq,
+        status: if error.is_none() {
+            "delivered"
+        } else {
+            "failed"
+        }
+        .into(),
+        attempts,
+        error,
+        summary: Some(m.title.clone()),
+        at: Utc::now(),
+    }
+}
+
 /// `POST /alerts/{id}/test`: sends a test message through the rule's channel now (one attempt),
 /// and records it (event 0).
 pub async fn test(state: &AppState, rule: &AlertRule) -> AlertDelivery {
@@ -588,20 +612,7 @@ pub async fn test(state: &AppState, rule: &AlertRule) -> AlertDelivery {
     );
     // One attempt: whoever pressed the button is waiting.
     let (attempts, error) = send(state, &rule.channel, &m, 1).await;
-    let d = AlertDelivery {
-        rule: rule.id,
-        event_seq: 0,
-        status: if error.is_none() {
-            "delivered"
-        } else {
-            "failed"
-        }
-        .into(),
-        attempts,
-        error,
-        summary: Some(m.title.clone()),
-        at: Utc::now(),
-    };
+    let d = outcome(rule, 0, attempts, error, &m);
     let _ = state.store.record_alert(&d).await;
     d
 }
@@ -694,20 +705,7 @@ pub async fn send_digests(state: &AppState, now: chrono::DateTime<Local>) -> usi
         if let Some(e) = &error {
             tracing::warn!(rule = %rule.id, error = %e, "a digest could not be sent; its changes wait for the next");
         }
-        let d = AlertDelivery {
-            rule: rule.id,
-            event_seq: -day,
-            status: if error.is_none() {
-                "delivered"
-            } else {
-                "failed"
-            }
-            .into(),
-            attempts,
-            error,
-            summary: Some(m.title.clone()),
-            at: Utc::now(),
-        };
+        let d = outcome(rule, -day, attempts, error, &m);
         if let Err(e) = state.store.record_alert(&d).await {
             tracing::warn!(rule = %rule.id, error = %e, "a digest's outcome could not be recorded");
         }

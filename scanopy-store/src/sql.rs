@@ -55,6 +55,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0012_users.sql"),
     include_str!("../migrations/sqlite/0013_alert_scope.sql"),
     include_str!("../migrations/sqlite/0014_events_device.sql"),
+    include_str!("../migrations/sqlite/0015_services_confirmed.sql"),
 ];
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
@@ -71,6 +72,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0012_users.sql"),
     include_str!("../migrations/postgres/0013_alert_scope.sql"),
     include_str!("../migrations/postgres/0014_events_device.sql"),
+    include_str!("../migrations/postgres/0015_services_confirmed.sql"),
 ];
 
 /// Adapts SQL written for SQLite to the dialect.
@@ -688,7 +690,21 @@ fn device_from_row(
         device_type: DeviceType::from_str(&row.get::<String, _>("device_type")).unwrap_or_default(),
         device_type_evidence: row.get("device_type_evidence"),
         interfaces: interfaces.remove(&id_s).unwrap_or_default(),
-        services: services.remove(&id_s).unwrap_or_default(),
+        services: {
+            let mut list = services.remove(&id_s).unwrap_or_default();
+            // Seen again as a whole by a later run than its own row says (schema 15).
+            if let Some(at) = row
+                .get::<Option<String>, _>("services_seen")
+                .map(|t| parse_ts(&t))
+            {
+                for s in &mut list {
+                    if s.first_seen <= at && s.last_seen < at {
+                        s.last_seen = at;
+                    }
+                }
+            }
+            list
+        },
         first_seen: parse_ts(&row.get::<String, _>("first_seen")),
         last_seen: parse_ts(&row.get::<String, _>("last_seen")),
         sources: serde_json::from_str(&row.get::<String, _>("sources")).unwrap_or_default(),

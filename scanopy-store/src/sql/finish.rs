@@ -119,7 +119,7 @@ impl<'t> Finish<'t> {
                 .collect();
         let rows = sqlx::query(&q(dia, "SELECT s.device_id, s.ip, s.port, s.name, s.product FROM services s JOIN devices d ON d.id = s.device_id \
              JOIN scan_run_devices r ON r.device_id = d.id AND r.scan_run_id = ? \
-             WHERE d.deleted_at IS NULL AND s.last_run_seq < ? AND s.transport = 'tcp'"))
+             WHERE d.deleted_at IS NULL AND MAX(s.last_run_seq, d.services_seq) < ? AND s.transport = 'tcp'"))
             .bind(run.to_string())
             .bind(seq)
             .fetch_all(&mut *self.conn)

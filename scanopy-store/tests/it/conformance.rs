@@ -2531,3 +2531,56 @@ pub(crate) async fn the_map_as_it_was_at_a_time(store: &dyn Store) {
         "every network"
     );
 }
+
+/// A rescan that sees every service of a device again records it on the device (schema 15);
+/// the services still read as seen then, and one missing from a later run is still gone.
+pub(crate) async fn services_seen_again_as_a_whole_stay_current_and_can_go(store: &dyn Store) {
+    let net = network(store).await;
+    let probe = || NewScanRun {
+        network: net,
+        daemon: None,
+        config: ScanConfig {
+            ports: "22,80".parse().unwrap(),
+            scanners: vec!["tcp".into()],
+            ..ScanConfig::default()
+        },
+        targets: vec!["10.0.0.0/24".parse().unwrap()],
+    };
+    let scan = |ports: &'static [u16]| async move {
+        let r = store.start_scan(probe()).await.unwrap();
+        let at = Utc::now();
+        let obs: Vec<Observation> = ports
+            .iter()
+            .map(|p| obs("10.0.0.5", at, port(*p)))
+            .collect();
+        store.apply_batch(r.id, Uuid::new_v4(), &obs).await.unwrap();
+        let c = store.finish_scan(r.id, RunStatus::Done).await.unwrap();
+        (at, c)
+    };
+    let (t1, _) = scan(&[22, 80]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Both seen again, unchanged: their last sighting moves to this run's.
+    let (t2, c) = scan(&[22, 80]).await;
+    assert!(c.services_gone.is_empty(), "{c:?}");
+    let d = all(store).await.remove(0);
+    assert_eq!(d.device.services.len(), 2);
+    for s in &d.device.services {
+        assert!(s.last_seen >= t2 && s.last_seen > t1, "{s:?}");
+        assert!(s.first_seen <= t1 + Duration::seconds(1), "{s:?}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Then only 22: 80 is gone, though the device had confirmed it as a whole before.
+    let (t3, c) = scan(&[22]).await;
+    let gone: Vec<u16> = c.services_gone.iter().map(|(_, p, _)| *p).collect();
+    assert_eq!(gone, [80]);
+    let d = all(store).await.remove(0);
+    assert_eq!(d.device.services.len(), 1);
+    assert!(d.device.services[0].last_seen >= t3);
+    // And again both: 80 is back (a new row); nothing gone.
+    let (t4, c) = scan(&[22, 80]).await;
+    assert!(c.services_gone.is_empty());
+    let d = all(store).await.remove(0);
+    assert_eq!(d.device.services.len(), 2);
+    let eighty = d.device.services.iter().find(|s| s.port == 80).unwrap();
+    assert!(eighty.first_seen >= t4 - Duration::seconds(1), "{eighty:?}");
+}

@@ -85,6 +85,16 @@ impl Apply<'_> {
         touch_rows(
             dia,
             self.conn,
+            "devices",
+            &["id"],
+            &format!("services_seen = MAX(COALESCE(devices.services_seen, ''), ?), services_seq = MAX(devices.services_seq, {seq})"),
+            &batch_last,
+            &p.confirm_services,
+        )
+        .await?;
+        touch_rows(
+            dia,
+            self.conn,
             "services",
             &["device_id", "ip", "transport", "port"],
             &format!("last_seen = MAX(services.last_seen, ?), last_run_seq = MAX(services.last_run_seq, {seq})"),

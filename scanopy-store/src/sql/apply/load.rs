@@ -108,12 +108,17 @@ impl Apply<'_> {
         )
         .await?
         {
-            let key = (
+            let key: (String, String, String, i64) = (
                 r.get("device_id"),
                 r.get("ip"),
                 r.get("transport"),
                 r.get("port"),
             );
+            *self
+                .known
+                .services_per_device
+                .entry(key.0.clone())
+                .or_default() += 1;
             self.known.services.insert(key, r);
         }
         Ok(())

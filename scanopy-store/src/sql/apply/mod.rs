@@ -56,6 +56,8 @@ struct Known {
     ifaces: BTreeSet<(String, String, String)>,
     /// Services of the known devices by (device id, ip, transport, port).
     services: HashMap<(String, String, String, i64), sqlx::any::AnyRow>,
+    /// How many services each known device has stored.
+    services_per_device: HashMap<String, usize>,
 }
 
 /// Rows written in bulk at the end of the batch ([`events`]).
@@ -68,6 +70,9 @@ struct Pending {
     touch_devices: Vec<Vec<Val>>,
     touch_ifaces: Vec<Vec<Val>>,
     touch_services: Vec<Vec<Val>>,
+    /// Known devices whose every stored service this batch saw again: one write on the device
+    /// instead of one per service (schema 15).
+    confirm_services: Vec<Vec<Val>>,
     events: Vec<Vec<Val>>,
     /// Containers of the batch (by stored id): their addresses are private to their host, so
     /// two of them on one address is no moved address.

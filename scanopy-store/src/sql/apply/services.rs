@@ -16,6 +16,16 @@ impl Apply<'_> {
         let dia = self.dia;
         let seq = self.seq;
         let id_s = id.to_string();
+        let stored = self
+            .known
+            .services_per_device
+            .get(&id_s)
+            .copied()
+            .unwrap_or(0);
+        // Stored services seen again in this batch, and those of them that need only a later
+        // last-seen time.
+        let mut seen_again = 0usize;
+        let mut touches: Vec<Vec<Val>> = Vec::new();
         for s in &d.services {
             let key = (id, s.port, s.transport.to_string());
             let skey = (
@@ -50,6 +60,7 @@ impl Apply<'_> {
                 );
                 continue;
             };
+            seen_again += 1;
             let old_conf: Confidence =
                 serde_json::from_value(serde_json::Value::String(o.get("confidence")))
                     .unwrap_or_default();
@@ -86,7 +97,7 @@ impl Apply<'_> {
             let facts_changed =
                 extra != o.get::<String, _>("extra") || conf != o.get::<String, _>("confidence");
             if !changed && !facts_changed {
-                self.pending.touch_services.push(vec![
+                touches.push(vec![
                     Val::s(&id_s),
                     Val::s(&s.ip.to_string()),
                     Val::s(&s.transport.to_string()),
@@ -124,6 +135,12 @@ impl Apply<'_> {
                     serde_json::json!({"ip": s.ip, "port": s.port, "state": state, "name": name, "product": product, "version": version}),
                 );
             }
+        }
+        if stored > 0 && seen_again == stored {
+            // Every stored service seen again: the device records it for all of them.
+            self.pending.confirm_services.push(vec![Val::s(&id_s)]);
+        } else {
+            self.pending.touch_services.extend(touches);
         }
         Ok(())
     }
