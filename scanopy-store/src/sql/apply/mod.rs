@@ -55,9 +55,19 @@ struct Known {
     /// and supersedes interfaces.
     ifaces: BTreeSet<(String, String, String)>,
     /// Services of the known devices by (device id, ip, transport, port).
-    services: HashMap<(String, String, String, i64), sqlx::any::AnyRow>,
+    services: HashMap<(String, String, String, i64), KnownService>,
     /// How many services each known device has stored.
     services_per_device: HashMap<String, usize>,
+}
+
+/// What a stored service is, as far as a batch compares it.
+struct KnownService {
+    state: String,
+    name: String,
+    product: Option<String>,
+    version: Option<String>,
+    extra: String,
+    confidence: String,
 }
 
 /// Rows written in bulk at the end of the batch ([`events`]).

@@ -3,7 +3,6 @@
 //! a stronger one), or queued for a later last-seen time.
 
 use scanopy_core::{Confidence, Device, Service};
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::Apply;
@@ -62,7 +61,7 @@ impl Apply<'_> {
             };
             seen_again += 1;
             let old_conf: Confidence =
-                serde_json::from_value(serde_json::Value::String(o.get("confidence")))
+                serde_json::from_value(serde_json::Value::String(o.confidence.clone()))
                     .unwrap_or_default();
             // A weaker identification never replaces a stronger one.
             let keep_old = s.name == Service::UNKNOWN || s.confidence < old_conf;
@@ -74,10 +73,10 @@ impl Apply<'_> {
                 Option<String>,
             ) = if keep_old {
                 (
-                    o.get("name"),
-                    o.get("product"),
-                    o.get("version"),
-                    o.get("confidence"),
+                    o.name.clone(),
+                    o.product.clone(),
+                    o.version.clone(),
+                    o.confidence.clone(),
                     None,
                 )
             } else {
@@ -90,12 +89,9 @@ impl Apply<'_> {
                 )
             };
             let state = enum_str(&s.state);
-            let changed = state != o.get::<String, _>("state")
-                || name != o.get::<String, _>("name")
-                || product != o.get::<Option<String>, _>("product")
-                || version != o.get::<Option<String>, _>("version");
-            let facts_changed =
-                extra != o.get::<String, _>("extra") || conf != o.get::<String, _>("confidence");
+            let changed =
+                state != o.state || name != o.name || product != o.product || version != o.version;
+            let facts_changed = extra != o.extra || conf != o.confidence;
             if !changed && !facts_changed {
                 touches.push(vec![
                     Val::s(&id_s),
