@@ -23,7 +23,7 @@ impl Apply<'_> {
             .unwrap_or(0);
         // Stored services seen again in this batch, and those of them that need only a later
         // last-seen time.
-        let mut seen_again = 0usize;
+        let mut seen_again = std::collections::HashSet::new();
         let mut touches: Vec<Vec<Val>> = Vec::new();
         for s in &d.services {
             let key = (id, s.port, s.transport.to_string());
@@ -59,7 +59,7 @@ impl Apply<'_> {
                 );
                 continue;
             };
-            seen_again += 1;
+            seen_again.insert(skey.clone());
             let old_conf: Confidence =
                 serde_json::from_value(serde_json::Value::String(o.confidence.clone()))
                     .unwrap_or_default();
@@ -132,7 +132,7 @@ impl Apply<'_> {
                 );
             }
         }
-        if stored > 0 && seen_again == stored {
+        if stored > 0 && seen_again.len() == stored {
             // Every stored service seen again: the device records it for all of them.
             self.pending.confirm_services.push(vec![Val::s(&id_s)]);
         } else {
