@@ -25,7 +25,7 @@ pub mod layout;
 mod svg;
 
 pub use l2::{L2Link, links as l2_links};
-pub use layout::Layout;
+pub use layout::{Layout, LayoutOptions};
 
 /// A node of the map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -290,6 +290,51 @@ impl Topology {
             })
             .collect();
         json!({"directed": false, "multigraph": false, "nodes": nodes, "links": links})
+    }
+
+    /// The same node-link form as [`Topology::to_json`], written to `w` as it is serialized,
+    /// without building a `serde_json::Value` tree (a tree of 100,000 devices takes several
+    /// times the memory of its text). Object keys come in another order; the value is equal.
+    pub fn write_json<W: std::io::Write>(&self, w: W) -> serde_json::Result<()> {
+        /// A node with its key as `id` (a device's own `id` field gives way to it): one
+        /// small `Value` at a time.
+        struct JsonNode<'a>(&'a Node);
+        impl Serialize for JsonNode<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
+                v["id"] = json!(self.0.key());
+                v.serialize(s)
+            }
+        }
+        #[derive(Serialize)]
+        struct JsonLink<'a> {
+            source: &'a str,
+            target: &'a str,
+            #[serde(flatten)]
+            edge: &'a Edge,
+        }
+        #[derive(Serialize)]
+        struct JsonGraph<'a> {
+            directed: bool,
+            multigraph: bool,
+            nodes: Vec<JsonNode<'a>>,
+            links: Vec<JsonLink<'a>>,
+        }
+        let (nodes, edges) = self.canonical();
+        let graph = JsonGraph {
+            directed: false,
+            multigraph: false,
+            nodes: nodes.iter().map(|n| JsonNode(n)).collect(),
+            links: edges
+                .iter()
+                .map(|(a, b, e)| JsonLink {
+                    source: a,
+                    target: b,
+                    edge: e,
+                })
+                .collect(),
+        };
+        serde_json::to_writer(w, &graph)
     }
 
     /// Graphviz DOT: each subnet a cluster holding the devices only on it; gateways and

@@ -5,13 +5,15 @@
 //! identification, as in a connect scan.
 //!
 //! Each SYN takes a probe permit, so the scan's rate limit paces the sweep. Unanswered ports
-//! are asked once more; the wait for answers follows the host's round-trip time.
+//! are asked once more; the wait for answers follows the host's round-trip time. Segments go
+//! out, and answers come in, up to 64 per system call (`sendmmsg`, `recvmmsg`).
 
-use std::collections::HashSet;
-use std::io;
-use std::io::Read;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmmsg};
 
 use scanopy_core::ScanContext;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -132,8 +134,79 @@ fn source_for(host: Ipv4Addr) -> io::Result<Ipv4Addr> {
     }
 }
 
+/// How many segments one `sendmmsg` sends, and answers one `recvmmsg` reads, at most.
+const BATCH: usize = 64;
+/// Bytes kept of each packet read: the IPv4 header (at most 60) and the TCP header's first 20
+/// are all an answer needs; the rest of a longer segment is cut off by the kernel.
+const KEEP: usize = 128;
+
+/// The sweep's record of each port: when its SYN went out and whether it was answered, in
+/// tables indexed by port (no hashing per segment).
+struct Ledger {
+    start: tokio::time::Instant,
+    /// Microseconds after `start` (plus one; zero: not sent) of each port's last SYN.
+    sent: Vec<u32>,
+    answered: Vec<u64>,
+    answers: usize,
+    wanted: usize,
+}
+
+impl Ledger {
+    fn new(ports: &[u16]) -> Self {
+        let mut seen = vec![0u64; 1024];
+        let mut wanted = 0;
+        for &p in ports {
+            let (w, b) = (usize::from(p) / 64, 1u64 << (p % 64));
+            if seen[w] & b == 0 {
+                seen[w] |= b;
+                wanted += 1;
+            }
+        }
+        Ledger {
+            start: tokio::time::Instant::now(),
+            sent: vec![0; 65536],
+            answered: vec![0; 1024],
+            answers: 0,
+            wanted,
+        }
+    }
+
+    fn is_answered(&self, port: u16) -> bool {
+        self.answered[usize::from(port) / 64] & (1u64 << (port % 64)) != 0
+    }
+
+    fn mark_sent(&mut self, port: u16) {
+        let us = self.start.elapsed().as_micros();
+        self.sent[usize::from(port)] = u32::try_from(us).unwrap_or(u32::MAX - 1) + 1;
+    }
+
+    /// Records an answer from `port`; its round-trip time, or `None` when the port was not
+    /// asked or has answered already.
+    fn answer(&mut self, port: u16) -> Option<Duration> {
+        let sent = self.sent[usize::from(port)];
+        if sent == 0 || self.is_answered(port) {
+            return None;
+        }
+        self.answered[usize::from(port) / 64] |= 1u64 << (port % 64);
+        self.answers += 1;
+        let now = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Some(Duration::from_micros(
+            now.saturating_sub(u64::from(sent - 1)),
+        ))
+    }
+
+    fn all_answered(&self) -> bool {
+        self.answers >= self.wanted
+    }
+}
+
 /// Sweeps `ports` of `host` with SYN segments. Errors when raw sockets are not allowed (the
 /// caller falls back to connecting).
+///
+/// The socket is connected to `host`, so the kernel hands it only that host's segments, and
+/// the segments go out and the answers come in up to [`BATCH`] per system call
+/// (`sendmmsg`, `recvmmsg`). With a rate limit each segment goes out on its own, when its
+/// permit says.
 pub async fn sweep(
     ctx: &ScanContext,
     host: Ipv4Addr,
@@ -142,9 +215,14 @@ pub async fn sweep(
 ) -> io::Result<SynResult> {
     let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    // Every raw TCP socket sees every TCP segment of the namespace: with several hosts swept
-    // at once, a roomy buffer keeps answers from being dropped between reads.
-    let _ = socket.set_recv_buffer_size(4 << 20);
+    // A roomy buffer keeps answers from being dropped between reads: 4 MiB, beyond the
+    // system's limit where we may (CAP_NET_ADMIN), else as much as the limit allows.
+    if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))
+        .is_err()
+    {
+        let _ = socket.set_recv_buffer_size(4 << 20);
+    }
+    socket.connect(&SockAddr::from(SocketAddrV4::new(host, 0)))?;
     let fd = register(socket)?;
     let src = source_for(host)?;
     let key: u32 = {
@@ -154,32 +232,49 @@ pub async fn sweep(
         h.finish() as u32
     };
     let sport = 40000 + (key % 20000) as u16;
-    let dest = SockAddr::from(SocketAddrV4::new(host, 0));
+    let batch = if ctx.config().rate.is_some() {
+        1
+    } else {
+        BATCH
+    };
 
     let mut result = SynResult::default();
-    let mut answered: HashSet<u16> = HashSet::new();
-    let mut sent_at: std::collections::HashMap<u16, tokio::time::Instant> = Default::default();
-    let mut buf = vec![0u8; 2048];
+    let mut ledger = Ledger::new(ports);
+    let mut io = Batches::new();
+    let answers = Answers { host, sport, key };
 
     for round in 0..2 {
         let todo: Vec<u16> = ports
             .iter()
             .copied()
-            .filter(|p| !answered.contains(p))
+            .filter(|p| !ledger.is_answered(*p))
             .collect();
         if todo.is_empty() {
             break;
         }
-        for port in todo {
-            let Some(_permit) = ctx.probe().await else {
-                return Ok(result);
-            };
-            let seg = syn_segment(src, host, sport, port, seq_for(key, port));
-            loop {
+        for chunk in todo.chunks(batch) {
+            io.segments.clear();
+            for &port in chunk {
+                // Each permit is let go before the next is asked for: none is held while
+                // waiting.
+                if ctx.probe().await.is_none() {
+                    result.open.sort_unstable();
+                    return Ok(result);
+                }
+                io.segments
+                    .push(syn_segment(src, host, sport, port, seq_for(key, port)));
+            }
+            let mut off = 0;
+            while off < io.segments.len() {
                 let mut guard = fd.writable().await?;
-                match guard.try_io(|inner| inner.get_ref().send_to(&seg, &dest)) {
-                    Ok(Ok(_)) => break,
-                    Ok(Err(e)) if e.raw_os_error() == Some(nix::errno::Errno::ENOBUFS as i32) => {
+                match guard.try_io(|inner| send_segments(inner.get_ref(), &io.segments[off..])) {
+                    Ok(Ok(n)) => {
+                        for &port in &chunk[off..off + n] {
+                            ledger.mark_sent(port);
+                        }
+                        off += n;
+                    }
+                    Ok(Err(e)) if is_no_buffer(&e) => {
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     Ok(Err(e)) => return Err(e),
@@ -187,37 +282,26 @@ pub async fn sweep(
                 }
             }
             if round == 0 {
-                ctx.progress().add_ports_probed(1);
+                ctx.progress()
+                    .add_ports_probed(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
             }
-            sent_at.insert(port, tokio::time::Instant::now());
-            // Read answers now and then while sending, so the socket's buffer never overflows.
-            if sent_at.len() % 16 == 0 {
-                drain(
-                    &fd,
-                    &mut buf,
-                    host,
-                    sport,
-                    key,
-                    &sent_at,
-                    &mut answered,
-                    &mut result,
-                )?;
-            }
+            // Read answers while sending, so the socket's buffer never overflows.
+            io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
         }
         let deadline = tokio::time::Instant::now() + wait(result.slowest);
-        loop {
+        while !ledger.all_answered() {
             tokio::select! {
                 r = fd.readable() => {
                     let mut guard = r?;
                     guard.clear_ready();
                     drop(guard);
-                    drain(&fd, &mut buf, host, sport, key, &sent_at, &mut answered, &mut result)?;
+                    io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
                 }
                 _ = tokio::time::sleep_until(deadline) => break,
-                _ = ctx.cancelled() => return Ok(result),
-            }
-            if answered.len() == ports.len() {
-                break;
+                _ = ctx.cancelled() => {
+                    result.open.sort_unstable();
+                    return Ok(result);
+                }
             }
         }
     }
@@ -236,54 +320,122 @@ fn register(socket: Socket) -> io::Result<AsyncFd<Socket>> {
     AsyncFd::new(socket)
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the sweep's state, kept local to it"
-)]
-fn drain(
-    fd: &AsyncFd<Socket>,
-    buf: &mut [u8],
+/// What tells our answers from other segments.
+struct Answers {
     host: Ipv4Addr,
     sport: u16,
     key: u32,
-    sent_at: &std::collections::HashMap<u16, tokio::time::Instant>,
-    answered: &mut HashSet<u16>,
-    result: &mut SynResult,
-) -> io::Result<()> {
-    loop {
-        let mut socket: &Socket = fd.get_ref();
-        match socket.read(buf) {
-            Ok(n) => {
-                if let Some(a) = parse_answer(&buf[..n], host, sport, key) {
-                    let port = match a {
-                        Answer::Open(p) | Answer::Closed(p) => p,
-                    };
-                    if !sent_at.contains_key(&port) || !answered.insert(port) {
-                        continue;
-                    }
-                    if let Some(t) = sent_at.get(&port) {
-                        let rtt = t.elapsed();
-                        result.slowest = Some(result.slowest.map_or(rtt, |s| s.max(rtt)));
-                    }
-                    // parse_answer read the whole IPv4 header, so byte 8 (the TTL) is there.
-                    let ttl = buf.get(8).copied();
-                    match a {
-                        Answer::Open(p) => {
-                            if result.open.is_empty() {
-                                result.ttl = ttl;
-                            }
-                            result.open.push(p);
+}
+
+/// The buffers of the batched system calls, allocated once per sweep. (The system calls'
+/// headers hold raw pointers, so they are made per call: the sweep's future must be `Send`.)
+struct Batches {
+    segments: Vec<[u8; 24]>,
+    bufs: Vec<[u8; KEEP]>,
+}
+
+impl Batches {
+    fn new() -> Self {
+        Batches {
+            segments: Vec::with_capacity(BATCH),
+            bufs: vec![[0u8; KEEP]; BATCH],
+        }
+    }
+
+    /// Reads every answer waiting on the socket, up to [`BATCH`] per call.
+    fn drain(
+        &mut self,
+        socket: &Socket,
+        answers: &Answers,
+        ledger: &mut Ledger,
+        result: &mut SynResult,
+    ) -> io::Result<()> {
+        // With room for each sender's address: the kernel writes it back (and its length into
+        // the header, which is reused).
+        let mut headers = MultiHeaders::<SockaddrIn>::preallocate(BATCH, None);
+        loop {
+            let mut lens = [0usize; BATCH];
+            let got = {
+                let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                    self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+                match recvmmsg(
+                    socket.as_raw_fd(),
+                    &mut headers,
+                    &mut iovs,
+                    MsgFlags::MSG_DONTWAIT,
+                    None,
+                ) {
+                    Ok(msgs) => {
+                        let mut n = 0;
+                        for (m, len) in msgs.zip(lens.iter_mut()) {
+                            *len = m.bytes.min(KEEP);
+                            n += 1;
                         }
-                        Answer::Closed(_) => {
-                            result.ttl = result.ttl.or(ttl);
-                            result.closed += 1;
-                        }
+                        n
                     }
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(io::Error::from(e)),
                 }
+            };
+            for (buf, &len) in self.bufs.iter().zip(&lens[..got]) {
+                record(&buf[..len], answers, ledger, result);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            if got < BATCH {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Sends `segments` on the connected socket, as many as one `sendmmsg` takes; how many went
+/// out.
+fn send_segments(socket: &Socket, segments: &[[u8; 24]]) -> io::Result<usize> {
+    let iovs: Vec<[IoSlice<'_>; 1]> = segments.iter().map(|s| [IoSlice::new(s)]).collect();
+    let addrs = vec![None::<()>; iovs.len()];
+    let mut headers = MultiHeaders::<()>::preallocate(iovs.len(), None);
+    let sent = sendmmsg(
+        socket.as_raw_fd(),
+        &mut headers,
+        &iovs,
+        addrs,
+        [],
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(io::Error::from)?;
+    Ok(sent.count())
+}
+
+/// The kernel is out of buffers for now (on a fast link): wait a little and send again.
+fn is_no_buffer(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::errno::Errno::ENOBUFS as i32)
+        || e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Takes one packet read from the socket into the sweep's result, if it answers us.
+fn record(packet: &[u8], answers: &Answers, ledger: &mut Ledger, result: &mut SynResult) {
+    let Some(a) = parse_answer(packet, answers.host, answers.sport, answers.key) else {
+        return;
+    };
+    let port = match a {
+        Answer::Open(p) | Answer::Closed(p) => p,
+    };
+    let Some(rtt) = ledger.answer(port) else {
+        return;
+    };
+    result.slowest = Some(result.slowest.map_or(rtt, |s| s.max(rtt)));
+    // parse_answer read the whole IPv4 header, so byte 8 (the TTL) is there.
+    let ttl = packet.get(8).copied();
+    match a {
+        Answer::Open(p) => {
+            if result.open.is_empty() {
+                result.ttl = ttl;
+            }
+            result.open.push(p);
+        }
+        Answer::Closed(_) => {
+            result.ttl = result.ttl.or(ttl);
+            result.closed += 1;
         }
     }
 }
@@ -341,6 +493,64 @@ mod tests {
             parse_answer(&packet(0x12, good, host), host, 40002, key),
             None,
             "another sweep"
+        );
+    }
+
+    #[test]
+    fn the_ledger_counts_each_asked_port_once() {
+        let mut l = Ledger::new(&[22, 80, 80, 443]);
+        assert_eq!(l.wanted, 3, "a port listed twice is one port");
+        assert_eq!(l.answer(22), None, "not asked yet: not an answer");
+        l.mark_sent(22);
+        l.mark_sent(80);
+        assert!(l.answer(22).is_some());
+        assert_eq!(
+            l.answer(22),
+            None,
+            "a second answer from a port is not counted"
+        );
+        assert!(l.is_answered(22) && !l.is_answered(80));
+        assert!(!l.all_answered());
+        assert!(l.answer(80).is_some());
+        l.mark_sent(443);
+        assert!(l.answer(443).is_some());
+        assert!(l.all_answered());
+        assert_eq!(l.answer(65535), None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_out_and_comes_back_on_loopback() {
+        // Raw sockets need CAP_NET_RAW: without it, say so and check nothing.
+        let probe = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP));
+        if probe.is_err() {
+            eprintln!("skipped: no raw sockets here (needs CAP_NET_RAW)");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let open = listener.local_addr().expect("addr").port();
+        // A port that was just bound and released is closed.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind")
+            .port();
+        let (ctx, _rx) = ScanContext::standalone(
+            "tcp",
+            scanopy_core::ScanConfig::default(),
+            scanopy_core::TargetSet::default(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let ports: Vec<u16> = (1..=200).chain([open, closed]).collect();
+        let r = sweep(&ctx, Ipv4Addr::LOCALHOST, &ports, |_| {
+            Duration::from_millis(300)
+        })
+        .await
+        .expect("sweep loopback");
+        assert!(r.open.contains(&open), "{r:?}");
+        assert!(!r.open.contains(&closed), "{r:?}");
+        assert_eq!(
+            r.open.len() + r.closed,
+            ports.len(),
+            "every port answered once: {r:?}"
         );
     }
 

@@ -1041,10 +1041,18 @@ pub struct TopologyQuery {
     /// RFC 3339: the map as it was then, as far as the store remembers (the devices first seen
     /// by then and not deleted before, with the addresses they had by then).
     pub at: Option<String>,
+    /// With `layout` and `svg`: groups to open, by key, comma-separated (at most 64): each
+    /// draws up to 2,000 devices (or `cap`, if larger), so a cluster expands on demand.
+    pub expand: Option<String>,
+    /// With `layout` and `svg`: a device id always drawn, wherever it falls among its group's
+    /// (what the map's search jumps to).
+    pub focus: Option<String>,
 }
 
 /// The largest `cap` of `GET /topology`.
 const MAX_MAP_CAP: usize = 10_000;
+/// The most groups `GET /topology?expand=` opens.
+const MAX_MAP_EXPAND: usize = 64;
 
 /// `GET /topology`.
 #[utoipa::path(get, path = "/topology", tag = "inventory", params(TopologyQuery),
@@ -1083,11 +1091,44 @@ pub async fn topology(
                     .map_err(|_| ApiError::invalid(format!("at: {s:?} is not an RFC 3339 time")))
             })
             .transpose()?;
+    let expand: std::collections::BTreeSet<String> = q
+        .expand
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if expand.len() > MAX_MAP_EXPAND {
+        return Err(ApiError::invalid(format!(
+            "expand: {} groups, at most {MAX_MAP_EXPAND}",
+            expand.len()
+        )));
+    }
+    let focus = q
+        .focus
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|f| parse_uuid("focus", f))
+        .transpose()?;
+    let options = scanopy_core::topology::LayoutOptions {
+        cap: q.cap,
+        expand,
+        focus,
+    };
     let key = format!(
-        "topology?{}&{format}&{}&{}",
+        "topology?{}&{format}&{}&{}&{}&{}",
         network.map(|n| n.to_string()).unwrap_or_default(),
         q.cap.map(|c| c.to_string()).unwrap_or_default(),
-        at.map(|t| t.to_rfc3339()).unwrap_or_default()
+        at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        options
+            .expand
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        focus.map(|f| f.to_string()).unwrap_or_default()
     );
     let content_type = match format {
         "dot" => "text/vnd.graphviz; charset=utf-8",
@@ -1112,10 +1153,7 @@ pub async fn topology(
             })
             .collect();
         let t = Topology::build(&devices);
-        let layout = || match q.cap {
-            Some(cap) => t.layout_capped(cap),
-            None => t.layout(),
-        };
+        let layout = || t.layout_with(&options);
         Ok(match format {
             "dot" => t.to_dot().into_bytes(),
             "mermaid" => t.to_mermaid().into_bytes(),
@@ -1123,7 +1161,12 @@ pub async fn topology(
             "layout" => {
                 serde_json::to_vec(&layout()).map_err(|_| ApiError::bad_request("topology"))?
             }
-            _ => serde_json::to_vec(&t.to_json()).map_err(|_| ApiError::bad_request("topology"))?,
+            _ => {
+                let mut out = Vec::new();
+                t.write_json(&mut out)
+                    .map_err(|_| ApiError::bad_request("topology"))?;
+                out
+            }
         })
     })
     .await

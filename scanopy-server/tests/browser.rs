@@ -152,11 +152,12 @@ fn epoch_ms(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
 }
 
-#[test]
-fn ui_against_the_real_server() {
-    if !scanopy_testlan::require(TEST) || !require_browser() {
-        return;
-    }
+/// The browser tests one at a time: each measures, and two Chromiums on two cores would
+/// measure each other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `<target>/ci-artifacts/screenshots`, created.
+fn screenshots_dir() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_scanopy-server"));
     // <target>/<profile>/scanopy-server → <target>/ci-artifacts/screenshots
     let shots = bin
@@ -165,54 +166,143 @@ fn ui_against_the_real_server() {
         .expect("the server binary lies in the target directory")
         .join("ci-artifacts/screenshots");
     std::fs::create_dir_all(&shots).expect("create target/ci-artifacts/screenshots");
+    shots
+}
 
+/// A fresh temporary directory for one test's server.
+fn test_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "scanopy-browser-{}-{}",
+        "scanopy-{name}-{}-{}",
         std::process::id(),
         epoch_ms(SystemTime::now())
     ));
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
-    let data = dir.join("data");
+    dir
+}
+
+/// Starts `scanopy-server` on a free port inside the LAN's scanner namespace, on `dir/data`,
+/// with none of the caller's SCANOPY_* settings (a database URL or --no-local-daemon would
+/// change what is tested), the `extra` arguments and `env`.
+fn start_server(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, SocketAddr) {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_scanopy-server"));
     let log = dir.join("server.log");
     let port = free_port();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let base = format!("http://{addr}");
-
-    // The server, inside the LAN's scanner namespace, with none of the caller's SCANOPY_*
-    // settings (a database URL or --no-local-daemon would change what is tested).
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", scanopy_testlan::SCANNER_NS])
         .arg(&bin)
         .arg("--listen")
         .arg(addr.to_string())
         .arg("--data-dir")
-        .arg(&data);
+        .arg(dir.join("data"))
+        .args(extra);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("SCANOPY_") {
             cmd.env_remove(k);
         }
     }
     let log_file = std::fs::File::create(&log).expect("create the server's log");
-    // Not listening: the scanner namespace hears the hostile segment too, and the scans of
-    // what it hears would queue before the scans the UI starts (the e2e test covers listening).
     cmd.env("SCANOPY_ADMIN_PASSWORD", PASSWORD)
-        .env("SCANOPY_NO_PASSIVE", "true")
-        // The campus switches' community: the local daemon reads their agents, and the map
-        // draws the hosts on their switch ports.
-        .env("SCANOPY_SNMP_COMMUNITY", scanopy_testlan::CAMPUS_COMMUNITY)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("clone the log file"))
         .stderr(log_file);
-    let started = SystemTime::now();
-    let start = Instant::now();
     let server = Server {
         child: cmd
             .spawn()
             .expect("start scanopy-server with ip netns exec"),
-        dir: dir.clone(),
-        log: log.clone(),
+        dir: dir.to_owned(),
+        log,
     };
+    (server, addr)
+}
+
+/// Runs `node tests/browser/SCRIPT ARGS…` in the scanner's namespace, at most `timeout`:
+/// its exit status (`None`: killed at the timeout), stdout and stderr, which it prints.
+fn run_node(
+    script: &str,
+    args: &[String],
+    dir: &Path,
+    timeout: Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    let out_file = dir.join(format!("{script}.out"));
+    let err_file = dir.join(format!("{script}.err"));
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", scanopy_testlan::SCANNER_NS, "node"])
+        .arg(browser_dir().join(script))
+        .args(args)
+        .env("CHROMIUM", chromium())
+        .current_dir(browser_dir())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_file).expect("create the script's stdout"))
+        .stderr(std::fs::File::create(&err_file).expect("create the script's stderr"))
+        .spawn()
+        .expect("run node");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let read = |p: &Path| {
+        let mut s = String::new();
+        let _ = std::fs::File::open(p).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    };
+    let (out, err) = (read(&out_file), read(&err_file));
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(
+        stderr,
+        "---- {script} ----\n{out}{err}---- end of {script} ----"
+    );
+    drop(stderr);
+    (status, out, err)
+}
+
+/// Panics with the script's first failed check unless it succeeded.
+fn expect_success(test: &str, script: &str, status: Option<std::process::ExitStatus>, err: &str) {
+    match status {
+        None => panic!("{test}: {script} did not finish in time"),
+        Some(s) if !s.success() => panic!(
+            "{test}: {script} failed ({s}): {}",
+            err.lines()
+                .find(|l| l.contains("FAILED"))
+                .unwrap_or("see its output above")
+        ),
+        Some(_) => {}
+    }
+}
+
+#[test]
+fn ui_against_the_real_server() {
+    if !scanopy_testlan::require(TEST) || !require_browser() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let shots = screenshots_dir();
+    let dir = test_dir("browser");
+    let started = SystemTime::now();
+    let start = Instant::now();
+    // Not listening: the scanner namespace hears the hostile segment too, and the scans of
+    // what it hears would queue before the scans the UI starts (the e2e test covers listening).
+    // The campus switches' community: the local daemon reads their agents, and the map draws
+    // the hosts on their switch ports.
+    let (server, addr) = start_server(
+        &dir,
+        &[],
+        &[
+            ("SCANOPY_NO_PASSIVE", "true"),
+            ("SCANOPY_SNMP_COMMUNITY", scanopy_testlan::CAMPUS_COMMUNITY),
+        ],
+    );
+    let base = format!("http://{addr}");
     eprintln!(
         "{TEST}: scanopy-server on {base} in {}",
         scanopy_testlan::SCANNER_NS
@@ -229,54 +319,18 @@ fn ui_against_the_real_server() {
     // The browser: ui.js waits for the hosts on the devices page until the deadline, then for a
     // finished scan, and checks the rest.
     let deadline = epoch_ms(started + DEVICES_WITHIN);
-    let ui_out = dir.join("ui.out");
-    let ui_err = dir.join("ui.err");
-    let mut ui = Command::new("ip")
-        .args(["netns", "exec", scanopy_testlan::SCANNER_NS, "node"])
-        .arg(browser_dir().join("ui.js"))
-        .arg(&base)
-        .arg(PASSWORD)
-        .arg(&shots)
-        .arg(deadline.to_string())
-        .env("CHROMIUM", chromium())
-        .current_dir(browser_dir())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&ui_out).expect("create ui.out"))
-        .stderr(std::fs::File::create(&ui_err).expect("create ui.err"))
-        .spawn()
-        .expect("run node tests/browser/ui.js");
-    let ui_start = Instant::now();
-    let status = loop {
-        if let Some(status) = ui.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if ui_start.elapsed() > UI_TIMEOUT {
-            let _ = ui.kill();
-            let _ = ui.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let read = |p: &Path| {
-        let mut s = String::new();
-        let _ = std::fs::File::open(p).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    };
-    let (out, err) = (read(&ui_out), read(&ui_err));
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "---- ui.js ----\n{out}{err}---- end of ui.js ----");
-    drop(stderr);
-
-    match status {
-        None => panic!("{TEST}: ui.js did not finish within {UI_TIMEOUT:?}"),
-        Some(s) if !s.success() => panic!(
-            "{TEST}: ui.js failed ({s}): {}",
-            err.lines()
-                .find(|l| l.contains("FAILED"))
-                .unwrap_or("see its output above")
-        ),
-        Some(_) => {}
-    }
+    let (status, out, err) = run_node(
+        "ui.js",
+        &[
+            base.clone(),
+            PASSWORD.to_owned(),
+            shots.display().to_string(),
+            deadline.to_string(),
+        ],
+        &dir,
+        UI_TIMEOUT,
+    );
+    expect_success(TEST, "ui.js", status, &err);
 
     let listed_at: u128 = out
         .lines()
@@ -302,5 +356,68 @@ fn ui_against_the_real_server() {
         assert!(len > 1000, "{TEST}: no screenshot {}", f.display());
     }
     eprintln!("{TEST}: screenshots in {}", shots.display());
+    drop(server);
+}
+
+/// The map of 10,000 devices (issue #14): a data directory seeded with 10,000 devices on 40
+/// /24s (`scanopy_benches::seed`, as `bench/server.sh` does), a server on it without a local
+/// daemon (nothing is scanned), and `tests/browser/map10k.js`: the map's first paint (timed
+/// from the hash change to the drawn nodes, printed, not asserted), its clusters, a cluster
+/// opened on demand, a search that jumps to a device not drawn, and the screenshot
+/// `map-10k.png`.
+#[test]
+fn the_map_of_ten_thousand_devices() {
+    const TEST10K: &str = "browser::the_map_of_ten_thousand_devices";
+    const DEVICES: u32 = 10_000;
+    if !scanopy_testlan::require(TEST10K) || !require_browser() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let shots = screenshots_dir();
+    let dir = test_dir("browser-map10k");
+    let seeding = Instant::now();
+    let db = dir.join("data").join("scanopy.db");
+    std::fs::create_dir_all(dir.join("data")).expect("create the data directory");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let store = scanopy_store::SqlStore::open(&db).await?;
+            scanopy_benches::seed(&store, DEVICES, 10).await
+        })
+        .expect("seed 10,000 devices");
+    eprintln!(
+        "{TEST10K}: seeded {DEVICES} devices in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let (server, addr) = start_server(&dir, &["--no-local-daemon"], &[]);
+    if let Err(e) = wait_healthy(addr, Duration::from_secs(60)) {
+        panic!("{TEST10K}: {e}");
+    }
+    let (status, out, err) = run_node(
+        "map10k.js",
+        &[
+            format!("http://{addr}"),
+            PASSWORD.to_owned(),
+            shots.display().to_string(),
+            DEVICES.to_string(),
+        ],
+        &dir,
+        Duration::from_secs(180),
+    );
+    expect_success(TEST10K, "map10k.js", status, &err);
+    let paint: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("map-first-paint-ms "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("map10k.js printed the map's first paint");
+    eprintln!(
+        "{TEST10K}: first paint of the map of {DEVICES} devices: {paint} ms (issue #14's \
+         target: 2,000 ms; measured, not asserted)"
+    );
+    let f = shots.join("map-10k.png");
+    let len = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+    assert!(len > 1000, "{TEST10K}: no screenshot {}", f.display());
     drop(server);
 }

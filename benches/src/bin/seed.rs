@@ -1,20 +1,18 @@
 //! Seeds a server's data directory with a large inventory, for the server benchmark
-//! (`bench/server.sh`): one network, N devices of 10.64.0.0/16 with a MAC and some open ports
-//! each (`scanopy_benches::lan_observations`), ingested as one finished scan run.
+//! (`bench/server.sh`) and the browser test's large map: one network, N devices of
+//! 10.64.0.0/14 with a MAC and some open ports each (`scanopy_benches::lan_observations`),
+//! ingested as one finished scan run. The network's subnets are the /24s the devices fill (40
+//! for 10,000 devices), so the map has a group per /24, as a campus would.
 //!
-//! `seed DATA_DIR [DEVICES] [PORTS_PER_DEVICE]` — 10,000 devices and 10 ports by default.
+//! `seed DATA_DIR [DEVICES] [PORTS_PER_DEVICE]` — 10,000 devices and 10 ports by default, at
+//! most 250,000 devices.
 //! The database is `DATA_DIR/scanopy.db`, the file `scanopy-server --data-dir DATA_DIR` opens.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use scanopy_core::ScanConfig;
-use scanopy_store::prelude::*;
-use scanopy_store::{NewScanRun, RunStatus, SqlStore};
-use uuid::Uuid;
-
-const BATCH: u32 = 500;
+use scanopy_store::SqlStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -25,9 +23,9 @@ async fn main() -> ExitCode {
     };
     let devices: u32 = match args.next().map(|s| s.parse()) {
         None => 10_000,
-        Some(Ok(n)) if n <= 65_000 => n,
+        Some(Ok(n)) if n <= 250_000 => n,
         Some(_) => {
-            eprintln!("seed: DEVICES is a number up to 65000");
+            eprintln!("seed: DEVICES is a number up to 250000");
             return ExitCode::from(2);
         }
     };
@@ -51,29 +49,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = async {
-        let subnet = "10.64.0.0/16".parse().expect("a CIDR block");
-        let net = store.create_network("bench", &[subnet]).await?.id;
-        let run = store
-            .start_scan(NewScanRun {
-                network: net,
-                daemon: None,
-                config: ScanConfig::default(),
-                targets: vec![subnet],
-            })
-            .await?
-            .id;
-        let mut from = 0;
-        while from < devices {
-            let to = (from + BATCH).min(devices);
-            let batch = scanopy_benches::lan_observations(from, to, ports);
-            store.apply_batch(run, Uuid::new_v4(), &batch).await?;
-            from = to;
-        }
-        store.finish_scan(run, RunStatus::Done).await?;
-        Ok::<_, scanopy_store::StoreError>(net)
-    }
-    .await;
+    let result = scanopy_benches::seed(&store, devices, ports).await;
     match result {
         Ok(net) => {
             println!(

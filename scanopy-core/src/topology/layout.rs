@@ -195,12 +195,31 @@ pub struct Layout {
     pub cap: usize,
     /// The devices in the topology, drawn or not.
     pub devices: usize,
+    /// The keys of the groups drawn with up to [`EXPANDED_CAP`] devices, as asked
+    /// ([`LayoutOptions::expand`]) and present; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expanded: Vec<String>,
     /// The boxes; a Docker network's box follows its Docker box.
     pub groups: Vec<Group>,
     /// The links.
     pub links: Vec<Link>,
     /// The devices drawn and the placeholders for the rest.
     pub nodes: Vec<PlacedNode>,
+}
+
+/// The most devices drawn in a group the caller asked to expand ([`LayoutOptions::expand`]).
+pub const EXPANDED_CAP: usize = 2_000;
+
+/// What a caller may ask of a layout beyond the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayoutOptions {
+    /// The most devices drawn per group and in the top row ([`default_cap`] when `None`).
+    pub cap: Option<usize>,
+    /// Keys of groups (and [`TOP_ROW_KEY`]) drawn with up to [`EXPANDED_CAP`] devices, or the
+    /// cap when it is larger: a cluster opened on demand.
+    pub expand: std::collections::BTreeSet<String>,
+    /// A device always drawn, wherever it falls among its group's (what a search jumps to).
+    pub focus: Option<Uuid>,
 }
 
 /// The cap the UI has always used: 2,400 devices spread over the groups, at least 24 and at
@@ -260,16 +279,30 @@ impl<'a> Bin<'a> {
         }
     }
 
-    /// Sorts, and keeps the cap: Docker hosts first, in their order, then the others.
-    fn cap(&mut self, cap: usize) {
+    /// Sorts, and keeps the cap: Docker hosts first, in their order, then the others; the
+    /// `focus` device, when it is here, is kept in place of the last other one.
+    fn cap(&mut self, cap: usize, focus: Option<Uuid>) {
         self.items.sort_by(|a, b| a.order().cmp(&b.order()));
         if self.items.len() > cap {
+            let focused = focus.and_then(|f| self.items.iter().copied().find(|d| d.id == f));
             let (hosts, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.items)
                 .into_iter()
                 .partition(|d| d.docker_host);
             let hosts: Vec<_> = hosts.into_iter().take(cap).collect();
             let others = others.into_iter().take(cap - hosts.len());
             self.items = others.chain(hosts).collect();
+            if let Some(f) = focused.filter(|f| !self.items.iter().any(|d| d.id == f.id)) {
+                // The last drawn one that is not a Docker host gives way (else the last).
+                let at = self
+                    .items
+                    .iter()
+                    .rposition(|d| !d.docker_host)
+                    .unwrap_or(self.items.len().saturating_sub(1));
+                if let Some(slot) = self.items.get_mut(at) {
+                    *slot = f;
+                }
+                self.items.sort_by(|a, b| a.order().cmp(&b.order()));
+            }
         }
     }
 
@@ -306,7 +339,19 @@ impl Topology {
     /// The map laid out, drawing at most `cap` devices per group and in the top row (at
     /// least one).
     pub fn layout_capped(&self, cap: usize) -> Layout {
-        Builder::new(self, cap.max(1)).run()
+        self.layout_with(&LayoutOptions {
+            cap: Some(cap),
+            ..LayoutOptions::default()
+        })
+    }
+
+    /// The map laid out as `options` ask: groups expanded, a device kept in view.
+    pub fn layout_with(&self, options: &LayoutOptions) -> Layout {
+        let cap = options.cap.unwrap_or_else(|| default_cap(self)).max(1);
+        let mut b = Builder::new(self, cap);
+        b.expand = options.expand.clone();
+        b.focus = options.focus;
+        b.run()
     }
 }
 
@@ -345,6 +390,10 @@ struct Column<'b, 'a> {
 
 struct Builder<'a> {
     cap: usize,
+    /// Groups drawn with up to [`EXPANDED_CAP`].
+    expand: std::collections::BTreeSet<String>,
+    /// A device kept in view.
+    focus: Option<Uuid>,
     devices: Vec<Dev<'a>>,
     /// Device key → the subnets it is on (keys, sorted) with its address there.
     member_of: BTreeMap<String, Vec<(String, String)>>,
@@ -432,6 +481,8 @@ impl<'a> Builder<'a> {
         }
         Builder {
             cap,
+            expand: Default::default(),
+            focus: None,
             devices,
             member_of,
             host_of,
@@ -503,16 +554,23 @@ impl<'a> Builder<'a> {
         if other.total > 0 {
             groups.push((other, GroupKind::Other));
         }
+        let cap_of = |key: &str| {
+            if self.expand.contains(key) {
+                cap.max(EXPANDED_CAP)
+            } else {
+                cap
+            }
+        };
         for (g, _) in &mut groups {
-            g.cap(cap);
+            g.cap(cap_of(&g.key), self.focus);
         }
         for db in dockers.values_mut() {
             for b in db.nets.values_mut() {
-                b.cap(cap);
+                b.cap(cap_of(&b.key), self.focus);
             }
         }
         // The top row is capped like a group (its Docker hosts are kept first too).
-        top.cap(cap);
+        top.cap(cap_of(&top.key), self.focus);
 
         let mut out = Drawing::default();
         let top_y = if top.total > 0 { TOP_ROW } else { 0 };
@@ -525,6 +583,13 @@ impl<'a> Builder<'a> {
             height: out.height.max(200),
             cap,
             devices: self.devices.len(),
+            expanded: out
+                .groups
+                .iter()
+                .map(|g| g.key.clone())
+                .chain(std::iter::once(TOP_ROW_KEY.to_owned()).filter(|_| top.total > 0))
+                .filter(|k| self.expand.contains(k))
+                .collect(),
             groups: out.groups,
             links: out.links,
             nodes: out.nodes,

@@ -139,6 +139,17 @@ fn the_layout_is_a_stable_snapshot() {
 }
 
 #[test]
+fn the_streamed_json_equals_the_json_value() {
+    for devices in [lab(), Vec::new()] {
+        let t = Topology::build(&devices);
+        let mut out = Vec::new();
+        t.write_json(&mut out).unwrap();
+        let streamed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(streamed, t.to_json());
+    }
+}
+
+#[test]
 fn exports_do_not_depend_on_device_order() {
     let mut devices = lab();
     let a = Topology::build(&devices);

@@ -832,6 +832,66 @@ async fn the_map_is_served_laid_out() {
     }
     let (s, _) = api.get("/api/v1/topology?format=layout&cap=many").await;
     assert!(s.is_client_error(), "{s}");
+
+    // A cluster opened on demand: with cap=1 the subnet's group draws both devices.
+    let (s, l) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&cap=1&expand=subnet:10.77.0.0/24"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(l["expanded"], json!(["subnet:10.77.0.0/24"]), "{l}");
+    let nodes = l["nodes"].as_array().unwrap();
+    assert_eq!(nodes.iter().filter(|n| n["kind"] == "device").count(), 2);
+    assert!(!nodes.iter().any(|n| n["kind"] == "more"), "{l}");
+    // A focused device is drawn though the cap leaves it out.
+    let hidden = more[0]["group"].clone();
+    assert_eq!(hidden, "subnet:10.77.0.0/24");
+    let (_, plain) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&cap=1"
+        ))
+        .await;
+    let drawn = plain["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "device")
+        .map(|n| n["id"].clone())
+        .unwrap();
+    let (_, devs) = api.get(&format!("/api/v1/devices?network={net}")).await;
+    let other = devs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].clone())
+        .find(|id| *id != drawn)
+        .unwrap();
+    let (s, l) = api
+        .get(&format!(
+            "/api/v1/topology?network={net}&format=layout&cap=1&focus={}",
+            other.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    let ids: Vec<&Value> = l["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "device")
+        .map(|n| &n["id"])
+        .collect();
+    assert_eq!(ids, vec![&other], "{l}");
+    let many = (0..65)
+        .map(|i| format!("k{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (s, v) = api
+        .get(&format!("/api/v1/topology?format=layout&expand={many}"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = api.get("/api/v1/topology?format=layout&focus=nope").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
 
 #[tokio::test]

@@ -64,6 +64,9 @@ test("a 'more' node links to the device list filtered by its subnet", () => {
   assert.equal(more[0].more, 1);
   assert.equal(more[0].href, "#/devices?network=lan&subnet=10.0.0.0%2F16");
   assert.equal(more[1].href, "#/devices?network=lan");
+  // The group key: a click opens the cluster on the map (GET /topology?expand=).
+  assert.equal(more[0].group, "subnet:10.0.0.0/16");
+  assert.equal(more[1].group, "gateways");
   assert.equal(sc.boxes[1].cls, "grp other");
   assert.equal(sc.groupCount, 2);
   assert.equal(labelOf(sc.nodes.get("device:a")), "h1");

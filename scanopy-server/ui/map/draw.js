@@ -32,6 +32,9 @@ export const MAP_CSS = `
 .node.more rect.nb{stroke-dasharray:4 3;fill:var(--m-group)}
 .node.more text.nm{font:600 13px system-ui,sans-serif;fill:var(--m-accent);text-anchor:middle}
 .node:hover rect.nb,.node.hl rect.nb{stroke:var(--m-accent);stroke-width:2.4}
+.grp text.gc,.grp text.gcn{display:none;text-anchor:middle;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;pointer-events:none}
+.grp text.gc{font-weight:700;fill:var(--m-group-label)}
+.grp text.gcn{font-weight:600;fill:var(--m-accent)}
 .node.hl text.nl{fill:var(--m-accent)}
 `;
 
@@ -53,6 +56,14 @@ export function renderMapSvg(scene) {
     g.appendChild(s("rect", { class: "box", x: b.x, y: b.y, width: b.w, height: b.h, rx: b.small ? 8 : 12 }));
     g.appendChild(s("text", { class: "gl", x: b.x + (b.small ? 10 : 16), y: b.y + (b.small ? 20 : 27) }, b.label));
     if (b.sub) g.appendChild(s("text", { class: "gs", x: b.x + b.w - 16, y: b.y + 27, "text-anchor": "end" }, b.sub));
+    // The cluster's overview, shown when the map is zoomed far out (app.css, lod-min): its
+    // name and count across the box, sized to it.
+    if (b.sub && !b.small) {
+      const size = Math.max(14, Math.round(Math.min(b.w / Math.max(8, String(b.label).length * 0.62), b.h / 3.2)));
+      const cx = b.x + b.w / 2, cy = b.y + b.h / 2;
+      g.appendChild(s("text", { class: "gc", x: cx, y: Math.round(cy - size * 0.05), "font-size": size }, b.label));
+      g.appendChild(s("text", { class: "gcn", x: cx, y: Math.round(cy + size * 0.8), "font-size": Math.round(size * 0.6) }, b.sub));
+    }
     gBoxes.appendChild(g);
   }
   for (const l of scene.links) {
@@ -64,10 +75,11 @@ export function renderMapSvg(scene) {
   const trunc = (t, n) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
   for (const p of scene.placedNodes) {
     if (p.more) {
-      const g = s("g", { class: "node more", transform: `translate(${p.x},${p.y})`, "data-href": p.href, tabindex: "0" });
+      const g = s("g", { class: "node more", transform: `translate(${p.x},${p.y})`, "data-href": p.href, "data-group": p.group || null, tabindex: "0" });
       g.appendChild(s("rect", { class: "nb", x: -NODE / 2 - 14, y: -NODE / 2, width: NODE + 28, height: NODE, rx: 10 }));
       g.appendChild(s("text", { class: "nm", y: 5 }, "+" + fmtNum(p.more)));
       g.appendChild(s("text", { class: "nl", y: NODE / 2 + 16 }, "more devices"));
+      g.appendChild(s("title", null, p.group ? "Show these " + fmtNum(p.more) + " devices here" : "List them"));
       gNodes.appendChild(g);
       continue;
     }

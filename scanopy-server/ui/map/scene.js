@@ -21,7 +21,7 @@ function boxOf(g) {
 }
 
 // The scene of a layout of `network`: boxes, links (SVG paths), placed nodes (devices, and
-// "more" placeholders linking to the device list), the devices by node key, the size.
+// "more" placeholders: a click opens their group on the map, or lists them), the devices by node key, the size.
 export function sceneOf(layout, network) {
   const groups = new Map((layout.groups || []).map((g) => [g.key, g]));
   const boxes = (layout.groups || []).map(boxOf);
@@ -37,7 +37,7 @@ export function sceneOf(layout, network) {
   const placedNodes = (layout.nodes || []).map((p) => {
     if (p.kind === "more") {
       const g = groups.get(p.group);
-      return { more: p.count, href: "#/devices" + qs({ network, subnet: g && g.kind === "subnet" ? g.label : "" }), x: p.x, y: p.y };
+      return { more: p.count, group: p.group, href: "#/devices" + qs({ network, subnet: g && g.kind === "subnet" ? g.label : "" }), x: p.x, y: p.y };
     }
     const n = { id: p.key, label: p.label, device_type: p.device_type, ips: p.ips || [], ip: p.ip || "", gateway: p.gateway };
     nodes.set(p.key, n);

@@ -10,13 +10,16 @@ import { exportSvg, renderMapSvg } from "../map/draw.js";
 
 let mapNetwork = "";
 
+// A network's subnets for its menu entry: the first three, and how many more.
+const subnetsText = (subnets) => subnets.slice(0, 3).join(", ") + (subnets.length > 3 ? ", +" + (subnets.length - 3) + " more" : "");
+
 export async function pageMap(root, ctx) {
   root.classList.add("map-page");
   await loadNetworks();
   const qnet = ctx.query.get("network");
   if (qnet) mapNetwork = qnet;
   if (!state.networks.find((n) => n.id === mapNetwork)) mapNetwork = state.networks.length ? state.networks[0].id : "";
-  const netSel = h("select", { "aria-label": "Network", id: "map-network" }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === mapNetwork }, n.name + "  (" + (n.subnets || []).join(", ") + ")")));
+  const netSel = h("select", { "aria-label": "Network", id: "map-network" }, state.networks.map((n) => h("option", { value: n.id, selected: n.id === mapNetwork }, n.name + "  (" + subnetsText(n.subnets || []) + ")")));
   const find = h("input", { type: "search", class: "search", placeholder: "Find on map…", "aria-label": "Find a device on the map" });
   // The map as it was at a date ("now" when empty): the devices the server knew then.
   const asOf = h("input", { type: "datetime-local", id: "map-at", "aria-label": "The map as it was at", title: "The map as it was at this time (empty: now)" });
@@ -32,10 +35,14 @@ export async function pageMap(root, ctx) {
   const zin = h("button", { type: "button", title: "Zoom in", "aria-label": "Zoom in" }, icon("plus", "sm"));
   const zout = h("button", { type: "button", title: "Zoom out", "aria-label": "Zoom out" }, icon("minus", "sm"));
   const zfit = h("button", { type: "button", title: "Fit to screen", "aria-label": "Fit to screen" }, icon("fit", "sm"));
+  // Collapse every group opened on the map (shown when one is).
+  const collapse = btn("minus", "Collapse", "Close the groups opened on the map");
+  collapse.id = "map-collapse";
+  collapse.hidden = true;
   const mapBox = h("div", { id: "map" });
   const stats = h("div", { class: "map-stats" });
   append(root, [
-    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, vlanSel, find, asOf, h("div", { class: "spacer" }), h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
+    h("div", { class: "map-toolbar" }, h("h1", null, "Map"), netSel, vlanSel, find, asOf, h("div", { class: "spacer" }), collapse, h("div", { class: "btn-group" }, exSvg, exDot, exMmd)),
     mapBox,
   ]);
   if (!mapNetwork) {
@@ -43,6 +50,10 @@ export async function pageMap(root, ctx) {
     return;
   }
   const view = { x: 0, y: 0, k: 1, touched: false };
+  // Clusters opened on demand (group keys; the server draws up to 2,000 devices of each) and
+  // the device a search jumped to (the server always draws it).
+  const expanded = new Set();
+  let focus = "";
   let svg = null, vp = null, layout = null;
   const tip = $("#tooltip");
   const applyView = () => {
@@ -84,7 +95,8 @@ export async function pageMap(root, ctx) {
   vlanSel.addEventListener("change", () => { vlan = vlanSel.value; applyVlan(); });
 
   async function load() {
-    const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout", at: atParam() }));
+    const laid = await api("/topology" + qs({ network: mapNetwork, format: "layout", at: atParam(), expand: [...expanded].join(",") || undefined, focus: focus || undefined }));
+    collapse.hidden = expanded.size === 0;
     if (!ctx.alive() && ctx.mounted) return;
     layout = sceneOf(laid, mapNetwork);
     const devCount = layout.devices;
@@ -148,7 +160,11 @@ export async function pageMap(root, ctx) {
     if (!g) return;
     tip.hidden = true;
     if (g.dataset.deviceId) go("#/devices/" + encodeURIComponent(g.dataset.deviceId));
-    else if (g.dataset.href) go(g.dataset.href);
+    else if (g.dataset.group && !expanded.has(g.dataset.group) && expanded.size < 64) {
+      // A cluster: open it here (a group already open lists the rest on the devices page).
+      expanded.add(g.dataset.group); view.touched = true;
+      load().catch(report);
+    } else if (g.dataset.href) go(g.dataset.href);
   }
   function showTip(g, cx, cy) {
     const n = layout.nodes.get("device:" + g.dataset.deviceId);
@@ -172,6 +188,7 @@ export async function pageMap(root, ctx) {
       g.classList.toggle("hl", hit);
       if (hit && !first) first = g;
     }
+    if (!first) return false;
     if (first && center) {
       const p = layout.placedNodes.find((q) => q.n && String(q.n.id) === "device:" + first.dataset.deviceId);
       if (p) {
@@ -180,9 +197,22 @@ export async function pageMap(root, ctx) {
         applyView();
       }
     }
+    return true;
   }
-  find.addEventListener("input", debounce(() => highlight(find.value, true), 200));
-  netSel.addEventListener("change", () => { mapNetwork = netSel.value; view.touched = false; load().catch(report); });
+  // A search that matches nothing drawn asks the server, and the first device found is
+  // drawn (focused) and centred.
+  async function search(text) {
+    if (highlight(text, true) || text.trim().length < 2) return;
+    const found = await api("/devices" + qs({ network: mapNetwork, q: text.trim(), limit: 1 }));
+    const d = found && found.items && found.items[0];
+    if (!d || find.value !== text) return;
+    focus = d.id;
+    await load();
+    highlight(text, true);
+  }
+  find.addEventListener("input", debounce(() => search(find.value).catch(report), 250));
+  collapse.addEventListener("click", () => { expanded.clear(); focus = ""; view.touched = false; load().catch(report); });
+  netSel.addEventListener("change", () => { mapNetwork = netSel.value; expanded.clear(); focus = ""; view.touched = false; load().catch(report); });
   asOf.addEventListener("change", () => { view.touched = false; load().catch(report); });
   const exportName = (ext) => "scanopy-" + (networkName(mapNetwork) || "map").replace(/[^A-Za-z0-9._-]+/g, "_") + "." + ext;
   exSvg.addEventListener("click", () => { if (layout) download(exportName("svg"), exportSvg(layout), "image/svg+xml"); });

@@ -141,12 +141,14 @@ fn check(t: &Topology, l: &Layout) {
             .iter()
             .filter(|n| matches!(n, PlacedNode::Device { group, .. } if group.as_deref() == *g))
             .count();
-        assert!(
-            devices <= l.cap,
-            "{g:?}: {devices} drawn over the cap {}",
+        let key = g.unwrap_or(TOP_ROW_KEY);
+        let cap = if l.expanded.iter().any(|e| e == key) {
+            l.cap.max(EXPANDED_CAP)
+        } else {
             l.cap
-        );
-        assert!(cells <= l.cap + 1);
+        };
+        assert!(devices <= cap, "{g:?}: {devices} drawn over the cap {cap}");
+        assert!(cells <= cap + 1);
         for (i, a) in points.iter().enumerate() {
             for b in &points[i + 1..] {
                 let apart = if g.is_none() {
@@ -310,6 +312,79 @@ fn a_big_subnet_is_capped_with_a_more_node() {
     assert_eq!(ip.as_deref(), Some("10.0.0.0"));
     // The default cap for one group.
     assert_eq!(t.layout().cap, 240);
+}
+
+#[test]
+fn a_cluster_opens_on_demand_and_a_focused_device_is_always_drawn() {
+    // Two /16s of 500 devices each, capped at 24 per group.
+    let devices: Vec<Device> = (0..1000u128)
+        .map(|i| {
+            let (net, host) = (i % 2, i / 2);
+            let ip = format!("10.{net}.{}.{}", host >> 8, host & 255);
+            let subnet = format!("10.{net}.0.0/16");
+            device(i + 1, &[(&ip, Some(&subnet))], DeviceType::Server)
+        })
+        .collect();
+    let t = Topology::build(&devices);
+    let more_of = |l: &Layout| -> Vec<(String, usize)> {
+        l.nodes
+            .iter()
+            .filter_map(|n| match n {
+                PlacedNode::More { group, count, .. } => Some((group.clone(), *count)),
+                PlacedNode::Device { .. } => None,
+            })
+            .collect()
+    };
+    let mut o = LayoutOptions {
+        cap: Some(24),
+        ..LayoutOptions::default()
+    };
+    o.expand.insert("subnet:10.1.0.0/16".into());
+    let l = t.layout_with(&o);
+    check(&t, &l);
+    assert_eq!(l.expanded, vec!["subnet:10.1.0.0/16".to_owned()]);
+    assert_eq!(
+        devices_of(&l).len(),
+        24 + 500,
+        "the expanded group draws all its 500"
+    );
+    assert_eq!(more_of(&l), vec![("subnet:10.0.0.0/16".to_owned(), 476)]);
+
+    // The device with the highest address of 10.0.0.0/16 is not among its first 24; focused,
+    // it is drawn and the group still draws 24.
+    let last = devices[998].id;
+    assert!(
+        !devices_of(&t.layout_capped(24))
+            .iter()
+            .any(|n| matches!(n, PlacedNode::Device { id, .. } if *id == last))
+    );
+    let l = t.layout_with(&LayoutOptions {
+        cap: Some(24),
+        focus: Some(last),
+        ..LayoutOptions::default()
+    });
+    check(&t, &l);
+    assert!(
+        devices_of(&l)
+            .iter()
+            .any(|n| matches!(n, PlacedNode::Device { id, .. } if *id == last))
+    );
+    assert_eq!(devices_of(&l).len(), 48);
+    assert_eq!(
+        more_of(&l),
+        vec![
+            ("subnet:10.0.0.0/16".to_owned(), 476),
+            ("subnet:10.1.0.0/16".to_owned(), 476)
+        ]
+    );
+    // Options that ask nothing give the plain layout.
+    assert_eq!(
+        t.layout_with(&LayoutOptions {
+            cap: Some(24),
+            ..LayoutOptions::default()
+        }),
+        t.layout_capped(24)
+    );
 }
 
 #[test]
