@@ -422,21 +422,27 @@ impl Topology {
             .map(|(i, n)| (n.key(), format!("n{i}")))
             .collect();
         let home = self.homes();
+        // Each subnet's members, in node order (one pass, not one per subnet).
+        let mut members: BTreeMap<&str, Vec<(&str, &Node)>> = BTreeMap::new();
+        let keyed: Vec<(String, &Node)> = nodes.iter().map(|n| (n.key(), *n)).collect();
+        for (k, n) in &keyed {
+            if let Some(s) = home.get(k) {
+                members.entry(s.as_str()).or_default().push((&ids[k], n));
+            }
+        }
         let mut out = String::from("flowchart LR\n");
-        for n in &nodes {
+        for (k, n) in &keyed {
             match n {
                 Node::Subnet { cidr } => {
-                    let _ = writeln!(out, "  subgraph {}[\"{}\"]", ids[&n.key()], cidr);
-                    for m in &nodes {
-                        if home.get(&m.key()) == Some(&n.key()) {
-                            let _ = writeln!(out, "    {}", mermaid_node(&ids[&m.key()], m));
-                        }
+                    let _ = writeln!(out, "  subgraph {}[\"{}\"]", ids[k], cidr);
+                    for (id, m) in members.get(k.as_str()).into_iter().flatten() {
+                        let _ = writeln!(out, "    {}", mermaid_node(id, m));
                     }
                     out.push_str("  end\n");
                 }
-                _ if home.contains_key(&n.key()) => {}
+                _ if home.contains_key(k) => {}
                 _ => {
-                    let _ = writeln!(out, "  {}", mermaid_node(&ids[&n.key()], n));
+                    let _ = writeln!(out, "  {}", mermaid_node(&ids[k], n));
                 }
             }
         }

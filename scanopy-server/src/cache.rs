@@ -12,6 +12,9 @@ use axum::body::Bytes;
 /// The longest an answer is served from the cache.
 pub const TTL: Duration = Duration::from_secs(2);
 const MAX_ENTRIES: usize = 512;
+/// The most bytes of answers kept in all: 512 random pages of the devices list would be
+/// ~70 MB, most of a large server's memory; an answer larger than this is never kept.
+pub const MAX_BYTES: usize = 24 << 20;
 
 struct Entry {
     generation: u64,
@@ -61,11 +64,27 @@ impl ResponseCache {
     }
 
     /// Keeps an answer computed while the generation was `generation` (a write since then
-    /// makes it stale at once).
+    /// makes it stale at once), within [`MAX_ENTRIES`] and [`MAX_BYTES`]: stale answers go
+    /// first, then the oldest.
     pub fn put(&self, key: String, generation: u64, body: Bytes, content_type: &'static str) {
+        let now = self.generation();
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+        map.remove(&key);
+        if body.len() > MAX_BYTES || generation != now {
+            return;
+        }
+        let mut bytes: usize = map.values().map(|e| e.body.len()).sum();
+        if map.len() >= MAX_ENTRIES || bytes + body.len() > MAX_BYTES {
+            map.retain(|_, e| e.generation == now && e.at.elapsed() < TTL);
+            bytes = map.values().map(|e| e.body.len()).sum();
+        }
+        while map.len() >= MAX_ENTRIES || bytes + body.len() > MAX_BYTES {
+            let Some(oldest) = map.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            if let Some(e) = map.remove(&oldest) {
+                bytes -= e.body.len();
+            }
         }
         map.insert(
             key,
@@ -94,5 +113,30 @@ mod tests {
         // An answer computed before a write is stale as soon as it is kept.
         c.put("b".into(), g, Bytes::from_static(b"2"), "application/json");
         assert!(c.get("b").is_none());
+    }
+
+    #[test]
+    fn the_answers_kept_stay_within_their_bytes() {
+        let c = ResponseCache::default();
+        let g = c.generation();
+        let page = Bytes::from(vec![b'x'; 150_000]);
+        for i in 0..400 {
+            c.put(format!("p{i}"), g, page.clone(), "application/json");
+            let map = c.entries.lock().unwrap();
+            let bytes: usize = map.values().map(|e| e.body.len()).sum();
+            assert!(bytes <= MAX_BYTES, "{bytes} bytes kept after {i} answers");
+        }
+        // The newest are the ones kept.
+        assert!(c.get("p399").is_some());
+        assert!(c.get("p0").is_none());
+        // An answer larger than the whole budget is not kept, and evicts nothing.
+        c.put(
+            "huge".into(),
+            g,
+            Bytes::from(vec![0u8; MAX_BYTES + 1]),
+            "text/plain",
+        );
+        assert!(c.get("huge").is_none());
+        assert!(c.get("p399").is_some());
     }
 }
