@@ -256,7 +256,7 @@ impl Topology {
     /// of every export.
     fn canonical(&self) -> (Vec<&Node>, Vec<(String, String, &Edge)>) {
         let mut nodes: Vec<&Node> = self.graph.node_weights().collect();
-        nodes.sort_by_key(|n| n.key());
+        nodes.sort_by_cached_key(|n| n.key());
         let mut edges: Vec<(String, String, &Edge)> = self
             .graph
             .edge_references()

@@ -1153,6 +1153,8 @@ pub async fn topology(
             })
             .collect();
         let t = Topology::build(&devices);
+        // The map holds what it draws: the devices can go before it is laid out and written.
+        drop(devices);
         let layout = || t.layout_with(&options);
         Ok(match format {
             "dot" => t.to_dot().into_bytes(),

@@ -637,12 +637,13 @@ impl SqlStore {
         if let Some(n) = network {
             query = query.bind(n.to_string());
         }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read the map"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        // Rows are turned into devices as they come: 100,000 rows held at once took more
+        // memory than the devices made of them.
+        use futures::TryStreamExt;
+        let mut rows = query.fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await.map_err(db_err("read the map"))? {
+            let r = &r;
             let Ok(id) = Uuid::parse_str(&r.get::<String, _>("id")) else {
                 continue;
             };
