@@ -59,7 +59,7 @@ export function renderMapSvg(scene) {
     // The cluster's overview, shown when the map is zoomed far out (app.css, lod-min): its
     // name and count across the box, sized to it.
     if (b.sub && !b.small) {
-      const size = Math.max(14, Math.round(Math.min(b.w / Math.max(8, String(b.label).length * 0.62), b.h / 3.2)));
+      const size = Math.max(14, Math.round(Math.min(b.w / Math.max(8, String(b.label).length * 0.7), b.h / 3.2)));
       const cx = b.x + b.w / 2, cy = b.y + b.h / 2;
       g.appendChild(s("text", { class: "gc", x: cx, y: Math.round(cy - size * 0.05), "font-size": size }, b.label));
       g.appendChild(s("text", { class: "gcn", x: cx, y: Math.round(cy + size * 0.8), "font-size": Math.round(size * 0.6) }, b.sub));
