@@ -204,7 +204,7 @@ impl Ledger {
 /// caller falls back to connecting).
 ///
 /// The socket is connected to `host`, so the kernel hands it only that host's segments, and
-/// the segments go out and the answers come in up to [`BATCH`] per system call
+/// the segments go out and the answers come in up to 64 per system call
 /// (`sendmmsg`, `recvmmsg`). With a rate limit each segment goes out on its own, when its
 /// permit says.
 pub async fn sweep(

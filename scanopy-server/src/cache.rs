@@ -11,7 +11,8 @@ use axum::body::Bytes;
 
 /// The longest an answer is served from the cache.
 pub const TTL: Duration = Duration::from_secs(2);
-const MAX_ENTRIES: usize = 512;
+/// The most answers kept.
+pub const MAX_ENTRIES: usize = 512;
 /// The most bytes of answers kept in all: 512 random pages of the devices list would be
 /// ~70 MB, most of a large server's memory; an answer larger than this is never kept.
 pub const MAX_BYTES: usize = 24 << 20;
