@@ -139,6 +139,8 @@ const BATCH: usize = 64;
 /// Bytes kept of each packet read: the IPv4 header (at most 60) and the TCP header's first 20
 /// are all an answer needs; the rest of a longer segment is cut off by the kernel.
 const KEEP: usize = 128;
+/// The most `recvmmsg` calls one reading of the socket makes (1,024 packets).
+const DRAIN_CALLS: usize = 16;
 
 /// The sweep's record of each port: when its SYN went out and whether it was answered, in
 /// tables indexed by port (no hashing per segment).
@@ -286,16 +288,27 @@ pub async fn sweep(
                     .add_ports_probed(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
             }
             // Read answers while sending, so the socket's buffer never overflows.
-            io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
+            let _more = io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
         }
         let deadline = tokio::time::Instant::now() + wait(result.slowest);
+        let mut more = false;
         while !ledger.all_answered() {
+            if more {
+                // A full helping was read: read on without waiting for readiness (it was
+                // cleared), but yield and heed the deadline and cancellation between helpings.
+                if tokio::time::Instant::now() >= deadline || ctx.is_cancelled() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                more = io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
+                continue;
+            }
             tokio::select! {
                 r = fd.readable() => {
                     let mut guard = r?;
                     guard.clear_ready();
                     drop(guard);
-                    io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
+                    more = io.drain(fd.get_ref(), &answers, &mut ledger, &mut result)?;
                 }
                 _ = tokio::time::sleep_until(deadline) => break,
                 _ = ctx.cancelled() => {
@@ -342,18 +355,20 @@ impl Batches {
         }
     }
 
-    /// Reads every answer waiting on the socket, up to [`BATCH`] per call.
+    /// Reads the answers waiting on the socket, up to [`BATCH`] per system call and
+    /// [`DRAIN_CALLS`] calls: whether more may be waiting (a host that floods us is read in
+    /// bounded helpings, so the sweep's deadlines are still checked).
     fn drain(
         &mut self,
         socket: &Socket,
         answers: &Answers,
         ledger: &mut Ledger,
         result: &mut SynResult,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         // With room for each sender's address: the kernel writes it back (and its length into
         // the header, which is reused).
         let mut headers = MultiHeaders::<SockaddrIn>::preallocate(BATCH, None);
-        loop {
+        for _ in 0..DRAIN_CALLS {
             let mut lens = [0usize; BATCH];
             let got = {
                 let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
@@ -373,7 +388,7 @@ impl Batches {
                         }
                         n
                     }
-                    Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+                    Err(nix::errno::Errno::EAGAIN) => return Ok(false),
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => return Err(io::Error::from(e)),
                 }
@@ -382,9 +397,10 @@ impl Batches {
                 record(&buf[..len], answers, ledger, result);
             }
             if got < BATCH {
-                return Ok(());
+                return Ok(false);
             }
         }
+        Ok(true)
     }
 }
 
@@ -552,6 +568,65 @@ mod tests {
             ports.len(),
             "every port answered once: {r:?}"
         );
+    }
+
+    #[test]
+    fn a_flood_is_read_in_bounded_helpings() {
+        let Ok(socket) = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP)) else {
+            eprintln!("skipped: no raw sockets here (needs CAP_NET_RAW)");
+            return;
+        };
+        socket.set_nonblocking(true).unwrap();
+        let _ = nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::RcvBufForce,
+            &(4 << 20),
+        );
+        socket
+            .connect(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        // 3,000 SYNs to loopback, unread: the socket hears each SYN and its reset, 6,000
+        // packets waiting (fewer if the buffer is smaller, but more than one helping).
+        let lo = Ipv4Addr::LOCALHOST;
+        let segs: Vec<[u8; 24]> = (1..=3000u16)
+            .map(|p| syn_segment(lo, lo, 40123, p, seq_for(7, p)))
+            .collect();
+        let mut off = 0;
+        while off < segs.len() {
+            match send_segments(&socket, &segs[off..]) {
+                Ok(n) => off += n,
+                Err(e) if is_no_buffer(&e) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let ports: Vec<u16> = (1..=3000).collect();
+        let mut ledger = Ledger::new(&ports);
+        for &p in &ports {
+            ledger.mark_sent(p);
+        }
+        let mut io = Batches::new();
+        let mut result = SynResult::default();
+        let answers = Answers {
+            host: lo,
+            sport: 40123,
+            key: 7,
+        };
+        let mut helpings = 1;
+        let mut more = io
+            .drain(&socket, &answers, &mut ledger, &mut result)
+            .unwrap();
+        assert!(more, "one helping read everything: the cap did not hold");
+        while more {
+            helpings += 1;
+            assert!(helpings < 20, "the flood never ended");
+            more = io
+                .drain(&socket, &answers, &mut ledger, &mut result)
+                .unwrap();
+        }
+        assert!(helpings >= 2);
+        // Every port answered once (a reset, or a SYN-ACK from whatever listens here).
+        assert_eq!(result.closed + result.open.len(), 3000, "{result:?}");
     }
 
     proptest! {
