@@ -189,7 +189,7 @@ export async function pageMap(root, ctx) {
       if (hit && !first) first = g;
     }
     if (!first) return false;
-    if (first && center) {
+    if (center) {
       const p = layout.placedNodes.find((q) => q.n && String(q.n.id) === "device:" + first.dataset.deviceId);
       if (p) {
         view.k = Math.max(view.k, 0.9);
